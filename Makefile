@@ -1,0 +1,62 @@
+# The README's commands. `make run` installs and starts Keyhouse; `make test` installs
+# the dev tools and runs the whole suite (lint, types, unit, API, providers, browser).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+UI_OUT := src/keyhouse/ui/static/index.html
+UI_SRC := $(shell find frontend/src frontend/index.html frontend/package.json frontend/vite.config.ts -type f 2>/dev/null)
+
+.PHONY: run test install dev ui browser lint typecheck pytest bench clean
+
+run: install ui
+	$(BIN)/keyhouse serve
+
+test: dev ui browser lint typecheck pytest
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.installed-dev
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+$(UI_OUT): frontend/node_modules/.package-lock.json $(UI_SRC)
+	cd frontend && npm run build
+
+ui: $(UI_OUT)
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads one).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: dev
+	$(BIN)/ruff check src tests bench
+
+typecheck: dev
+	$(BIN)/mypy
+
+pytest: dev
+	$(BIN)/pytest
+
+bench: install ui
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) frontend/node_modules src/keyhouse/ui/static .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,254 @@
+"""The benchmark driver: start the processes, configure Keyhouse, load, report.
+
+    python -m bench [--quick] [--no-pin] [--log-level warning]
+
+Processes, all on 127.0.0.1: the fake upstream, the bare proxy, ``keyhouse serve`` (a
+temporary KEYHOUSE_HOME, configured through its admin API like a user would), and the
+load generator. With two or more cores the proxies share one core and the upstream and
+load generator the other (``taskset``), so the proxy under test is not competing with
+its own load. Writes bench/results/<time>.json and prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.report import render, summarise
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+JSON = dict[str, Any]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str,
+                  log: Path, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited with {process.returncode}:\n{tail(log)}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"{name} did not start listening on {port}:\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class Processes:
+    """Every process this run started, stopped by its own handle at the end."""
+
+    def __init__(self, workdir: Path, pin: dict[str, int] | None) -> None:
+        self.workdir = workdir
+        self.pin = pin
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, argv: list[str], role: str,
+              env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Path]:
+        if self.pin is not None:
+            argv = ["taskset", "-c", str(self.pin[role]), *argv]
+        log = self.workdir / f"{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                       env={**os.environ, **(env or {})})
+        self.started.append(process)
+        return process, log
+
+    def stop(self) -> None:
+        for process in reversed(self.started):
+            if process.poll() is None:
+                process.terminate()
+        for process in reversed(self.started):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def keyhouse_argv() -> list[str]:
+    script = Path(sys.executable).with_name("keyhouse")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "keyhouse"]
+
+
+def configure_keyhouse(base: str, admin_token: str, upstream: str) -> str:
+    """Create a key, an endpoint and an access token through the admin API."""
+    headers = {"authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30, trust_env=False) as client:
+        key = client.post("/api/v1/keys", json={
+            "name": "bench-upstream", "provider": "openai_compatible",
+            "credentials": {"api_key": "sk-bench-" + secrets.token_hex(16)},
+            "config": {"base_url": f"{upstream}/v1"}})
+        key.raise_for_status()
+        endpoint = client.post("/api/v1/endpoints", json={
+            "name": "bench-chat", "task": "chat",
+            "targets": [{"key_id": key.json()["id"], "model": "bench-model"}]})
+        endpoint.raise_for_status()
+        token = client.post("/api/v1/access-tokens", json={"name": "bench"})
+        token.raise_for_status()
+        access: str = token.json()["token"]
+        # The gateway reads a cache that follows admin writes; wait until it serves.
+        body = {"model": "bench-chat", "messages": [{"role": "user", "content": "hi"}]}
+        deadline = time.monotonic() + 10
+        while True:
+            answer = client.post("/v1/chat/completions", json=body,
+                                 headers={"authorization": f"Bearer {access}"})
+            if answer.status_code == 200:
+                return access
+            if time.monotonic() > deadline:
+                raise SystemExit(f"keyhouse never served the endpoint: {answer.text[:300]}")
+            time.sleep(0.1)
+
+
+def rss_kb(pid: int) -> dict[str, int]:
+    values: dict[str, int] = {}
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                values[name] = int(rest.split()[0])
+    return values
+
+
+def pinning(disabled: bool) -> dict[str, int] | None:
+    if disabled or shutil.which("taskset") is None:
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None
+    return {"proxy": cores[0], "upstream": cores[1], "load": cores[1]}
+
+
+@contextlib.contextmanager
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="keyhouse-bench-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> JSON:
+    pin = pinning(args.no_pin)
+    with workdir() as work:
+        procs = Processes(work, pin)
+        try:
+            up_port, bare_port, kh_port = free_port(), free_port(), free_port()
+            upstream = f"http://127.0.0.1:{up_port}"
+            up, up_log = procs.start("upstream", [sys.executable, "-m", "bench.upstream",
+                                                  "--port", str(up_port)], "upstream")
+            bare, bare_log = procs.start("bare", [
+                sys.executable, "-m", "bench.bare_proxy", "--port", str(bare_port),
+                "--upstream", upstream], "proxy")
+            admin_token = "kh_bench_admin_" + secrets.token_urlsafe(32)
+            env = {"KEYHOUSE_HOME": str(work / "home"),
+                   "KEYHOUSE_ADMIN_TOKEN": admin_token,
+                   "KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS": "true"}
+            if args.log_level:
+                env["KEYHOUSE_LOG_LEVEL"] = args.log_level
+            kh, kh_log = procs.start("keyhouse", [*keyhouse_argv(), "serve", "--host",
+                                                  "127.0.0.1", "--port", str(kh_port)],
+                                     "proxy", env)
+            wait_for_port(up_port, up, "upstream", up_log)
+            wait_for_port(bare_port, bare, "bare proxy", bare_log)
+            wait_for_port(kh_port, kh, "keyhouse serve", kh_log)
+            access = configure_keyhouse(f"http://127.0.0.1:{kh_port}", admin_token, upstream)
+            rss_idle = rss_kb(kh.pid)
+
+            plan = {
+                "targets": [
+                    {"name": "direct", "url": f"{upstream}/v1/chat/completions",
+                     "model": "bench-model", "pid": up.pid},
+                    {"name": "bare", "url": f"http://127.0.0.1:{bare_port}/v1/chat/completions",
+                     "model": "bench-model", "pid": bare.pid},
+                    {"name": "keyhouse", "model": "bench-chat", "token": access,
+                     "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions", "pid": kh.pid},
+                ],
+                "latency": {"rounds": args.rounds, "requests": args.requests,
+                            "warmup": args.warmup},
+                "throughput": {"concurrency": args.concurrency, "seconds": args.seconds,
+                               "warmup": 0.5},
+            }
+            plan_file = work / "plan.json"
+            plan_file.write_text(json.dumps(plan))
+            argv = [sys.executable, "-m", "bench.load", str(plan_file)]
+            if pin is not None:
+                argv = ["taskset", "-c", str(pin["load"]), *argv]
+            started = time.monotonic()
+            done = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=150,
+                                  check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"load generator failed:\n{done.stderr.decode()[-3000:]}\n"
+                                 f"keyhouse log:\n{tail(kh_log)}")
+            raw = json.loads(done.stdout)
+            rss_loaded = rss_kb(kh.pid)
+            return {
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "load_seconds": round(time.monotonic() - started, 1),
+                "pinning": pin,
+                "cpus": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "plan": {k: v for k, v in plan.items() if k != "targets"},
+                "keyhouse_rss_kb": {"idle": rss_idle, "after_load": rss_loaded},
+                "summary": summarise(raw),
+                "raw": raw,
+            }
+        finally:
+            procs.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
+    parser.add_argument("--log-level", default=None,
+                        help="KEYHOUSE_LOG_LEVEL for the server (default: as shipped)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=300, help="per target per round")
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=4.0, help="per throughput run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.requests, args.warmup, args.seconds = 2, 50, 20, 1.0
+    result = run(args)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = result["at"].replace(":", "").replace("+0000", "Z")
+    path = RESULTS / f"{stamp}.json"
+    path.write_text(json.dumps(result, indent=1))
+    (RESULTS / "latest.json").write_text(json.dumps(result, indent=1))
+    print(render(result))
+    print(f"\nresults: {path.relative_to(ROOT)}")
+    if not result["summary"]["targets_met"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

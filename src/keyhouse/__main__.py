@@ -1,0 +1,3 @@
+from keyhouse.cli import main
+
+main()

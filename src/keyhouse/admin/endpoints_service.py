@@ -1,0 +1,151 @@
+"""Endpoints: a name applications call, bound to one or more (key, model) targets."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyhouse.admin.schemas import (
+    EndpointCreate,
+    EndpointUpdate,
+    EndpointView,
+    TargetIn,
+    TargetView,
+)
+from keyhouse.admin.validation import FieldErrors
+from keyhouse.errors import AlreadyExists, NotFound, PreconditionFailed
+from keyhouse.providers import catalog
+from keyhouse.store.models import ApiKeyRow, EndpointRow, EndpointTargetRow, utcnow
+from keyhouse.store.store import Store, audit
+
+
+@dataclass
+class EndpointService:
+    store: Store
+
+    def list(self) -> list[EndpointView]:
+        with self.store.read() as session:
+            rows = list(session.scalars(select(EndpointRow).order_by(EndpointRow.name)))
+            keys = _keys(session)
+            return [_view(r, keys) for r in rows]
+
+    def get(self, endpoint_id: str) -> EndpointView:
+        with self.store.read() as session:
+            return _view(_get(session, endpoint_id), _keys(session))
+
+    def create(self, body: EndpointCreate, actor: str) -> EndpointView:
+        with self.store.write() as session:
+            _ensure_name_free(session, body.name, None)
+            _check_targets(session, body.targets, body.task)
+            now = utcnow()
+            row = EndpointRow(
+                id=str(uuid.uuid4()), name=body.name, description=body.description,
+                task=body.task, timeout_seconds=body.timeout_seconds,
+                connect_timeout_seconds=body.connect_timeout_seconds,
+                max_retries=body.max_retries, version=1, created_at=now, updated_at=now,
+            )
+            row.targets = _target_rows(body.targets)
+            session.add(row)
+            audit(session, actor, "endpoint.create", "endpoint", row.id, row.name,
+                  targets=[t.model_dump() for t in body.targets])
+            session.flush()
+            return _view(row, _keys(session))
+
+    def update(self, endpoint_id: str, body: EndpointUpdate, actor: str,
+               if_match: int | None) -> EndpointView:
+        with self.store.write() as session:
+            row = _get(session, endpoint_id, lock=True)
+            if if_match is not None and if_match != row.version:
+                raise PreconditionFailed(
+                    f"The endpoint is at version {row.version}, not {if_match}; reload.")
+            changes = body.model_dump(exclude_unset=True, exclude_none=True)
+            if "name" in changes and body.name != row.name:
+                _ensure_name_free(session, changes["name"], row.id)
+            task = body.task or row.task
+            if body.targets is not None:
+                _check_targets(session, body.targets, task)
+                row.targets = _target_rows(body.targets)
+            elif body.task is not None and body.task != row.task:
+                current = [TargetIn(key_id=t.key_id or "", model=t.model, weight=t.weight,
+                                    role=t.role) for t in row.targets if t.key_id]  # type: ignore[arg-type]
+                _check_targets(session, current, task)
+            for field in ("name", "description", "task", "timeout_seconds",
+                          "connect_timeout_seconds", "max_retries"):
+                if field in changes:
+                    setattr(row, field, changes[field])
+            if changes:
+                row.version += 1
+                row.updated_at = utcnow()
+                audit(session, actor, "endpoint.update", "endpoint", row.id, row.name,
+                      changed=sorted(changes))
+            session.flush()
+            return _view(row, _keys(session))
+
+    def delete(self, endpoint_id: str, actor: str) -> None:
+        with self.store.write() as session:
+            row = _get(session, endpoint_id, lock=True)
+            session.delete(row)
+            audit(session, actor, "endpoint.delete", "endpoint", row.id, row.name)
+
+
+def _get(session: Session, endpoint_id: str, lock: bool = False) -> EndpointRow:
+    query = select(EndpointRow).where(EndpointRow.id == endpoint_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound("No endpoint with that id.")
+    return row
+
+
+def _ensure_name_free(session: Session, name: str, own_id: str | None) -> None:
+    other = session.scalar(select(EndpointRow.id).where(EndpointRow.name == name))
+    if other is not None and other != own_id:
+        raise AlreadyExists(f"An endpoint named {name!r} already exists.")
+
+
+def _check_targets(session: Session, targets: list[TargetIn], task: str) -> None:
+    errors = FieldErrors()
+    providers = {key_id: provider for key_id, provider in session.execute(
+        select(ApiKeyRow.id, ApiKeyRow.provider)
+        .where(ApiKeyRow.id.in_([t.key_id for t in targets])))}
+    for i, target in enumerate(targets):
+        provider = providers.get(target.key_id)
+        if provider is None:
+            errors.add(f"targets.{i}.key_id", "no API key with that id")
+            continue
+        spec = catalog.get(provider)
+        if spec is None or not spec.serves(task):
+            errors.add(f"targets.{i}.key_id",
+                       f"provider {provider!r} does not serve {task} requests")
+    if not any(t.role == "primary" for t in targets):
+        errors.add("targets", "at least one target must be a primary")
+    errors.raise_if_any()
+
+
+def _target_rows(targets: list[TargetIn]) -> list[EndpointTargetRow]:
+    return [EndpointTargetRow(position=i, key_id=t.key_id, model=t.model, weight=t.weight,
+                              role=t.role) for i, t in enumerate(targets)]
+
+
+def _keys(session: Session) -> dict[str, tuple[str, str]]:
+    return {k: (n, p) for k, n, p in session.execute(
+        select(ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.provider))}
+
+
+def _view(row: EndpointRow, keys: dict[str, tuple[str, str]]) -> EndpointView:
+    targets = []
+    for t in row.targets:
+        key = keys.get(t.key_id) if t.key_id else None
+        targets.append(TargetView(key_id=t.key_id, key_name=key[0] if key else None,
+                                  provider=key[1] if key else None, model=t.model,
+                                  weight=t.weight, role=t.role))
+    return EndpointView(
+        id=row.id, name=row.name, description=row.description, task=row.task,
+        targets=targets, timeout_seconds=row.timeout_seconds,
+        connect_timeout_seconds=row.connect_timeout_seconds, max_retries=row.max_retries,
+        created_at=row.created_at, updated_at=row.updated_at, version=row.version,
+    )

@@ -1,0 +1,77 @@
+"""``/api/v1/keys``"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from keyhouse.admin.deps import AdminDep, IfMatchDep, ServicesDep
+from keyhouse.admin.key_versions import KeyVersions
+from keyhouse.admin.schemas import (
+    CredentialVersionList,
+    KeyCreate,
+    KeyList,
+    KeyUpdate,
+    KeyView,
+    Rollback,
+    VerifyResult,
+)
+from keyhouse.admin.verify import verify_key
+
+router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
+
+
+@router.get("", response_model=KeyList)
+def list_keys(admin: AdminDep, services: ServicesDep,
+              provider: Annotated[str | None, Query(max_length=64)] = None,
+              search: Annotated[str | None, Query(max_length=200)] = None) -> KeyList:
+    return KeyList(keys=services.keys.list(provider, search))
+
+
+@router.post("", status_code=201, response_model=KeyView)
+def create_key(body: KeyCreate, admin: AdminDep, services: ServicesDep) -> KeyView:
+    view = services.keys.create(body, admin.actor)
+    services.registry.load()
+    return view
+
+
+@router.get("/{key_id}", response_model=KeyView)
+def get_key(key_id: str, admin: AdminDep, services: ServicesDep) -> KeyView:
+    return services.keys.get(key_id)
+
+
+@router.patch("/{key_id}", response_model=KeyView)
+def update_key(key_id: str, body: KeyUpdate, admin: AdminDep, services: ServicesDep,
+               version: IfMatchDep) -> KeyView:
+    view = services.keys.update(key_id, body, admin.actor, version)
+    # Reload before answering, so this replica's very next request uses the new secret.
+    services.registry.load()
+    return view
+
+
+@router.delete("/{key_id}", status_code=204)
+def delete_key(key_id: str, admin: AdminDep, services: ServicesDep,
+               force: bool = False) -> Response:
+    services.keys.delete(key_id, admin.actor, force)
+    services.registry.load()
+    return Response(status_code=204)
+
+
+@router.get("/{key_id}/versions", response_model=CredentialVersionList)
+def list_versions(key_id: str, admin: AdminDep, services: ServicesDep) -> CredentialVersionList:
+    return CredentialVersionList(
+        versions=KeyVersions(services.store, services.keyring).list(key_id))
+
+
+@router.post("/{key_id}/rollback", response_model=KeyView)
+def rollback(key_id: str, body: Rollback, admin: AdminDep, services: ServicesDep) -> KeyView:
+    KeyVersions(services.store, services.keyring).rollback(key_id, body.version, admin.actor)
+    services.registry.load()
+    return services.keys.get(key_id)
+
+
+@router.post("/{key_id}/verify", response_model=VerifyResult)
+async def verify(key_id: str, request: Request, admin: AdminDep,
+                 services: ServicesDep) -> VerifyResult:
+    return await verify_key(services.registry, request.app.state.http, key_id)

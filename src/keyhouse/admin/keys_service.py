@@ -1,0 +1,239 @@
+"""API keys: create, read, edit and delete, sealing credentials through the vault."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyhouse.admin.key_versions import push_history
+from keyhouse.admin.schemas import KeyCreate, KeyUpdate, KeyView, Ref
+from keyhouse.admin.validation import (
+    FieldErrors,
+    clean_config,
+    clean_secrets,
+    require_config,
+    resolve_method,
+)
+from keyhouse.errors import AlreadyExists, KeyInUse, NotFound, PreconditionFailed
+from keyhouse.providers import catalog
+from keyhouse.store.models import ApiKeyRow, EndpointRow, EndpointTargetRow, utcnow
+from keyhouse.store.store import Store, audit
+from keyhouse.vault.envelope import Sealed, open_sealed, seal
+from keyhouse.vault.keyring import Keyring
+from keyhouse.vault.masking import mask_field
+
+TABLE = "api_keys"
+
+
+@dataclass
+class KeyService:
+    store: Store
+    keyring: Keyring
+    allow_private: bool
+
+    # --- reads ----------------------------------------------------------------------
+
+    def list(self, provider: str | None = None, search: str | None = None) -> list[KeyView]:
+        with self.store.read() as session:
+            query = select(ApiKeyRow).order_by(ApiKeyRow.name)
+            if provider:
+                query = query.where(ApiKeyRow.provider == provider)
+            rows = list(session.scalars(query))
+            if search:
+                needle = search.lower()
+                rows = [r for r in rows if needle in r.name.lower()
+                        or needle in r.description.lower()]
+            users = _endpoints_by_key(session, [r.id for r in rows])
+            return [_view(r, users.get(r.id, [])) for r in rows]
+
+    def get(self, key_id: str) -> KeyView:
+        with self.store.read() as session:
+            row = _get(session, key_id)
+            return _view(row, _endpoints_by_key(session, [row.id]).get(row.id, []))
+
+    # --- writes ---------------------------------------------------------------------
+
+    def create(self, body: KeyCreate, actor: str) -> KeyView:
+        spec, method = resolve_method(body.provider, body.auth_method)
+        errors = FieldErrors()
+        secrets = clean_secrets(method, body.credentials, errors, require_all=True,
+                                allow_private=self.allow_private)
+        config = {k: v for k, v in clean_config(method, dict(body.config), errors,
+                                                 self.allow_private).items() if v}
+        require_config(method, config, errors)
+        errors.raise_if_any()
+        key_id = str(uuid.uuid4())
+        sealed = seal(self.keyring.primary, TABLE, key_id, spec.id, secrets)
+        now = utcnow()
+        with self.store.write() as session:
+            _ensure_name_free(session, body.name, None)
+            row = ApiKeyRow(
+                id=key_id, name=body.name, description=body.description, provider=spec.id,
+                auth_method=method.id, config=config, secret_fields=",".join(sorted(secrets)),
+                masked={k: mask_field(k, v) for k, v in sorted(secrets.items())},
+                version=1, credential_version=1, rotate_after_days=body.rotate_after_days,
+                created_at=now, updated_at=now, credential_updated_at=now,
+            )
+            _store_sealed(row, sealed)
+            session.add(row)
+            audit(session, actor, "key.create", "key", key_id, body.name,
+                  provider=spec.id, auth_method=method.id, fields=sorted(secrets),
+                  config=sorted(config))
+        return _view(row, [])
+
+    def update(self, key_id: str, body: KeyUpdate, actor: str,
+               if_match: int | None) -> KeyView:
+        with self.store.write() as session:
+            row = _get(session, key_id, lock=True)
+            if if_match is not None and if_match != row.version:
+                raise PreconditionFailed(
+                    f"The key is at version {row.version}, not {if_match}; reload and retry.")
+            _, method = resolve_method(row.provider, row.auth_method)
+            errors = FieldErrors()
+            given_secrets = clean_secrets(method, body.credentials or {}, errors,
+                                          require_all=False, allow_private=self.allow_private)
+            config_changes = clean_config(method, dict(body.config or {}), errors,
+                                          self.allow_private)
+            config = {**row.config}
+            for name, value in config_changes.items():
+                if value is None:
+                    config.pop(name, None)
+                else:
+                    config[name] = value
+            require_config(method, config, errors)
+            url_changed = [n for n in method.url_fields if config.get(n) != row.config.get(n)]
+            if url_changed:
+                # Exfiltration guard: whoever redirects a key must also know its secret.
+                missing = [f.name for f in method.secret_fields
+                           if f.required and f.name not in given_secrets]
+                if missing:
+                    errors.add("credentials", "changing "
+                               f"{', '.join(url_changed)} requires re-entering the "
+                               f"credentials ({', '.join(missing)})")
+            errors.raise_if_any()
+
+            changed: list[str] = []
+            if body.name is not None and body.name != row.name:
+                _ensure_name_free(session, body.name, row.id)
+                row.name = body.name
+                changed.append("name")
+            if body.description is not None and body.description != row.description:
+                row.description = body.description
+                changed.append("description")
+            if body.rotate_after_days is not None and (
+                    body.rotate_after_days or None) != row.rotate_after_days:
+                row.rotate_after_days = body.rotate_after_days or None
+                changed.append("rotate_after_days")
+            if config != row.config:
+                changed += sorted(k for k in set(config) | set(row.config)
+                                  if config.get(k) != row.config.get(k))
+                row.config = config
+            if given_secrets:
+                push_history(session, row)
+                current = open_sealed(self.keyring.get(row.kek_version), _sealed(row), TABLE,
+                                      row.id, row.provider, _fields(row))
+                merged = {**current, **given_secrets}
+                _store_sealed(row, seal(self.keyring.primary, TABLE, row.id, row.provider,
+                                        merged))
+                row.secret_fields = ",".join(sorted(merged))
+                row.masked = {k: mask_field(k, v) for k, v in sorted(merged.items())}
+                row.credential_updated_at = utcnow()
+                row.credential_version += 1
+                changed.append("credentials")
+            if changed:
+                row.version += 1
+                row.updated_at = utcnow()
+                audit(session, actor, "key.update", "key", row.id, row.name,
+                      changed=changed, secret_fields=sorted(given_secrets))
+            users = _endpoints_by_key(session, [row.id]).get(row.id, [])
+            return _view(row, users)
+
+    def delete(self, key_id: str, actor: str, force: bool) -> None:
+        with self.store.write() as session:
+            row = _get(session, key_id, lock=True)
+            users = _endpoints_by_key(session, [row.id]).get(row.id, [])
+            if users and not force:
+                names = ", ".join(u.name for u in users)
+                raise KeyInUse(
+                    f"Key {row.name!r} is used by {len(users)} endpoint(s): {names}. "
+                    "Give them another key first, or delete with force=true.",
+                    endpoints=[u.model_dump() for u in users])
+            for target in session.scalars(
+                    select(EndpointTargetRow).where(EndpointTargetRow.key_id == row.id)):
+                target.key_id = None
+            session.delete(row)
+            audit(session, actor, "key.delete", "key", row.id, row.name, force=force,
+                  endpoints=[u.name for u in users])
+
+
+def _get(session: Session, key_id: str, lock: bool = False) -> ApiKeyRow:
+    query = select(ApiKeyRow).where(ApiKeyRow.id == key_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound("No API key with that id.")
+    return row
+
+
+def _ensure_name_free(session: Session, name: str, own_id: str | None) -> None:
+    other = session.scalar(select(ApiKeyRow.id).where(ApiKeyRow.name == name))
+    if other is not None and other != own_id:
+        raise AlreadyExists(f"An API key named {name!r} already exists.")
+
+
+def _endpoints_by_key(session: Session, key_ids: list[str]) -> dict[str, list[Ref]]:
+    if not key_ids:
+        return {}
+    rows = session.execute(
+        select(EndpointTargetRow.key_id, EndpointRow.id, EndpointRow.name)
+        .join(EndpointRow, EndpointRow.id == EndpointTargetRow.endpoint_id)
+        .where(EndpointTargetRow.key_id.in_(key_ids))
+        .distinct().order_by(EndpointRow.name))
+    out: dict[str, list[Ref]] = {}
+    for key_id, ep_id, ep_name in rows:
+        if key_id is None:
+            continue
+        refs = out.setdefault(key_id, [])
+        if all(r.id != ep_id for r in refs):
+            refs.append(Ref(id=ep_id, name=ep_name))
+    return out
+
+
+def _fields(row: ApiKeyRow) -> tuple[str, ...]:
+    return tuple(f for f in row.secret_fields.split(",") if f)
+
+
+def _sealed(row: ApiKeyRow) -> Sealed:
+    return Sealed(row.format, row.kek_version, row.wrapped_dek, row.ciphertext)
+
+
+def _store_sealed(row: ApiKeyRow, sealed: Sealed) -> None:
+    row.format = sealed.format
+    row.kek_version = sealed.kek_version
+    row.wrapped_dek = sealed.wrapped_dek
+    row.ciphertext = sealed.ciphertext
+
+
+def _view(row: ApiKeyRow, users: list[Ref]) -> KeyView:
+    spec = catalog.get(row.provider)
+    age = (utcnow() - row.credential_updated_at).days
+    return KeyView(
+        id=row.id, name=row.name, description=row.description, provider=row.provider,
+        provider_display_name=spec.display_name if spec else row.provider,
+        auth_method=row.auth_method, masked=dict(row.masked), config=dict(row.config),
+        endpoints=users, created_at=row.created_at, updated_at=row.updated_at,
+        credential_updated_at=row.credential_updated_at,
+        rotate_after_days=row.rotate_after_days, credential_version=row.credential_version,
+        credential_age_days=age,
+        rotation_due=row.rotate_after_days is not None and age >= row.rotate_after_days,
+        version=row.version,
+    )
+
+
+def decrypt_row(keyring: Keyring, row: ApiKeyRow) -> dict[str, str]:
+    return open_sealed(keyring.get(row.kek_version), _sealed(row), TABLE, row.id,
+                       row.provider, _fields(row))

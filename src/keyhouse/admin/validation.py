@@ -1,0 +1,134 @@
+"""Checks of a key's credentials and config against its provider's catalog row."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from keyhouse.errors import ValidationFailed
+from keyhouse.providers import catalog
+from keyhouse.providers.catalog import AuthMethod, ProviderSpec
+
+MASK_MARKERS = ("…", "••", "***")
+
+
+class FieldErrors:
+    """Collects every problem of a request, so the caller sees them all at once."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append({"field": field, "message": message})
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            first = self.items[0]
+            raise ValidationFailed(f"{first['field']}: {first['message']}", fields=self.items)
+
+
+def resolve_method(provider: str, auth_method: str | None) -> tuple[ProviderSpec, AuthMethod]:
+    spec = catalog.get(provider)
+    if spec is None:
+        raise ValidationFailed("Unknown provider.",
+                               fields=[{"field": "provider", "message": "unknown provider"}])
+    method = spec.auth_method(auth_method)
+    if method is None:
+        raise ValidationFailed(
+            f"Provider {provider!r} has no auth method {auth_method!r}.",
+            fields=[{"field": "auth_method", "message": "unknown auth method"}])
+    return spec, method
+
+
+def clean_secrets(method: AuthMethod, given: dict[str, str], errors: FieldErrors,
+                  *, require_all: bool, allow_private: bool = False) -> dict[str, str]:
+    """Validated secret values; empty ones are dropped (on edit: "keep the current one")."""
+    names = {f.name: f for f in method.secret_fields}
+    out: dict[str, str] = {}
+    for name, raw in given.items():
+        spec = names.get(name)
+        if spec is None:
+            errors.add(f"credentials.{name}", "unknown field for this auth method")
+            continue
+        value = raw.strip()
+        if not value:
+            continue
+        if any(marker in value for marker in MASK_MARKERS):
+            errors.add(f"credentials.{name}",
+                       "looks like a masked value; enter the real secret or leave it empty")
+            continue
+        if spec.kind == "json":
+            problem = _json_problem(name, value, allow_private)
+            if problem:
+                errors.add(f"credentials.{name}", problem)
+                continue
+        out[name] = value
+    if require_all:
+        for spec in method.secret_fields:
+            if spec.required and spec.name not in out and f"credentials.{spec.name}" not in {
+                    e["field"] for e in errors.items}:
+                errors.add(f"credentials.{spec.name}", "required")
+    return out
+
+
+def _json_problem(name: str, value: str, allow_private: bool) -> str | None:
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return "must be valid JSON"
+    if not isinstance(data, dict):
+        return "must be a JSON object"
+    if name == "service_account_json":
+        if data.get("type") != "service_account":
+            return 'must be a service-account key file ("type": "service_account")'
+        for key in ("client_email", "private_key", "token_uri"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                return f"the service-account JSON lacks {key!r}"
+        # The signed grant goes to token_uri: hold it to the same policy as a base URL.
+        from keyhouse.gateway.urlpolicy import check_url
+
+        try:
+            check_url(data["token_uri"], allow_private)
+        except Exception as exc:
+            return f"token_uri: {getattr(exc, 'message', 'URL not allowed')}"
+    return None
+
+
+def clean_config(method: AuthMethod, given: dict[str, str | None], errors: FieldErrors,
+                 allow_private: bool) -> dict[str, str | None]:
+    """Validated config values; None or "" means "remove this optional value"."""
+    from keyhouse.gateway.urlpolicy import check_url  # the same policy the gateway enforces
+
+    names = {f.name: f for f in method.config_fields}
+    out: dict[str, str | None] = {}
+    for name, raw in given.items():
+        spec = names.get(name)
+        if spec is None:
+            errors.add(f"config.{name}", "unknown field for this auth method")
+            continue
+        value = (raw or "").strip()
+        if not value:
+            out[name] = None
+            continue
+        if any(ord(c) < 32 for c in value):
+            errors.add(f"config.{name}", "must not contain control characters")
+            continue
+        if spec.pattern and not re.fullmatch(spec.pattern, value):
+            errors.add(f"config.{name}", f"is not a valid {spec.label.lower()}")
+            continue
+        if spec.kind == "url":
+            value = value.rstrip("/")
+            try:
+                check_url(value, allow_private)
+            except Exception as exc:  # UpstreamURLRefused, with a reason that is safe to show
+                errors.add(f"config.{name}", getattr(exc, "message", "URL not allowed"))
+                continue
+        out[name] = value
+    return out
+
+
+def require_config(method: AuthMethod, config: dict[str, str], errors: FieldErrors) -> None:
+    for spec in method.config_fields:
+        if spec.required and not config.get(spec.name) and f"config.{spec.name}" not in {
+                e["field"] for e in errors.items}:
+            errors.add(f"config.{spec.name}", "required")

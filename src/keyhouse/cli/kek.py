@@ -1,0 +1,122 @@
+"""``keyhouse kek``: status, add, rotate, retire — run on a host that holds the KEK."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from keyhouse.errors import KeyhouseError
+from keyhouse.settings import Settings
+from keyhouse.store.store import Store
+from keyhouse.vault.kek import KeyFileSource, PassphraseSource
+from keyhouse.vault.keyring import Keyring
+
+
+def _fail(exc: KeyhouseError) -> None:
+    click.secho(f"keyhouse: {exc.message}", fg="red", err=True)
+    sys.exit(2)
+
+
+def _open() -> tuple[Settings, Store, KeyFileSource | PassphraseSource, Keyring]:
+    from keyhouse.services import kek_source
+    from keyhouse.vault.keyring import open_keyring
+
+    settings = Settings()
+    store = Store(settings.resolved_database_url)
+    source = kek_source(settings)
+    try:
+        keyring = open_keyring(source, store).keyring
+    except KeyhouseError as exc:
+        _fail(exc)
+        raise
+    return settings, store, source, keyring
+
+
+@click.group()
+def kek() -> None:
+    """Key-encryption keys: status, online rotation, retirement."""
+
+
+@kek.command("status")
+def kek_status() -> None:
+    """KEK versions, their state, and how many rows each one wraps."""
+    _, store, _, keyring = _open()
+    in_use = store.kek_versions_in_use()
+    click.echo(f"{'version':>7}  {'state':<8} {'source':<10} {'configured':<10} {'rows':>5}")
+    for record in store.kek_records():
+        configured = "yes" if record.version in keyring.versions else "no"
+        click.echo(f"{record.version:>7}  {record.state:<8} {record.source:<10} "
+                   f"{configured:<10} {in_use.get(record.version, 0):>5}")
+
+
+@kek.command("add")
+def kek_add() -> None:
+    """Add a new KEK version, decrypt-capable but not yet primary.
+
+    With a key file, a new line ``N:BASE64`` is appended to KEYHOUSE_KEK_FILE: copy that
+    file to every server (they pick the new version up without a restart), then run
+    ``keyhouse kek rotate``."""
+    from keyhouse.vault.rotation import add_passphrase, add_to_key_file
+
+    _, store, source, keyring = _open()
+    try:
+        if isinstance(source, KeyFileSource):
+            version = add_to_key_file(source, store, keyring)
+            click.echo(f"added KEK version {version} to {source.path}")
+        else:
+            new = click.prompt("New KEK passphrase", hide_input=True,
+                               confirmation_prompt=True)
+            version = add_passphrase(PassphraseSource(new), store, keyring)
+            click.echo(f"added KEK version {version}; add the new passphrase as a new line "
+                       "of KEYHOUSE_KEK_PASSPHRASE on every server (rolling restart)")
+    except KeyhouseError as exc:
+        _fail(exc)
+
+
+@kek.command("rotate")
+@click.option("--batch", type=int, default=100, show_default=True, help="Rows per commit.")
+def kek_rotate(batch: int) -> None:
+    """Promote the newest KEK version (adding one first if there is none) and re-wrap
+    every DEK under it, online. Safe to interrupt and re-run."""
+    from keyhouse.vault.rotation import add_to_key_file, promote, rewrap_all
+
+    _, store, source, keyring = _open()
+    try:
+        newer = [v for v in keyring.versions
+                 if v > keyring.primary_version]
+        if newer:
+            target = max(newer)
+        elif isinstance(source, KeyFileSource):
+            target = add_to_key_file(source, store, keyring)
+            click.echo(f"added KEK version {target} to {source.path}")
+        else:
+            target = keyring.primary_version
+        if target != keyring.primary_version:
+            promote(store, keyring, target)
+            click.echo(f"KEK version {target} is now the primary")
+        total = sum(store.kek_versions_in_use().values())
+        with click.progressbar(length=total, label="re-wrapping DEKs",
+                               file=sys.stderr) as bar:
+            report = rewrap_all(store, keyring, batch=batch,
+                                progress=bar.update)
+    except KeyhouseError as exc:
+        _fail(exc)
+        return
+    click.echo(f"done: {report.rewrapped} re-wrapped, {report.already} already on version "
+               f"{target}, {report.raced} edited meanwhile (already under the primary)")
+
+
+@kek.command("retire")
+@click.argument("version", type=int)
+def kek_retire(version: int) -> None:
+    """Retire a KEK version; refused while any row still uses it."""
+    from keyhouse.vault.rotation import retire
+
+    _, store, _, _ = _open()
+    try:
+        retire(store, version)
+    except KeyhouseError as exc:
+        _fail(exc)
+        return
+    click.echo(f"KEK version {version} retired; remove it from every server's KEK source.")

@@ -1,0 +1,84 @@
+"""Commands that run against the database directly: serve, db, kek."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from keyhouse.errors import KeyhouseError
+from keyhouse.settings import Settings
+
+
+def _fail(exc: KeyhouseError) -> None:
+    click.secho(f"keyhouse: {exc.message}", fg="red", err=True)
+    sys.exit(2)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 5000).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Worker processes; each keeps its own cache and follows edits by poll.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the admin API, the gateway API and the web UI."""
+    import uvicorn
+
+    from keyhouse.app import create_app
+    from keyhouse.services import bootstrap
+
+    settings = Settings()
+    host = host or settings.host
+    port = port or settings.port
+    configure_logging(settings.log_level)
+    try:
+        services = bootstrap(settings)
+    except KeyhouseError as exc:
+        _fail(exc)
+        return
+    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    url = f"http://{shown_host}:{port}/#/gateway"
+    if services.generated_kek_file:
+        click.secho(
+            "\n  A new key-encryption key (KEK) was created at "
+            f"{services.generated_kek_file}.\n  BACK IT UP NOW: without it the stored "
+            "credentials cannot be decrypted.\n", fg="yellow", bold=True, err=True)
+    if services.generated_admin_token:
+        click.secho(
+            f"\n  Admin token (shown only this once; only its hash is stored):\n\n"
+            f"    {services.generated_admin_token}\n\n"
+            f"  Sign in at {url}\n", fg="green", bold=True, err=True)
+    else:
+        click.echo(f"Keyhouse on {url}", err=True)
+    if workers > 1:
+        services.store.dispose()
+        uvicorn.run("keyhouse.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, log_level=settings.log_level, timeout_graceful_shutdown=30)
+    else:
+        uvicorn.run(create_app(settings, services), host=host, port=port,
+                    log_level=settings.log_level, timeout_graceful_shutdown=30)
+
+
+@click.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (run automatically at serve on an embedded SQLite)."""
+    from keyhouse.store import db as store_db
+    from keyhouse.store.store import Store
+
+    settings = Settings()
+    if settings.is_sqlite:
+        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = Store(settings.resolved_database_url)
+    store_db.upgrade(store.engine)
+    click.echo(f"database at revision {store_db.current_revision(store.engine)}")

@@ -1,0 +1,44 @@
+"""``POST /v1/messages``: the Anthropic Messages API in front of any provider.
+
+The Messages body becomes an OpenAI chat body (``anthropic_inbound``), goes through the
+same router as ``/v1/chat/completions`` — so any endpoint, whatever its provider, serves
+Anthropic clients — and the answer is turned back into a Message or its event stream.
+Errors use Anthropic's envelope (the app's handler picks it by path).
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from keyhouse.gateway.auth import authenticate
+from keyhouse.gateway.body import model_name, read_json, wants_stream
+from keyhouse.gateway.common import (
+    gateway_router,
+    json_response,
+    registry_of,
+    resolve_endpoint,
+)
+from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, anthropic_events
+from keyhouse.gateway.types import Principal
+from keyhouse.providers.anthropic_convert import (
+    anthropic_to_openai_request,
+    openai_to_anthropic_response,
+)
+
+
+async def messages(request: Request, principal: Principal = Depends(authenticate)) -> Response:
+    body = await read_json(request)
+    name = model_name(body)
+    registry = registry_of(request)
+    endpoint = resolve_endpoint(registry, principal, name, "chat")
+    chat_body = anthropic_to_openai_request(body)
+    router_ = gateway_router(request)
+    client = request.app.state.http
+    if wants_stream(chat_body):
+        opened = await router_.chat_stream(registry, client, endpoint, chat_body)
+        return StreamingResponse(anthropic_events(opened, name), media_type=SSE_MEDIA_TYPE,
+                                 headers=SSE_HEADERS)
+    answer = await router_.chat(registry, client, endpoint, chat_body)
+    return json_response(openai_to_anthropic_response(answer, name))

@@ -1,0 +1,100 @@
+"""Server-sent events to the caller.
+
+An adapter yields OpenAI chunk dicts; these writers frame them as SSE. Once the first
+byte is out the status line is spent, so an error after it becomes a final error event
+in the caller's format (both SDKs raise on it) and the stream ends — never a hang.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+from keyhouse.errors import KeyhouseError
+from keyhouse.gateway.errors import anthropic_error, openai_error
+from keyhouse.gateway.routing import OpenStream, log_unexpected
+from keyhouse.providers.anthropic_convert import OpenAIStreamToAnthropic
+
+log = logging.getLogger("keyhouse.gateway")
+
+JSON = dict[str, Any]
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+SSE_MEDIA_TYPE = "text/event-stream"
+DONE = b"data: [DONE]\n\n"
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def data_event(data: Any) -> bytes:
+    return b"data: " + dumps(data) + b"\n\n"
+
+
+def named_event(event: str, data: Any) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + dumps(data) + b"\n\n"
+
+
+def strip_usage(chunk: JSON) -> JSON | None:
+    """The chunk as a caller who did not ask for usage sees it (OpenAI sends no usage
+    chunk then): a usage-only chunk disappears, a usage field on a content chunk goes."""
+    if chunk.get("usage") is None:
+        return chunk
+    if not chunk.get("choices"):
+        return None
+    return {k: v for k, v in chunk.items() if k != "usage"}
+
+
+def openai_events(stream: OpenStream, include_usage: bool) -> AsyncIterator[bytes]:
+    """``data: {chunk}`` events, then ``data: [DONE]``; an error ends the stream with
+    ``data: {"error": {...}}`` (the OpenAI SDK raises APIError on it)."""
+    def frame(chunk: JSON) -> list[bytes]:
+        shown = chunk if include_usage else strip_usage(chunk)
+        return [] if shown is None else [data_event(shown)]
+
+    return _events(stream, frame, lambda: [DONE],
+                   lambda exc: data_event(openai_error(exc)[1]))
+
+
+def anthropic_events(stream: OpenStream, model: str) -> AsyncIterator[bytes]:
+    """The Messages API event sequence; an error ends it with an ``error`` event."""
+    converter = OpenAIStreamToAnthropic(model)
+
+    def frame(chunk: JSON) -> list[bytes]:
+        return [named_event(name, data) for name, data in converter.feed(chunk)]
+
+    def done() -> list[bytes]:
+        return [named_event(name, data) for name, data in converter.finish()]
+
+    return _events(stream, frame, done,
+                   lambda exc: named_event("error", anthropic_error(exc)[1]))
+
+
+async def _events(stream: OpenStream, frame: Callable[[JSON], Iterable[bytes]],
+                  done: Callable[[], Iterable[bytes]],
+                  failed: Callable[[Exception], bytes]) -> AsyncIterator[bytes]:
+    try:
+        if stream.first is not None:
+            for event in frame(stream.first):
+                yield event
+        async for chunk in stream.rest:
+            for event in frame(chunk):
+                yield event
+        for event in done():
+            yield event
+    except Exception as exc:
+        _report(exc, stream)
+        yield failed(exc)
+    finally:
+        await stream.aclose()
+
+
+def _report(exc: Exception, stream: OpenStream) -> None:
+    if isinstance(exc, KeyhouseError):
+        log.warning("stream from %s ended early: %s %s", stream.credential.provider, exc.code,
+                    stream.credential.redact(exc.message))
+    else:
+        log_unexpected(exc, f"stream from {stream.credential.provider}", stream.credential)

@@ -1,0 +1,25 @@
+"""``python -m keyhouse.openapi`` prints the admin and gateway OpenAPI schema (used to
+generate the web UI's typed client). It needs no database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+
+def schema() -> dict[str, Any]:
+    from keyhouse.admin import endpoints_routes, keys_routes, misc_routes
+
+    app = FastAPI(title="Keyhouse", version="0.1.0")
+    for module in (keys_routes, endpoints_routes, misc_routes):
+        app.include_router(module.router)
+    return get_openapi(title=app.title, version=app.version, routes=app.routes)
+
+
+if __name__ == "__main__":
+    json.dump(schema(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")

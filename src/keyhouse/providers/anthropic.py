@@ -1,0 +1,105 @@
+"""Anthropic's Messages API: a thin send around the pure conversions in
+``anthropic_convert``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import cast
+
+import httpx
+
+from keyhouse.errors import UpstreamError, UpstreamUnavailable
+from keyhouse.providers.anthropic_convert import (
+    AnthropicStreamToOpenAI,
+    anthropic_to_openai_response,
+    openai_to_anthropic_request,
+)
+from keyhouse.providers.base import (
+    JSON,
+    Call,
+    Credential,
+    ProviderAdapter,
+    iter_sse,
+    open_stream,
+    send,
+    send_json,
+    upstream_error,
+)
+from keyhouse.providers.catalog import ProviderSpec
+
+API_VERSION = "2023-06-01"
+
+# Anthropic's error types and the HTTP status each stands for, for errors that arrive
+# as an SSE ``error`` event after the stream began with 200.
+_ERROR_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+_Events = AsyncGenerator[tuple[str, str], None]
+
+
+class AnthropicAdapter(ProviderAdapter):
+    """Chat through ``POST /v1/messages``; Anthropic has no embeddings API (501)."""
+
+    def __init__(self, spec: ProviderSpec) -> None:
+        self.spec = spec
+        self.id = spec.id
+
+    def _base(self, credential: Credential) -> str:
+        base = (credential.config.get("base_url") or self.spec.default_base_url or "")
+        # The SDKs take the base without /v1; accept it with, too.
+        return base.rstrip("/").removesuffix("/v1")
+
+    def _request(self, call: Call, method: str, path: str,
+                 body: JSON | None = None) -> httpx.Request:
+        headers = {"x-api-key": call.credential.secrets.get("api_key", ""),
+                   "anthropic-version": API_VERSION}
+        return call.client.build_request(method, self._base(call.credential) + path,
+                                         json=body, headers=headers, timeout=call.timeout)
+
+    async def chat(self, call: Call, request: JSON) -> JSON:
+        body = openai_to_anthropic_request(request, call.model)
+        data = await send_json(call, self._request(call, "POST", "/v1/messages", body))
+        return anthropic_to_openai_response(data, call.model)
+
+    async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        body = openai_to_anthropic_request(request, call.model)
+        body["stream"] = True
+        response = await open_stream(call, self._request(call, "POST", "/v1/messages", body))
+        converter = AnthropicStreamToOpenAI(call.model)
+        async with aclosing(cast(_Events, iter_sse(call, response))) as events:
+            async for event, data in events:
+                try:
+                    payload = json.loads(data)
+                except ValueError:
+                    raise UpstreamError(
+                        f"Upstream ({call.credential.provider}) sent a stream event that is "
+                        "not JSON.") from None
+                if event == "error" or payload.get("type") == "error":
+                    raise _stream_error(call, payload, data)
+                for chunk in converter.feed(event, payload):
+                    yield chunk
+                if converter.done:
+                    return
+        # A stream cut before message_stop is a failed answer, not a short one.
+        raise UpstreamUnavailable(
+            f"Upstream ({call.credential.provider}) ended the stream before it finished.")
+
+    async def verify(self, call: Call) -> None:
+        await send(call, self._request(call, "GET", "/v1/models?limit=1"))
+
+
+def _stream_error(call: Call, payload: JSON, raw: str) -> UpstreamError:
+    kind = (payload.get("error") or {}).get("type", "")
+    return upstream_error(_ERROR_STATUS.get(kind, 500), raw, call.credential)

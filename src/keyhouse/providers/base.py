@@ -1,0 +1,274 @@
+"""The seam between the gateway and a provider.
+
+A provider adapter turns an OpenAI-shaped request into the provider's wire format, sends
+it with the shared HTTP client, and turns the answer back into the OpenAI shape. The
+conversions live in pure functions beside each adapter; this module holds what every
+adapter shares: the call context, the one place where httpx exceptions become Keyhouse
+errors, upstream error mapping, and secret redaction.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from keyhouse.errors import (
+    Unsupported,
+    UpstreamAuthFailed,
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamNotFound,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+JSON = dict[str, Any]
+
+REDACTED = "[REDACTED]"
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A decrypted API key, as the gateway hands it to an adapter.
+
+    ``secrets`` never appears in ``repr()``: a credential that ends up in a log line or a
+    traceback shows only which key it was.
+    """
+
+    key_id: str
+    provider: str
+    auth_method: str
+    secrets: Mapping[str, str] = field(repr=False)
+    config: Mapping[str, str]
+    version: int = 1
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets.values())
+
+
+def redact(text: str, secrets: Any) -> str:
+    """Replace every secret value (and its JSON-escaped form) in ``text``."""
+    for value in secrets:
+        if not value or len(value) < 4:
+            continue
+        text = text.replace(value, REDACTED)
+        escaped = json.dumps(value)[1:-1]
+        if escaped != value:
+            text = text.replace(escaped, REDACTED)
+    return text
+
+
+@dataclass(slots=True)
+class Call:
+    """Everything one upstream request needs besides its body."""
+
+    client: httpx.AsyncClient
+    credential: Credential
+    model: str
+    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(60.0, connect=5.0))
+
+
+class ProviderAdapter:
+    """Base adapter: a capability a provider lacks answers 501 ``unsupported``."""
+
+    id: str = ""
+
+    async def chat(self, call: Call, request: JSON) -> JSON:
+        """``request`` is an OpenAI chat.completions body (no ``stream``); returns a
+        ChatCompletion dict."""
+        raise Unsupported(f"Provider {self.id!r} does not serve chat completions.")
+
+    def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        """Yields OpenAI ``chat.completion.chunk`` dicts; the last one carries ``usage``
+        when the provider reports it."""
+        raise Unsupported(f"Provider {self.id!r} does not stream chat completions.")
+
+    async def embeddings(self, call: Call, request: JSON) -> JSON:
+        """``request`` is an OpenAI embeddings body; returns an OpenAI embeddings list."""
+        raise Unsupported(f"Provider {self.id!r} does not serve embeddings.")
+
+    async def verify(self, call: Call) -> None:
+        """Makes the provider's cheapest authenticated call; raises UpstreamError."""
+        raise Unsupported(f"Provider {self.id!r} cannot verify a credential.")
+
+
+# --- the one boundary where httpx exceptions become Keyhouse errors -----------------
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _upstream_message(body: str) -> str:
+    """The provider's own error message, when its body has one in a known shape."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:500]
+    if isinstance(data, list) and data:
+        data = data[0]
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("Message")
+            if isinstance(msg, str):
+                return msg[:500]
+        elif isinstance(err, str):
+            return err[:500]
+        for key in ("message", "Message", "detail"):
+            if isinstance(data.get(key), str):
+                return str(data[key])[:500]
+    return body[:500]
+
+
+def upstream_error(status: int, body: str, credential: Credential,
+                   retry_after: float | None = None) -> UpstreamError:
+    """Map an upstream error answer to our tree, with the credential scrubbed out."""
+    # Redact the whole body before cutting it: a secret straddling the cut would survive.
+    message = _upstream_message(credential.redact(body)) or f"Upstream answered {status}."
+    message = f"Upstream ({credential.provider}) answered {status}: {message}"
+    cls: type[UpstreamError]
+    if status in (401, 403):
+        cls = UpstreamAuthFailed
+    elif status == 404:
+        cls = UpstreamNotFound
+    elif status == 429:
+        cls = UpstreamRateLimited
+    elif status in (408, 504):
+        cls = UpstreamTimeout
+    elif status >= 500:
+        cls = UpstreamUnavailable
+    elif 400 <= status < 500:
+        cls = UpstreamBadRequest
+    else:
+        cls = UpstreamError
+    return cls(message, upstream_status=status, retry_after=retry_after)
+
+
+def transport_error(exc: httpx.HTTPError, credential: Credential) -> UpstreamError:
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"Upstream ({credential.provider}) did not answer in time.")
+    # The exception text may hold the URL, and a URL may hold a secret: never echo it raw.
+    return UpstreamUnavailable(
+        f"Upstream ({credential.provider}) could not be reached: "
+        f"{credential.redact(type(exc).__name__)}."
+    )
+
+
+async def send(call: Call, request: httpx.Request) -> httpx.Response:
+    """Send and read a whole response; error answers become UpstreamError."""
+    try:
+        response = await call.client.send(request, follow_redirects=False)
+        body = await response.aread()
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, call.credential) from None
+    if response.status_code >= 300:
+        raise upstream_error(
+            response.status_code, body.decode("utf-8", "replace"), call.credential,
+            _retry_after(response),
+        )
+    return response
+
+
+async def send_json(call: Call, request: httpx.Request) -> JSON:
+    response = await send(call, request)
+    try:
+        data = response.json()
+    except ValueError:
+        raise UpstreamError(
+            f"Upstream ({call.credential.provider}) sent a body that is not JSON."
+        ) from None
+    if not isinstance(data, dict):
+        raise UpstreamError(f"Upstream ({call.credential.provider}) sent unexpected JSON.")
+    return data
+
+
+async def open_stream(call: Call, request: httpx.Request) -> httpx.Response:
+    """Send and return a response whose body is still to be read (the caller closes it).
+
+    An error status is read whole and raised before any byte reaches the caller, so the
+    router can still fall back.
+    """
+    try:
+        response = await call.client.send(request, stream=True, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, call.credential) from None
+    if response.status_code >= 300:
+        try:
+            body = await response.aread()
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, call.credential) from None
+        finally:
+            await response.aclose()
+        raise upstream_error(
+            response.status_code, body.decode("utf-8", "replace"), call.credential,
+            _retry_after(response),
+        )
+    return response
+
+
+async def iter_sse(call: Call, response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """Yield ``(event, data)`` pairs of a server-sent event stream, then close it."""
+    event, data_lines = "", list[str]()
+    try:
+        async for line in response.aiter_lines():
+            if not line:
+                if data_lines:
+                    yield event, "\n".join(data_lines)
+                event, data_lines = "", list[str]()
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "event":
+                event = value
+            elif name == "data":
+                data_lines.append(value)
+        if data_lines:
+            yield event, "\n".join(data_lines)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, call.credential) from None
+    finally:
+        await response.aclose()
+
+
+class TokenCache:
+    """Caches short-lived bearer tokens (Entra ID, Google OAuth) per credential version,
+    so a token is fetched once per hour, not once per request."""
+
+    def __init__(self, margin_seconds: float = 120.0) -> None:
+        self._tokens: dict[tuple[str, int], tuple[str, float]] = {}
+        self._margin = margin_seconds
+
+    def get(self, credential: Credential) -> str | None:
+        hit = self._tokens.get((credential.key_id, credential.version))
+        if hit and hit[1] - self._margin > time.monotonic():
+            return hit[0]
+        return None
+
+    def put(self, credential: Credential, token: str, expires_in: float) -> None:
+        # Drop tokens of older versions of this key: an edited credential must not
+        # keep working through a cached token.
+        for k in [k for k in self._tokens if k[0] == credential.key_id]:
+            del self._tokens[k]
+        self._tokens[(credential.key_id, credential.version)] = (
+            token, time.monotonic() + expires_in,
+        )
+
+
+def openai_error_body(message: str, type_: str, code: str | None = None,
+                      param: str | None = None) -> JSON:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}

@@ -1,0 +1,225 @@
+"""The provider catalog: data only.
+
+Each provider is a row: its auth methods with their secret and config fields, the wire
+format (``adapter``) that serves it, and what it can do. An OpenAI-compatible vendor is
+one ``_vendor(...)`` line. The web UI builds its forms from this table through
+``GET /api/v1/providers``, so labels and ``required`` flags here are the product's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    name: str
+    label: str
+    required: bool = False
+    secret: bool = False
+    kind: str = "text"  # text | password | url | json | select
+    placeholder: str = ""
+    help: str = ""
+    default: str | None = None
+    # A value that becomes part of the upstream host (region, location) must match this.
+    pattern: str | None = None
+
+
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
+LOCATION_PATTERN = r"^(global|[a-z]+(-[a-z]+)*\d{0,2})$"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthMethod:
+    id: str
+    label: str
+    secret_fields: tuple[FieldSpec, ...]
+    config_fields: tuple[FieldSpec, ...] = ()
+    # Which wire format serves this method, when it differs from the provider's default.
+    adapter: str | None = None
+
+    def field(self, name: str) -> FieldSpec | None:
+        for f in (*self.secret_fields, *self.config_fields):
+            if f.name == name:
+                return f
+        return None
+
+    @property
+    def url_fields(self) -> tuple[str, ...]:
+        """Fields that decide where the credential is sent: changing one requires the
+        credential again (exfiltration guard)."""
+        return tuple(f.name for f in self.config_fields if f.kind == "url" or f.pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    id: str
+    display_name: str
+    adapter: str
+    auth_methods: tuple[AuthMethod, ...]
+    default_base_url: str | None = None
+    chat: bool = True
+    embeddings: bool = False
+    docs_url: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    def auth_method(self, method_id: str | None) -> AuthMethod | None:
+        if method_id is None:
+            return self.auth_methods[0]
+        for m in self.auth_methods:
+            if m.id == method_id:
+                return m
+        return None
+
+    def serves(self, task: str) -> bool:
+        return {"chat": self.chat, "embeddings": self.embeddings}.get(task, False)
+
+
+def _secret(name: str, label: str, required: bool = True, kind: str = "password",
+            placeholder: str = "") -> FieldSpec:
+    return FieldSpec(name, label, required=required, secret=True, kind=kind,
+                     placeholder=placeholder)
+
+
+def _config(name: str, label: str, required: bool = False, kind: str = "text",
+            placeholder: str = "", help: str = "", default: str | None = None,
+            pattern: str | None = None) -> FieldSpec:
+    return FieldSpec(name, label, required=required, kind=kind, placeholder=placeholder,
+                     help=help, default=default, pattern=pattern)
+
+
+API_KEY = _secret("api_key", "API key")
+BASE_URL = _config("base_url", "Base URL", kind="url", help="Leave empty for the default.")
+AZURE_ENDPOINT = _config("endpoint_url", "Azure endpoint URL", required=True, kind="url",
+                         placeholder="https://my-resource.openai.azure.com")
+AZURE_API_VERSION = _config("api_version", "API version", required=True,
+                            placeholder="2024-10-21", default="2024-10-21")
+
+
+def _vendor(id_: str, name: str, base_url: str, embeddings: bool = False) -> ProviderSpec:
+    """An OpenAI-compatible vendor: one row, served by the OpenAI wire format."""
+    return ProviderSpec(
+        id=id_, display_name=name, adapter="openai", default_base_url=base_url,
+        embeddings=embeddings, tags=("openai_compatible",),
+        auth_methods=(AuthMethod("api_key", "API key", (API_KEY,), (BASE_URL,)),),
+    )
+
+
+PROVIDERS: tuple[ProviderSpec, ...] = (
+    ProviderSpec(
+        id="openai", display_name="OpenAI", adapter="openai",
+        default_base_url="https://api.openai.com/v1", embeddings=True,
+        auth_methods=(
+            AuthMethod("api_key", "Standard API key", (API_KEY,), (
+                BASE_URL,
+                _config("organization", "Organization ID", placeholder="org-..."),
+                _config("project", "Project ID", placeholder="proj_..."),
+            )),
+            AuthMethod("azure", "Azure OpenAI (API key)", (API_KEY,), (
+                AZURE_ENDPOINT, AZURE_API_VERSION,
+                _config("deployment", "Deployment name",
+                        help="Leave empty to use the endpoint's model as the deployment."),
+            ), adapter="azure"),
+            AuthMethod("azure_entra_id", "Azure OpenAI (Entra ID service principal)",
+                       (_secret("client_secret", "Client secret"),), (
+                _config("tenant_id", "Tenant ID", required=True),
+                _config("client_id", "Client ID", required=True),
+                AZURE_ENDPOINT, AZURE_API_VERSION,
+                _config("deployment", "Deployment name",
+                        help="Leave empty to use the endpoint's model as the deployment."),
+                _config("authority_url", "Authority URL", kind="url",
+                        help="Leave empty for https://login.microsoftonline.com."),
+            ), adapter="azure"),
+        ),
+    ),
+    ProviderSpec(
+        id="anthropic", display_name="Anthropic", adapter="anthropic",
+        default_base_url="https://api.anthropic.com",
+        auth_methods=(AuthMethod("api_key", "API key", (API_KEY,), (BASE_URL,)),),
+    ),
+    ProviderSpec(
+        id="gemini", display_name="Google Gemini", adapter="gemini",
+        default_base_url="https://generativelanguage.googleapis.com", embeddings=True,
+        auth_methods=(AuthMethod("api_key", "API key", (API_KEY,), (BASE_URL,)),),
+    ),
+    ProviderSpec(
+        id="vertex_ai", display_name="Google Vertex AI", adapter="vertex", embeddings=True,
+        auth_methods=(AuthMethod(
+            "service_account", "Service account",
+            (_secret("service_account_json", "Service account JSON", kind="json"),),
+            (
+                _config("project_id", "Project ID", required=True),
+                _config("location", "Location", placeholder="us-central1",
+                        default="us-central1", pattern=LOCATION_PATTERN),
+                _config("base_url", "API base URL", kind="url",
+                        help="Leave empty for https://{location}-aiplatform.googleapis.com."),
+            ),
+        ),),
+    ),
+    ProviderSpec(
+        id="bedrock", display_name="Amazon Bedrock", adapter="bedrock", embeddings=True,
+        auth_methods=(
+            AuthMethod("access_keys", "Access keys", (
+                _secret("aws_access_key_id", "Access key ID"),
+                _secret("aws_secret_access_key", "Secret access key"),
+                _secret("aws_session_token", "Session token", required=False),
+            ), (
+                _config("region", "Region", required=True, placeholder="us-east-1",
+                        pattern=REGION_PATTERN),
+                _config("base_url", "Endpoint URL", kind="url",
+                        help="Leave empty for https://bedrock-runtime.{region}.amazonaws.com."),
+            )),
+            AuthMethod("api_key", "Bedrock API key", (API_KEY,), (
+                _config("region", "Region", required=True, placeholder="us-east-1",
+                        pattern=REGION_PATTERN),
+                _config("base_url", "Endpoint URL", kind="url",
+                        help="Leave empty for https://bedrock-runtime.{region}.amazonaws.com."),
+            )),
+        ),
+    ),
+    ProviderSpec(
+        id="databricks", display_name="Databricks", adapter="databricks", embeddings=True,
+        auth_methods=(AuthMethod("token", "Personal access token",
+                                 (_secret("token", "Access token"),),
+                                 (_config("host", "Workspace URL", required=True, kind="url",
+                                          placeholder="https://adb-123.azuredatabricks.net"),)),),
+    ),
+    ProviderSpec(
+        id="ollama", display_name="Ollama", adapter="openai", embeddings=True,
+        auth_methods=(AuthMethod("none", "No authentication", (), (
+            _config("base_url", "Base URL", required=True, kind="url",
+                    placeholder="http://localhost:11434/v1"),
+        )),),
+    ),
+    ProviderSpec(
+        id="openai_compatible", display_name="Custom OpenAI-compatible", adapter="openai",
+        embeddings=True,
+        auth_methods=(AuthMethod("api_key", "API key",
+                                 (_secret("api_key", "API key", required=False),),
+                                 (_config("base_url", "Base URL", required=True, kind="url",
+                                          placeholder="https://llm.example.com/v1"),)),),
+    ),
+    _vendor("mistral", "Mistral AI", "https://api.mistral.ai/v1", embeddings=True),
+    _vendor("groq", "Groq", "https://api.groq.com/openai/v1"),
+    _vendor("deepseek", "DeepSeek", "https://api.deepseek.com/v1"),
+    _vendor("xai", "xAI", "https://api.x.ai/v1"),
+    _vendor("together", "Together AI", "https://api.together.xyz/v1", embeddings=True),
+    _vendor("fireworks", "Fireworks AI", "https://api.fireworks.ai/inference/v1",
+            embeddings=True),
+    _vendor("openrouter", "OpenRouter", "https://openrouter.ai/api/v1"),
+    _vendor("perplexity", "Perplexity", "https://api.perplexity.ai"),
+    _vendor("cerebras", "Cerebras", "https://api.cerebras.ai/v1"),
+    _vendor("cohere", "Cohere (compatibility API)", "https://api.cohere.ai/compatibility/v1",
+            embeddings=True),
+    _vendor("nvidia_nim", "NVIDIA NIM", "https://integrate.api.nvidia.com/v1", embeddings=True),
+    _vendor("deepinfra", "DeepInfra", "https://api.deepinfra.com/v1/openai", embeddings=True),
+    _vendor("sambanova", "SambaNova", "https://api.sambanova.ai/v1"),
+    _vendor("hyperbolic", "Hyperbolic", "https://api.hyperbolic.xyz/v1"),
+    _vendor("novita", "Novita AI", "https://api.novita.ai/v3/openai"),
+)
+
+BY_ID: dict[str, ProviderSpec] = {p.id: p for p in PROVIDERS}
+
+
+def get(provider_id: str) -> ProviderSpec | None:
+    return BY_ID.get(provider_id)

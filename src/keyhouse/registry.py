@@ -1,0 +1,213 @@
+"""The in-memory configuration every request reads: endpoints, keys, tokens.
+
+Loaded whole from the store and swapped atomically; each replica polls the store's config
+version (off the request path) and reloads when it moves, so an edit anywhere reaches
+every replica within one poll interval. Credentials are decrypted on first use and kept
+per key version, so the hot path does no database query and no key derivation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+from sqlalchemy import select
+
+from keyhouse.errors import KeyhouseError, NoKey, Unavailable
+from keyhouse.gateway.types import Endpoint, Principal, Target
+from keyhouse.providers.base import Credential
+from keyhouse.store.models import (
+    AccessTokenRow,
+    ApiKeyRow,
+    ConfigStateRow,
+    EndpointRow,
+    KekVersionRow,
+)
+from keyhouse.store.store import Store
+from keyhouse.vault.envelope import Sealed, open_sealed
+from keyhouse.vault.keyring import Keyring
+
+log = logging.getLogger("keyhouse.registry")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    id: str
+    name: str
+    provider: str
+    auth_method: str
+    config: dict[str, str]
+    fields: tuple[str, ...]
+    sealed: Sealed = field(repr=False)
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int = -1
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    keys: dict[str, KeyRecord] = field(default_factory=dict)
+    tokens: dict[str, Principal] = field(default_factory=dict)
+
+
+class LiveRegistry:
+    def __init__(self, store: Store, keyring: Keyring, admin_hashes: list[str],
+                 max_stale_seconds: float = 300.0,
+                 reopen_keyring: Callable[[], Keyring] | None = None) -> None:
+        self.store = store
+        self.keyring = keyring
+        self._reopen_keyring = reopen_keyring
+        self._kek_retry_at: float | None = None
+        self._admin_hashes = list(admin_hashes)
+        self._snapshot = Snapshot()
+        self._credentials: dict[str, tuple[int, int, Credential]] = {}
+        self._max_stale = max_stale_seconds
+        self._stale_since: float | None = None
+        self._admin = Principal(token_id="admin", name="admin", is_admin=True)
+
+    # --- Registry protocol (the hot path) ----------------------------------------------
+
+    def endpoint(self, name: str) -> Endpoint | None:
+        self._check_fresh()
+        return self._snapshot.endpoints.get(name)
+
+    def endpoints(self) -> list[Endpoint]:
+        self._check_fresh()
+        return sorted(self._snapshot.endpoints.values(), key=lambda e: e.name)
+
+    def credential(self, key_id: str) -> Credential:
+        record = self._snapshot.keys.get(key_id)
+        if record is None:
+            raise NoKey()
+        hit = self._credentials.get(key_id)
+        if hit and hit[0] == record.version and hit[1] == record.sealed.kek_version:
+            return hit[2]
+        secrets = open_sealed(self.keyring.get(record.sealed.kek_version), record.sealed,
+                              "api_keys", record.id, record.provider, record.fields)
+        credential = Credential(key_id=record.id, provider=record.provider,
+                                auth_method=record.auth_method, secrets=secrets,
+                                config=record.config, version=record.version)
+        self._credentials[key_id] = (record.version, record.sealed.kek_version, credential)
+        return credential
+
+    def authenticate(self, token: str) -> Principal | None:
+        if not token:
+            return None
+        digest = _hash(token)
+        if self.is_admin_hash(digest):
+            return self._admin
+        return self._snapshot.tokens.get(digest)
+
+    def is_admin_token(self, token: str) -> bool:
+        return bool(token) and self.is_admin_hash(_hash(token))
+
+    def is_admin_hash(self, digest: str) -> bool:
+        # Constant-time against every admin hash: no early exit on the first mismatch.
+        ok = False
+        for known in self._admin_hashes:
+            ok |= hmac.compare_digest(known, digest)
+        return ok
+
+    # --- loading ----------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        return self._snapshot.version
+
+    def set_admin_hashes(self, hashes: list[str]) -> None:
+        self._admin_hashes = list(hashes)
+
+    def load(self) -> None:
+        with self.store.read() as session:
+            version = int(session.scalar(
+                select(ConfigStateRow.version).where(ConfigStateRow.id == 1)) or 0)
+            keys = {
+                r.id: KeyRecord(
+                    id=r.id, name=r.name, provider=r.provider, auth_method=r.auth_method,
+                    config={k: str(v) for k, v in r.config.items()},
+                    fields=tuple(f for f in r.secret_fields.split(",") if f),
+                    sealed=Sealed(r.format, r.kek_version, r.wrapped_dek, r.ciphertext),
+                    version=r.version)
+                for r in session.scalars(select(ApiKeyRow))
+            }
+            endpoints = {}
+            for e in session.scalars(select(EndpointRow)):
+                targets = tuple(
+                    Target(key_id=t.key_id if t.key_id in keys else None,
+                           provider=keys[t.key_id].provider if t.key_id in keys else None,
+                           model=t.model, weight=t.weight,
+                           role="fallback" if t.role == "fallback" else "primary")
+                    for t in e.targets)
+                endpoints[e.name] = Endpoint(
+                    id=e.id, name=e.name, task="embeddings" if e.task == "embeddings"
+                    else "chat", targets=targets, timeout_seconds=e.timeout_seconds,
+                    connect_timeout_seconds=e.connect_timeout_seconds,
+                    max_retries=e.max_retries)
+            keks = {r.version: r.state for r in session.scalars(select(KekVersionRow))}
+            tokens = {
+                t.token_hash: Principal(token_id=t.id, name=t.name, is_admin=False,
+                                        endpoints=frozenset(t.endpoints)
+                                        if t.endpoints is not None else None)
+                for t in session.scalars(select(AccessTokenRow))
+            }
+        self._follow_kek_changes(keks)
+        self._snapshot = Snapshot(version, endpoints, keys, tokens)
+        self._credentials = {k: v for k, v in self._credentials.items() if k in keys}
+        self._stale_since = None
+
+    def _follow_kek_changes(self, states: dict[int, str]) -> None:
+        """A KEK version was added or promoted elsewhere: re-read this server's KEK source
+        so it can decrypt (and write) under it without a restart."""
+        wanted = {v for v, state in states.items() if state != "retired"}
+        primary = [v for v, state in states.items() if state == "primary"]
+        if wanted <= set(self.keyring.versions) and (
+                not primary or primary[0] == self.keyring.primary_version):
+            return
+        if self._reopen_keyring is None:
+            return
+        try:
+            self.keyring.replace(self._reopen_keyring())
+            log.info("KEK versions now %s, primary %s", self.keyring.versions,
+                     self.keyring.primary_version)
+            self._kek_retry_at = None
+        except KeyhouseError as exc:
+            # Retry on a timer too: the operator may copy the new KEK line in later, with
+            # no further change in the store to wake us.
+            self._kek_retry_at = time.monotonic() + 5.0
+            log.warning("KEK source not updated yet: %s", exc.message)
+
+    def refresh_if_changed(self) -> bool:
+        retry_kek = self._kek_retry_at is not None and time.monotonic() >= self._kek_retry_at
+        if self.store.config_version() == self._snapshot.version and not retry_kek:
+            return False
+        self.load()
+        return True
+
+    async def poll_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await anyio.to_thread.run_sync(self.refresh_if_changed)
+                if self._stale_since is not None:
+                    log.info("configuration store reachable again")
+                self._stale_since = None
+            except KeyhouseError as exc:
+                if self._stale_since is None:
+                    self._stale_since = time.monotonic()
+                    log.warning("cannot refresh configuration (%s); serving from memory",
+                                exc.code)
+
+    def _check_fresh(self) -> None:
+        if self._stale_since is not None and (
+                time.monotonic() - self._stale_since > self._max_stale):
+            raise Unavailable("The configuration store has been unreachable for too long.")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

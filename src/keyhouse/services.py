@@ -1,0 +1,74 @@
+"""What one Keyhouse process holds: built once by ``bootstrap`` (before any port is
+bound), then handed to ``create_app``."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from keyhouse.admin.endpoints_service import EndpointService
+from keyhouse.admin.keys_service import KeyService
+from keyhouse.admin.tokens import (
+    AccessTokenService,
+    SessionService,
+    admin_token_hashes,
+    ensure_admin_token,
+)
+from keyhouse.registry import LiveRegistry
+from keyhouse.settings import Settings
+from keyhouse.store import db
+from keyhouse.store.store import Store
+from keyhouse.vault.kek import KeyFileSource, PassphraseSource
+from keyhouse.vault.keyring import Keyring, open_keyring
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    keyring: Keyring
+    registry: LiveRegistry
+    keys: KeyService
+    endpoints: EndpointService
+    tokens: AccessTokenService
+    sessions: SessionService
+    # Set only on the start that created them, so the CLI can say so once.
+    generated_admin_token: str | None = None
+    generated_kek_file: str | None = None
+
+
+def kek_source(settings: Settings) -> KeyFileSource | PassphraseSource:
+    if settings.kek_passphrase is not None:
+        return PassphraseSource(settings.kek_passphrase.get_secret_value())
+    return KeyFileSource(settings.resolved_kek_file)
+
+
+def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
+    """Open the store and the keyring; raise KekConfigError if the KEK is wrong."""
+    if settings.is_sqlite:
+        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = Store(settings.resolved_database_url)
+    if migrate if migrate is not None else settings.is_sqlite:
+        db.upgrade(store.engine)
+    elif not db.is_up_to_date(store.engine):
+        from keyhouse.errors import Unavailable
+
+        raise Unavailable("The database schema is not current; run 'keyhouse db upgrade'.")
+    opened = open_keyring(kek_source(settings), store)
+    generated_token = None
+    if settings.admin_token is not None:
+        hashes = [hashlib.sha256(settings.admin_token.get_secret_value().encode()).hexdigest()]
+    else:
+        generated_token = ensure_admin_token(store)
+        hashes = admin_token_hashes(store)
+    source = kek_source(settings)
+    registry = LiveRegistry(store, opened.keyring, hashes, settings.max_stale_seconds,
+                            reopen_keyring=lambda: open_keyring(source, store).keyring)
+    registry.load()
+    return Services(
+        settings=settings, store=store, keyring=opened.keyring, registry=registry,
+        keys=KeyService(store, opened.keyring, settings.allow_private_upstreams),
+        endpoints=EndpointService(store), tokens=AccessTokenService(store),
+        sessions=SessionService(store, settings.session_ttl_seconds),
+        generated_admin_token=generated_token, generated_kek_file=opened.generated_file,
+    )

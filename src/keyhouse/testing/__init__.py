@@ -1,0 +1,1 @@
+"""Helpers for testing and demoing Keyhouse without a provider account."""

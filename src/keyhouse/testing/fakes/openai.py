@@ -1,0 +1,428 @@
+"""A fake of OpenAI's HTTP API, and of the two services that speak it behind other auth:
+Azure OpenAI (with its Entra ID token endpoint) and Databricks serving endpoints.
+
+Each family answers errors in its own real shape. Wrong credentials are rejected the way
+the real service does it, except that the body echoes the presented credential in full —
+a hostile upstream, so tests can prove the gateway redacts what comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import secrets
+import struct
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from keyhouse.testing.fakes.server import Recorded
+
+JSON = dict[str, Any]
+ErrorFn = Callable[[int, str, str], Response]  # (status, kind, message) → response
+
+MODELS = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")
+ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+# --- error shapes of the three families -----------------------------------------------
+
+
+def openai_error(status: int, kind: str, message: str, code: str | None = None) -> Response:
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None,
+                                   "code": code}}, status_code=status)
+
+
+def azure_error(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def databricks_error(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+_FAILURES: dict[str, dict[str, tuple[int, str, str]]] = {
+    # model → family → (status, kind or code, message)
+    "fail-503": {
+        "openai": (503, "server_error", "The engine is currently overloaded, please try "
+                   "again later."),
+        "azure": (503, "ServiceUnavailable", "The service is temporarily unable to process "
+                  "your request. Please try again later."),
+        "databricks": (503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily "
+                       "unavailable."),
+    },
+    "fail-429": {
+        "openai": (429, "requests", "Rate limit reached for requests. Please try again "
+                   "in 0s."),
+        "azure": (429, "429", "Requests to the ChatCompletions_Create Operation have "
+                  "exceeded the rate limit of your current pricing tier. Please retry after "
+                  "0 seconds."),
+        "databricks": (429, "REQUEST_LIMIT_EXCEEDED", "Exceeded workspace rate limit."),
+    },
+    "fail-400": {
+        "openai": (400, "invalid_request_error", "Invalid request (fail-400)."),
+        "azure": (400, "BadRequest", "Invalid request (fail-400)."),
+        "databricks": (400, "BAD_REQUEST", "Invalid request (fail-400)."),
+    },
+}
+
+_ERRORS: dict[str, ErrorFn] = {
+    "openai": lambda s, k, m: openai_error(s, k, m, "rate_limit_exceeded" if s == 429 else None),
+    "azure": azure_error,
+    "databricks": databricks_error,
+}
+
+
+def _failure(model: str, family: str) -> Response | None:
+    spec = _FAILURES.get(model, {}).get(family)
+    if spec is None:
+        return None
+    response = _ERRORS[family](*spec)
+    if spec[0] == 429:
+        response.headers["Retry-After"] = "0"
+    return response
+
+
+# --- the deterministic model ----------------------------------------------------------
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content
+                        if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def answer(body: JSON) -> tuple[str, JSON | None, str, int, int]:
+    """(text, tool call, finish reason, prompt tokens, completion tokens) per the
+    conventions in ``keyhouse.testing.fakes``."""
+    messages = body["messages"]
+    prompt = sum(_words(_text(m.get("content"))) for m in messages)
+    last = messages[-1] if messages else {}
+    user_text = next((_text(m.get("content")) for m in reversed(messages)
+                      if m.get("role") == "user"), "")
+    tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
+    choice = body.get("tool_choice")
+    if last.get("role") == "user" and tools and choice != "none":
+        name = tools[0]["function"]["name"]
+        if isinstance(choice, dict):
+            name = (choice.get("function") or {}).get("name", name)
+        arguments = json.dumps({"q": user_text})
+        call = {"id": "call_" + hashlib.sha256(arguments.encode()).hexdigest()[:24],
+                "type": "function", "function": {"name": name, "arguments": arguments}}
+        return "", call, "tool_calls", prompt, _words(arguments)
+    if last.get("role") == "tool":
+        text = f"tool said: {_text(last.get('content'))}"
+    else:
+        text = f"echo: {user_text}"
+    finish = "stop"
+    stop = body.get("stop")
+    for seq in [stop] if isinstance(stop, str) else stop or []:
+        if seq and seq in text:
+            text = text[:text.index(seq)]
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    if isinstance(limit, int) and _words(text) > limit:
+        text, finish = " ".join(text.split(" ")[:limit]), "length"
+    return text, None, finish, prompt, _words(text)
+
+
+def _usage(prompt: int, completion: int) -> JSON:
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
+
+
+def completion(body: JSON, model: str, family: str) -> JSON:
+    text, call, finish, prompt, done = answer(body)
+    message: JSON = {"role": "assistant", "content": None if call else text, "refusal": None}
+    if call:
+        message["tool_calls"] = [call]
+    choice: JSON = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+    out: JSON = {"id": f"chatcmpl-{secrets.token_hex(12)}", "object": "chat.completion",
+                 "created": int(time.time()), "model": model, "choices": [choice],
+                 "usage": _usage(prompt, done), "system_fingerprint": "fp_keyhouse"}
+    if family == "azure":
+        out["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": {}}]
+        choice["content_filter_results"] = {}
+    return out
+
+
+async def stream(body: JSON, model: str, family: str) -> AsyncIterator[bytes]:
+    """OpenAI SSE framing, a word per chunk; Azure opens with its prompt-filter chunk."""
+    text, call, finish, prompt, done = answer(body)
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    head = {"id": f"chatcmpl-{secrets.token_hex(12)}", "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": model, "system_fingerprint": "fp_keyhouse"}
+    if include_usage:
+        head["usage"] = None
+
+    def event(data: JSON) -> bytes:
+        return f"data: {json.dumps(data)}\n\n".encode()
+
+    def chunk(delta: JSON, finish_reason: str | None = None) -> bytes:
+        return event({**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                           "finish_reason": finish_reason}]})
+
+    if family == "azure":
+        yield event({**head, "model": "", "choices": [], "prompt_filter_results": [
+            {"prompt_index": 0, "content_filter_results": {}}]})
+    yield chunk({"role": "assistant", "content": "" if not call else None, "refusal": None})
+    if call:
+        fn = call["function"]
+        yield chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
+                                     "function": {"name": fn["name"], "arguments": ""}}]})
+        args = fn["arguments"]
+        for i in range(0, len(args), 8):
+            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]})
+    else:
+        for i, word in enumerate(text.split(" ")):
+            await asyncio.sleep(0)
+            yield chunk({"content": word if i == 0 else f" {word}"})
+    if family == "databricks":
+        # Databricks puts usage on its last chunk instead of an extra usage-only chunk.
+        yield event({**head, "choices": [{"index": 0, "delta": {}, "logprobs": None,
+                                          "finish_reason": finish}],
+                     "usage": _usage(prompt, done)})
+    else:
+        yield chunk({}, finish)
+        if include_usage:
+            yield event({**head, "choices": [], "usage": _usage(prompt, done)})
+    yield b"data: [DONE]\n\n"
+
+
+def _vector(text: str, index: int, dims: int) -> list[float]:
+    digest = b""
+    while len(digest) < dims:
+        digest += hashlib.sha256(f"{len(digest)}:{index}:{text}".encode()).digest()
+    return [round(b / 127.5 - 1.0, 6) for b in digest[:dims]]
+
+
+def embeddings(body: JSON, model: str) -> JSON | str:
+    """The embeddings answer, or an error message for a malformed input."""
+    raw = body.get("input")
+    if isinstance(raw, str) or (isinstance(raw, list) and raw and isinstance(raw[0], int)):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw or any(x in ("", []) for x in raw):
+        return "'input' must be a non-empty string or array of strings or tokens."
+    dims = body.get("dimensions") or 8
+    data = []
+    for i, item in enumerate(raw):
+        vector = _vector(json.dumps(item), 0, dims)
+        value: Any = vector
+        if body.get("encoding_format") == "base64":
+            value = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": value})
+    tokens = sum(_words(x) if isinstance(x, str) else len(x) for x in raw)
+    return {"object": "list", "data": data, "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def _models() -> JSON:
+    return {"object": "list", "data": [{"id": m, "object": "model", "created": 1715367049,
+                                        "owned_by": "system"} for m in MODELS]}
+
+
+# --- request plumbing -----------------------------------------------------------------
+
+
+async def _record(request: Request) -> Recorded:
+    body = await request.body()
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+    recorded = Recorded(request.method, request.url.path, request.url.query,
+                        dict(request.headers), body, data)
+    request.app.state.calls.append(recorded)
+    return recorded
+
+
+async def _slow(request: Request) -> None:
+    # 3 s, but give up early when the client left so shutdown is not held up.
+    for _ in range(30):
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(0.1)
+
+
+def _model(recorded: Recorded) -> str:
+    return str(recorded.json.get("model", "")) if isinstance(recorded.json, dict) else ""
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization")
+    if value is None:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _serve(request: Request, recorded: Recorded, family: str, model: str,
+                 op: str) -> Response:
+    """The part every family shares once the caller is authenticated."""
+    body = recorded.json
+    error = _ERRORS[family]
+    if not isinstance(body, dict):
+        return error(400, "invalid_request_error" if family == "openai" else "BadRequest",
+                     "We could not parse the JSON body of your request.")
+    failed = _failure(model, family)
+    if failed is not None:
+        return failed
+    if model == "slow":
+        await _slow(request)
+    if op == "embeddings":
+        result = embeddings(body, model)
+        if isinstance(result, str):
+            return error(400, "invalid_request_error", result)
+        return JSONResponse(result)
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        return error(400, "invalid_request_error", "'messages' is a required property and "
+                     "must be a non-empty array.")
+    if body.get("stream"):
+        return StreamingResponse(stream(body, model, family), media_type="text/event-stream")
+    return JSONResponse(completion(body, model, family))
+
+
+def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None,
+               entra_client_secret: str | None = None, databricks_token: str | None = None,
+               entra_client_id: str = "keyhouse-client") -> Starlette:
+    """``api_key=None`` serves the OpenAI routes without auth, as Ollama does."""
+    issued: set[str] = set()  # Entra tokens handed out, which the Azure routes accept
+
+    def openai_auth(request: Request) -> Response | None:
+        if api_key is None:
+            return None
+        presented = _bearer(request)
+        if not presented:
+            return openai_error(
+                401, "invalid_request_error",
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+                " You can obtain an API key from https://platform.openai.com/account/api-keys.")
+        if presented != api_key:
+            return openai_error(
+                401, "invalid_request_error",
+                f"Incorrect API key provided: {presented}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.", "invalid_api_key")
+        return None
+
+    def azure_auth(request: Request) -> Response | None:
+        if "api-version" not in request.query_params:
+            return azure_error(404, "404", "Resource not found")
+        key = request.headers.get("api-key")
+        if key is not None:
+            if azure_api_key is not None and key == azure_api_key:
+                return None
+            return azure_error(401, "401", f"Access denied due to invalid subscription key "
+                               f"{key} or wrong API endpoint. Make sure to provide a valid key "
+                               "for an active subscription and use a correct regional API "
+                               "endpoint for your resource.")
+        token = _bearer(request)
+        if token is None:
+            return azure_error(401, "401", "Access denied due to missing subscription key. "
+                               "Make sure to include subscription key when making requests "
+                               "to an API.")
+        if token in issued:
+            return None
+        return azure_error(401, "401", f"Unauthorized. Access token {token} is missing, "
+                           "invalid, audience is incorrect (https://cognitiveservices.azure.com)"
+                           ", or have expired.")
+
+    def databricks_auth(request: Request) -> Response | None:
+        token = _bearer(request)
+        if not token:
+            return databricks_error(401, "401", "Credential was not sent or was of an "
+                                    "unsupported type for this API.")
+        if databricks_token is None or token != databricks_token:
+            return databricks_error(403, "403", f"Invalid access token: {token}.")
+        return None
+
+    async def openai_route(request: Request) -> Response:
+        recorded = await _record(request)
+        if (denied := openai_auth(request)) is not None:
+            return denied
+        if request.method == "GET":
+            return JSONResponse(_models())
+        model = _model(recorded)
+        op = "embeddings" if request.url.path.endswith("/embeddings") else "chat"
+        return await _serve(request, recorded, "openai", model, op)
+
+    async def azure_route(request: Request) -> Response:
+        recorded = await _record(request)
+        if (denied := azure_auth(request)) is not None:
+            return denied
+        if request.method == "GET":
+            return JSONResponse(_models())
+        op = "embeddings" if request.url.path.endswith("/embeddings") else "chat"
+        return await _serve(request, recorded, "azure", request.path_params["deployment"], op)
+
+    async def databricks_route(request: Request) -> Response:
+        recorded = await _record(request)
+        if (denied := databricks_auth(request)) is not None:
+            return denied
+        if request.method == "GET":
+            return JSONResponse({"endpoints": [
+                {"name": "databricks-meta-llama-3-3-70b-instruct", "task": "llm/v1/chat",
+                 "state": {"ready": "READY", "config_update": "NOT_UPDATING"}}]})
+        model = _model(recorded)
+        op = "embeddings" if request.url.path.endswith("/embeddings") else "chat"
+        return await _serve(request, recorded, "databricks", model, op)
+
+    async def entra_token(request: Request) -> Response:
+        recorded = await _record(request)
+        form = {k: v[0] for k, v in parse_qs(recorded.body.decode()).items()}
+
+        def refuse(status: int, error: str, code: int, text: str) -> Response:
+            return JSONResponse({"error": error, "error_description": f"AADSTS{code}: {text}",
+                                 "error_codes": [code], "trace_id": secrets.token_hex(8)},
+                                status_code=status)
+
+        if form.get("grant_type") != "client_credentials":
+            return refuse(400, "unsupported_grant_type", 7000218, "The request body must "
+                          "contain the following parameter: 'grant_type'.")
+        if form.get("client_id") != entra_client_id:
+            return refuse(400, "unauthorized_client", 700016, f"Application with identifier "
+                          f"'{form.get('client_id')}' was not found in the directory "
+                          f"'{request.path_params['tenant']}'.")
+        secret = form.get("client_secret")
+        if not secret or entra_client_secret is None or secret != entra_client_secret:
+            return refuse(401, "invalid_client", 7000215, f"Invalid client secret provided: "
+                          f"{secret}. Ensure the secret being sent in the request is the "
+                          "client secret value, not the client secret ID.")
+        if form.get("scope") != ENTRA_SCOPE:
+            return refuse(400, "invalid_scope", 1002012, "The provided value for scope is "
+                          "not valid.")
+        token = "eyJ0eXAiOiJKV1Qi." + secrets.token_urlsafe(32)
+        issued.add(token)
+        return JSONResponse({"token_type": "Bearer", "expires_in": 3599,
+                             "ext_expires_in": 3599, "access_token": token})
+
+    app = Starlette(routes=[
+        Route("/v1/chat/completions", openai_route, methods=["POST"]),
+        Route("/v1/embeddings", openai_route, methods=["POST"]),
+        Route("/v1/models", openai_route, methods=["GET"]),
+        Route("/openai/deployments/{deployment}/chat/completions", azure_route,
+              methods=["POST"]),
+        Route("/openai/deployments/{deployment}/embeddings", azure_route, methods=["POST"]),
+        Route("/openai/models", azure_route, methods=["GET"]),
+        Route("/serving-endpoints/chat/completions", databricks_route, methods=["POST"]),
+        Route("/serving-endpoints/embeddings", databricks_route, methods=["POST"]),
+        Route("/api/2.0/serving-endpoints", databricks_route, methods=["GET"]),
+        Route("/{tenant}/oauth2/v2.0/token", entra_token, methods=["POST"]),
+    ])
+    app.state.calls = []
+    app.state.entra_tokens = issued
+    return app

@@ -1,0 +1,95 @@
+"""A ``Registry`` built from plain data, and the gateway app around it: tests of the
+gateway without a database."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+from fastapi import FastAPI
+
+from keyhouse.errors import NoKey
+from keyhouse.gateway.types import Endpoint, Principal
+from keyhouse.providers.base import Credential
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class StaticRegistry:
+    """Endpoints, credentials and tokens held in dicts; mutable so tests can rotate a
+    key or delete one mid-test."""
+
+    def __init__(
+        self,
+        endpoints: Iterable[Endpoint] = (),
+        credentials: Iterable[Credential] = (),
+        tokens: Mapping[str, Principal] | None = None,
+    ) -> None:
+        self._endpoints = {e.name: e for e in endpoints}
+        self._credentials = {c.key_id: c for c in credentials}
+        # Like the real registry, keep only digests of tokens.
+        self._tokens = {_digest(t): p for t, p in (tokens or {}).items()}
+
+    # --- the Registry protocol ---------------------------------------------------------
+
+    def endpoint(self, name: str) -> Endpoint | None:
+        return self._endpoints.get(name)
+
+    def endpoints(self) -> list[Endpoint]:
+        return [self._endpoints[n] for n in sorted(self._endpoints)]
+
+    def credential(self, key_id: str) -> Credential:
+        credential = self._credentials.get(key_id)
+        if credential is None:
+            raise NoKey()
+        return credential
+
+    def authenticate(self, token: str) -> Principal | None:
+        return self._tokens.get(_digest(token))
+
+    # --- test helpers ------------------------------------------------------------------
+
+    def put_endpoint(self, endpoint: Endpoint) -> None:
+        self._endpoints[endpoint.name] = endpoint
+
+    def put_credential(self, credential: Credential) -> None:
+        self._credentials[credential.key_id] = credential
+
+    def delete_credential(self, key_id: str) -> None:
+        self._credentials.pop(key_id, None)
+
+    def put_token(self, token: str, principal: Principal) -> None:
+        self._tokens[_digest(token)] = principal
+
+
+def gateway_app(registry: StaticRegistry, *, allow_private: bool = True,
+                router: Any = None) -> FastAPI:
+    """The gateway alone: its routes, the real error rendering, the shared client.
+
+    The client is made by the app's lifespan (so it lives on the serving loop); for an
+    in-process ``httpx.ASGITransport`` run that lifespan with
+    ``async with app.router.lifespan_context(app): ...``.
+    """
+    from keyhouse import http_errors
+    from keyhouse.gateway.http import create_client
+    from keyhouse.gateway.routes import router as routes
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.http = create_client(allow_private=allow_private)
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+
+    app = FastAPI(lifespan=lifespan)
+    app.state.registry = registry
+    if router is not None:
+        app.state.gateway_router = router
+    http_errors.install(app)
+    app.include_router(routes)
+    return app
