@@ -68,7 +68,9 @@ def render(result: JSON) -> str:
     ok = "PASS" if s["targets_met"] else "FAIL"
     out = [
         f"Keyhouse overhead benchmark — {result['at']}, python {result['python']}, "
-        f"{result['cpus']} CPUs, pinning {result['pinning'] or 'off'}",
+        f"{result['cpus']} CPUs, pinning {result['pinning'] or 'off'}, load average "
+        f"{result['load_average']['before']:.1f} before / {result['load_average']['after']:.1f} "
+        "after",
         f"latency: {plan['latency']['rounds']} rounds x {plan['latency']['requests']} "
         f"sequential requests per target; throughput: {plan['throughput']['concurrency']} "
         f"concurrent callers x {plan['throughput']['seconds']:g} s",

@@ -156,6 +156,11 @@ def workdir() -> Iterator[Path]:
 
 def run(args: argparse.Namespace) -> JSON:
     pin = pinning(args.no_pin)
+    load_before = os.getloadavg()[0]
+    if load_before > 1.0:
+        print(f"note: load average is {load_before:.1f}; other work on this machine will "
+              "show up in the latencies (the server-CPU rows are less affected)",
+              file=sys.stderr)
     with workdir() as work:
         procs = Processes(work, pin)
         try:
@@ -213,6 +218,8 @@ def run(args: argparse.Namespace) -> JSON:
                 "load_seconds": round(time.monotonic() - started, 1),
                 "pinning": pin,
                 "cpus": os.cpu_count(),
+                "load_average": {"before": round(load_before, 2),
+                                 "after": round(os.getloadavg()[0], 2)},
                 "python": sys.version.split()[0],
                 "plan": {k: v for k, v in plan.items() if k != "targets"},
                 "keyhouse_rss_kb": {"idle": rss_idle, "after_load": rss_loaded},

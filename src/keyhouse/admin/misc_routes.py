@@ -107,10 +107,9 @@ def sign_in(body: SessionCreate, request: Request, services: ServicesDep) -> Res
 @router.get("/session", response_model=SessionView, tags=["session"])
 def get_session(request: Request, services: ServicesDep) -> SessionView:
     session_id = request.cookies.get(SESSION_COOKIE)
+    # "Not signed in" is an answer here, not an error: the UI asks on every page load.
     expires = services.sessions.lookup(session_id) if session_id else None
-    if expires is None:
-        raise Unauthorized("Not signed in.")
-    return SessionView(signed_in=True, expires_at=expires)
+    return SessionView(signed_in=expires is not None, expires_at=expires)
 
 
 @router.delete("/session", status_code=204, tags=["session"])

@@ -223,4 +223,4 @@ class SessionCreate(Strict):
 
 class SessionView(BaseModel):
     signed_in: bool
-    expires_at: datetime
+    expires_at: datetime | None = None

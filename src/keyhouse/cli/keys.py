@@ -67,21 +67,31 @@ def providers(provider: str | None) -> None:
 @keys.command("list")
 @click.option("--provider", "-p", help="Only keys of this provider.")
 @click.option("--search", "-s", help="Only keys whose name or description contains this.")
+@click.option("--due", is_flag=True, help="Only keys whose credential is due for rotation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @with_api
-def list_keys(api: Api, provider: str | None, search: str | None, as_json: bool) -> None:
+def list_keys(api: Api, provider: str | None, search: str | None, due: bool,
+              as_json: bool) -> None:
     """List API keys with their masked credentials and the endpoints using them."""
     params = {k: v for k, v in (("provider", provider), ("search", search)) if v}
     items: list[Obj] = api.get("/keys", params)["keys"]
+    if due:
+        items = [k for k in items if k.get("rotation_due")]
     if as_json:
         print_json(items)
         return
     if not items:
-        click.echo("No API keys.", err=True)
+        click.echo("No API keys due for rotation." if due else "No API keys.", err=True)
         return
-    click.echo(table(["NAME", "PROVIDER", "AUTH METHOD", "CREDENTIAL", "ENDPOINTS", "UPDATED"],
+    click.echo(table(["NAME", "PROVIDER", "AUTH METHOD", "CREDENTIAL", "ENDPOINTS", "AGE",
+                      "UPDATED"],
                      [[k["name"], k["provider"], k["auth_method"], masks(k), endpoint_names(k),
-                       when(k.get("updated_at"))] for k in items]))
+                       credential_age(k), when(k.get("updated_at"))] for k in items]))
+
+
+def credential_age(key: Obj) -> str:
+    age = f"{key.get('credential_age_days', 0)}d"
+    return f"{age} (rotation due)" if key.get("rotation_due") else age
 
 
 def show_key(key: Obj) -> None:
@@ -95,6 +105,9 @@ def show_key(key: Obj) -> None:
         ("endpoints", endpoint_names(key)), ("version", str(key.get("version", ""))),
         ("created", when(key.get("created_at"))), ("updated", when(key.get("updated_at"))),
         ("secret changed", when(key.get("credential_updated_at"))),
+        ("credential age", credential_age(key)),
+        ("rotate after", f"{key['rotate_after_days']} days"
+         if key.get("rotate_after_days") else "-"),
     ]))
 
 
@@ -118,13 +131,15 @@ def get_key(api: Api, name_or_id: str, as_json: bool) -> None:
 @click.option("--config", "-c", "config", multiple=True, metavar="FIELD=VALUE",
               help="A non-secret setting, e.g. base_url (repeatable).")
 @click.option("--description", "-d", default="", help="Free text.")
+@click.option("--rotate-after-days", type=click.IntRange(1, 3650),
+              help="Flag the credential as due for rotation after this many days.")
 @click.option("--secret-file", multiple=True, metavar="FIELD=PATH", help=SECRET_FILE_HELP)
 @click.option("--stdin", "from_stdin", is_flag=True, help=STDIN_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @with_api
 def create_key(api: Api, name: str, provider: str, auth_method: str | None,
-               config: tuple[str, ...], description: str, secret_file: tuple[str, ...],
-               from_stdin: bool, as_json: bool) -> None:
+               config: tuple[str, ...], description: str, rotate_after_days: int | None,
+               secret_file: tuple[str, ...], from_stdin: bool, as_json: bool) -> None:
     """Store a new API key. Missing required secrets are asked for at a hidden prompt."""
     spec, method = key_input.resolve_method(provider, auth_method)
     settings = key_input.with_defaults(
@@ -133,9 +148,11 @@ def create_key(api: Api, name: str, provider: str, auth_method: str | None,
                                        from_stdin)
     secrets |= key_input.prompt_secrets(key_input.missing_required(method, secrets),
                                         "missing required secret")
-    key = api.post("/keys", {"name": name, "provider": spec.id, "auth_method": method.id,
-                             "credentials": secrets, "config": settings,
-                             "description": description})
+    body: Obj = {"name": name, "provider": spec.id, "auth_method": method.id,
+                 "credentials": secrets, "config": settings, "description": description}
+    if rotate_after_days:
+        body["rotate_after_days"] = rotate_after_days
+    key = api.post("/keys", body)
     if as_json:
         print_json(key)
     else:
@@ -169,12 +186,14 @@ def _ask_for_redirect(method: AuthMethod, key: Obj, config: dict[str, str | None
 @click.option("--stdin", "from_stdin", is_flag=True, help=STDIN_HELP)
 @click.option("--if-match", type=int, metavar="VERSION",
               help="Refuse if the key is no longer at this version.")
+@click.option("--rotate-after-days", type=click.IntRange(0, 3650),
+              help="Rotation reminder in days (0 turns it off).")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @with_api
 def update_key(api: Api, name_or_id: str, new_name: str | None, description: str | None,
                config: tuple[str, ...], unset_config: tuple[str, ...], ask: tuple[str, ...],
                secret_file: tuple[str, ...], from_stdin: bool, if_match: int | None,
-               as_json: bool) -> None:
+               rotate_after_days: int | None, as_json: bool) -> None:
     """Change a key: rename, describe, reconfigure or replace secrets (others are kept)."""
     key = resolve_key(api, name_or_id)
     _, method = key_input.resolve_method(key["provider"], key["auth_method"])
@@ -186,11 +205,12 @@ def update_key(api: Api, name_or_id: str, new_name: str | None, description: str
                                        from_stdin, ask)
     secrets |= _ask_for_redirect(method, key, changes, secrets)
     body: Obj = {"name": new_name, "description": description,
-                 "config": changes or None, "credentials": secrets or None}
+                 "config": changes or None, "credentials": secrets or None,
+                 "rotate_after_days": rotate_after_days}
     body = {k: v for k, v in body.items() if v is not None}
     if not body:
         raise usage("nothing to change: give --name, --description, --config, "
-                    "--unset-config, --secret, --secret-file or --stdin")
+                    "--unset-config, --secret, --secret-file, --stdin or --rotate-after-days")
     updated = api.patch(f"/keys/{key['id']}", body, if_match)
     if as_json:
         print_json(updated)

@@ -51,6 +51,7 @@ def strip_usage(chunk: JSON) -> JSON | None:
 def openai_events(stream: OpenStream, include_usage: bool) -> AsyncIterator[bytes]:
     """``data: {chunk}`` events, then ``data: [DONE]``; an error ends the stream with
     ``data: {"error": {...}}`` (the OpenAI SDK raises APIError on it)."""
+
     def frame(chunk: JSON) -> list[bytes]:
         shown = chunk if include_usage else strip_usage(chunk)
         return [] if shown is None else [data_event(shown)]
@@ -63,11 +64,14 @@ def anthropic_events(stream: OpenStream, model: str) -> AsyncIterator[bytes]:
     """The Messages API event sequence; an error ends it with an ``error`` event."""
     converter = OpenAIStreamToAnthropic(model)
 
+    # One chunk can become several events (a block stops, another starts): send them as
+    # one write.
     def frame(chunk: JSON) -> list[bytes]:
-        return [named_event(name, data) for name, data in converter.feed(chunk)]
+        events = b"".join(named_event(name, data) for name, data in converter.feed(chunk))
+        return [events] if events else []
 
     def done() -> list[bytes]:
-        return [named_event(name, data) for name, data in converter.finish()]
+        return [b"".join(named_event(name, data) for name, data in converter.finish())]
 
     return _events(stream, frame, done,
                    lambda exc: named_event("error", anthropic_error(exc)[1]))

@@ -61,14 +61,18 @@ def check_url(url: str, allow_private: bool) -> None:
     """Raise ``UpstreamURLRefused`` unless ``url`` may be an upstream.
 
     A host name is resolved (getaddrinfo) and refused when ANY of its addresses is not
-    allowed. A name that does not resolve now is accepted: the connect-time check in the
+    allowed (when private upstreams are allowed, only literal addresses and names are
+    judged). A name that does not resolve now is accepted: the connect-time check in the
     shared client refuses it later if it ever resolves somewhere it must not.
     """
     host, port = split_url(url)
     refusal = host_refusal(host, allow_private)
     if refusal:
         raise UpstreamURLRefused(f"Upstream URL refused: {refusal}.")
-    if literal_ip(host) is not None:
+    if literal_ip(host) is not None or allow_private:
+        # With private upstreams allowed, a name could only be refused for resolving to a
+        # metadata address, which the connect-time guard refuses anyway: skip the lookup
+        # (and its latency) on save.
         return
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)

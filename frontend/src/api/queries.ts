@@ -1,0 +1,119 @@
+// TanStack Query hooks over the admin API. Keys and endpoints reference each other
+// (a key lists its endpoints, a target names its key), so every write refreshes both.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api, unwrap } from "./client";
+import type { EndpointCreate, EndpointUpdate, KeyCreate, KeyUpdate } from "./types";
+
+export const qk = {
+  session: ["session"] as const,
+  providers: ["providers"] as const,
+  keys: ["keys"] as const,
+  endpoints: ["endpoints"] as const,
+};
+
+export function useProviders() {
+  return useQuery({
+    queryKey: qk.providers,
+    queryFn: async () => (await unwrap(api.GET("/api/v1/providers"))).providers,
+    staleTime: Infinity,
+  });
+}
+
+export function useKeys() {
+  return useQuery({
+    queryKey: qk.keys,
+    queryFn: async () => (await unwrap(api.GET("/api/v1/keys"))).keys,
+  });
+}
+
+export function useEndpoints() {
+  return useQuery({
+    queryKey: qk.endpoints,
+    queryFn: async () => (await unwrap(api.GET("/api/v1/endpoints"))).endpoints,
+  });
+}
+
+function useRefreshAll() {
+  const qc = useQueryClient();
+  return () =>
+    Promise.all([
+      qc.invalidateQueries({ queryKey: qk.keys }),
+      qc.invalidateQueries({ queryKey: qk.endpoints }),
+    ]);
+}
+
+export function useCreateKey() {
+  const refresh = useRefreshAll();
+  return useMutation({
+    mutationFn: (body: KeyCreate) => unwrap(api.POST("/api/v1/keys", { body })),
+    onSuccess: refresh,
+  });
+}
+
+export function useUpdateKey() {
+  const refresh = useRefreshAll();
+  return useMutation({
+    mutationFn: (v: { id: string; version: number; body: KeyUpdate }) =>
+      unwrap(
+        api.PATCH("/api/v1/keys/{key_id}", {
+          params: { path: { key_id: v.id } },
+          headers: { "If-Match": String(v.version) },
+          body: v.body,
+        }),
+      ),
+    onSuccess: refresh,
+  });
+}
+
+export function useDeleteKey() {
+  const refresh = useRefreshAll();
+  return useMutation({
+    mutationFn: (v: { id: string; force: boolean }) =>
+      unwrap(
+        api.DELETE("/api/v1/keys/{key_id}", {
+          params: { path: { key_id: v.id }, query: v.force ? { force: true } : {} },
+        }),
+      ),
+    onSuccess: refresh,
+  });
+}
+
+export function useCreateEndpoint() {
+  const refresh = useRefreshAll();
+  return useMutation({
+    mutationFn: (body: EndpointCreate) => unwrap(api.POST("/api/v1/endpoints", { body })),
+    onSuccess: refresh,
+  });
+}
+
+export function useUpdateEndpoint() {
+  const refresh = useRefreshAll();
+  return useMutation({
+    mutationFn: (v: { id: string; version: number; body: EndpointUpdate }) =>
+      unwrap(
+        api.PATCH("/api/v1/endpoints/{endpoint_id}", {
+          params: { path: { endpoint_id: v.id } },
+          headers: { "If-Match": String(v.version) },
+          body: v.body,
+        }),
+      ),
+    onSuccess: refresh,
+  });
+}
+
+export function useDeleteEndpoint() {
+  const refresh = useRefreshAll();
+  return useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE("/api/v1/endpoints/{endpoint_id}", { params: { path: { endpoint_id: id } } })),
+    onSuccess: refresh,
+  });
+}
+
+/** Ask the server to try the stored credential against the provider (never reveals it). */
+export function useVerifyKey() {
+  return useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.POST("/api/v1/keys/{key_id}/verify", { params: { path: { key_id: id } } })),
+  });
+}

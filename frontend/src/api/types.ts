@@ -1,0 +1,27 @@
+// Types derived from the generated schema by path, not by component name, so they stay
+// valid whatever the server names its models.
+import type { paths } from "./schema";
+
+type Json<T> = T extends { content: { "application/json": infer B } } ? B : never;
+type Ok<Op> = Op extends { responses: { 200: infer R } }
+  ? Json<R>
+  : Op extends { responses: { 201: infer R } }
+    ? Json<R>
+    : never;
+type Body<Op> = Op extends { requestBody?: { content: { "application/json": infer B } } }
+  ? B
+  : never;
+
+export type ProviderView = Ok<paths["/api/v1/providers"]["get"]>["providers"][number];
+export type AuthMethodView = ProviderView["auth_methods"][number];
+export type FieldView = AuthMethodView["secret_fields"][number];
+
+export type KeyView = Ok<paths["/api/v1/keys"]["get"]>["keys"][number];
+export type KeyCreate = Body<paths["/api/v1/keys"]["post"]>;
+export type KeyUpdate = Body<paths["/api/v1/keys/{key_id}"]["patch"]>;
+
+export type EndpointView = Ok<paths["/api/v1/endpoints"]["get"]>["endpoints"][number];
+export type TargetView = EndpointView["targets"][number];
+export type EndpointCreate = Body<paths["/api/v1/endpoints"]["post"]>;
+export type EndpointUpdate = Body<paths["/api/v1/endpoints/{endpoint_id}"]["patch"]>;
+export type TargetIn = EndpointCreate["targets"][number];

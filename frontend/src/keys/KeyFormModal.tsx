@@ -1,0 +1,329 @@
+import { useEffect, useMemo, useRef, useState } from "react";
+import {
+  Alert,
+  Button,
+  Divider,
+  Group,
+  Modal,
+  Radio,
+  Select,
+  Stack,
+  Text,
+  TextInput,
+  Textarea,
+} from "@mantine/core";
+import { useForm } from "@mantine/form";
+import { notifications } from "@mantine/notifications";
+import { useQueryClient } from "@tanstack/react-query";
+import { ApiError, errorMessage, fieldErrors } from "../api/errors";
+import { qk, useCreateKey, useProviders, useUpdateKey } from "../api/queries";
+import type { KeyView, ProviderView } from "../api/types";
+import { usePhone } from "../lib/useNarrow";
+import { IconAlert } from "../components/icons";
+import { FieldInput } from "./FieldInput";
+import { VerifyButton } from "./VerifyButton";
+import {
+  createBody,
+  createValues,
+  editValues,
+  fieldsFor,
+  findMethod,
+  nameError,
+  savedMessage,
+  updateBody,
+  urlChanged,
+  validateKey,
+  type KeyFormValues,
+} from "./keyForm";
+
+type Editing = { mode: "create" } | { mode: "edit"; key: KeyView } | null;
+
+interface Props {
+  editing: Editing;
+  onClose: () => void;
+  existing: KeyView[];
+}
+
+export function KeyFormModal({ editing, onClose, existing }: Props) {
+  const fullScreen = usePhone();
+  // Keep the last content during the close animation.
+  const [shown, setShown] = useState<Editing>(editing);
+  // After a 412 the user may load the latest version; it replaces the key being edited.
+  const [latest, setLatest] = useState<KeyView | null>(null);
+  if (editing && editing !== shown) {
+    setShown(editing);
+    setLatest(null);
+  }
+  const current = editing ?? shown;
+  const original = current?.mode === "edit" ? (latest ?? current.key) : undefined;
+  const title = original ? `Edit API key “${original.name}”` : "Create API key";
+
+  return (
+    <Modal opened={editing !== null} onClose={onClose} title={title} size="lg" fullScreen={fullScreen} centered={!fullScreen}>
+      {current && (
+        <KeyForm
+          key={original ? `edit-${original.id}-${original.version}` : "create"}
+          original={original}
+          existing={existing}
+          onDone={onClose}
+          onReload={setLatest}
+        />
+      )}
+    </Modal>
+  );
+}
+
+interface FormProps {
+  original?: KeyView;
+  existing: KeyView[];
+  onDone: () => void;
+  onReload: (fresh: KeyView) => void;
+}
+
+function KeyForm({ original, existing, onDone, onReload }: FormProps) {
+  const providers = useProviders();
+  if (providers.isPending) return <Text size="sm">Loading providers…</Text>;
+  if (providers.isError) return <Alert color="red">{providers.error.message}</Alert>;
+  return (
+    <KeyFormBody providers={providers.data} original={original} existing={existing} onDone={onDone} onReload={onReload} />
+  );
+}
+
+function KeyFormBody({ providers, original, existing, onDone, onReload }: FormProps & { providers: ProviderView[] }) {
+  const qc = useQueryClient();
+  const create = useCreateKey();
+  const update = useUpdateKey();
+  const [failure, setFailure] = useState<string[] | null>(null);
+  const [stale, setStale] = useState(false);
+  const top = useRef<HTMLDivElement>(null);
+  // Problems are shown at the top of the form: bring them into view (Save is at the bottom).
+  useEffect(() => {
+    if (stale || failure) top.current?.scrollIntoView({ block: "start" });
+  }, [stale, failure]);
+
+  const initial = useMemo<KeyFormValues>(
+    () => (original ? editValues(original, findMethod(providers, original.provider, original.auth_method)) : createValues()),
+    [original, providers],
+  );
+
+  const form = useForm<KeyFormValues>({
+    mode: "controlled",
+    initialValues: initial,
+    validateInputOnChange: ["name"],
+    validate: (values) =>
+      validateKey(values, findMethod(providers, values.provider, values.auth_method), existing, original),
+  });
+
+  const provider = providers.find((p) => p.id === form.values.provider);
+  const method = findMethod(providers, form.values.provider, form.values.auth_method);
+  const busy = create.isPending || update.isPending;
+  const reenter = urlChanged(method, form.values, original);
+
+  function chooseProvider(id: string | null) {
+    const p = providers.find((x) => x.id === id);
+    const m = p?.auth_methods[0];
+    form.setValues({ provider: id ?? "", auth_method: m?.id ?? "", ...fieldsFor(m, form.values) });
+    form.clearErrors();
+    setFailure(null);
+  }
+
+  function chooseMethod(id: string) {
+    const m = provider?.auth_methods.find((x) => x.id === id);
+    form.setValues({ auth_method: id, ...fieldsFor(m, form.values) });
+    form.clearErrors();
+  }
+
+  function showServerError(err: unknown) {
+    if (err instanceof ApiError && err.status === 412) {
+      setStale(true);
+      void qc.invalidateQueries({ queryKey: qk.keys });
+      return;
+    }
+    if (err instanceof ApiError && err.status === 409 && err.code === "already_exists") {
+      form.setFieldError("name", err.message);
+      return;
+    }
+    const fields = fieldErrors(err);
+    const known = new Set(Object.keys(form.values.credentials).map((k) => `credentials.${k}`));
+    Object.keys(form.values.config).forEach((k) => known.add(`config.${k}`));
+    ["name", "description", "provider", "auth_method"].forEach((k) => known.add(k));
+    const inline: Record<string, string> = {};
+    const loose: string[] = [];
+    for (const [path, message] of Object.entries(fields)) {
+      if (known.has(path)) inline[path] = message;
+      else loose.push(message);
+    }
+    form.setErrors(inline);
+    if (Object.keys(fields).length === 0) loose.push(errorMessage(err));
+    setFailure(loose.length ? loose : null);
+  }
+
+  async function submit(values: KeyFormValues) {
+    setFailure(null);
+    try {
+      if (!original) {
+        const created = await create.mutateAsync(createBody(values, method));
+        notifications.show({ color: "green", title: "API key created", message: `“${created.name}” is ready for endpoints.` });
+        onDone();
+        return;
+      }
+      const body = updateBody(values, method, original);
+      if (Object.keys(body).length === 0) {
+        notifications.show({ message: "Nothing changed." });
+        onDone();
+        return;
+      }
+      const updated = await update.mutateAsync({ id: original.id, version: original.version, body });
+      notifications.show({ color: "green", message: savedMessage(updated, Boolean(body.credentials)) });
+      onDone();
+    } catch (err) {
+      showServerError(err);
+    }
+  }
+
+  async function loadLatest() {
+    await qc.refetchQueries({ queryKey: qk.keys });
+    const fresh = qc.getQueryData<KeyView[]>(qk.keys)?.find((k) => k.id === original?.id);
+    if (!fresh) {
+      notifications.show({ color: "red", message: "This API key no longer exists." });
+      onDone();
+      return;
+    }
+    // A new version re-keys this form in the parent, which starts it afresh.
+    onReload(fresh);
+  }
+
+  const liveNameError = form.values.name ? nameError(form.values.name, existing, original?.id) : null;
+
+  return (
+    <form onSubmit={form.onSubmit(submit)} noValidate>
+      <Stack gap="md" ref={top} style={{ scrollMarginTop: 80 }}>
+        {stale && (
+          <Alert color="yellow" icon={<IconAlert />} title="Changed elsewhere" role="alert">
+            Someone else saved this key after you opened it. Load the latest version and make your change again.
+            <Button size="xs" mt="sm" variant="light" color="yellow" display="block" onClick={loadLatest}>
+              Load latest version
+            </Button>
+          </Alert>
+        )}
+        {failure && (
+          <Alert color="red" icon={<IconAlert />} title="Could not save" role="alert">
+            {failure.map((m) => (
+              <div key={m}>{m}</div>
+            ))}
+          </Alert>
+        )}
+        <TextInput
+          label="Name"
+          withAsterisk
+          aria-required
+          data-autofocus
+          placeholder="openai-prod"
+          description="Unique. Letters, digits, '.', '_' and '-'."
+          autoComplete="off"
+          spellCheck={false}
+          {...form.getInputProps("name")}
+          error={form.errors.name ?? liveNameError ?? undefined}
+        />
+        {original ? (
+          <Stack gap={2}>
+            <Text size="sm" fw={600}>
+              Provider
+            </Text>
+            <Text size="sm">
+              {provider?.display_name ?? original.provider}
+              {provider && provider.auth_methods.length > 1 && method ? ` · ${method.label}` : ""}
+            </Text>
+          </Stack>
+        ) : (
+          <Select
+            label="Provider"
+            withAsterisk
+            aria-required
+            placeholder="Choose a provider"
+            searchable
+            nothingFoundMessage="No provider matches"
+            maxDropdownHeight={320}
+            data={providers.map((p) => ({ value: p.id, label: p.display_name }))}
+            value={form.values.provider || null}
+            onChange={chooseProvider}
+            error={form.errors.provider}
+            allowDeselect={false}
+          />
+        )}
+        {!original && provider && provider.auth_methods.length > 1 && (
+          <Radio.Group
+            label="Authentication method"
+            withAsterisk
+            value={form.values.auth_method}
+            onChange={chooseMethod}
+            error={form.errors.auth_method}
+          >
+            <Stack gap="xs" mt="xs">
+              {provider.auth_methods.map((m) => (
+                <Radio key={m.id} value={m.id} label={m.label} />
+              ))}
+            </Stack>
+          </Radio.Group>
+        )}
+        {method && method.secret_fields.length > 0 && (
+          <>
+            <Divider label="Credentials" labelPosition="left" />
+            {reenter && (
+              <Text size="sm" c="orange.8">
+                A URL changed: re-enter the credential so it is never sent to a new address unconfirmed.
+              </Text>
+            )}
+            {method.secret_fields.map((f) => (
+              <FieldInput
+                key={`${method.id}-${f.name}`}
+                field={f}
+                inputProps={form.getInputProps(`credentials.${f.name}`)}
+                masked={original?.masked[f.name]}
+                editing={Boolean(original)}
+                required={f.required && (!original || reenter)}
+                onFile={(text) => form.setFieldValue(`credentials.${f.name}`, text)}
+              />
+            ))}
+          </>
+        )}
+        {method && method.config_fields.length > 0 && (
+          <>
+            <Divider label="Settings" labelPosition="left" />
+            {method.config_fields.map((f) => (
+              <FieldInput
+                key={`${method.id}-${f.name}`}
+                field={f}
+                inputProps={form.getInputProps(`config.${f.name}`)}
+                editing={Boolean(original)}
+                required={f.required}
+                defaultUrl={provider?.default_base_url}
+              />
+            ))}
+          </>
+        )}
+        {(provider || original) && (
+          <Textarea
+            label="Description"
+            placeholder="What this key is for, who owns it"
+            autosize
+            minRows={1}
+            maxRows={4}
+            {...form.getInputProps("description")}
+          />
+        )}
+        <Group justify="space-between" align="flex-start" gap="sm" mt="xs">
+          {original ? <VerifyButton id={original.id} /> : <span />}
+          <Group gap="sm" ml="auto" wrap="nowrap">
+            <Button variant="default" onClick={onDone} disabled={busy}>
+              Cancel
+            </Button>
+            <Button type="submit" loading={busy} disabled={stale}>
+              {original ? "Save" : "Create"}
+            </Button>
+          </Group>
+        </Group>
+      </Stack>
+    </form>
+  );
+}

@@ -1,0 +1,174 @@
+// Pure helpers behind the Create/Edit API key form: initial values, validation and the
+// request body (only what changed, only non-empty secrets).
+import type { AuthMethodView, FieldView, KeyCreate, KeyUpdate, KeyView, ProviderView } from "../api/types";
+
+export interface KeyFormValues {
+  name: string;
+  description: string;
+  provider: string;
+  auth_method: string;
+  credentials: Record<string, string>;
+  config: Record<string, string>;
+}
+
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function findMethod(providers: ProviderView[], provider: string, method: string): AuthMethodView | undefined {
+  const p = providers.find((x) => x.id === provider);
+  return p?.auth_methods.find((m) => m.id === method) ?? p?.auth_methods[0];
+}
+
+/** Fresh credential/config values for a method, carrying over same-named values. */
+export function fieldsFor(
+  method: AuthMethodView | undefined,
+  previous?: Pick<KeyFormValues, "credentials" | "config">,
+): Pick<KeyFormValues, "credentials" | "config"> {
+  const credentials: Record<string, string> = {};
+  const config: Record<string, string> = {};
+  for (const f of method?.secret_fields ?? []) credentials[f.name] = previous?.credentials[f.name] ?? "";
+  for (const f of method?.config_fields ?? []) config[f.name] = previous?.config[f.name] || (f.default ?? "");
+  return { credentials, config };
+}
+
+export function createValues(): KeyFormValues {
+  return { name: "", description: "", provider: "", auth_method: "", credentials: {}, config: {} };
+}
+
+export function editValues(key: KeyView, method: AuthMethodView | undefined): KeyFormValues {
+  const credentials: Record<string, string> = {};
+  const config: Record<string, string> = {};
+  for (const f of method?.secret_fields ?? []) credentials[f.name] = "";
+  for (const f of method?.config_fields ?? []) config[f.name] = key.config[f.name] ?? "";
+  // Keep config the catalog no longer lists, so it is shown rather than silently lost.
+  for (const [k, v] of Object.entries(key.config)) if (!(k in config)) config[k] = v;
+  return {
+    name: key.name,
+    description: key.description ?? "",
+    provider: key.provider,
+    auth_method: key.auth_method,
+    credentials,
+    config,
+  };
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+function jsonError(name: string, value: string): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return "This is not valid JSON.";
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return "Paste the whole JSON object.";
+  if (name === "service_account_json") {
+    const sa = parsed as Record<string, unknown>;
+    if (sa.type !== "service_account") return 'This is not a service-account key file ("type": "service_account").';
+    for (const k of ["client_email", "private_key", "token_uri"]) {
+      if (typeof sa[k] !== "string" || !sa[k]) return `The service-account JSON lacks "${k}".`;
+    }
+  }
+  return null;
+}
+
+/** URL config changed in edit mode: the server then wants every required secret again. */
+export function urlChanged(method: AuthMethodView | undefined, values: KeyFormValues, original?: KeyView): boolean {
+  if (!original) return false;
+  return (method?.config_fields ?? []).some(
+    (f) => f.kind === "url" && (values.config[f.name] ?? "") !== (original.config[f.name] ?? ""),
+  );
+}
+
+export function nameError(name: string, existing: KeyView[], selfId?: string): string | null {
+  const n = name.trim();
+  if (!n) return "Name is required.";
+  if (!NAME_RE.test(n)) return "Use letters, digits, '.', '_' or '-' (up to 64), starting with a letter or digit.";
+  if (existing.some((k) => k.id !== selfId && k.name === n)) return `An API key named "${n}" already exists.`;
+  return null;
+}
+
+export function validateKey(
+  values: KeyFormValues,
+  method: AuthMethodView | undefined,
+  existing: KeyView[],
+  original?: KeyView,
+): Record<string, string> {
+  const errors: Record<string, string> = {};
+  const name = nameError(values.name, existing, original?.id);
+  if (name) errors.name = name;
+  if (!original && !values.provider) errors.provider = "Choose a provider.";
+  const needSecrets = !original || urlChanged(method, values, original);
+  for (const f of method?.secret_fields ?? []) {
+    const v = values.credentials[f.name] ?? "";
+    if (!v.trim()) {
+      if (f.required && needSecrets) {
+        errors[`credentials.${f.name}`] = original
+          ? "Re-enter this value: a URL changed, so the credential must be confirmed."
+          : `${f.label} is required.`;
+      }
+    } else if (f.kind === "json") {
+      const e = jsonError(f.name, v);
+      if (e) errors[`credentials.${f.name}`] = e;
+    }
+  }
+  for (const f of method?.config_fields ?? []) {
+    const v = (values.config[f.name] ?? "").trim();
+    if (!v && f.required) errors[`config.${f.name}`] = `${f.label} is required.`;
+    else if (v && f.kind === "url" && !isHttpUrl(v)) errors[`config.${f.name}`] = "Enter a full http(s) URL.";
+  }
+  return errors;
+}
+
+function nonEmpty(values: Record<string, string>, fields: FieldView[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of fields) {
+    const v = values[f.name] ?? "";
+    if (v.trim()) out[f.name] = f.kind === "json" ? v.trim() : v;
+  }
+  return out;
+}
+
+export function createBody(values: KeyFormValues, method: AuthMethodView | undefined): KeyCreate {
+  const body: KeyCreate = {
+    name: values.name.trim(),
+    provider: values.provider,
+    auth_method: method?.id ?? values.auth_method,
+    credentials: nonEmpty(values.credentials, method?.secret_fields ?? []),
+    config: Object.fromEntries(
+      Object.entries(nonEmpty(values.config, method?.config_fields ?? [])).map(([k, v]) => [k, v.trim()]),
+    ),
+  };
+  if (values.description.trim()) body.description = values.description.trim();
+  return body;
+}
+
+/** Only what changed; secrets only when typed (an empty secret means "keep"). */
+export function updateBody(values: KeyFormValues, method: AuthMethodView | undefined, original: KeyView): KeyUpdate {
+  const body: KeyUpdate = {};
+  if (values.name.trim() !== original.name) body.name = values.name.trim();
+  if (values.description.trim() !== (original.description ?? "")) body.description = values.description.trim();
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values.config)) {
+    if (v.trim() !== (original.config[k] ?? "")) config[k] = v.trim();
+  }
+  if (Object.keys(config).length) body.config = config;
+  const credentials = nonEmpty(values.credentials, method?.secret_fields ?? []);
+  if (Object.keys(credentials).length) body.credentials = credentials;
+  return body;
+}
+
+export function savedMessage(updated: KeyView, credentialChanged: boolean): string {
+  const n = updated.endpoints.length;
+  if (credentialChanged) {
+    if (n === 0) return "Saved. No endpoints use this key yet.";
+    return `Saved. ${n} ${n === 1 ? "endpoint now uses" : "endpoints now use"} the new credential.`;
+  }
+  return "Saved.";
+}

@@ -1,0 +1,258 @@
+"""Browser tests: a real ``keyhouse serve`` subprocess driven by Chromium (Playwright).
+
+They skip only when Chromium (/usr/bin/chromium) or the built UI
+(src/keyhouse/ui/static/index.html, made by ``cd frontend && npm run build``) is missing.
+Screenshots land in test-output/screenshots/ at the repository root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, sync_playwright
+
+from keyhouse.testing.fakes.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+UI_INDEX = ROOT / "src" / "keyhouse" / "ui" / "static" / "index.html"
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+ADMIN_TOKEN = "e2e-admin-token-7f3b9c"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"Chromium is not installed at {CHROMIUM}"
+    if not UI_INDEX.exists():
+        return (f"the web UI is not built ({UI_INDEX} is missing; "
+                "run `cd frontend && npm run build`)")
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    reason = _missing()
+    for item in items:
+        if Path(str(item.fspath)).parent != here:
+            continue
+        item.add_marker(pytest.mark.e2e)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@dataclass
+class Server:
+    url: str
+    home: Path
+    log: Path
+
+    def api(self) -> httpx.Client:
+        """An admin API client (bearer token) for setting up data quickly."""
+        return httpx.Client(base_url=self.url,
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+
+
+def _keyhouse_command() -> list[str]:
+    script = Path(sys.executable).parent / "keyhouse"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from keyhouse.cli import main; main()"]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("keyhouse-home")
+    log = home / "serve.log"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYHOUSE_")}
+    env.update(KEYHOUSE_HOME=str(home), KEYHOUSE_ADMIN_TOKEN=ADMIN_TOKEN,
+               KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS="true")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*_keyhouse_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=home)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"keyhouse serve exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"keyhouse serve did not answer /healthz:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield Server(url=url, home=home, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    for stale in SCREENSHOTS.glob("FAILED-*.png"):
+        stale.unlink()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+# Console errors a browser prints for an HTTP error status are expected where a test
+# provokes one (a wrong token, a stale session, a provider refusing a key); each test
+# names the ones it expects. Anything else printed as an error or a warning fails the test.
+NETWORK_ERROR = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
+
+
+@dataclass
+class UI:
+    page: Page
+    base: str
+    errors: list[str] = field(default_factory=list)
+    allowed: list[tuple[int, str]] = field(default_factory=list)
+
+    def allow_http_error(self, status: int, path: str) -> None:
+        """Expect the browser to log an HTTP `status` for a URL whose path starts with `path`."""
+        self.allowed.append((status, path))
+
+    def goto(self, route: str) -> None:
+        self.page.goto(f"{self.base}/#{route}")
+
+    def shot(self, name: str, full_page: bool = True) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.wait_for_timeout(300)  # let modal and notification transitions finish
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    def sign_in_via_api(self) -> None:
+        """Start a session the way the sign-in page does, without typing the token."""
+        r = self.page.context.request.post(f"{self.base}/api/v1/session",
+                                           data={"token": ADMIN_TOKEN},
+                                           headers={"X-Keyhouse-Client": "web"})
+        assert r.status == 204, r.status
+
+
+def _on_console(ui: UI, msg: ConsoleMessage) -> None:
+    if msg.type == "warning":
+        ui.errors.append(f"warning: {msg.text}")
+        return
+    if msg.type != "error":
+        return
+    m = NETWORK_ERROR.search(msg.text)
+    if m:
+        url = (msg.location or {}).get("url", "")
+        path = urlsplit(url).path
+        if any(int(m.group(1)) == s and path.startswith(p) for s, p in ui.allowed):
+            return
+        ui.errors.append(f"{msg.text} ({url})")
+        return
+    ui.errors.append(msg.text)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def ui(browser: Browser, server: Server, request: pytest.FixtureRequest) -> Iterator[UI]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    ui = UI(page=page, base=server.url)
+    # Signing out (or never having signed in) answers the session probe with 401.
+    ui.allow_http_error(401, "/api/v1/session")
+    page.on("console", lambda msg: _on_console(ui, msg))
+    page.on("pageerror", lambda exc: ui.errors.append(f"page error: {exc}"))
+    try:
+        yield ui
+        if request.node.stash.get(_FAILED, False):
+            ui.shot(f"FAILED-{request.node.name}")
+    finally:
+        context.close()
+    assert ui.errors == [], f"console errors or warnings: {ui.errors}"
+
+
+@pytest.fixture
+def signed_in(ui: UI) -> UI:
+    ui.sign_in_via_api()
+    return ui
+
+
+def row_named(ui: UI, name: str) -> Locator:
+    """The table row showing exactly `name` (a key or an endpoint)."""
+    return ui.page.get_by_role("row").filter(has=ui.page.get_by_text(name, exact=True))
+
+
+def textbox(scope: Page | Locator, name: str) -> Locator:
+    """A text input (password and textarea too) by its exact accessible name."""
+    return scope.get_by_role("textbox", name=name, exact=True)
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses (the server is shared by the whole session)."""
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def create_key(server: Server, name: str, provider: str = "openai",
+               credentials: dict[str, str] | None = None, config: dict[str, str] | None = None,
+               auth_method: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": name, "provider": provider,
+                            "credentials": credentials or {"api_key": f"sk-{uuid.uuid4().hex}"},
+                            "config": config or {}}
+    if auth_method:
+        body["auth_method"] = auth_method
+    with server.api() as c:
+        r = c.post("/api/v1/keys", json=body)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def create_endpoint(server: Server, name: str, key_id: str, model: str = "gpt-4o-mini",
+                    **extra: Any) -> dict[str, Any]:
+    with server.api() as c:
+        r = c.post("/api/v1/endpoints",
+                   json={"name": name, "targets": [{"key_id": key_id, "model": model}], **extra})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def get_key(server: Server, key_id: str) -> dict[str, Any]:
+    with server.api() as c:
+        r = c.get(f"/api/v1/keys/{key_id}")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
