@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
 from keyhouse.app import create_app
+from keyhouse.cli import main
 from keyhouse.services import Services, bootstrap
 from keyhouse.settings import Settings
+from keyhouse.testing.fakes.server import serve
 from tests.conftest import ADMIN_TOKEN, CANARY, CANARY_USES
+
+Run = Callable[..., Result]
 
 
 class CheckedClient(TestClient):
@@ -66,3 +71,30 @@ def bedrock_key(name: str = "bedrock-main") -> dict[str, Any]:
             "credentials": {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
                             "aws_secret_access_key": CANARY},
             "config": {"region": "us-east-1"}}
+
+
+@pytest.fixture
+def server_url(settings: Settings, services: Services) -> Iterator[str]:
+    with serve(create_app(settings, services)) as server:
+        yield server.url
+
+
+def make_runner(url: str) -> Run:
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None,
+               env: Mapping[str, str | None] | None = None) -> Result:
+        full_env = {"KEYHOUSE_URL": url, "KEYHOUSE_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
+        result = runner.invoke(main, list(args), input=input, env=full_env,
+                               catch_exceptions=False)
+        for text in (result.output, result.stdout, result.stderr):
+            assert CANARY not in text, f"the secret leaked from {args}"
+            assert CANARY[-12:] not in text, f"part of the secret leaked from {args}"
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def run(server_url: str) -> Run:
+    return make_runner(server_url)

@@ -7,52 +7,19 @@ canary secret, so the masking and "never from argv" rules are checked on every c
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from keyhouse.app import create_app
-from keyhouse.cli import main
 from keyhouse.cli.client import CliError
 from keyhouse.cli.endpoints import parse_target
 from keyhouse.cli.key_input import parse_stdin, resolve_method
 from keyhouse.services import Services
-from keyhouse.settings import Settings
-from keyhouse.testing.fakes.server import serve
+from tests.api.conftest import Run, make_runner
 from tests.conftest import ADMIN_TOKEN, CANARY
 
-Run = Callable[..., Result]
 AKID = "AKIAIOSFODNN7EXAMPLE"
 UNREACHABLE = "http://127.0.0.1:9"
-
-
-@pytest.fixture
-def server_url(settings: Settings, services: Services) -> Iterator[str]:
-    with serve(create_app(settings, services)) as server:
-        yield server.url
-
-
-def make_runner(url: str) -> Run:
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None,
-               env: Mapping[str, str | None] | None = None) -> Result:
-        full_env = {"KEYHOUSE_URL": url, "KEYHOUSE_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
-        result = runner.invoke(main, list(args), input=input, env=full_env,
-                               catch_exceptions=False)
-        for text in (result.output, result.stdout, result.stderr):
-            assert CANARY not in text, f"the secret leaked from {args}"
-            assert CANARY[-12:] not in text, f"part of the secret leaked from {args}"
-        return result
-
-    return invoke
-
-
-@pytest.fixture
-def run(server_url: str) -> Run:
-    return make_runner(server_url)
 
 
 @pytest.fixture
@@ -185,7 +152,7 @@ def test_list_and_get_show_masks_and_endpoints(run: Run) -> None:
     assert listing.exit_code == 0, listing.output
     header, *rows = listing.stdout.splitlines()
     assert header.split() == ["NAME", "PROVIDER", "AUTH", "METHOD", "CREDENTIAL", "ENDPOINTS",
-                              "UPDATED"]
+                              "AGE", "UPDATED"]
     assert [row.split()[:5] for row in rows] == [
         ["claude", "anthropic", "api_key", "api_key=sk-…7Q7Q", "-"],
         ["main", "openai", "api_key", "api_key=sk-…7Q7Q", "chat"]]

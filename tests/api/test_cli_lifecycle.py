@@ -8,7 +8,8 @@ from keyhouse.services import Services
 from keyhouse.store.models import ApiKeyRow
 from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import serve
-from tests.api.test_cli import Run, key_json, run, secret_of, server_url  # noqa: F401 - fixtures
+from tests.api.conftest import Run
+from tests.api.test_cli import key_json, secret_of
 from tests.conftest import CANARY
 
 GOOD = "sk-good-upstream-" + "g" * 24
