@@ -76,3 +76,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> 
         yield f"sqlite:///{tmp_path}/keyhouse.db"
     else:
         yield from _postgres_schema_url()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run after every other test (and before the final canary check):
+    Playwright's sync API keeps an event loop running in this thread while its browser is
+    open, which would break the asyncio tests that follow it."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        if path.startswith("tests/zz_final/"):
+            return 2
+        return 1 if path.startswith("tests/e2e/") else 0
+
+    items.sort(key=rank)  # stable: the order within each group is kept
