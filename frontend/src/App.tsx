@@ -1,10 +1,9 @@
 import { useEffect, useRef } from "react";
 import { Button, Center, Loader, Stack, Text } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
-import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, onUnauthorized } from "./api/client";
-import { toApiError } from "./api/errors";
-import { qk } from "./api/queries";
+import { useQueryClient } from "@tanstack/react-query";
+import { onUnauthorized } from "./api/client";
+import { markSignedOut, useSession } from "./api/session";
 import { navigate, ROUTES, useRoute } from "./lib/router";
 import { SignIn } from "./components/SignIn";
 import { Shell } from "./components/Shell";
@@ -12,27 +11,11 @@ import { Gateway } from "./components/Gateway";
 
 const KNOWN_PATHS: string[] = [ROUTES.endpoints, ROUTES.apiKeys];
 
-/** null = signed out; the session itself lives in the server's httpOnly cookie. */
-function useSession() {
-  return useQuery({
-    queryKey: qk.session,
-    queryFn: async () => {
-      const { data, error, response } = await api.GET("/api/v1/session");
-      if (response.status === 401) return null;
-      if (!response.ok) throw toApiError(response.status, error);
-      return data ?? { signed_in: true, expires_at: "" };
-    },
-    retry: false,
-    staleTime: Infinity,
-    refetchOnWindowFocus: false,
-  });
-}
-
 export function App() {
   const qc = useQueryClient();
   const session = useSession();
   const route = useRoute();
-  // A server may answer the probe with 401 or with {"signed_in": false}; both mean "sign in".
+  // {"signed_in": false} is the server's way of saying "sign in".
   const signedIn = session.data?.signed_in === true;
   const wasSignedIn = useRef(false);
   wasSignedIn.current = signedIn;
@@ -49,8 +32,7 @@ export function App() {
             message: "Your session ended. Sign in again to continue.",
           });
         }
-        qc.setQueryData(qk.session, null);
-        setTimeout(() => qc.removeQueries({ predicate: (q) => q.queryKey[0] !== "session" }), 0);
+        markSignedOut(qc);
       }),
     [qc],
   );

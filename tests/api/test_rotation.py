@@ -181,7 +181,12 @@ def test_versions_and_rollback_make_the_next_request_use_the_old_credential(
     admin.patch(f"/api/v1/keys/{key_id}", json={"credentials": {"api_key": wrong}})
     assert gw.post("/v1/chat/completions", json=body).status_code == 401
     good = admin.get(f"/api/v1/keys/{key_id}/versions").json()["versions"][1]["version"]
-    r = admin.post(f"/api/v1/keys/{key_id}/rollback", json={"version": good})
+    stale = admin.post(f"/api/v1/keys/{key_id}/rollback", json={"version": good},
+                       headers={"If-Match": "1"})
+    assert stale.status_code == 412
+    current = admin.get(f"/api/v1/keys/{key_id}").json()["version"]
+    r = admin.post(f"/api/v1/keys/{key_id}/rollback", json={"version": good},
+                   headers={"If-Match": str(current)})
     assert r.status_code == 200, r.text
     assert gw.post("/v1/chat/completions", json=body).status_code == 200
     assert fake.app.state.calls[-1].headers["authorization"] == f"Bearer {FAKE_KEY}"

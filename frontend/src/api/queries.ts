@@ -8,6 +8,8 @@ export const qk = {
   session: ["session"] as const,
   providers: ["providers"] as const,
   keys: ["keys"] as const,
+  // Under "keys", so every key write (which refreshes "keys") refreshes the history too.
+  keyVersions: (id: string) => ["keys", id, "versions"] as const,
   endpoints: ["endpoints"] as const,
 };
 
@@ -59,6 +61,31 @@ export function useUpdateKey() {
           params: { path: { key_id: v.id } },
           headers: { "If-Match": String(v.version) },
           body: v.body,
+        }),
+      ),
+    onSuccess: refresh,
+  });
+}
+
+/** The key's kept credentials, newest (the current one) first: masks and dates only. */
+export function useKeyVersions(id: string, enabled = true) {
+  return useQuery({
+    queryKey: qk.keyVersions(id),
+    queryFn: async () =>
+      (await unwrap(api.GET("/api/v1/keys/{key_id}/versions", { params: { path: { key_id: id } } }))).versions,
+    enabled,
+  });
+}
+
+/** Make an earlier credential current again; it comes back under a new version number. */
+export function useRollbackKey() {
+  const refresh = useRefreshAll();
+  return useMutation({
+    mutationFn: (v: { id: string; version: number }) =>
+      unwrap(
+        api.POST("/api/v1/keys/{key_id}/rollback", {
+          params: { path: { key_id: v.id } },
+          body: { version: v.version },
         }),
       ),
     onSuccess: refresh,

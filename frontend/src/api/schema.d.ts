@@ -581,11 +581,8 @@ export interface components {
         };
         /** SessionView */
         SessionView: {
-            /**
-             * Expires At
-             * Format: date-time
-             */
-            expires_at: string;
+            /** Expires At */
+            expires_at?: string | null;
             /** Signed In */
             signed_in: boolean;
         };
@@ -1084,7 +1081,9 @@ export interface operations {
     rollback_api_v1_keys__key_id__rollback_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-match"?: string | null;
+            };
             path: {
                 key_id: string;
             };

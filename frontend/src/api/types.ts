@@ -19,6 +19,10 @@ export type FieldView = AuthMethodView["secret_fields"][number];
 export type KeyView = Ok<paths["/api/v1/keys"]["get"]>["keys"][number];
 export type KeyCreate = Body<paths["/api/v1/keys"]["post"]>;
 export type KeyUpdate = Body<paths["/api/v1/keys/{key_id}"]["patch"]>;
+export type CredentialVersion = Ok<paths["/api/v1/keys/{key_id}/versions"]["get"]>["versions"][number];
+export type VerifyResult = Ok<paths["/api/v1/keys/{key_id}/verify"]["post"]>;
+
+export type SessionView = Ok<paths["/api/v1/session"]["get"]>;
 
 export type EndpointView = Ok<paths["/api/v1/endpoints"]["get"]>["endpoints"][number];
 export type TargetView = EndpointView["targets"][number];

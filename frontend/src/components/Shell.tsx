@@ -3,7 +3,7 @@ import { ActionIcon, AppShell, Button, Container, Group, Text, ThemeIcon, Toolti
 import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import { api } from "../api/client";
-import { qk } from "../api/queries";
+import { markSignedOut } from "../api/session";
 import { IconKey, IconLogout } from "./icons";
 
 export function Shell({ children }: { children: ReactNode }) {
@@ -16,8 +16,7 @@ export function Shell({ children }: { children: ReactNode }) {
       notifications.show({ color: "red", message: "Could not reach the server to sign out." });
       return;
     }
-    qc.setQueryData(qk.session, null);
-    setTimeout(() => qc.removeQueries({ predicate: (q) => q.queryKey[0] !== "session" }), 0);
+    markSignedOut(qc);
   }
 
   return (

@@ -3,7 +3,7 @@ import { Alert, Box, Button, Center, Code, Group, Paper, PasswordInput, Stack, T
 import { useQueryClient } from "@tanstack/react-query";
 import { api } from "../api/client";
 import { toApiError } from "../api/errors";
-import { qk } from "../api/queries";
+import { markSignedIn } from "../api/session";
 import { IconKey } from "./icons";
 
 export function SignIn() {
@@ -33,8 +33,7 @@ export function SignIn() {
       } else {
         // The token lives only in this component's state; drop it now.
         setToken("");
-        qc.setQueryData(qk.session, { signed_in: true, expires_at: "" });
-        void qc.invalidateQueries({ queryKey: qk.session });
+        markSignedIn(qc);
       }
     } catch (err) {
       setFailure(err instanceof Error ? err.message : String(err));

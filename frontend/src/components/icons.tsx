@@ -110,3 +110,17 @@ export const IconX = (p: IconProps) => (
     <path d="M6 6l12 12" />
   </Icon>
 );
+
+export const IconChevronRight = (p: IconProps) => (
+  <Icon {...p}>
+    <path d="M9 6l6 6l-6 6" />
+  </Icon>
+);
+
+export const IconRestore = (p: IconProps) => (
+  <Icon {...p}>
+    <path d="M3.06 13a9 9 0 1 0 .49 -4.087" />
+    <path d="M3 4.001v5h5" />
+    <path d="M12 12m-1 0a1 1 0 1 0 2 0a1 1 0 1 0 -2 0" />
+  </Icon>
+);

@@ -5,6 +5,7 @@ import {
   Divider,
   Group,
   Modal,
+  NumberInput,
   Radio,
   Select,
   Stack,
@@ -22,12 +23,15 @@ import { usePhone } from "../lib/useNarrow";
 import { IconAlert } from "../components/icons";
 import { FieldInput } from "./FieldInput";
 import { VerifyButton } from "./VerifyButton";
+import { CredentialAge } from "./CredentialAge";
+import { CredentialHistory } from "./CredentialHistory";
 import {
   createBody,
   createValues,
   editValues,
   fieldsFor,
   findMethod,
+  MAX_ROTATE_DAYS,
   nameError,
   savedMessage,
   updateBody,
@@ -50,9 +54,12 @@ export function KeyFormModal({ editing, onClose, existing }: Props) {
   const [shown, setShown] = useState<Editing>(editing);
   // After a 412 the user may load the latest version; it replaces the key being edited.
   const [latest, setLatest] = useState<KeyView | null>(null);
+  // Outlives the form, which starts afresh when a restore makes a new version.
+  const [historyOpen, setHistoryOpen] = useState(false);
   if (editing && editing !== shown) {
     setShown(editing);
     setLatest(null);
+    setHistoryOpen(false);
   }
   const current = editing ?? shown;
   const original = current?.mode === "edit" ? (latest ?? current.key) : undefined;
@@ -67,6 +74,8 @@ export function KeyFormModal({ editing, onClose, existing }: Props) {
           existing={existing}
           onDone={onClose}
           onReload={setLatest}
+          historyOpen={historyOpen}
+          onToggleHistory={() => setHistoryOpen((o) => !o)}
         />
       )}
     </Modal>
@@ -78,18 +87,19 @@ interface FormProps {
   existing: KeyView[];
   onDone: () => void;
   onReload: (fresh: KeyView) => void;
+  historyOpen: boolean;
+  onToggleHistory: () => void;
 }
 
-function KeyForm({ original, existing, onDone, onReload }: FormProps) {
+function KeyForm(props: FormProps) {
   const providers = useProviders();
   if (providers.isPending) return <Text size="sm">Loading providers…</Text>;
   if (providers.isError) return <Alert color="red">{providers.error.message}</Alert>;
-  return (
-    <KeyFormBody providers={providers.data} original={original} existing={existing} onDone={onDone} onReload={onReload} />
-  );
+  return <KeyFormBody providers={providers.data} {...props} />;
 }
 
-function KeyFormBody({ providers, original, existing, onDone, onReload }: FormProps & { providers: ProviderView[] }) {
+function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
+  const { providers, original, existing, onDone, onReload } = props;
   const qc = useQueryClient();
   const create = useCreateKey();
   const update = useUpdateKey();
@@ -146,7 +156,7 @@ function KeyFormBody({ providers, original, existing, onDone, onReload }: FormPr
     const fields = fieldErrors(err);
     const known = new Set(Object.keys(form.values.credentials).map((k) => `credentials.${k}`));
     Object.keys(form.values.config).forEach((k) => known.add(`config.${k}`));
-    ["name", "description", "provider", "auth_method"].forEach((k) => known.add(k));
+    ["name", "description", "provider", "auth_method", "rotate_after_days"].forEach((k) => known.add(k));
     const inline: Record<string, string> = {};
     const loose: string[] = [];
     for (const [path, message] of Object.entries(fields)) {
@@ -274,6 +284,7 @@ function KeyFormBody({ providers, original, existing, onDone, onReload }: FormPr
                 A URL changed: re-enter the credential so it is never sent to a new address unconfirmed.
               </Text>
             )}
+            {original && <CredentialAge k={original} />}
             {method.secret_fields.map((f) => (
               <FieldInput
                 key={`${method.id}-${f.name}`}
@@ -285,6 +296,33 @@ function KeyFormBody({ providers, original, existing, onDone, onReload }: FormPr
                 onFile={(text) => form.setFieldValue(`credentials.${f.name}`, text)}
               />
             ))}
+            <NumberInput
+              label="Remind me to rotate after (days)"
+              description={
+                original
+                  ? "The key list flags it “Rotation due” once the credential is this old. Clear it to turn the reminder off."
+                  : "Optional. The key list flags it “Rotation due” once the credential is this old."
+              }
+              placeholder="No reminder"
+              min={1}
+              max={MAX_ROTATE_DAYS}
+              allowDecimal={false}
+              allowNegative={false}
+              clampBehavior="none"
+              // A few digits: a short box, while the label and help keep the full width.
+              styles={{ wrapper: { maxWidth: 200 } }}
+              {...form.getInputProps("rotate_after_days")}
+            />
+            {original && (
+              <CredentialHistory
+                k={original}
+                fields={method.secret_fields}
+                opened={props.historyOpen}
+                onToggle={props.onToggleHistory}
+                blocked={form.isDirty()}
+                onRestored={onReload}
+              />
+            )}
           </>
         )}
         {method && method.config_fields.length > 0 && (

@@ -9,7 +9,11 @@ export interface KeyFormValues {
   auth_method: string;
   credentials: Record<string, string>;
   config: Record<string, string>;
+  /** "Remind me to rotate after (days)": a NumberInput value, "" when empty. */
+  rotate_after_days: number | string;
 }
+
+export const MAX_ROTATE_DAYS = 3650;
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -31,7 +35,7 @@ export function fieldsFor(
 }
 
 export function createValues(): KeyFormValues {
-  return { name: "", description: "", provider: "", auth_method: "", credentials: {}, config: {} };
+  return { name: "", description: "", provider: "", auth_method: "", credentials: {}, config: {}, rotate_after_days: "" };
 }
 
 export function editValues(key: KeyView, method: AuthMethodView | undefined): KeyFormValues {
@@ -48,7 +52,14 @@ export function editValues(key: KeyView, method: AuthMethodView | undefined): Ke
     auth_method: key.auth_method,
     credentials,
     config,
+    rotate_after_days: key.rotate_after_days ?? "",
   };
+}
+
+/** The reminder as a number of days; null when the box is empty. */
+export function reminderDays(value: number | string): number | null {
+  if (typeof value === "number") return value;
+  return value.trim() === "" ? null : Number(value);
 }
 
 function isHttpUrl(value: string): boolean {
@@ -118,6 +129,10 @@ export function validateKey(
       if (e) errors[`credentials.${f.name}`] = e;
     }
   }
+  const days = reminderDays(values.rotate_after_days);
+  if (days !== null && !(Number.isInteger(days) && days >= 1 && days <= MAX_ROTATE_DAYS)) {
+    errors.rotate_after_days = `Enter a whole number of days from 1 to ${MAX_ROTATE_DAYS}, or leave it empty.`;
+  }
   for (const f of method?.config_fields ?? []) {
     const v = (values.config[f.name] ?? "").trim();
     if (!v && f.required) errors[`config.${f.name}`] = `${f.label} is required.`;
@@ -146,6 +161,8 @@ export function createBody(values: KeyFormValues, method: AuthMethodView | undef
     ),
   };
   if (values.description.trim()) body.description = values.description.trim();
+  const days = reminderDays(values.rotate_after_days);
+  if (days !== null) body.rotate_after_days = days;
   return body;
 }
 
@@ -161,14 +178,29 @@ export function updateBody(values: KeyFormValues, method: AuthMethodView | undef
   if (Object.keys(config).length) body.config = config;
   const credentials = nonEmpty(values.credentials, method?.secret_fields ?? []);
   if (Object.keys(credentials).length) body.credentials = credentials;
+  const days = reminderDays(values.rotate_after_days);
+  // 0 is how the API spells "no reminder".
+  if (days !== (original.rotate_after_days ?? null)) body.rotate_after_days = days ?? 0;
   return body;
+}
+
+/** "3 endpoints now use", "1 endpoint now uses". */
+function endpointsNowUse(n: number): string {
+  return n === 1 ? "1 endpoint now uses" : `${n} endpoints now use`;
 }
 
 export function savedMessage(updated: KeyView, credentialChanged: boolean): string {
   const n = updated.endpoints.length;
   if (credentialChanged) {
     if (n === 0) return "Saved. No endpoints use this key yet.";
-    return `Saved. ${n} ${n === 1 ? "endpoint now uses" : "endpoints now use"} the new credential.`;
+    return `Saved. ${endpointsNowUse(n)} the new credential.`;
   }
   return "Saved.";
+}
+
+export function restoredMessage(restored: number, updated: KeyView): string {
+  const n = updated.endpoints.length;
+  const head = `Version ${restored} is current again (as version ${updated.credential_version}).`;
+  if (n === 0) return `${head} No endpoints use this key yet.`;
+  return `${head} ${endpointsNowUse(n)} the restored credential.`;
 }

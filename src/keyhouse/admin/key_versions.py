@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from keyhouse.admin.schemas import CredentialVersion
-from keyhouse.errors import NotFound
+from keyhouse.errors import NotFound, PreconditionFailed
 from keyhouse.store.models import ApiKeyRow, ApiKeyVersionRow, utcnow
 from keyhouse.store.store import Store, audit
 from keyhouse.vault.envelope import Sealed, open_sealed, seal
@@ -54,13 +54,17 @@ class KeyVersions:
                                              replaced_at=old.replaced_at, current=False))
             return out
 
-    def rollback(self, key_id: str, version: int, actor: str) -> datetime:
+    def rollback(self, key_id: str, version: int, actor: str,
+                 if_match: int | None = None) -> datetime:
         """Make an earlier credential current again (re-sealed under a fresh DEK)."""
         with self.store.write() as session:
             row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.id == key_id)
                                  .with_for_update())
             if row is None:
                 raise NotFound("No API key with that id.")
+            if if_match is not None and if_match != row.version:
+                raise PreconditionFailed(
+                    f"The key is at version {row.version}, not {if_match}; reload and retry.")
             old = session.scalar(select(ApiKeyVersionRow).where(
                 ApiKeyVersionRow.key_id == key_id,
                 ApiKeyVersionRow.credential_version == version))

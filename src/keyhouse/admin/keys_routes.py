@@ -65,8 +65,10 @@ def list_versions(key_id: str, admin: AdminDep, services: ServicesDep) -> Creden
 
 
 @router.post("/{key_id}/rollback", response_model=KeyView)
-def rollback(key_id: str, body: Rollback, admin: AdminDep, services: ServicesDep) -> KeyView:
-    KeyVersions(services.store, services.keyring).rollback(key_id, body.version, admin.actor)
+def rollback(key_id: str, body: Rollback, admin: AdminDep, services: ServicesDep,
+             version: IfMatchDep) -> KeyView:
+    KeyVersions(services.store, services.keyring).rollback(key_id, body.version, admin.actor,
+                                                           version)
     services.registry.load()
     return services.keys.get(key_id)
 

@@ -27,6 +27,7 @@ import httpx
 
 from keyhouse.errors import UpstreamURLRefused
 from keyhouse.gateway import urlpolicy
+from keyhouse.gateway.pool import LeanConnectionPool
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=128,
                               keepalive_expiry=30.0)
@@ -108,16 +109,16 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport with the guarded backend under its connection pool."""
+    """httpx's own transport, over a leaner pool (``pool``) with the guarded backend."""
 
     def __init__(self, allow_private: bool, limits: httpx.Limits = DEFAULT_LIMITS,
                  ttl_seconds: float = 30.0) -> None:
         super().__init__(limits=limits, http1=True, http2=False, trust_env=False)
         self.backend = GuardedBackend(allow_private, ttl_seconds=ttl_seconds)
-        # httpx has no public seam for a network backend; rebuild its pool with one.
+        # httpx has no public seam for a pool or a network backend; rebuild its pool.
         # tests/unit/test_urlpolicy.py pins this, so an httpx upgrade cannot silently
         # drop the guard.
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = LeanConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
@@ -133,7 +134,62 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         if url.userinfo:
             raise UpstreamURLRefused("Upstream URL refused: it must not contain a user name "
                                      "or password.")
-        return await super().handle_async_request(request)
+        response = await super().handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = DrainOnClose(response.stream)
+        return response
+
+
+class DrainOnClose(httpx.AsyncByteStream):
+    """A response body that, closed before its end, first reads what is left of it when
+    that is little and already arriving.
+
+    Stream adapters stop reading at the provider's last event (``[DONE]``,
+    ``message_stop``), a few bytes before the body's own end (the chunked terminator).
+    httpcore closes a connection whose body was not read to the end, so every streamed
+    answer would cost a new TCP connection — and a TLS handshake — to the provider.
+    Reading the rest, bounded in bytes and time, returns the connection to the pool. A
+    body that is not about to end (a caller that went away mid-answer) is cut as before.
+    """
+
+    max_bytes = 64 * 1024
+    max_seconds = 0.1
+
+    def __init__(self, stream: httpx.AsyncByteStream) -> None:
+        self._stream = stream
+        self._iterator: typing.AsyncIterator[bytes] | None = None
+        self._ended = False
+
+    def __aiter__(self) -> typing.AsyncIterator[bytes]:
+        if self._iterator is None:
+            self._iterator = self._stream.__aiter__()
+        return self
+
+    async def __anext__(self) -> bytes:
+        assert self._iterator is not None
+        try:
+            return await self._iterator.__anext__()
+        except StopAsyncIteration:
+            self._ended = True
+            raise
+
+    async def aclose(self) -> None:
+        try:
+            if self._iterator is not None and not self._ended:
+                await self._drain(self._iterator)
+        finally:
+            await self._stream.aclose()
+
+    async def _drain(self, iterator: typing.AsyncIterator[bytes]) -> None:
+        left = self.max_bytes
+        with anyio.move_on_after(self.max_seconds):
+            try:
+                async for chunk in iterator:
+                    left -= len(chunk)
+                    if left < 0:
+                        return
+            except httpx.HTTPError:
+                return
 
 
 class NoCookies(CookieJar):
