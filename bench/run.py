@@ -1,12 +1,12 @@
 """The benchmark driver: start the processes, configure Keyhouse, load, report.
 
-    python -m bench [--quick] [--no-pin] [--log-level warning]
+    python -m bench [--quick] [--pin] [--log-level warning]
 
 Processes, all on 127.0.0.1: the fake upstream, the bare proxy, ``keyhouse serve`` (a
 temporary KEYHOUSE_HOME, configured through its admin API like a user would), and the
-load generator. With two or more cores the proxies share one core and the upstream and
-load generator the other (``taskset``), so the proxy under test is not competing with
-its own load. Writes bench/results/<time>.json and prints one table.
+load generator. With ``--pin`` (and two or more cores) the proxies share one core and
+the upstream and load generator the other (``taskset``). Writes
+bench/results/<time>.json and prints one table.
 """
 
 from __future__ import annotations
@@ -136,8 +136,8 @@ def rss_kb(pid: int) -> dict[str, int]:
     return values
 
 
-def pinning(disabled: bool) -> dict[str, int] | None:
-    if disabled or shutil.which("taskset") is None:
+def pinning(wanted: bool) -> dict[str, int] | None:
+    if not wanted or shutil.which("taskset") is None:
         return None
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
@@ -155,7 +155,7 @@ def workdir() -> Iterator[Path]:
 
 
 def run(args: argparse.Namespace) -> JSON:
-    pin = pinning(args.no_pin)
+    pin = pinning(args.pin)
     load_before = os.getloadavg()[0]
     if load_before > 1.0:
         print(f"note: load average is {load_before:.1f}; other work on this machine will "
@@ -234,7 +234,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
+    parser.add_argument("--pin", action="store_true",
+                        help="pin the proxies to one core and the upstream and load generator "
+                             "to another (helps on an idle machine; hurts when other work "
+                             "competes for the cores, since nothing can move)")
     parser.add_argument("--log-level", default=None,
                         help="KEYHOUSE_LOG_LEVEL for the server (default: as shipped)")
     parser.add_argument("--rounds", type=int, default=5)

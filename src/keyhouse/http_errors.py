@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from keyhouse.errors import BadRequest, KeyhouseError, NotFound, ValidationFailed
+from keyhouse.gateway.errors import anthropic_error, openai_error
 
 log = logging.getLogger("keyhouse.http")
 
@@ -27,8 +28,6 @@ def render(request: Request, exc: KeyhouseError) -> JSONResponse:
     if exc.status == 401:
         headers["www-authenticate"] = "Bearer"
     if path.startswith("/v1/"):
-        from keyhouse.gateway.errors import anthropic_error, openai_error
-
         status, body = (anthropic_error(exc) if path.startswith("/v1/messages")
                         else openai_error(exc))
         retry_after = getattr(exc, "retry_after", None)
@@ -71,9 +70,8 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             return render(request, NotFound("No such route."))
         if exc.status_code == 405:
-            err = KeyhouseError("Method not allowed.")
             return JSONResponse({"error": {"code": "method_not_allowed",
-                                           "message": err.message}}, status_code=405)
+                                           "message": "Method not allowed."}}, status_code=405)
         return JSONResponse({"error": {"code": "http_error", "message": "Request failed."}},
                             status_code=exc.status_code)
 

@@ -131,8 +131,7 @@ class LiveRegistry:
                 r.id: KeyRecord(
                     id=r.id, name=r.name, provider=r.provider, auth_method=r.auth_method,
                     config={k: str(v) for k, v in r.config.items()},
-                    fields=tuple(f for f in r.secret_fields.split(",") if f),
-                    sealed=Sealed(r.format, r.kek_version, r.wrapped_dek, r.ciphertext),
+                    fields=r.fields, sealed=r.sealed(),
                     version=r.version)
                 for r in session.scalars(select(ApiKeyRow))
             }

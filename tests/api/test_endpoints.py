@@ -130,3 +130,11 @@ def test_providers_catalog_is_complete(client: CheckedClient) -> None:
         "kind": "text", "placeholder": "us-east-1", "help": "", "default": None}
     assert all(f["secret"] for p in providers.values() for m in p["auth_methods"]
                for f in m["secret_fields"])
+
+
+def test_a_url_without_a_scheme_gets_https(client: CheckedClient) -> None:
+    r = client.post("/api/v1/keys", json={
+        "name": "dbx", "provider": "databricks", "credentials": {"token": "dapi" + "x" * 32},
+        "config": {"host": "adb-123.azuredatabricks.net/"}})
+    assert r.status_code == 201, r.text
+    assert r.json()["config"]["host"] == "https://adb-123.azuredatabricks.net"

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from keyhouse.errors import UpstreamURLRefused
 from keyhouse.gateway.http import GuardedBackend, create_client
+from keyhouse.gateway.pool import LeanConnectionPool
 from keyhouse.gateway.urlpolicy import check_url, literal_ip
 from keyhouse.testing.fakes.server import serve
 
@@ -166,6 +167,7 @@ def test_the_shared_client_keeps_the_guard_under_its_pool() -> None:
     # The guard sits on a private seam of httpx; this fails loudly if an upgrade drops it.
     client = create_client(allow_private=False)
     pool = client._transport._pool  # type: ignore[attr-defined]
+    assert isinstance(pool, LeanConnectionPool)
     assert isinstance(pool._network_backend, GuardedBackend)
     assert client.follow_redirects is False
     assert client._trust_env is False

@@ -12,7 +12,7 @@ from keyhouse.admin.schemas import CredentialVersion
 from keyhouse.errors import NotFound, PreconditionFailed
 from keyhouse.store.models import ApiKeyRow, ApiKeyVersionRow, utcnow
 from keyhouse.store.store import Store, audit
-from keyhouse.vault.envelope import Sealed, open_sealed, seal
+from keyhouse.vault.envelope import open_sealed, seal
 from keyhouse.vault.keyring import Keyring
 
 KEEP = 5
@@ -70,15 +70,11 @@ class KeyVersions:
                 ApiKeyVersionRow.credential_version == version))
             if old is None:
                 raise NotFound(f"The key has no kept credential version {version}.")
-            fields = tuple(f for f in old.secret_fields.split(",") if f)
-            secrets = open_sealed(self.keyring.get(old.kek_version),
-                                  Sealed(old.format, old.kek_version, old.wrapped_dek,
-                                         old.ciphertext), TABLE, row.id, row.provider, fields)
+            secrets = open_sealed(self.keyring.get(old.kek_version), old.sealed(), TABLE,
+                                  row.id, row.provider, old.fields)
             push_history(session, row)
-            sealed = seal(self.keyring.primary, TABLE, row.id, row.provider, secrets)
-            row.format, row.kek_version = sealed.format, sealed.kek_version
-            row.wrapped_dek, row.ciphertext = sealed.wrapped_dek, sealed.ciphertext
-            row.secret_fields, row.masked = old.secret_fields, dict(old.masked)
+            row.store_sealed(seal(self.keyring.primary, TABLE, row.id, row.provider, secrets),
+                             dict(old.masked))
             row.credential_version = max(row.credential_version, _max_version(session, key_id)) + 1
             row.credential_updated_at = row.updated_at = utcnow()
             row.version += 1

@@ -21,7 +21,7 @@ from keyhouse.errors import AlreadyExists, KeyInUse, NotFound, PreconditionFaile
 from keyhouse.providers import catalog
 from keyhouse.store.models import ApiKeyRow, EndpointRow, EndpointTargetRow, utcnow
 from keyhouse.store.store import Store, audit
-from keyhouse.vault.envelope import Sealed, open_sealed, seal
+from keyhouse.vault.envelope import open_sealed, seal
 from keyhouse.vault.keyring import Keyring
 from keyhouse.vault.masking import mask_field
 
@@ -72,12 +72,11 @@ class KeyService:
             _ensure_name_free(session, body.name, None)
             row = ApiKeyRow(
                 id=key_id, name=body.name, description=body.description, provider=spec.id,
-                auth_method=method.id, config=config, secret_fields=",".join(sorted(secrets)),
-                masked={k: mask_field(k, v) for k, v in sorted(secrets.items())},
-                version=1, credential_version=1, rotate_after_days=body.rotate_after_days,
+                auth_method=method.id, config=config, version=1, credential_version=1,
+                rotate_after_days=body.rotate_after_days,
                 created_at=now, updated_at=now, credential_updated_at=now,
             )
-            _store_sealed(row, sealed)
+            row.store_sealed(sealed, _masks(secrets))
             session.add(row)
             audit(session, actor, "key.create", "key", key_id, body.name,
                   provider=spec.id, auth_method=method.id, fields=sorted(secrets),
@@ -133,13 +132,9 @@ class KeyService:
                 row.config = config
             if given_secrets:
                 push_history(session, row)
-                current = open_sealed(self.keyring.get(row.kek_version), _sealed(row), TABLE,
-                                      row.id, row.provider, _fields(row))
-                merged = {**current, **given_secrets}
-                _store_sealed(row, seal(self.keyring.primary, TABLE, row.id, row.provider,
-                                        merged))
-                row.secret_fields = ",".join(sorted(merged))
-                row.masked = {k: mask_field(k, v) for k, v in sorted(merged.items())}
+                merged = {**decrypt_row(self.keyring, row), **given_secrets}
+                row.store_sealed(seal(self.keyring.primary, TABLE, row.id, row.provider, merged),
+                                 _masks(merged))
                 row.credential_updated_at = utcnow()
                 row.credential_version += 1
                 changed.append("credentials")
@@ -203,19 +198,8 @@ def _endpoints_by_key(session: Session, key_ids: list[str]) -> dict[str, list[Re
     return out
 
 
-def _fields(row: ApiKeyRow) -> tuple[str, ...]:
-    return tuple(f for f in row.secret_fields.split(",") if f)
-
-
-def _sealed(row: ApiKeyRow) -> Sealed:
-    return Sealed(row.format, row.kek_version, row.wrapped_dek, row.ciphertext)
-
-
-def _store_sealed(row: ApiKeyRow, sealed: Sealed) -> None:
-    row.format = sealed.format
-    row.kek_version = sealed.kek_version
-    row.wrapped_dek = sealed.wrapped_dek
-    row.ciphertext = sealed.ciphertext
+def _masks(secrets: dict[str, str]) -> dict[str, str]:
+    return {k: mask_field(k, v) for k, v in sorted(secrets.items())}
 
 
 def _view(row: ApiKeyRow, users: list[Ref]) -> KeyView:
@@ -235,5 +219,5 @@ def _view(row: ApiKeyRow, users: list[Ref]) -> KeyView:
 
 
 def decrypt_row(keyring: Keyring, row: ApiKeyRow) -> dict[str, str]:
-    return open_sealed(keyring.get(row.kek_version), _sealed(row), TABLE, row.id,
-                       row.provider, _fields(row))
+    return open_sealed(keyring.get(row.kek_version), row.sealed(), TABLE, row.id,
+                       row.provider, row.fields)

@@ -117,6 +117,9 @@ def clean_config(method: AuthMethod, given: dict[str, str | None], errors: Field
             errors.add(f"config.{name}", f"is not a valid {spec.label.lower()}")
             continue
         if spec.kind == "url":
+            # People paste workspace hosts without a scheme; https is the only sane guess.
+            if "://" not in value:
+                value = "https://" + value
             value = value.rstrip("/")
             try:
                 check_url(value, allow_private)

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 
 from keyhouse.errors import Forbidden, Unauthorized
@@ -38,7 +39,7 @@ def presented_token(request: Request) -> str | None:
 
 
 async def authenticate(request: Request) -> Principal:
-    """FastAPI dependency: the caller's principal, or 401."""
+    """The caller's principal, or 401."""
     token = presented_token(request)
     if token is not None:
         registry: Registry = request.app.state.registry
@@ -65,7 +66,8 @@ async def _session_principal(request: Request) -> Principal | None:
     lookup = _load_session_lookup()
     if lookup is None:
         return None
-    result = lookup(request)
+    # The session lives in the database: look it up off the event loop.
+    result = await anyio.to_thread.run_sync(lookup, request)
     if inspect.isawaitable(result):
         result = await result
     return result if isinstance(result, Principal) else None

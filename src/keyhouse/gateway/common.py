@@ -17,12 +17,6 @@ from keyhouse.gateway.types import Endpoint, Principal, Registry, Task
 
 JSON = dict[str, Any]
 
-# The body is free-form JSON on purpose (see body.py); this only tells OpenAPI readers
-# (and generated clients) that the route takes a JSON object.
-JSON_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"type": "object", "additionalProperties": True}},
-}}}
-
 _default_router = Router(random.Random())  # noqa: S311 (load balancing, not crypto)
 
 

@@ -8,7 +8,6 @@ Errors use Anthropic's envelope (the app's handler picks it by path).
 
 from __future__ import annotations
 
-from fastapi import Depends
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -21,14 +20,14 @@ from keyhouse.gateway.common import (
     resolve_endpoint,
 )
 from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, anthropic_events
-from keyhouse.gateway.types import Principal
 from keyhouse.providers.anthropic_convert import (
     anthropic_to_openai_request,
     openai_to_anthropic_response,
 )
 
 
-async def messages(request: Request, principal: Principal = Depends(authenticate)) -> Response:
+async def messages(request: Request) -> Response:
+    principal = await authenticate(request)
     body = await read_json(request)
     name = model_name(body)
     registry = registry_of(request)

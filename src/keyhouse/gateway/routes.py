@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from keyhouse.gateway.auth import authenticate, authorize
 from keyhouse.gateway.body import model_name, read_json, wants_stream
 from keyhouse.gateway.common import (
-    JSON_BODY,
     gateway_router,
     json_response,
     registry_of,
@@ -25,17 +24,17 @@ from keyhouse.gateway.common import (
 from keyhouse.gateway.errors import ModelNotFound
 from keyhouse.gateway.messages import messages
 from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, openai_events
-from keyhouse.gateway.types import Endpoint, Principal
+from keyhouse.gateway.types import Endpoint
 
 JSON = dict[str, Any]
 
+# Plain Starlette routes: the gateway reads its JSON itself, so FastAPI's dependency
+# solving and response validation would only add time to every request.
 router = APIRouter(tags=["gateway"])
 
 
-@router.post("/v1/chat/completions", openapi_extra=JSON_BODY,
-             summary="Chat completion (OpenAI format)")
-async def chat_completions(request: Request,
-                           principal: Principal = Depends(authenticate)) -> Response:
+async def chat_completions(request: Request) -> Response:
+    principal = await authenticate(request)
     body = await read_json(request)
     registry = registry_of(request)
     endpoint = resolve_endpoint(registry, principal, model_name(body), "chat")
@@ -50,9 +49,8 @@ async def chat_completions(request: Request,
     return json_response(await router_.chat(registry, client, endpoint, body))
 
 
-@router.post("/v1/embeddings", openapi_extra=JSON_BODY, summary="Embeddings (OpenAI format)")
-async def embeddings(request: Request,
-                     principal: Principal = Depends(authenticate)) -> Response:
+async def embeddings(request: Request) -> Response:
+    principal = await authenticate(request)
     body = await read_json(request)
     registry = registry_of(request)
     endpoint = resolve_endpoint(registry, principal, model_name(body), "embeddings")
@@ -66,16 +64,15 @@ def _model_view(endpoint: Endpoint) -> JSON:
     return {"id": endpoint.name, "object": "model", "created": 0, "owned_by": "keyhouse"}
 
 
-@router.get("/v1/models", summary="Endpoints this token may call (OpenAI format)")
-async def list_models(request: Request,
-                      principal: Principal = Depends(authenticate)) -> Response:
+async def list_models(request: Request) -> Response:
+    principal = await authenticate(request)
     data = [_model_view(e) for e in registry_of(request).endpoints() if principal.may_call(e)]
     return json_response({"object": "list", "data": data})
 
 
-@router.get("/v1/models/{name:path}", summary="One endpoint (OpenAI format)")
-async def get_model(name: str, request: Request,
-                    principal: Principal = Depends(authenticate)) -> Response:
+async def get_model(request: Request) -> Response:
+    principal = await authenticate(request)
+    name = request.path_params["name"]
     endpoint = registry_of(request).endpoint(name)
     if endpoint is None:
         raise ModelNotFound(f"No endpoint is named {name!r}.", param="model")
@@ -83,5 +80,8 @@ async def get_model(name: str, request: Request,
     return json_response(_model_view(endpoint))
 
 
-router.add_api_route("/v1/messages", messages, methods=["POST"], openapi_extra=JSON_BODY,
-                     summary="Message (Anthropic format)")
+router.add_route("/v1/chat/completions", chat_completions, methods=["POST"])
+router.add_route("/v1/embeddings", embeddings, methods=["POST"])
+router.add_route("/v1/models", list_models, methods=["GET"])
+router.add_route("/v1/models/{name:path}", get_model, methods=["GET"])
+router.add_route("/v1/messages", messages, methods=["POST"])

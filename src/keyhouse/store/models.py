@@ -20,6 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from keyhouse.vault.envelope import Sealed
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -56,7 +58,32 @@ class KekVersionRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ApiKeyRow(Base):
+class SealedCredential:
+    """The columns of a sealed credential, shared by a key and its kept versions."""
+
+    secret_fields: Mapped[str] = mapped_column(String(500))
+    format: Mapped[int] = mapped_column(Integer)
+    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    masked: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(f for f in self.secret_fields.split(",") if f)
+
+    def sealed(self) -> Sealed:
+        return Sealed(self.format, self.kek_version, self.wrapped_dek, self.ciphertext)
+
+    def store_sealed(self, sealed: Sealed, masked: dict[str, str] | None = None) -> None:
+        self.format, self.kek_version = sealed.format, sealed.kek_version
+        self.wrapped_dek, self.ciphertext = sealed.wrapped_dek, sealed.ciphertext
+        if masked is not None:
+            self.secret_fields = ",".join(sorted(masked))
+            self.masked = dict(masked)
+
+
+class ApiKeyRow(SealedCredential, Base):
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -64,12 +91,6 @@ class ApiKeyRow(Base):
     provider: Mapped[str] = mapped_column(String(64))
     auth_method: Mapped[str] = mapped_column(String(64))
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    secret_fields: Mapped[str] = mapped_column(String(500))
-    format: Mapped[int] = mapped_column(Integer)
-    kek_version: Mapped[int] = mapped_column(Integer, index=True)
-    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    masked: Mapped[dict[str, Any]] = mapped_column(default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
     credential_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     rotate_after_days: Mapped[int | None] = mapped_column(Integer)
@@ -78,7 +99,7 @@ class ApiKeyRow(Base):
     credential_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ApiKeyVersionRow(Base):
+class ApiKeyVersionRow(SealedCredential, Base):
     """A credential a key used before: kept sealed (the same AAD as its key row, so only
     that key can take it back), for rollback. The last few are kept."""
 
@@ -87,12 +108,6 @@ class ApiKeyVersionRow(Base):
     key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"),
                                         index=True)
     credential_version: Mapped[int] = mapped_column(Integer)
-    secret_fields: Mapped[str] = mapped_column(String(500))
-    format: Mapped[int] = mapped_column(Integer)
-    kek_version: Mapped[int] = mapped_column(Integer, index=True)
-    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    masked: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
 
