@@ -120,3 +120,32 @@ def test_serve_exits_non_zero_before_binding_with_a_wrong_kek(tmp_path: Path) ->
     proc = subprocess.run([sys.executable, "-m", "keyhouse", "serve", "--port", str(port)],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "does not exist" in proc.stderr
+
+
+def test_passphrase_rotation_with_both_passphrases_listed(tmp_path: Path) -> None:
+    from keyhouse.vault.kek import PassphraseSource
+    from keyhouse.vault.rotation import add_passphrase, promote, retire, rewrap_all
+
+    old, new = "correct horse battery", "a brand new passphrase"
+    settings = Settings(home=tmp_path, kek_passphrase=SecretStr(old), admin_token=ADMIN_TOKEN)
+    services = bootstrap(settings)
+    from starlette.testclient import TestClient
+
+    from keyhouse.app import create_app
+    with TestClient(create_app(settings, services),
+                    headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+        key_id = client.post("/api/v1/keys", json=openai_key()).json()["id"]
+    version = add_passphrase(PassphraseSource(new), services.store, services.keyring)
+    promote(services.store, services.keyring, version)
+    assert rewrap_all(services.store, services.keyring).rewrapped == 1
+    # A server restarted with both passphrases opens both versions...
+    both = settings.model_copy(update={"kek_passphrase": SecretStr(f"{new}\n{old}")})
+    reopened = bootstrap(both)
+    assert reopened.keyring.versions == [1, 2] and reopened.keyring.primary_version == 2
+    assert reopened.registry.credential(key_id).secrets["api_key"].startswith("sk-canary")
+    retire(reopened.store, 1)
+    # ...and after retiring version 1 the new passphrase alone is enough.
+    only_new = settings.model_copy(update={"kek_passphrase": SecretStr(new)})
+    assert bootstrap(only_new).keyring.versions == [2]
+    with pytest.raises(KekConfigError):
+        bootstrap(settings)  # the old passphrase alone opens no row any more

@@ -113,22 +113,28 @@ def derive_key(passphrase: str, salt: bytes) -> bytes:
 
 
 class PassphraseSource:
-    """A passphrase; its salt lives with the KEK version row, so materials are derived by
-    the keyring once it knows the salt."""
+    """One passphrase per line (during a rotation: the old and the new). Salts live with
+    the KEK version rows, so keys are derived once the keyring knows the salt."""
 
     kind = "passphrase"
 
-    def __init__(self, passphrase: str, setting: str = "KEYHOUSE_KEK_PASSPHRASE") -> None:
-        if len(passphrase) < 12:
-            raise KekConfigError(f"{setting} must be at least 12 characters long.")
-        self._passphrase = passphrase
+    def __init__(self, passphrases: str, setting: str = "KEYHOUSE_KEK_PASSPHRASE") -> None:
+        self._passphrases = [p for p in (line.strip() for line in passphrases.splitlines())
+                             if p]
+        if not self._passphrases or any(len(p) < 12 for p in self._passphrases):
+            raise KekConfigError(f"Each passphrase in {setting} must be at least 12 "
+                                 "characters long.")
         self.setting = setting
 
     def __repr__(self) -> str:
-        return "PassphraseSource(***)"
+        return f"PassphraseSource({len(self._passphrases)} passphrase(s))"
 
     def derive(self, salt: bytes) -> bytes:
-        return derive_key(self._passphrase, salt)
+        """The key of the first passphrase (the one a new KEK version is made from)."""
+        return derive_key(self._passphrases[0], salt)
+
+    def derive_all(self, salt: bytes) -> list[bytes]:
+        return [derive_key(p, salt) for p in self._passphrases]
 
     def materials(self) -> list[KekMaterial]:
         return []

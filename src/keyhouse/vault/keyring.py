@@ -154,12 +154,14 @@ def _from_materials(materials: list[KekMaterial], records: dict[int, KekRecord],
 
 def _from_passphrase(source: PassphraseSource, records: dict[int, KekRecord],
                      store: KekStore) -> dict[int, Kek]:
-    candidates = sorted((r for r in records.values() if r.source == "passphrase"),
-                        key=lambda r: -r.version)
-    for record in candidates:
-        key = source.derive(record.salt or b"")
-        if key_check_value(key) == record.kcv:
-            return {record.version: Kek(record.version, key)}
+    keks: dict[int, Kek] = {}
+    for record in (r for r in records.values() if r.source == "passphrase"):
+        for key in source.derive_all(record.salt or b""):
+            if key_check_value(key) == record.kcv:
+                keks[record.version] = Kek(record.version, key)
+                break
+    if keks:
+        return keks
     if records:
         raise KekConfigError(
             f"{source.setting} does not open any KEK version in the database "
