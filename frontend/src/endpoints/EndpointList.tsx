@@ -1,7 +1,6 @@
 // The endpoints as a table (wide windows) or as cards (phones).
 import type { Ref } from "react";
 import {
-  ActionIcon,
   Badge,
   Button,
   Card,
@@ -9,11 +8,11 @@ import {
   Stack,
   Table,
   Text,
-  Tooltip,
   VisuallyHidden,
 } from "@mantine/core";
 import type { EndpointView, ProviderView, TargetView } from "../api/types";
-import { IconEdit, IconPlay, IconTrash } from "../components/icons";
+import { IconPlay } from "../components/icons";
+import { RowActions } from "../components/RowActions";
 import { TimeCell } from "../components/TimeCell";
 
 export interface EndpointListProps {
@@ -95,23 +94,13 @@ function Name({ e }: { e: EndpointView }) {
 
 function Actions({ e, onTry, onEdit, onDelete }: { e: EndpointView; onTry: () => void; onEdit: () => void; onDelete: () => void }) {
   return (
-    <Group gap={4} wrap="nowrap" justify="flex-end">
+    <RowActions name={e.name} onEdit={onEdit} onDelete={onDelete}>
       {e.task === "chat" && (
         <Button size="compact-sm" variant="light" leftSection={<IconPlay size={14} />} onClick={onTry} aria-label={`Try it: ${e.name}`}>
           Try it
         </Button>
       )}
-      <Tooltip label="Edit">
-        <ActionIcon variant="subtle" color="gray" aria-label={`Edit ${e.name}`} onClick={onEdit}>
-          <IconEdit />
-        </ActionIcon>
-      </Tooltip>
-      <Tooltip label="Delete">
-        <ActionIcon variant="subtle" color="red" aria-label={`Delete ${e.name}`} onClick={onDelete}>
-          <IconTrash />
-        </ActionIcon>
-      </Tooltip>
-    </Group>
+    </RowActions>
   );
 }
 

@@ -1,6 +1,5 @@
 // The API keys as a table (wide windows) or as cards (phones).
 import {
-  ActionIcon,
   Anchor,
   Badge,
   Card,
@@ -9,12 +8,11 @@ import {
   Stack,
   Table,
   Text,
-  Tooltip,
   VisuallyHidden,
 } from "@mantine/core";
 import type { KeyView, ProviderView } from "../api/types";
 import { href, ROUTES } from "../lib/router";
-import { IconEdit, IconTrash } from "../components/icons";
+import { RowActions } from "../components/RowActions";
 import { TimeCell } from "../components/TimeCell";
 
 interface ListProps {
@@ -95,20 +93,7 @@ function Provider({ k, providers }: { k: KeyView; providers: ProviderView[] | un
 }
 
 function Actions({ k, onEdit, onDelete }: { k: KeyView; onEdit: () => void; onDelete: () => void }) {
-  return (
-    <Group gap={4} wrap="nowrap" justify="flex-end">
-      <Tooltip label="Edit">
-        <ActionIcon variant="subtle" color="gray" aria-label={`Edit ${k.name}`} onClick={onEdit}>
-          <IconEdit />
-        </ActionIcon>
-      </Tooltip>
-      <Tooltip label="Delete">
-        <ActionIcon variant="subtle" color="red" aria-label={`Delete ${k.name}`} onClick={onDelete}>
-          <IconTrash />
-        </ActionIcon>
-      </Tooltip>
-    </Group>
-  );
+  return <RowActions name={k.name} onEdit={onEdit} onDelete={onDelete} />;
 }
 
 function Name({ k }: { k: KeyView }) {

@@ -1,0 +1,27 @@
+import type { ReactNode } from "react";
+import { ActionIcon, Group, Tooltip } from "@mantine/core";
+import { IconEdit, IconTrash } from "./icons";
+
+/** The Edit and Delete icon buttons at the end of a list row (and anything before them). */
+export function RowActions({ name, onEdit, onDelete, children }: {
+  name: string;
+  onEdit: () => void;
+  onDelete: () => void;
+  children?: ReactNode;
+}) {
+  return (
+    <Group gap={4} wrap="nowrap" justify="flex-end">
+      {children}
+      <Tooltip label="Edit">
+        <ActionIcon variant="subtle" color="gray" aria-label={`Edit ${name}`} onClick={onEdit}>
+          <IconEdit />
+        </ActionIcon>
+      </Tooltip>
+      <Tooltip label="Delete">
+        <ActionIcon variant="subtle" color="red" aria-label={`Delete ${name}`} onClick={onDelete}>
+          <IconTrash />
+        </ActionIcon>
+      </Tooltip>
+    </Group>
+  );
+}
