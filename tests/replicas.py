@@ -33,6 +33,12 @@ def keyhouse(*args: str, env: dict[str, str], input: str | None = None,
 
 @contextmanager
 def replica(env: dict[str, str]) -> Iterator[str]:
+    with replica_process(env) as (url, _):
+        yield url
+
+
+@contextmanager
+def replica_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     log = open(Path(env["KEYHOUSE_HOME"]) / f"serve-{port}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "keyhouse", "serve", "--port", str(port)],
@@ -50,7 +56,7 @@ def replica(env: dict[str, str]) -> Iterator[str]:
                 log.close()
                 raise RuntimeError(Path(log.name).read_text()[-2000:])
             time.sleep(0.1)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
