@@ -21,6 +21,7 @@ import httpx
 
 from keyhouse.errors import BadRequest, UpstreamAuthFailed, UpstreamError
 from keyhouse.providers import gemini_convert as convert
+from keyhouse.providers import gemini_embeddings as embed
 from keyhouse.providers.base import (
     JSON,
     Call,
@@ -249,22 +250,22 @@ class GeminiAdapter(GoogleAdapter):
         return f"{self.base_url(call)}/v1beta/models/{model_id(call.model)}:{method}"
 
     async def embeddings(self, call: Call, request: JSON) -> JSON:
-        texts = convert.embedding_inputs(request)
+        texts = embed.embedding_inputs(request)
         url = self.model_url(call, "batchEmbedContents")
         path = f"models/{model_id(call.model)}"
         batches = [texts[i:i + _GEMINI_EMBED_BATCH]
                    for i in range(0, len(texts), _GEMINI_EMBED_BATCH)]
 
         async def run(batch: list[str]) -> JSON:
-            body = convert.gemini_embed_body(path, batch, request.get("dimensions"))
+            body = embed.gemini_embed_body(path, batch, request.get("dimensions"))
             return await self.post_json(call, url, body)
 
         vectors = [v for data in await gather(batches, run)
-                   for v in convert.gemini_embed_vectors(data)]
+                   for v in embed.gemini_embed_vectors(data)]
         if len(vectors) != len(texts):
             raise UpstreamError("Upstream (gemini) returned the wrong number of embeddings.")
         # batchEmbedContents reports no token counts.
-        return convert.embeddings_response(vectors, call.model, 0,
+        return embed.embeddings_response(vectors, call.model, 0,
                                            request.get("encoding_format"))
 
     async def verify(self, call: Call) -> None:

@@ -22,7 +22,7 @@ from google.auth import crypt, jwt
 from google.auth.exceptions import GoogleAuthError
 
 from keyhouse.errors import BadRequest, UpstreamAuthFailed, UpstreamError
-from keyhouse.providers import gemini_convert as convert
+from keyhouse.providers import gemini_embeddings as embed
 from keyhouse.providers.base import JSON, Call, TokenCache, transport_error, upstream_error
 from keyhouse.providers.catalog import ProviderSpec
 from keyhouse.providers.gemini import Auth, GoogleAdapter, gather, model_id
@@ -199,7 +199,7 @@ class VertexAdapter(GoogleAdapter):
     # -- what --------------------------------------------------------------------------
 
     async def embeddings(self, call: Call, request: JSON) -> JSON:
-        texts = convert.embedding_inputs(request)
+        texts = embed.embedding_inputs(request)
         url = self.model_url(call, "predict")
         # gemini-embedding-* takes one instance per request; text-embedding-* up to 250
         # (and 20k tokens), so stay well below.
@@ -207,19 +207,19 @@ class VertexAdapter(GoogleAdapter):
         batches = [texts[i:i + size] for i in range(0, len(texts), size)]
 
         async def run(batch: list[str]) -> JSON:
-            body = convert.vertex_predict_body(batch, request.get("dimensions"))
+            body = embed.vertex_predict_body(batch, request.get("dimensions"))
             return await self.post_json(call, url, body)
 
         vectors: list[list[float]] = []
         tokens = 0
         for data in await gather(batches, run):
-            batch_vectors, batch_tokens = convert.vertex_predict_vectors(data)
+            batch_vectors, batch_tokens = embed.vertex_predict_vectors(data)
             vectors.extend(batch_vectors)
             tokens += batch_tokens
         if len(vectors) != len(texts):
             raise UpstreamError(f"Upstream ({call.credential.provider}) returned the wrong "
                                 "number of embeddings.")
-        return convert.embeddings_response(vectors, call.model, tokens,
+        return embed.embeddings_response(vectors, call.model, tokens,
                                            request.get("encoding_format"))
 
     async def verify(self, call: Call) -> None:
