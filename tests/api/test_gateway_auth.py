@@ -129,8 +129,7 @@ async def test_the_web_session_counts_only_with_the_client_header(
             return None
         return Principal("web-session", "web-session", is_admin=True)
 
-    monkeypatch.setattr(auth, "_session_lookup", session_principal)
-    monkeypatch.setattr(auth, "_session_lookup_loaded", True)
+    monkeypatch.setattr(auth, "session_principal", session_principal)
     cookie = {"cookie": "keyhouse_session=good-session"}
     web = {**cookie, "x-keyhouse-client": "web"}
     assert (await client.post("/v1/chat/completions", json=CHAT, headers=web)).status_code == 503

@@ -8,20 +8,14 @@ sign-in session instead, which counts only on requests that carry
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Any
-
 import anyio
 from starlette.requests import Request
 
+from keyhouse.admin.auth import session_principal
 from keyhouse.errors import Forbidden, Unauthorized
 from keyhouse.gateway.types import Endpoint, Principal, Registry
 
 MAX_TOKEN_LENGTH = 512
-
-_session_lookup: Callable[[Request], Any] | None = None
-_session_lookup_loaded = False
 
 
 def presented_token(request: Request) -> str | None:
@@ -63,26 +57,5 @@ async def _session_principal(request: Request) -> Principal | None:
     # Only the UI sends this header; skip the session machinery for everyone else.
     if "x-keyhouse-client" not in request.headers:
         return None
-    lookup = _load_session_lookup()
-    if lookup is None:
-        return None
     # The session lives in the database: look it up off the event loop.
-    result = await anyio.to_thread.run_sync(lookup, request)
-    if inspect.isawaitable(result):
-        result = await result
-    return result if isinstance(result, Principal) else None
-
-
-def _load_session_lookup() -> Callable[[Request], Any] | None:
-    # Imported lazily: the admin package depends on the store, which the gateway does not
-    # need, and tests run the gateway without it.
-    global _session_lookup, _session_lookup_loaded
-    if not _session_lookup_loaded:
-        try:
-            from keyhouse.admin.auth import session_principal  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            _session_lookup = None
-        else:
-            _session_lookup = session_principal
-        _session_lookup_loaded = True
-    return _session_lookup
+    return await anyio.to_thread.run_sync(session_principal, request)
