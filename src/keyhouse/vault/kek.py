@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -133,8 +134,10 @@ class PassphraseSource:
         """The key of the first passphrase (the one a new KEK version is made from)."""
         return derive_key(self._passphrases[0], salt)
 
-    def derive_all(self, salt: bytes) -> list[bytes]:
-        return [derive_key(p, salt) for p in self._passphrases]
+    def derive_each(self, salt: bytes) -> Iterator[bytes]:
+        """Each passphrase's key in turn; lazily, since every one costs a full scrypt."""
+        for passphrase in self._passphrases:
+            yield derive_key(passphrase, salt)
 
     def materials(self) -> list[KekMaterial]:
         return []

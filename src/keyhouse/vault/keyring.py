@@ -156,7 +156,7 @@ def _from_passphrase(source: PassphraseSource, records: dict[int, KekRecord],
                      store: KekStore) -> dict[int, Kek]:
     keks: dict[int, Kek] = {}
     for record in (r for r in records.values() if r.source == "passphrase"):
-        for key in source.derive_all(record.salt or b""):
+        for key in source.derive_each(record.salt or b""):
             if key_check_value(key) == record.kcv:
                 keks[record.version] = Kek(record.version, key)
                 break
