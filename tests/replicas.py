@@ -17,7 +17,9 @@ from tests.conftest import ADMIN_TOKEN
 
 
 def keyhouse_env(home: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "KEYHOUSE_HOME": str(home), "KEYHOUSE_ADMIN_TOKEN": ADMIN_TOKEN,
+    # Settings from the developer's own shell must not leak into the server under test.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("KEYHOUSE_")}
+    env = {**inherited, "KEYHOUSE_HOME": str(home), "KEYHOUSE_ADMIN_TOKEN": ADMIN_TOKEN,
            "KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS": "true", "KEYHOUSE_LOG_LEVEL": "warning",
            **extra}
     if database_url:

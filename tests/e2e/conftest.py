@@ -7,11 +7,7 @@ Screenshots land in test-output/screenshots/ at the repository root.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, sync_playwright
 
-from keyhouse.testing.fakes.server import free_port
+from tests.replicas import keyhouse_env, replica_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -64,7 +60,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class Server:
     url: str
     home: Path
-    log: Path
 
     def api(self) -> httpx.Client:
         """An admin API client (bearer token) for setting up data quickly."""
@@ -72,47 +67,11 @@ class Server:
                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
 
 
-def _keyhouse_command() -> list[str]:
-    script = Path(sys.executable).parent / "keyhouse"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from keyhouse.cli import main; main()"]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("keyhouse-home")
-    log = home / "serve.log"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYHOUSE_")}
-    env.update(KEYHOUSE_HOME=str(home), KEYHOUSE_ADMIN_TOKEN=ADMIN_TOKEN,
-               KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS="true")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*_keyhouse_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=home)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"keyhouse serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"keyhouse serve did not answer /healthz:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield Server(url=url, home=home, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with replica_process(keyhouse_env(home, KEYHOUSE_ADMIN_TOKEN=ADMIN_TOKEN)) as (url, _):
+        yield Server(url=url, home=home)
 
 
 @pytest.fixture(scope="session")
