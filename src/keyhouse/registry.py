@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 import anyio
 from sqlalchemy import select
 
-from keyhouse.errors import KeyhouseError, NoKey, Unavailable
+from keyhouse.errors import KeyhouseError, NoKey, Unauthorized, Unavailable
 from keyhouse.gateway.types import Endpoint, Principal, Target
+from keyhouse.limits.spec import Limits, Subject
 from keyhouse.providers.base import Credential
 from keyhouse.store.models import (
     AccessTokenRow,
@@ -102,7 +103,13 @@ class LiveRegistry:
         digest = _hash(token)
         if self.is_admin_hash(digest):
             return self._admin
-        return self._snapshot.tokens.get(digest)
+        principal = self._snapshot.tokens.get(digest)
+        # Checked per request, not per load: expiry and a rotation's grace end on time on
+        # every replica, with no write to wake the poll.
+        if principal is not None and principal.expires_at is not None and (
+                principal.expires_at <= time.time()):
+            raise Unauthorized("The access token has expired.")
+        return principal
 
     def is_admin_token(self, token: str) -> bool:
         return bool(token) and self.is_admin_hash(_hash(token))
@@ -127,13 +134,19 @@ class LiveRegistry:
         with self.store.read() as session:
             version = int(session.scalar(
                 select(ConfigStateRow.version).where(ConfigStateRow.id == 1)) or 0)
+            key_rows = list(session.scalars(select(ApiKeyRow)))
             keys = {
                 r.id: KeyRecord(
                     id=r.id, name=r.name, provider=r.provider, auth_method=r.auth_method,
                     config={k: str(v) for k, v in r.config.items()},
                     fields=r.fields, sealed=r.sealed(),
                     version=r.version)
-                for r in session.scalars(select(ApiKeyRow))
+                for r in key_rows
+            }
+            key_limits = {
+                r.id: Subject("key", r.id, r.name, limits)
+                for r in key_rows
+                if (limits := Limits.from_json(r.limits)) is not None
             }
             endpoints = {}
             for e in session.scalars(select(EndpointRow)):
@@ -147,14 +160,11 @@ class LiveRegistry:
                     id=e.id, name=e.name, task="embeddings" if e.task == "embeddings"
                     else "chat", targets=targets, timeout_seconds=e.timeout_seconds,
                     connect_timeout_seconds=e.connect_timeout_seconds,
-                    max_retries=e.max_retries)
+                    max_retries=e.max_retries, limited=_limited(e, targets, key_limits))
             keks = {r.version: r.state for r in session.scalars(select(KekVersionRow))}
-            tokens = {
-                t.token_hash: Principal(token_id=t.id, name=t.name, is_admin=False,
-                                        endpoints=frozenset(t.endpoints)
-                                        if t.endpoints is not None else None)
-                for t in session.scalars(select(AccessTokenRow))
-            }
+            tokens: dict[str, Principal] = {}
+            for t in session.scalars(select(AccessTokenRow)):
+                tokens.update(_principals(t))
         self._follow_kek_changes(keks)
         self._snapshot = Snapshot(version, endpoints, keys, tokens)
         self._credentials = {k: v for k, v in self._credentials.items() if k in keys}
@@ -206,6 +216,35 @@ class LiveRegistry:
         if self._stale_since is not None and (
                 time.monotonic() - self._stale_since > self._max_stale):
             raise Unavailable("The configuration store has been unreachable for too long.")
+
+
+def _limited(row: EndpointRow, targets: tuple[Target, ...],
+             key_limits: dict[str, Subject]) -> tuple[Subject, ...]:
+    own = Limits.from_json(row.limits)
+    out = [Subject("endpoint", row.id, row.name, own)] if own is not None else []
+    keys = dict.fromkeys(t.key_id for t in targets if t.role == "primary" and t.key_id)
+    out += [key_limits[k] for k in keys if k in key_limits]
+    return tuple(out)
+
+
+def _principals(row: AccessTokenRow) -> dict[str, Principal]:
+    """The token's current secret and, during a rotation's grace, its replaced one: both
+    stand for the same token (one set of limits, one name)."""
+    limits = Limits.from_json(row.limits)
+    subject = Subject("token", row.id, row.name, limits) if limits is not None else None
+    scope = frozenset(row.endpoints) if row.endpoints is not None else None
+    expires = row.expires_at.timestamp() if row.expires_at is not None else None
+    current = Principal(token_id=row.id, name=row.name, is_admin=False, endpoints=scope,
+                        expires_at=expires, limited=subject)
+    out = {row.token_hash: current}
+    if row.previous_hash and row.previous_expires_at is not None:
+        grace_end = row.previous_expires_at.timestamp()
+        if grace_end > time.time():
+            out[row.previous_hash] = Principal(
+                token_id=row.id, name=row.name, is_admin=False, endpoints=scope,
+                expires_at=min(grace_end, expires) if expires is not None else grace_end,
+                limited=subject)
+    return out
 
 
 def _hash(token: str) -> str:

@@ -12,8 +12,10 @@ from keyhouse.admin.schemas import (
     EndpointCreate,
     EndpointUpdate,
     EndpointView,
+    LimitsIn,
     TargetIn,
     TargetView,
+    limits_json,
 )
 from keyhouse.admin.validation import FieldErrors
 from keyhouse.errors import AlreadyExists, NotFound, PreconditionFailed
@@ -45,7 +47,8 @@ class EndpointService:
                 id=str(uuid.uuid4()), name=body.name, description=body.description,
                 task=body.task, timeout_seconds=body.timeout_seconds,
                 connect_timeout_seconds=body.connect_timeout_seconds,
-                max_retries=body.max_retries, version=1, created_at=now, updated_at=now,
+                max_retries=body.max_retries, limits=limits_json(body.limits), version=1,
+                created_at=now, updated_at=now,
             )
             row.targets = _target_rows(body.targets)
             session.add(row)
@@ -62,6 +65,10 @@ class EndpointService:
                 raise PreconditionFailed(
                     f"The endpoint is at version {row.version}, not {if_match}; reload.")
             changes = body.model_dump(exclude_unset=True, exclude_none=True)
+            changes.pop("limits", None)
+            if "limits" in body.model_fields_set and limits_json(body.limits) != row.limits:
+                row.limits = limits_json(body.limits)
+                changes["limits"] = row.limits
             if "name" in changes and body.name != row.name:
                 _ensure_name_free(session, changes["name"], row.id)
             task = body.task or row.task
@@ -147,5 +154,6 @@ def _view(row: EndpointRow, keys: dict[str, tuple[str, str]]) -> EndpointView:
         id=row.id, name=row.name, description=row.description, task=row.task,
         targets=targets, timeout_seconds=row.timeout_seconds,
         connect_timeout_seconds=row.connect_timeout_seconds, max_retries=row.max_retries,
+        limits=LimitsIn.model_validate(row.limits) if row.limits else None,
         created_at=row.created_at, updated_at=row.updated_at, version=row.version,
     )

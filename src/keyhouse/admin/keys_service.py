@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyhouse.admin.key_versions import push_history
-from keyhouse.admin.schemas import KeyCreate, KeyUpdate, KeyView, Ref
+from keyhouse.admin.schemas import KeyCreate, KeyUpdate, KeyView, LimitsIn, Ref, limits_json
 from keyhouse.admin.validation import (
     FieldErrors,
     clean_config,
@@ -73,7 +73,7 @@ class KeyService:
             row = ApiKeyRow(
                 id=key_id, name=body.name, description=body.description, provider=spec.id,
                 auth_method=method.id, config=config, version=1, credential_version=1,
-                rotate_after_days=body.rotate_after_days,
+                rotate_after_days=body.rotate_after_days, limits=limits_json(body.limits),
                 created_at=now, updated_at=now, credential_updated_at=now,
             )
             row.store_sealed(sealed, _masks(secrets))
@@ -126,6 +126,9 @@ class KeyService:
                     body.rotate_after_days or None) != row.rotate_after_days:
                 row.rotate_after_days = body.rotate_after_days or None
                 changed.append("rotate_after_days")
+            if "limits" in body.model_fields_set and limits_json(body.limits) != row.limits:
+                row.limits = limits_json(body.limits)
+                changed.append("limits")
             if config != row.config:
                 changed += sorted(k for k in set(config) | set(row.config)
                                   if config.get(k) != row.config.get(k))
@@ -214,6 +217,7 @@ def _view(row: ApiKeyRow, users: list[Ref]) -> KeyView:
         rotate_after_days=row.rotate_after_days, credential_version=row.credential_version,
         credential_age_days=age,
         rotation_due=row.rotate_after_days is not None and age >= row.rotate_after_days,
+        limits=LimitsIn.model_validate(row.limits) if row.limits else None,
         version=row.version,
     )
 

@@ -24,6 +24,33 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+USD = Annotated[float, Field(gt=0, le=1_000_000)]
+PerMinute = Annotated[int, Field(ge=1, le=100_000_000)]
+
+
+class BudgetIn(Strict):
+    usd: USD
+    period: Literal["day", "week", "month"] = "month"
+    action: Literal["reject", "alert"] = "reject"
+
+
+class LimitsIn(Strict):
+    """Limits of a token, an endpoint or a key; every one set must allow a call."""
+
+    requests_per_minute: PerMinute | None = None
+    tokens_per_minute: PerMinute | None = None
+    max_concurrent: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    budget: BudgetIn | None = None
+
+
+def limits_json(limits: LimitsIn | None) -> dict[str, object] | None:
+    """What the ``limits`` column stores: only the limits that are set; None for none."""
+    if limits is None:
+        return None
+    data = limits.model_dump(exclude_none=True)
+    return data or None
+
+
 class KeyCreate(Strict):
     name: Name
     provider: Annotated[str, StringConstraints(max_length=64)]
@@ -32,6 +59,7 @@ class KeyCreate(Strict):
     config: Annotated[dict[str, ConfigValue], Field(max_length=MAX_FIELDS)] = {}
     description: Description = ""
     rotate_after_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    limits: LimitsIn | None = None
 
 
 class CredentialVersion(BaseModel):
@@ -62,6 +90,8 @@ class KeyUpdate(Strict):
     config: Annotated[dict[str, ConfigValue | None], Field(max_length=MAX_FIELDS)] | None = None
     # 0 turns the rotation reminder off.
     rotate_after_days: Annotated[int, Field(ge=0, le=3650)] | None = None
+    # Replaces the key's limits; null or {} removes them.
+    limits: LimitsIn | None = None
 
 
 class Ref(BaseModel):
@@ -86,6 +116,7 @@ class KeyView(BaseModel):
     credential_version: int
     credential_age_days: int
     rotation_due: bool
+    limits: LimitsIn | None = None
     version: int
 
 
@@ -111,6 +142,7 @@ class EndpointCreate(Strict):
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 60.0
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
     max_retries: Annotated[int, Field(ge=0, le=5)] = 1
+    limits: LimitsIn | None = None
 
 
 class EndpointUpdate(Strict):
@@ -121,6 +153,8 @@ class EndpointUpdate(Strict):
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] | None = None
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=60)] | None = None
     max_retries: Annotated[int, Field(ge=0, le=5)] | None = None
+    # Replaces the endpoint's limits; null or {} removes them.
+    limits: LimitsIn | None = None
 
 
 class TargetView(BaseModel):
@@ -141,6 +175,7 @@ class EndpointView(BaseModel):
     timeout_seconds: float
     connect_timeout_seconds: float
     max_retries: int
+    limits: LimitsIn | None = None
     created_at: datetime
     updated_at: datetime
     version: int
@@ -153,6 +188,26 @@ class EndpointList(BaseModel):
 class AccessTokenCreate(Strict):
     name: Name
     endpoints: Annotated[list[Name], Field(max_length=100)] | None = None
+    expires_at: datetime | None = None
+    limits: LimitsIn | None = None
+
+
+class AccessTokenUpdate(Strict):
+    """Fields left out stay as they are; ``expires_at: null`` makes the token not expire,
+    ``endpoints: null`` lets it call every endpoint, ``limits: null`` removes its limits."""
+
+    name: Name | None = None
+    endpoints: Annotated[list[Name], Field(max_length=100)] | None = None
+    expires_at: datetime | None = None
+    limits: LimitsIn | None = None
+
+
+MAX_GRACE_SECONDS = 30 * 24 * 3600
+
+
+class AccessTokenRotate(Strict):
+    # How long the replaced secret keeps working; 0 ends it at once.
+    grace_seconds: Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)] = 0
 
 
 class AccessTokenView(BaseModel):
@@ -161,10 +216,15 @@ class AccessTokenView(BaseModel):
     prefix: str
     endpoints: list[str] | None
     created_at: datetime
+    expires_at: datetime | None = None
+    limits: LimitsIn | None = None
+    rotated_at: datetime | None = None
+    # While a rotation's grace lasts: until when the replaced secret still works.
+    previous_valid_until: datetime | None = None
 
 
 class AccessTokenCreated(AccessTokenView):
-    token: str  # shown once, here, and never again
+    token: str  # shown once, here (and at rotation), and never again
 
 
 class AccessTokenList(BaseModel):

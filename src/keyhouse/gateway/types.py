@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from keyhouse.limits.spec import Subject
 from keyhouse.providers.base import Credential
 
 Role = Literal["primary", "fallback"]
@@ -34,6 +35,9 @@ class Endpoint:
     timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 5.0
     max_retries: int = 1
+    # Limits that apply to every call of this endpoint: its own, then those of the keys
+    # its primary targets use (see keyhouse.limits.admission).
+    limited: tuple[Subject, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,9 @@ class Principal:
     is_admin: bool
     # Endpoint names this token may call; None means every endpoint.
     endpoints: frozenset[str] | None = None
+    # Epoch seconds after which this secret is refused (expiry, or a rotation's grace).
+    expires_at: float | None = None
+    limited: Subject | None = None
 
     def may_call(self, endpoint: Endpoint) -> bool:
         return self.endpoints is None or endpoint.name in self.endpoints

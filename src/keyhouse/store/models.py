@@ -94,6 +94,8 @@ class ApiKeyRow(SealedCredential, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     credential_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     rotate_after_days: Mapped[int | None] = mapped_column(Integer)
+    # Rate limits and budget (keyhouse.limits.spec); None: no limit of its own.
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     credential_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -121,6 +123,7 @@ class EndpointRow(Base):
     timeout_seconds: Mapped[float] = mapped_column(Float, default=60.0)
     connect_timeout_seconds: Mapped[float] = mapped_column(Float, default=5.0)
     max_retries: Mapped[int] = mapped_column(Integer, default=1)
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -153,6 +156,12 @@ class AccessTokenRow(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     endpoints: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    limits: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # After a rotation the replaced secret keeps working until previous_expires_at.
+    previous_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    previous_expires_at: Mapped[datetime | None] = mapped_column()
+    rotated_at: Mapped[datetime | None] = mapped_column()
 
 
 class AdminTokenRow(Base):
