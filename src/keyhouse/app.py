@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
 from keyhouse import http_errors
-from keyhouse.admin import endpoints_routes, keys_routes, misc_routes
+from keyhouse.admin.routers import ROUTERS
 from keyhouse.errors import KeyhouseError
 from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.services import Services, bootstrap
@@ -76,9 +76,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                 status_code=503)
         return JSONResponse({"status": "ready", "config_version": services.registry.version})
 
-    app.include_router(keys_routes.router)
-    app.include_router(endpoints_routes.router)
-    app.include_router(misc_routes.router)
+    for admin_router in ROUTERS:
+        app.include_router(admin_router)
 
     from keyhouse.gateway.routes import router as gateway_router
 

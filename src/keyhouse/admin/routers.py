@@ -1,0 +1,26 @@
+"""Every admin API router, in one list: the app factory and the OpenAPI printer both mount
+these, so the served schema and the generated client cannot drift apart."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from keyhouse.admin import (
+    audit_routes,
+    endpoints_routes,
+    keys_routes,
+    meta_routes,
+    providers_routes,
+    session_routes,
+    tokens_routes,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    keys_routes.router,
+    endpoints_routes.router,
+    providers_routes.router,
+    tokens_routes.router,
+    audit_routes.router,
+    meta_routes.router,
+    session_routes.router,
+)
