@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
@@ -18,9 +20,12 @@ from starlette.staticfiles import StaticFiles
 from keyhouse import http_errors
 from keyhouse.admin.routers import ROUTERS
 from keyhouse.errors import KeyhouseError
+from keyhouse.limits import setup as limits_setup
 from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.services import Services, bootstrap
 from keyhouse.settings import Settings
+
+log = logging.getLogger("keyhouse")
 
 STATIC = Path(__file__).parent / "ui" / "static"
 
@@ -43,17 +48,28 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.http = create_client(allow_private=settings.allow_private_upstreams)
         poller = asyncio.create_task(
             services.registry.poll_forever(settings.poll_interval_seconds))
+        if alerts is not None:
+            alerts.start()
+        if not limiter.store.shared:
+            log.warning(limits_setup.PER_PROCESS)
         try:
             yield
         finally:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
+            if alerts is not None:
+                await alerts.aclose()
+            await limiter.store.aclose()
             await app.state.http.aclose()
+
+    alerts = limits_setup.alert_sender(settings)
+    limiter = limits_setup.build_limiter(settings, alerts=alerts)
 
     app = FastAPI(title="Keyhouse", version="0.1.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services
+    app.state.limiter = limiter
     app.state.registry = services.registry
     app.state.settings = settings
 
@@ -66,15 +82,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    def check_store() -> None:
+        services.store.ping()
+        services.keyring.primary  # noqa: B018 - raises if the primary KEK is absent
+
     @app.get("/readyz", include_in_schema=False)
-    def readyz() -> JSONResponse:
+    async def readyz() -> JSONResponse:
+        limits = await limits_setup.describe(limiter)
         try:
-            services.store.ping()
-            services.keyring.primary  # noqa: B018 - raises if the primary KEK is absent
+            await anyio.to_thread.run_sync(check_store)
         except KeyhouseError as exc:
-            return JSONResponse({"status": "unavailable", "reason": exc.code},
-                                status_code=503)
-        return JSONResponse({"status": "ready", "config_version": services.registry.version})
+            return JSONResponse({"status": "unavailable", "reason": exc.code,
+                                 "limits": limits}, status_code=503)
+        return JSONResponse({"status": "ready", "config_version": services.registry.version,
+                             "limits": limits})
 
     for admin_router in ROUTERS:
         app.include_router(admin_router)

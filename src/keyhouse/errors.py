@@ -18,9 +18,12 @@ holds a secret, SQL text or a stack trace.
     │   └── KeyInUse (409 key_in_use)
     ├── PreconditionFailed (412 version_mismatch)
     ├── PayloadTooLarge (413 payload_too_large)
+    ├── RateLimited (429 rate_limit_exceeded) — a Keyhouse limit, not the provider's
+    │   └── BudgetExceeded (429 budget_exceeded)
     ├── Unsupported (501 unsupported)
     ├── Unavailable (503 unavailable)
-    │   └── NoKey (503 endpoint_has_no_key)
+    │   ├── NoKey (503 endpoint_has_no_key)
+    │   └── LimitsUnavailable (503 limits_unavailable)
     ├── UpstreamError (502 upstream_error; status follows the upstream's class)
     │   ├── UpstreamAuthFailed (401 upstream_auth_failed)
     │   ├── UpstreamNotFound (404 upstream_not_found)
@@ -46,6 +49,8 @@ class KeyhouseError(Exception):
     def __init__(self, message: str | None = None, **details: Any) -> None:
         self.message = message or self.default_message
         self.details = details
+        # Extra response headers (Retry-After, x-ratelimit-*), set by whoever knows them.
+        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
     def body(self) -> dict[str, Any]:
@@ -115,6 +120,19 @@ class PayloadTooLarge(KeyhouseError):
     default_message = "The request body is too large."
 
 
+class RateLimited(KeyhouseError):
+    """A limit of the caller's token, the endpoint or its key refuses the call for now."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+    default_message = "Rate limit exceeded; retry after the time in Retry-After."
+
+
+class BudgetExceeded(RateLimited):
+    code = "budget_exceeded"
+    default_message = "The budget for this period is spent."
+
+
 class Unsupported(KeyhouseError):
     status = 501
     code = "unsupported"
@@ -130,6 +148,14 @@ class Unavailable(KeyhouseError):
 class NoKey(Unavailable):
     code = "endpoint_has_no_key"
     default_message = "The endpoint has no usable API key; give it another key."
+
+
+class LimitsUnavailable(Unavailable):
+    """The shared limit store is unreachable and the operator chose to refuse calls then
+    (``KEYHOUSE_LIMITS_ON_STORE_ERROR=reject``) rather than run without shared limits."""
+
+    code = "limits_unavailable"
+    default_message = "Limits cannot be checked right now; retry shortly."
 
 
 class UpstreamError(KeyhouseError):

@@ -27,11 +27,12 @@ def render(request: Request, exc: KeyhouseError) -> JSONResponse:
     headers: dict[str, str] = {}
     if exc.status == 401:
         headers["www-authenticate"] = "Bearer"
+    headers.update(exc.headers)
     if path.startswith("/v1/"):
         status, body = (anthropic_error(exc) if path.startswith("/v1/messages")
                         else openai_error(exc))
         retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
+        if retry_after is not None and "retry-after" not in headers:
             headers["retry-after"] = str(int(retry_after))
         return JSONResponse(body, status_code=status, headers=headers)
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)

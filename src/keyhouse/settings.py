@@ -7,6 +7,7 @@ test) and handed to ``create_app``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = 10 * 1024 * 1024
     admin_max_body_bytes: int = 256 * 1024
     log_level: str = "info"
+
+    # Limits and budgets. With a Redis URL the counters are shared by every replica;
+    # without one each process keeps its own (and says so at start-up and in /readyz).
+    redis_url: SecretStr | None = None  # may carry a password
+    redis_prefix: str = "keyhouse:limits:"
+    limits_on_store_error: Literal["reject", "allow"] = "reject"
+    # A concurrency slot whose release was lost (a replica died) returns after this long.
+    limits_lease_seconds: float = 600.0
+    # Budget reservations: the worst case is max_tokens x price; without max_tokens this
+    # many output tokens, and without a known price this many dollars per call.
+    budget_default_max_tokens: int = 4096
+    budget_default_reservation_usd: float = 0.05
+    alert_webhook_url: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

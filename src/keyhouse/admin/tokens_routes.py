@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from keyhouse.admin.deps import AdminDep, ServicesDep
-from keyhouse.admin.schemas import AccessTokenCreate, AccessTokenCreated, AccessTokenList
+from keyhouse.admin.schemas import (
+    AccessTokenCreate,
+    AccessTokenCreated,
+    AccessTokenList,
+    AccessTokenRotate,
+    AccessTokenUpdate,
+    AccessTokenView,
+)
 
 router = APIRouter(prefix="/api/v1")
 
@@ -22,6 +29,31 @@ def create_access_token(body: AccessTokenCreate, admin: AdminDep,
 @router.get("/access-tokens", response_model=AccessTokenList, tags=["access-tokens"])
 def list_access_tokens(admin: AdminDep, services: ServicesDep) -> AccessTokenList:
     return AccessTokenList(access_tokens=services.tokens.list())
+
+
+@router.get("/access-tokens/{token_id}", response_model=AccessTokenView,
+            tags=["access-tokens"])
+def get_access_token(token_id: str, admin: AdminDep, services: ServicesDep) -> AccessTokenView:
+    return services.tokens.get(token_id)
+
+
+@router.patch("/access-tokens/{token_id}", response_model=AccessTokenView,
+              tags=["access-tokens"])
+def update_access_token(token_id: str, body: AccessTokenUpdate, admin: AdminDep,
+                        services: ServicesDep) -> AccessTokenView:
+    view = services.tokens.update(token_id, body, admin.actor)
+    services.registry.load()
+    return view
+
+
+@router.post("/access-tokens/{token_id}/rotate", response_model=AccessTokenCreated,
+             tags=["access-tokens"])
+def rotate_access_token(token_id: str, admin: AdminDep, services: ServicesDep,
+                        body: AccessTokenRotate | None = None) -> AccessTokenCreated:
+    """A new secret, shown once; the old one keeps working for ``grace_seconds``."""
+    rotated = services.tokens.rotate(token_id, body or AccessTokenRotate(), admin.actor)
+    services.registry.load()
+    return rotated
 
 
 @router.delete("/access-tokens/{token_id}", status_code=204, tags=["access-tokens"])

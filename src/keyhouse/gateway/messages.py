@@ -20,6 +20,7 @@ from keyhouse.gateway.common import (
     resolve_endpoint,
 )
 from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, anthropic_events
+from keyhouse.limits import gateway as limits
 from keyhouse.providers.anthropic_convert import (
     anthropic_to_openai_request,
     openai_to_anthropic_response,
@@ -35,9 +36,15 @@ async def messages(request: Request) -> Response:
     chat_body = anthropic_to_openai_request(body)
     router_ = gateway_router(request)
     client = request.app.state.http
-    if wants_stream(chat_body):
-        opened = await router_.chat_stream(registry, client, endpoint, chat_body)
-        return StreamingResponse(anthropic_events(opened, name), media_type=SSE_MEDIA_TYPE,
-                                 headers=SSE_HEADERS)
-    answer = await router_.chat(registry, client, endpoint, chat_body)
-    return json_response(openai_to_anthropic_response(answer, name))
+    admission = await limits.admit(request, principal, endpoint, chat_body)
+    async with limits.settled_on_error(admission):
+        if wants_stream(chat_body):
+            opened = limits.watch(
+                admission, await router_.chat_stream(registry, client, endpoint, chat_body))
+            return limits.respond(admission, StreamingResponse(
+                anthropic_events(opened, name), media_type=SSE_MEDIA_TYPE,
+                headers=SSE_HEADERS))
+        answer = limits.observe(admission,
+                                await router_.chat(registry, client, endpoint, chat_body))
+        return limits.respond(admission, json_response(openai_to_anthropic_response(answer,
+                                                                                     name)))

@@ -25,6 +25,7 @@ from keyhouse.gateway.errors import ModelNotFound
 from keyhouse.gateway.messages import messages
 from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, openai_events
 from keyhouse.gateway.types import Endpoint
+from keyhouse.limits import gateway as limits
 
 JSON = dict[str, Any]
 
@@ -40,13 +41,18 @@ async def chat_completions(request: Request) -> Response:
     endpoint = resolve_endpoint(registry, principal, model_name(body), "chat")
     router_ = gateway_router(request)
     client = request.app.state.http
-    if wants_stream(body):
-        options = body.get("stream_options")
-        include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        opened = await router_.chat_stream(registry, client, endpoint, body)
-        return StreamingResponse(openai_events(opened, include_usage),
-                                 media_type=SSE_MEDIA_TYPE, headers=SSE_HEADERS)
-    return json_response(await router_.chat(registry, client, endpoint, body))
+    admission = await limits.admit(request, principal, endpoint, body)
+    async with limits.settled_on_error(admission):
+        if wants_stream(body):
+            options = body.get("stream_options")
+            include_usage = isinstance(options, dict) and options.get("include_usage") is True
+            opened = limits.watch(admission,
+                                  await router_.chat_stream(registry, client, endpoint, body))
+            return limits.respond(admission, StreamingResponse(
+                openai_events(opened, include_usage), media_type=SSE_MEDIA_TYPE,
+                headers=SSE_HEADERS))
+        answer = await router_.chat(registry, client, endpoint, body)
+        return limits.respond(admission, json_response(limits.observe(admission, answer)))
 
 
 async def embeddings(request: Request) -> Response:
@@ -54,9 +60,11 @@ async def embeddings(request: Request) -> Response:
     body = await read_json(request)
     registry = registry_of(request)
     endpoint = resolve_endpoint(registry, principal, model_name(body), "embeddings")
-    result = await gateway_router(request).embeddings(
-        registry, request.app.state.http, endpoint, body)
-    return json_response(result)
+    admission = await limits.admit(request, principal, endpoint, body)
+    async with limits.settled_on_error(admission):
+        result = await gateway_router(request).embeddings(
+            registry, request.app.state.http, endpoint, body)
+        return limits.respond(admission, json_response(limits.observe(admission, result)))
 
 
 def _model_view(endpoint: Endpoint) -> JSON:

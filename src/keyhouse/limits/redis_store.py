@@ -14,7 +14,6 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from keyhouse.limits.store import (
-    Charge,
     Check,
     LimitStoreError,
     Rate,
@@ -23,7 +22,6 @@ from keyhouse.limits.store import (
     Release,
     Settlement,
     Slots,
-    Spend,
     Verdict,
     rate_state,
 )

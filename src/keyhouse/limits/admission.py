@@ -1,0 +1,309 @@
+"""Admission: every limit that applies to a call, checked in one atomic store call.
+
+The limits that apply: the caller's token's, the endpoint's, and those of the keys the
+endpoint's primary targets use (a key's limits count the calls routed to it first; a
+fallback to another key does not charge that key). One call to the store checks them all
+and changes nothing unless all allow it; ``Admission.finish`` settles once at the end.
+
+Budgets reserve the worst case at admission — the prompt's size as input and
+``max_tokens`` (or ``budget_default_max_tokens``) as output, at the dearest price among the
+endpoint's targets, or ``budget_default_reservation_usd`` when a price is unknown — and
+settle to the real cost from the answer's usage. A call whose usage never arrived (the
+caller went away mid-stream) keeps its reservation: never an underestimate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from keyhouse.errors import BudgetExceeded, LimitsUnavailable, RateLimited
+from keyhouse.gateway.types import Endpoint, Principal
+from keyhouse.limits.spec import Subject, period_window
+from keyhouse.limits.store import (
+    Charge,
+    Check,
+    LimitStore,
+    LimitStoreError,
+    Rate,
+    RateState,
+    Refund,
+    Release,
+    Settlement,
+    Slots,
+    Spend,
+)
+
+log = logging.getLogger("keyhouse.limits")
+
+JSON = dict[str, Any]
+NANO = 1_000_000_000
+# (provider, model, input tokens, output tokens) -> USD, or None when the price is unknown.
+CostFn = Callable[[str, str, int, int], float | None]
+AlertFn = Callable[[JSON], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Budgeted:
+    check: Spend
+    subject: Subject
+    period_start: datetime
+    alert: bool
+
+
+class Limiter:
+    def __init__(self, store: LimitStore, *, prefix: str = "keyhouse:limits:",
+                 on_store_error: str = "reject", lease_seconds: float = 600.0,
+                 default_max_tokens: int = 4096, default_reservation_usd: float = 0.05,
+                 cost: CostFn | None = None, alert: AlertFn | None = None) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.allow_on_store_error = on_store_error == "allow"
+        self.lease_seconds = lease_seconds
+        self.default_max_tokens = default_max_tokens
+        self.default_reservation_usd = default_reservation_usd
+        self.cost = cost
+        self.alert = alert
+        # Calls admitted or settled while the store was unreachable (exported by /metrics
+        # and /readyz as keyhouse_limits_store_errors_total).
+        self.store_errors = 0
+
+    @staticmethod
+    def subjects(principal: Principal, endpoint: Endpoint) -> tuple[Subject, ...]:
+        if principal.limited is None:
+            return endpoint.limited
+        return (principal.limited, *endpoint.limited)
+
+    async def admit(self, principal: Principal, endpoint: Endpoint,
+                    body: JSON) -> Admission | None:
+        """None when no limit applies; else the admission to finish, or 429/503."""
+        subjects = self.subjects(principal, endpoint)
+        if not subjects:
+            return None
+        max_out = _max_tokens(body)
+        token_estimate = _input_estimate(body) + (max_out or 0)
+        checks: list[Check] = []
+        budgets: list[_Budgeted] = []
+        reserve: int | None = None
+        now = datetime.now(UTC)
+        for s in subjects:
+            base = f"{self.prefix}{s.scope}:{s.id}:"
+            lim = s.limits
+            if lim.requests_per_minute is not None:
+                checks.append(Rate(base + "rpm", lim.requests_per_minute, 1, "requests"))
+            if lim.tokens_per_minute is not None:
+                checks.append(Rate(base + "tpm", lim.tokens_per_minute, token_estimate,
+                                   "tokens"))
+            if lim.max_concurrent is not None:
+                checks.append(Slots(base + "slots", lim.max_concurrent, self.lease_seconds))
+            if lim.budget is not None:
+                if reserve is None:
+                    reserve = self._reservation(endpoint, body, max_out)
+                start, end = period_window(lim.budget.period, now)
+                spend = Spend(f"{base}usd:{lim.budget.period}:{start.date().isoformat()}",
+                              round(lim.budget.usd * NANO), reserve,
+                              max(1, math.ceil((end - now).total_seconds())),
+                              enforce=lim.budget.action == "reject")
+                checks.append(spend)
+                budgets.append(_Budgeted(spend, s, start, lim.budget.action == "alert"))
+        lease = uuid.uuid4().hex
+        try:
+            verdict = await self.store.admit(checks, lease)
+        except LimitStoreError as exc:
+            self.store_errors += 1
+            log.warning("limit store unreachable (%s): %s the call", exc,
+                        "allowing" if self.allow_on_store_error else "refusing")
+            if self.allow_on_store_error:
+                return None
+            unavailable = LimitsUnavailable()
+            unavailable.headers["retry-after"] = "1"
+            raise unavailable from None
+        headers = rate_headers(verdict.rates)
+        if not verdict.admitted:
+            refused = verdict.refused
+            err = _refusal(refused, subjects, self.prefix)
+            err.headers.update(headers)
+            err.headers["retry-after"] = str(max(1, math.ceil(verdict.retry_after)))
+            raise err
+        return Admission(self, endpoint, checks, budgets, lease, token_estimate,
+                         reserve or 0, headers)
+
+    def _reservation(self, endpoint: Endpoint, body: JSON, max_out: int | None) -> int:
+        """Nano-USD: the dearest target's price of the worst case."""
+        input_tokens = _input_estimate(body)
+        output_tokens = max_out if max_out is not None else self.default_max_tokens
+        worst: float | None = None
+        for target in endpoint.targets:
+            usd = (self.cost(target.provider, target.model, input_tokens, output_tokens)
+                   if self.cost is not None and target.provider is not None else None)
+            if usd is None:
+                usd = self.default_reservation_usd
+            worst = usd if worst is None else max(worst, usd)
+        return round((worst if worst is not None else self.default_reservation_usd) * NANO)
+
+    def actual_cost(self, endpoint: Endpoint, usage: Usage) -> int | None:
+        """Nano-USD of what the call used, at the price of the target that answered (by
+        model name), else the dearest target; None when no price is known."""
+        if self.cost is None:
+            return None
+        targets = [t for t in endpoint.targets if t.provider is not None]
+        served = [t for t in targets if usage.model is not None and t.model == usage.model]
+        costs = [c for t in (served or targets)
+                 if (c := self.cost(t.provider or "", t.model, usage.input_tokens,
+                                    usage.output_tokens)) is not None]
+        return round(max(costs) * NANO) if costs else None
+
+    async def settle(self, admission: Admission, usage: Usage | None) -> None:
+        settlements: list[Settlement] = []
+        for check in admission.checks:
+            if isinstance(check, Rate):
+                if check.kind == "tokens" and usage is not None:
+                    actual = usage.input_tokens + usage.output_tokens
+                    settlements.append(Refund(check.key, check.capacity,
+                                              admission.token_estimate - actual))
+            elif isinstance(check, Slots):
+                settlements.append(Release(check.key))
+        if admission.budgets:
+            # No usage (cut short): keep the reservation. A price we do not know: the
+            # reservation, which already was the configured default.
+            cost = self.actual_cost(admission.endpoint, usage) if usage is not None else None
+            spent = admission.reserve if cost is None else cost
+            for b in admission.budgets:
+                settlements.append(Charge(b.check.key, spent - b.check.reserve,
+                                          b.check.limit if b.alert else None,
+                                          b.check.ttl_seconds))
+        if not settlements:
+            return
+        try:
+            crossed = await self.store.settle(settlements, admission.lease)
+        except LimitStoreError as exc:
+            self.store_errors += 1
+            log.warning("limit store unreachable at settlement (%s); slots return after "
+                        "their lease (%.0f s)", exc, self.lease_seconds)
+            return
+        if crossed and self.alert is not None:
+            for b in admission.budgets:
+                if b.check.key in crossed and b.subject.limits.budget is not None:
+                    budget = b.subject.limits.budget
+                    self.alert({
+                        "type": "budget_exceeded", "scope": b.subject.scope,
+                        "id": b.subject.id, "name": b.subject.name, "budget_usd": budget.usd,
+                        "period": budget.period, "period_start": b.period_start.isoformat(),
+                        "at": datetime.now(UTC).isoformat(),
+                    })
+
+
+class Admission:
+    """An admitted call: its headers, and the one settlement owed when it ends."""
+
+    __slots__ = ("_done", "budgets", "checks", "endpoint", "headers", "lease", "limiter",
+                 "reserve", "started", "token_estimate", "usage")
+
+    def __init__(self, limiter: Limiter, endpoint: Endpoint, checks: list[Check],
+                 budgets: list[_Budgeted], lease: str, token_estimate: int, reserve: int,
+                 headers: dict[str, str]) -> None:
+        self.limiter = limiter
+        self.endpoint = endpoint
+        self.checks = checks
+        self.budgets = budgets
+        self.lease = lease
+        self.token_estimate = token_estimate
+        self.reserve = reserve
+        self.headers = headers
+        self.usage: Usage | None = None
+        self.started = time.monotonic()
+        self._done = False
+
+    def observe(self, answer: JSON) -> None:
+        """Note the usage in an OpenAI-shaped answer or stream chunk, if it has one."""
+        usage = answer.get("usage")
+        if not isinstance(usage, dict):
+            return
+        prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
+        completion = usage.get("completion_tokens", usage.get("output_tokens", 0))
+        if isinstance(prompt, int) and isinstance(completion, int):
+            model = answer.get("model")
+            self.usage = Usage(prompt, completion, model if isinstance(model, str) else None)
+
+    def nothing_used(self) -> None:
+        """The call failed before any answer: the provider charged nothing."""
+        if self.usage is None:
+            self.usage = Usage(0, 0)
+
+    async def finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        await self.limiter.settle(self, self.usage)
+
+
+def rate_headers(states: Sequence[RateState]) -> dict[str, str]:
+    """OpenAI's ``x-ratelimit-*``, from the tightest limit of each kind."""
+    headers: dict[str, str] = {}
+    for kind in ("requests", "tokens"):
+        of_kind = [s for s in states if s.kind == kind]
+        if not of_kind:
+            continue
+        tight = min(of_kind, key=lambda s: (s.remaining, -s.reset_seconds))
+        headers[f"x-ratelimit-limit-{kind}"] = str(tight.limit)
+        headers[f"x-ratelimit-remaining-{kind}"] = str(tight.remaining)
+        headers[f"x-ratelimit-reset-{kind}"] = f"{math.ceil(tight.reset_seconds)}s"
+    return headers
+
+
+def _refusal(check: Check | None, subjects: Sequence[Subject], prefix: str) -> RateLimited:
+    subject = None
+    if check is not None:
+        subject = next((s for s in subjects
+                        if check.key.startswith(f"{prefix}{s.scope}:{s.id}:")), None)
+    whose = f"{subject.scope} {subject.name!r}" if subject is not None else "a limit"
+    if isinstance(check, Spend):
+        return BudgetExceeded(f"The budget of {whose} for this period is spent.")
+    if isinstance(check, Slots):
+        return RateLimited(f"Too many concurrent calls for {whose} "
+                           f"(at most {check.limit}).")
+    if isinstance(check, Rate):
+        return RateLimited(f"Rate limit of {whose} exceeded: {check.capacity} "
+                           f"{check.kind} per minute.")
+    return RateLimited()
+
+
+def _max_tokens(body: JSON) -> int | None:
+    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def _input_estimate(body: JSON) -> int:
+    """Tokens the prompt may take: a generous guess from its text (about one token per
+    three characters), computed without a tokenizer on the hot path."""
+    chars = _text_length(body.get("messages")) + _text_length(body.get("input")) + \
+        _text_length(body.get("system")) + _text_length(body.get("instructions"))
+    return chars // 3 + 16
+
+
+def _text_length(value: Any, depth: int = 0) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if depth > 8:
+        return 0
+    if isinstance(value, list):
+        return sum(_text_length(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return sum(_text_length(v, depth + 1) for v in value.values())
+    return 0
