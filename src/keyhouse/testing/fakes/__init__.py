@@ -7,7 +7,8 @@ credential reached the provider.
 
 Shared conventions of every fake, by the ``model`` requested:
 - ``fail-503`` → 503 in the provider's error shape; ``fail-429`` → 429 with
-  ``Retry-After: 0``; ``fail-400`` → 400; ``slow`` → waits 3 s before answering.
+  ``Retry-After: 0``; ``fail-400`` → 400; ``slow`` → waits 3 s before answering;
+  ``drip`` (OpenAI family) → streams one word every 0.2 s.
 - anything else → a deterministic answer: ``"echo: <text of the last user message>"``;
   when tools are offered and the last message is the user's, a call of the first tool
   with arguments ``{"q": "<that text>"}``; after a tool result, ``"tool said: <result>"``.

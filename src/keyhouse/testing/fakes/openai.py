@@ -189,7 +189,8 @@ async def stream(body: JSON, model: str, family: str) -> AsyncIterator[bytes]:
             yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]})
     else:
         for i, word in enumerate(text.split(" ")):
-            await asyncio.sleep(0)
+            # "drip": a word every 0.2 s, so a test can leave in the middle of a stream.
+            await asyncio.sleep(0.2 if model == "drip" else 0)
             yield chunk({"content": word if i == 0 else f" {word}"})
     if family == "databricks":
         # Databricks puts usage on its last chunk instead of an extra usage-only chunk.
