@@ -1,0 +1,91 @@
+"""Prices: the fast path agrees with genai-prices' own calc_price, cached tokens are
+priced as such, unknown models are None, a target's override wins."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from genai_prices import Usage, calc_price, data_snapshot
+
+from keyhouse.providers import catalog
+from keyhouse.usage.prices import PriceBook, PriceOverride, cost_usd, max_cost_usd, price_provider
+
+# (genai-prices provider, model): flat, tiered, with and without a cache-read price.
+MODELS = [
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("openai", "text-embedding-3-small"),
+    ("anthropic", "claude-sonnet-4-5"),
+    ("anthropic", "claude-3-5-haiku-latest"),
+    ("google", "gemini-2.5-pro"),
+    ("google", "gemini-2.5-flash"),
+    ("mistral", "mistral-large-latest"),
+]
+USAGES = [(1_000, 200, 0), (1_000, 200, 600), (250_000, 4_000, 100_000), (0, 0, 0)]
+KEYHOUSE = {"openai": "openai", "anthropic": "anthropic", "google": "gemini",
+            "mistral": "mistral"}
+
+
+@pytest.mark.parametrize(("provider", "model"), MODELS)
+@pytest.mark.parametrize(("inp", "out", "cached"), USAGES)
+def test_agrees_with_calc_price(provider: str, model: str, inp: int, out: int,
+                                cached: int) -> None:
+    expected = calc_price(Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached),
+                          model_ref=model, provider_id=provider).total_price
+    got = PriceBook().cost_usd(KEYHOUSE[provider], model, inp, out, cached)
+    assert got == pytest.approx(float(expected), rel=1e-9, abs=1e-12)
+
+
+def test_cached_tokens_are_cheaper() -> None:
+    uncached = cost_usd("openai", "gpt-4o", 1_000_000, 0, 0)
+    cached = cost_usd("openai", "gpt-4o", 1_000_000, 0, 1_000_000)
+    assert uncached == pytest.approx(2.5)
+    assert cached == pytest.approx(1.25)
+
+
+def test_unknown_model_and_provider_are_none() -> None:
+    assert cost_usd("openai", "no-such-model-xyz", 10, 10) is None
+    assert cost_usd("ollama", "llama3", 10, 10) is None
+    assert cost_usd("openai_compatible", "gpt-4o", 10, 10) is None
+
+
+def test_override_wins_and_prices_cached_input() -> None:
+    override = PriceOverride(Decimal("1"), Decimal("2"), Decimal("0.5"))
+    # 1M input of which 400k cached, 1M output: 0.6 + 0.2 + 2.0
+    assert cost_usd("openai", "gpt-4o", 1_000_000, 1_000_000, 400_000, override) \
+        == pytest.approx(2.8)
+    # an unknown model has a price once its target says so
+    assert cost_usd("ollama", "llama3", 1_000_000, 0, 0, PriceOverride.from_json(
+        {"input_per_mtok": 0.1, "output_per_mtok": 0.2})) == pytest.approx(0.1)
+
+
+def test_azure_is_priced_as_azure() -> None:
+    assert price_provider("openai", "azure") == "azure"
+    assert price_provider("openai", "azure_entra_id") == "azure"
+    assert price_provider("openai", "api_key") == "openai"
+    assert cost_usd("openai", "gpt-4o", 1000, 1000, auth_method="azure") is not None
+
+
+def test_every_mapped_catalog_provider_exists_in_the_table() -> None:
+    known = {p.id for p in data_snapshot.get_snapshot().providers}
+    for spec in catalog.PROVIDERS:
+        for method in spec.auth_methods:
+            mapped = price_provider(spec.id, method.id)
+            assert mapped is None or mapped in known, (spec.id, method.id, mapped)
+
+
+def test_max_cost_is_a_ceiling() -> None:
+    ceiling = max_cost_usd("anthropic", "claude-sonnet-4-5", 1_000, 500)
+    assert ceiling is not None
+    for cached in (0, 500, 1_000):
+        for out in (0, 250, 500):
+            real = cost_usd("anthropic", "claude-sonnet-4-5", 1_000, out, cached)
+            assert real is not None and real <= ceiling
+    assert max_cost_usd("ollama", "llama3", 10, 10) is None
+
+
+def test_negative_and_excess_counts_are_clamped() -> None:
+    # cached can never exceed the prompt it is part of
+    assert cost_usd("openai", "gpt-4o", 100, 0, 500) == cost_usd("openai", "gpt-4o", 100, 0, 100)
+    assert cost_usd("openai", "gpt-4o", -5, -5) == 0.0
