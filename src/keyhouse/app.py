@@ -24,6 +24,7 @@ from keyhouse.limits import setup as limits_setup
 from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.services import Services, bootstrap
 from keyhouse.settings import Settings
+from keyhouse.usage import prices
 
 log = logging.getLogger("keyhouse")
 
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await app.state.http.aclose()
 
     alerts = limits_setup.alert_sender(settings)
-    limiter = limits_setup.build_limiter(settings, alerts=alerts)
+    limiter = limits_setup.build_limiter(settings, cost=prices.cost_usd, alerts=alerts)
 
     app = FastAPI(title="Keyhouse", version="0.1.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)

@@ -41,10 +41,10 @@ def fake() -> Iterator[ServerThread]:
 def setup(api: CheckedClient | httpx.Client, fake: ServerThread, *,
           token: dict[str, Any] | None = None, endpoint: dict[str, Any] | None = None,
           key: dict[str, Any] | None = None, model: str = "gpt-4o",
-          name: str = "chat") -> str:
+          name: str = "chat", provider: str = "openai_compatible") -> str:
     """A key, an endpoint ``name`` on it and a token, with the limits given; the token."""
     k = api.post("/api/v1/keys", json={
-        "name": f"key-{name}", "provider": "openai_compatible",
+        "name": f"key-{name}", "provider": provider,
         "credentials": {"api_key": UPSTREAM_KEY}, "config": {"base_url": fake.url + "/v1"},
         **({"limits": key} if key else {})})
     assert k.status_code == 201, k.text
@@ -142,6 +142,21 @@ def test_budget_rejects_once_reservations_reach_it(client: CheckedClient,
     refused = answers[-1].json()["error"]
     assert refused["code"] == "budget_exceeded" and "token 'tok-chat'" in refused["message"]
     assert 1 <= int(answers[-1].headers["retry-after"]) <= 86400
+
+
+def test_budget_settles_to_the_real_cost(client: CheckedClient, fake: ServerThread) -> None:
+    """gpt-4o at OpenAI's price: max_tokens=100 reserves about $0.00105, the answer costs
+    about $0.00004. Without settlement a $0.0025 budget would admit two calls."""
+    token = setup(client, fake, token={"budget": {"usd": 0.0025, "period": "month"}},
+                  provider="openai", model="gpt-4o")
+    codes = [client.post("/v1/chat/completions", json=chat(max_tokens=100),
+                         headers=bearer(token)).status_code for _ in range(6)]
+    assert codes == [200] * 6
+    # A call whose worst case alone is over the budget is refused before it is sent.
+    calls = len(fake.app.state.calls)
+    r = client.post("/v1/chat/completions", json=chat(max_tokens=1000), headers=bearer(token))
+    assert r.status_code == 429 and r.json()["error"]["code"] == "budget_exceeded"
+    assert len(fake.app.state.calls) == calls
 
 
 def test_alert_budget_posts_once_per_period_and_never_refuses(
