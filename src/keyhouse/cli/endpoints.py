@@ -17,6 +17,7 @@ from keyhouse.cli.client import (
     when,
     with_api,
 )
+from keyhouse.cli.limits import describe, limit_options, limits_change
 
 ROLES = ("primary", "fallback")
 TARGET_HELP = ("KEY:MODEL[:WEIGHT][:fallback] — KEY is an API key's name or id, WEIGHT "
@@ -97,6 +98,7 @@ def show_endpoint(endpoint: Obj) -> None:
         ("description", endpoint.get("description") or "-"),
         ("timeout", f"{endpoint['timeout_seconds']:g}s"),
         ("max retries", str(endpoint["max_retries"])),
+        ("limits", describe(endpoint.get("limits"))),
         ("version", str(endpoint.get("version", ""))),
         ("created", when(endpoint.get("created_at"))),
         ("updated", when(endpoint.get("updated_at"))),
@@ -144,13 +146,17 @@ def _common(command: click.decorators.FC) -> click.decorators.FC:
 @click.argument("name")
 @click.option("--target", "-t", "targets", multiple=True, required=True, help=TARGET_HELP)
 @_common
+@limit_options
 @with_api
 def create_endpoint(api: Api, name: str, targets: tuple[str, ...], description: str | None,
                     task: str | None, timeout: float | None, max_retries: int | None,
-                    as_json: bool) -> None:
+                    as_json: bool, rpm: int | None, tpm: int | None,
+                    max_concurrent: int | None, budget: str | None, no_limits: bool) -> None:
     """Create an endpoint routed to one or more targets."""
+    _, limits = limits_change(None, rpm, tpm, max_concurrent, budget, no_limits)
     body = {"name": name, "targets": resolve_targets(api, targets),
-            **_settings(description, task, timeout, max_retries)}
+            **_settings(description, task, timeout, max_retries),
+            **({"limits": limits} if limits else {})}
     endpoint = api.post("/endpoints", body)
     if as_json:
         print_json(endpoint)
@@ -167,10 +173,13 @@ def create_endpoint(api: Api, name: str, targets: tuple[str, ...], description: 
 @click.option("--if-match", type=int, metavar="VERSION",
               help="Refuse if the endpoint is no longer at this version.")
 @_common
+@limit_options
 @with_api
 def update_endpoint(api: Api, name_or_id: str, new_name: str | None, targets: tuple[str, ...],
                     if_match: int | None, description: str | None, task: str | None,
-                    timeout: float | None, max_retries: int | None, as_json: bool) -> None:
+                    timeout: float | None, max_retries: int | None, as_json: bool,
+                    rpm: int | None, tpm: int | None, max_concurrent: int | None,
+                    budget: str | None, no_limits: bool) -> None:
     """Change an endpoint; --target replaces its targets."""
     for text in targets:
         parse_target(text)  # usage errors before any request
@@ -180,9 +189,13 @@ def update_endpoint(api: Api, name_or_id: str, new_name: str | None, targets: tu
         body["name"] = new_name
     if targets:
         body["targets"] = resolve_targets(api, targets)
+    changed, limits = limits_change(endpoint.get("limits"), rpm, tpm, max_concurrent, budget,
+                                    no_limits)
+    if changed:
+        body["limits"] = limits
     if not body:
         raise usage("nothing to change: give --name, --target, --description, --task, "
-                    "--timeout or --max-retries")
+                    "--timeout, --max-retries or a limit option")
     updated = api.patch(f"/endpoints/{endpoint['id']}", body, if_match)
     if as_json:
         print_json(updated)

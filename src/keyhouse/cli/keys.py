@@ -19,6 +19,7 @@ from keyhouse.cli.client import (
     when,
     with_api,
 )
+from keyhouse.cli.limits import describe, limit_options, limits_change
 from keyhouse.providers import catalog
 from keyhouse.providers.catalog import AuthMethod
 
@@ -108,6 +109,7 @@ def show_key(key: Obj) -> None:
         ("credential age", credential_age(key)),
         ("rotate after", f"{key['rotate_after_days']} days"
          if key.get("rotate_after_days") else "-"),
+        ("limits", describe(key.get("limits"))),
     ]))
 
 
@@ -135,12 +137,16 @@ def get_key(api: Api, name_or_id: str, as_json: bool) -> None:
               help="Flag the credential as due for rotation after this many days.")
 @click.option("--secret-file", multiple=True, metavar="FIELD=PATH", help=SECRET_FILE_HELP)
 @click.option("--stdin", "from_stdin", is_flag=True, help=STDIN_HELP)
+@limit_options
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @with_api
 def create_key(api: Api, name: str, provider: str, auth_method: str | None,
                config: tuple[str, ...], description: str, rotate_after_days: int | None,
-               secret_file: tuple[str, ...], from_stdin: bool, as_json: bool) -> None:
+               secret_file: tuple[str, ...], from_stdin: bool, rpm: int | None,
+               tpm: int | None, max_concurrent: int | None, budget: str | None,
+               no_limits: bool, as_json: bool) -> None:
     """Store a new API key. Missing required secrets are asked for at a hidden prompt."""
+    _, limits = limits_change(None, rpm, tpm, max_concurrent, budget, no_limits)
     spec, method = key_input.resolve_method(provider, auth_method)
     settings = key_input.with_defaults(
         method, key_input.config_values(method, parse_pairs(config, "--config")))
@@ -152,6 +158,8 @@ def create_key(api: Api, name: str, provider: str, auth_method: str | None,
                  "credentials": secrets, "config": settings, "description": description}
     if rotate_after_days:
         body["rotate_after_days"] = rotate_after_days
+    if limits:
+        body["limits"] = limits
     key = api.post("/keys", body)
     if as_json:
         print_json(key)
@@ -188,12 +196,15 @@ def _ask_for_redirect(method: AuthMethod, key: Obj, config: dict[str, str | None
               help="Refuse if the key is no longer at this version.")
 @click.option("--rotate-after-days", type=click.IntRange(0, 3650),
               help="Rotation reminder in days (0 turns it off).")
+@limit_options
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @with_api
 def update_key(api: Api, name_or_id: str, new_name: str | None, description: str | None,
                config: tuple[str, ...], unset_config: tuple[str, ...], ask: tuple[str, ...],
                secret_file: tuple[str, ...], from_stdin: bool, if_match: int | None,
-               rotate_after_days: int | None, as_json: bool) -> None:
+               rotate_after_days: int | None, rpm: int | None, tpm: int | None,
+               max_concurrent: int | None, budget: str | None, no_limits: bool,
+               as_json: bool) -> None:
     """Change a key: rename, describe, reconfigure or replace secrets (others are kept)."""
     key = resolve_key(api, name_or_id)
     _, method = key_input.resolve_method(key["provider"], key["auth_method"])
@@ -208,9 +219,14 @@ def update_key(api: Api, name_or_id: str, new_name: str | None, description: str
                  "config": changes or None, "credentials": secrets or None,
                  "rotate_after_days": rotate_after_days}
     body = {k: v for k, v in body.items() if v is not None}
+    changed, limits = limits_change(key.get("limits"), rpm, tpm, max_concurrent, budget,
+                                    no_limits)
+    if changed:
+        body["limits"] = limits
     if not body:
         raise usage("nothing to change: give --name, --description, --config, "
-                    "--unset-config, --secret, --secret-file, --stdin or --rotate-after-days")
+                    "--unset-config, --secret, --secret-file, --stdin, --rotate-after-days "
+                    "or a limit option")
     updated = api.patch(f"/keys/{key['id']}", body, if_match)
     if as_json:
         print_json(updated)
