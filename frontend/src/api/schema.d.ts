@@ -29,11 +29,33 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Get Access Token */
+        get: operations["get_access_token_api_v1_access_tokens__token_id__get"];
         put?: never;
         post?: never;
         /** Delete Access Token */
         delete: operations["delete_access_token_api_v1_access_tokens__token_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Access Token */
+        patch: operations["update_access_token_api_v1_access_tokens__token_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/access-tokens/{token_id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Access Token
+         * @description A new secret, shown once; the old one keeps working for ``grace_seconds``.
+         */
+        post: operations["rotate_access_token_api_v1_access_tokens__token_id__rotate_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -225,6 +247,9 @@ export interface components {
         AccessTokenCreate: {
             /** Endpoints */
             endpoints?: string[] | null;
+            /** Expires At */
+            expires_at?: string | null;
+            limits?: components["schemas"]["LimitsIn"] | null;
             /** Name */
             name: string;
         };
@@ -237,12 +262,19 @@ export interface components {
             created_at: string;
             /** Endpoints */
             endpoints: string[] | null;
+            /** Expires At */
+            expires_at?: string | null;
             /** Id */
             id: string;
+            limits?: components["schemas"]["LimitsIn"] | null;
             /** Name */
             name: string;
             /** Prefix */
             prefix: string;
+            /** Previous Valid Until */
+            previous_valid_until?: string | null;
+            /** Rotated At */
+            rotated_at?: string | null;
             /** Token */
             token: string;
         };
@@ -250,6 +282,28 @@ export interface components {
         AccessTokenList: {
             /** Access Tokens */
             access_tokens: components["schemas"]["AccessTokenView"][];
+        };
+        /** AccessTokenRotate */
+        AccessTokenRotate: {
+            /**
+             * Grace Seconds
+             * @default 0
+             */
+            grace_seconds?: number;
+        };
+        /**
+         * AccessTokenUpdate
+         * @description Fields left out stay as they are; ``expires_at: null`` makes the token not expire,
+         *     ``endpoints: null`` lets it call every endpoint, ``limits: null`` removes its limits.
+         */
+        AccessTokenUpdate: {
+            /** Endpoints */
+            endpoints?: string[] | null;
+            /** Expires At */
+            expires_at?: string | null;
+            limits?: components["schemas"]["LimitsIn"] | null;
+            /** Name */
+            name?: string | null;
         };
         /** AccessTokenView */
         AccessTokenView: {
@@ -260,12 +314,19 @@ export interface components {
             created_at: string;
             /** Endpoints */
             endpoints: string[] | null;
+            /** Expires At */
+            expires_at?: string | null;
             /** Id */
             id: string;
+            limits?: components["schemas"]["LimitsIn"] | null;
             /** Name */
             name: string;
             /** Prefix */
             prefix: string;
+            /** Previous Valid Until */
+            previous_valid_until?: string | null;
+            /** Rotated At */
+            rotated_at?: string | null;
         };
         /** AuditEvent */
         AuditEvent: {
@@ -307,6 +368,23 @@ export interface components {
             /** Secret Fields */
             secret_fields: components["schemas"]["FieldView"][];
         };
+        /** BudgetIn */
+        BudgetIn: {
+            /**
+             * Action
+             * @default reject
+             * @enum {string}
+             */
+            action?: "reject" | "alert";
+            /**
+             * Period
+             * @default month
+             * @enum {string}
+             */
+            period?: "day" | "week" | "month";
+            /** Usd */
+            usd: number;
+        };
         /** CredentialVersion */
         CredentialVersion: {
             /**
@@ -342,6 +420,7 @@ export interface components {
              * @default
              */
             description?: string;
+            limits?: components["schemas"]["LimitsIn"] | null;
             /**
              * Max Retries
              * @default 1
@@ -374,6 +453,7 @@ export interface components {
             connect_timeout_seconds?: number | null;
             /** Description */
             description?: string | null;
+            limits?: components["schemas"]["LimitsIn"] | null;
             /** Max Retries */
             max_retries?: number | null;
             /** Name */
@@ -398,6 +478,7 @@ export interface components {
             description: string;
             /** Id */
             id: string;
+            limits?: components["schemas"]["LimitsIn"] | null;
             /** Max Retries */
             max_retries: number;
             /** Name */
@@ -463,6 +544,7 @@ export interface components {
              * @default
              */
             description?: string;
+            limits?: components["schemas"]["LimitsIn"] | null;
             /** Name */
             name: string;
             /** Provider */
@@ -487,6 +569,7 @@ export interface components {
             } | null;
             /** Description */
             description?: string | null;
+            limits?: components["schemas"]["LimitsIn"] | null;
             /** Name */
             name?: string | null;
             /** Rotate After Days */
@@ -520,6 +603,7 @@ export interface components {
             endpoints: components["schemas"]["Ref"][];
             /** Id */
             id: string;
+            limits?: components["schemas"]["LimitsIn"] | null;
             /** Masked */
             masked: {
                 [key: string]: string;
@@ -541,6 +625,19 @@ export interface components {
             updated_at: string;
             /** Version */
             version: number;
+        };
+        /**
+         * LimitsIn
+         * @description Limits of a token, an endpoint or a key; every one set must allow a call.
+         */
+        LimitsIn: {
+            budget?: components["schemas"]["BudgetIn"] | null;
+            /** Max Concurrent */
+            max_concurrent?: number | null;
+            /** Requests Per Minute */
+            requests_per_minute?: number | null;
+            /** Tokens Per Minute */
+            tokens_per_minute?: number | null;
         };
         /** ProviderList */
         ProviderList: {
@@ -704,6 +801,37 @@ export interface operations {
             };
         };
     };
+    get_access_token_api_v1_access_tokens__token_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessTokenView"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     delete_access_token_api_v1_access_tokens__token_id__delete: {
         parameters: {
             query?: never;
@@ -721,6 +849,76 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_access_token_api_v1_access_tokens__token_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccessTokenUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessTokenView"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rotate_access_token_api_v1_access_tokens__token_id__rotate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AccessTokenRotate"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessTokenCreated"];
+                };
             };
             /** @description Validation Error */
             422: {
