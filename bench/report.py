@@ -9,6 +9,12 @@ JSON = dict[str, Any]
 TARGET_ADDED_P50_MS = 2.0
 TARGET_ADDED_TTFB_MS = 2.0
 NAMES = ("direct", "bare", "keyhouse")
+# Optional rows: keyhouse with every limit kind on the token, per process and in Redis.
+EXTRA = ("kh+limits", "kh+redis")
+
+
+def names(raw: JSON) -> tuple[str, ...]:
+    return NAMES + tuple(n for n in EXTRA if n in raw["latency"])
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -22,7 +28,7 @@ def percentile(samples: list[float], q: float) -> float:
 
 def summarise(raw: JSON) -> JSON:
     rows: JSON = {}
-    for name in NAMES:
+    for name in names(raw):
         lat = raw["latency"][name]
         tp = raw["throughput"][name]
         rows[name] = {
@@ -42,7 +48,7 @@ def summarise(raw: JSON) -> JSON:
     added = {name: {"chat_p50_ms": rows[name]["chat_p50_ms"] - direct["chat_p50_ms"],
                     "chat_p99_ms": rows[name]["chat_p99_ms"] - direct["chat_p99_ms"],
                     "ttfb_p50_ms": rows[name]["ttfb_p50_ms"] - direct["ttfb_p50_ms"]}
-             for name in ("bare", "keyhouse")}
+             for name in rows if name != "direct"}
     met = (added["keyhouse"]["chat_p50_ms"] < TARGET_ADDED_P50_MS
            and added["keyhouse"]["ttfb_p50_ms"] < TARGET_ADDED_TTFB_MS
            and rows["keyhouse"]["errors"] == 0)
@@ -52,16 +58,18 @@ def summarise(raw: JSON) -> JSON:
 def render(result: JSON) -> str:
     s = result["summary"]
     rows, added = s["rows"], s["added_over_direct"]
+    shown = tuple(rows)
+    over = [n for n in shown if n != "direct"]
 
     def line(label: str, key: str, fmt: str = "{:8.2f}", added_key: str | None = None) -> str:
-        cells = [fmt.format(rows[n][key]) for n in NAMES]
+        cells = [fmt.format(rows[n][key]) for n in shown]
         extra = ""
         if added_key:
-            extra = "".join(f"{added[n][added_key]:+10.2f}" for n in ("bare", "keyhouse"))
-        return f"{label:<26}" + "".join(f"{c:>10}" for c in cells) + extra
+            extra = "".join(f"{added[n][added_key]:+11.2f}" for n in over)
+        return f"{label:<26}" + "".join(f"{c:>11}" for c in cells) + extra
 
-    header = (f"{'':<26}" + "".join(f"{n:>10}" for n in NAMES)
-              + f"{'+bare':>10}{'+keyhouse':>10}")
+    header = (f"{'':<26}" + "".join(f"{n:>11}" for n in shown)
+              + "".join(f"{'+' + n:>11}" for n in over))
     rss = result["keyhouse_rss_kb"]["after_load"]
     idle = result["keyhouse_rss_kb"]["idle"]
     plan = result["plan"]

@@ -126,6 +126,30 @@ def configure_keyhouse(base: str, admin_token: str, upstream: str) -> str:
             time.sleep(0.1)
 
 
+# Limits that never refuse during the run, so the bench measures what checking them costs:
+# every kind at once (a request bucket, a token bucket, a slot, a budget reservation).
+BENCH_LIMITS = {"requests_per_minute": 100_000_000, "tokens_per_minute": 100_000_000,
+                "max_concurrent": 100_000, "budget": {"usd": 1_000_000, "period": "day"}}
+
+
+def limited_token(base: str, admin_token: str) -> str:
+    headers = {"authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30, trust_env=False) as client:
+        token = client.post("/api/v1/access-tokens",
+                            json={"name": "bench-limited", "limits": BENCH_LIMITS})
+        token.raise_for_status()
+        return str(token.json()["token"])
+
+
+def reachable_redis(url: str) -> bool:
+    parsed = httpx.URL(url)
+    with contextlib.suppress(OSError), socket.create_connection(
+            (parsed.host or "127.0.0.1", parsed.port or 6379), 0.5) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(16).startswith(b"+PONG")
+    return False
+
+
 def rss_kb(pid: int) -> dict[str, int]:
     values: dict[str, int] = {}
     with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
@@ -184,7 +208,25 @@ def run(args: argparse.Namespace) -> JSON:
             wait_for_port(bare_port, bare, "bare proxy", bare_log)
             wait_for_port(kh_port, kh, "keyhouse serve", kh_log)
             access = configure_keyhouse(f"http://127.0.0.1:{kh_port}", admin_token, upstream)
+            limited = limited_token(f"http://127.0.0.1:{kh_port}", admin_token)
             rss_idle = rss_kb(kh.pid)
+            extra = [{"name": "kh+limits", "model": "bench-chat", "token": limited,
+                      "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions",
+                      "pid": kh.pid}]
+            if args.redis and reachable_redis(args.redis):
+                # A second server on the same database, its limits in Redis.
+                kr_port = free_port()
+                kr, kr_log = procs.start("keyhouse-redis", [
+                    *keyhouse_argv(), "serve", "--host", "127.0.0.1", "--port", str(kr_port)],
+                    "proxy", {**env, "KEYHOUSE_REDIS_URL": args.redis,
+                              "KEYHOUSE_REDIS_PREFIX": f"kh-bench-{secrets.token_hex(6)}:"})
+                wait_for_port(kr_port, kr, "keyhouse serve (redis)", kr_log)
+                extra.append({"name": "kh+redis", "model": "bench-chat", "token": limited,
+                              "url": f"http://127.0.0.1:{kr_port}/v1/chat/completions",
+                              "pid": kr.pid})
+            elif args.redis:
+                print(f"note: no Redis at {args.redis}; skipping the kh+redis row",
+                      file=sys.stderr)
 
             plan = {
                 "targets": [
@@ -194,6 +236,7 @@ def run(args: argparse.Namespace) -> JSON:
                      "model": "bench-model", "pid": bare.pid},
                     {"name": "keyhouse", "model": "bench-chat", "token": access,
                      "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions", "pid": kh.pid},
+                    *extra,
                 ],
                 "latency": {"rounds": args.rounds, "requests": args.requests,
                             "warmup": args.warmup},
@@ -240,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
                              "competes for the cores, since nothing can move)")
     parser.add_argument("--log-level", default=None,
                         help="KEYHOUSE_LOG_LEVEL for the server (default: as shipped)")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0",
+                        help="Redis for the kh+redis row (limits shared through Redis); "
+                             "'' to skip it")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=300, help="per target per round")
     parser.add_argument("--warmup", type=int, default=100)

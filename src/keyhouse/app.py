@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
+            await limiter.drain()
             if alerts is not None:
                 await alerts.aclose()
             await limiter.store.aclose()

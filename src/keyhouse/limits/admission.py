@@ -14,6 +14,7 @@ caller went away mid-stream) keeps its reservation: never an underestimate.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -77,9 +78,9 @@ class Limiter:
         self.default_reservation_usd = default_reservation_usd
         self.cost = cost
         self.alert = alert
-        # Calls admitted or settled while the store was unreachable (exported by /metrics
-        # and /readyz as keyhouse_limits_store_errors_total).
+        # Calls admitted or settled while the store was unreachable (shown by /readyz).
         self.store_errors = 0
+        self._settling: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def subjects(principal: Principal, endpoint: Endpoint) -> tuple[Subject, ...]:
@@ -166,6 +167,18 @@ class Limiter:
                                     usage.output_tokens)) is not None]
         return round(max(costs) * NANO) if costs else None
 
+    def settle_soon(self, admission: Admission) -> None:
+        """Settle without holding the connection: with Redis that is a round trip, and a
+        keep-alive caller's next request would wait behind it."""
+        task = asyncio.get_running_loop().create_task(self.settle(admission, admission.usage))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def drain(self) -> None:
+        """At shutdown: let the settlements in flight finish (slots, budgets)."""
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
     async def settle(self, admission: Admission, usage: Usage | None) -> None:
         settlements: list[Settlement] = []
         for check in admission.checks:
@@ -247,7 +260,10 @@ class Admission:
         if self._done:
             return
         self._done = True
-        await self.limiter.settle(self, self.usage)
+        if self.limiter.store.shared:
+            self.limiter.settle_soon(self)
+        else:  # in memory: no I/O, and the slot is back before the next request
+            await self.limiter.settle(self, self.usage)
 
 
 def rate_headers(states: Sequence[RateState]) -> dict[str, str]:
