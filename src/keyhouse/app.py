@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services
     app.state.limiter = limiter
+    app.state.alerts = alerts
     app.state.registry = services.registry
     app.state.settings = settings
 

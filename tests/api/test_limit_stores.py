@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 import redis as sync_redis
+from prometheus_client import CollectorRegistry, generate_latest
 
 from keyhouse.errors import LimitsUnavailable, RateLimited
 from keyhouse.gateway.types import Endpoint, Principal, Target
 from keyhouse.limits.admission import Limiter
+from keyhouse.limits.metrics import register
 from keyhouse.limits.redis_store import RedisStore
 from keyhouse.limits.spec import Limits, Subject
 from keyhouse.limits.store import (
@@ -186,6 +188,11 @@ async def test_unreachable_redis_is_the_operators_choice_and_counted(
         else:
             assert await limiter.admit(principal, endpoint, body) is None
         assert limiter.store_errors == 1
+        registry = CollectorRegistry()
+        register(registry, limiter)
+        text = generate_latest(registry).decode()
+        assert "keyhouse_limits_store_errors_total 1.0" in text
+        assert "keyhouse_limits_shared 1.0" in text
         server.start()  # same port: the client reconnects by itself
         admitted = await limiter.admit(principal, endpoint, body)
         assert admitted is not None and admitted.headers["x-ratelimit-limit-requests"] == "100"
@@ -202,6 +209,11 @@ async def test_refusal_names_the_limit() -> None:
     held = await limiter.admit(principal, endpoint, {})
     with pytest.raises(RateLimited, match="concurrent calls for endpoint 'chat'"):
         await limiter.admit(principal, endpoint, {})
+    registry = CollectorRegistry()
+    register(registry, limiter)
+    text = generate_latest(registry).decode()
+    assert 'keyhouse_limits_refused_total{limit="concurrency",scope="endpoint"} 1.0' in text
+    assert "keyhouse_limits_shared 0.0" in text
     assert held is not None
     await held.finish()
     assert await limiter.admit(principal, endpoint, {}) is not None

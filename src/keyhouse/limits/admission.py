@@ -15,6 +15,7 @@ caller went away mid-stream) keeps its reservation: never an underestimate.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
 import time
@@ -80,6 +81,8 @@ class Limiter:
         self.alert = alert
         # Calls admitted or settled while the store was unreachable (shown by /readyz).
         self.store_errors = 0
+        # Refusals by (scope, limit): token|endpoint|key, requests|tokens|concurrency|budget.
+        self.refused: collections.Counter[tuple[str, str]] = collections.Counter()
         self._settling: set[asyncio.Task[None]] = set()
 
     @staticmethod
@@ -135,7 +138,8 @@ class Limiter:
         headers = rate_headers(verdict.rates)
         if not verdict.admitted:
             refused = verdict.refused
-            err = _refusal(refused, subjects, self.prefix)
+            err, scope = _refusal(refused, subjects, self.prefix)
+            self.refused[(scope, _limit_name(refused))] += 1
             err.headers.update(headers)
             err.headers["retry-after"] = str(max(1, math.ceil(verdict.retry_after)))
             raise err
@@ -280,21 +284,32 @@ def rate_headers(states: Sequence[RateState]) -> dict[str, str]:
     return headers
 
 
-def _refusal(check: Check | None, subjects: Sequence[Subject], prefix: str) -> RateLimited:
+def _refusal(check: Check | None, subjects: Sequence[Subject],
+             prefix: str) -> tuple[RateLimited, str]:
+    """The error for a refused check, and the scope whose limit it was."""
     subject = None
     if check is not None:
         subject = next((s for s in subjects
                         if check.key.startswith(f"{prefix}{s.scope}:{s.id}:")), None)
     whose = f"{subject.scope} {subject.name!r}" if subject is not None else "a limit"
+    scope = subject.scope if subject is not None else "unknown"
     if isinstance(check, Spend):
-        return BudgetExceeded(f"The budget of {whose} for this period is spent.")
+        return BudgetExceeded(f"The budget of {whose} for this period is spent."), scope
     if isinstance(check, Slots):
         return RateLimited(f"Too many concurrent calls for {whose} "
-                           f"(at most {check.limit}).")
+                           f"(at most {check.limit})."), scope
     if isinstance(check, Rate):
         return RateLimited(f"Rate limit of {whose} exceeded: {check.capacity} "
-                           f"{check.kind} per minute.")
-    return RateLimited()
+                           f"{check.kind} per minute."), scope
+    return RateLimited(), scope
+
+
+def _limit_name(check: Check | None) -> str:
+    if isinstance(check, Rate):
+        return check.kind
+    if isinstance(check, Slots):
+        return "concurrency"
+    return "budget" if isinstance(check, Spend) else "unknown"
 
 
 def _max_tokens(body: JSON) -> int | None:
