@@ -111,6 +111,17 @@ class LiveRegistry:
             raise Unauthorized("The access token has expired.")
         return principal
 
+    def limited_subjects(self) -> list[Subject]:
+        """Every token, endpoint and key that has limits, once each."""
+        seen: dict[tuple[str, str], Subject] = {}
+        for principal in self._snapshot.tokens.values():
+            if principal.limited is not None:
+                seen[(principal.limited.scope, principal.limited.id)] = principal.limited
+        for endpoint in self._snapshot.endpoints.values():
+            for subject in endpoint.limited:
+                seen[(subject.scope, subject.id)] = subject
+        return sorted(seen.values(), key=lambda s: (s.scope, s.name))
+
     def is_admin_token(self, token: str) -> bool:
         return bool(token) and self.is_admin_hash(_hash(token))
 

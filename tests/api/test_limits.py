@@ -284,3 +284,28 @@ def test_readyz_says_limits_are_per_process(client: CheckedClient) -> None:
     limits = client.get("/readyz").json()["limits"]
     assert limits["store"] == "memory" and limits["scope"] == "per-process"
     assert "KEYHOUSE_REDIS_URL" in limits["note"]
+
+
+def test_use_against_every_limit_is_listed(client: CheckedClient, fake: ServerThread) -> None:
+    token = setup(client, fake, token={"requests_per_minute": 10, "max_concurrent": 3,
+                                       "budget": {"usd": 1, "period": "month"}},
+                  endpoint={"tokens_per_minute": 5000}, model="no-such-priced-model")
+    for _ in range(2):
+        assert client.post("/v1/chat/completions", json=chat(),
+                           headers=bearer(token)).status_code == 200
+    use = client.get("/api/v1/limits/use").json()
+    assert use["store"] == "memory" and use["shared"] is False and use["reachable"] is True
+    by_scope = {s["scope"]: s for s in use["subjects"]}
+    assert set(by_scope) == {"token", "endpoint"}
+    mine = by_scope["token"]
+    assert mine["name"] == "tok-chat"
+    assert mine["requests"]["limit"] == 10 and mine["requests"]["remaining"] == 8
+    assert mine["concurrent"] == {"limit": 3, "in_use": 0}
+    # No price for this model: each call kept the default reservation of $0.05.
+    assert mine["budget"]["spent_usd"] == pytest.approx(0.10)
+    assert mine["budget"]["period"] == "month"
+    assert by_scope["endpoint"]["tokens"]["limit"] == 5000
+    assert by_scope["endpoint"]["tokens"]["remaining"] < 5000
+    only = client.get("/api/v1/limits/use?scope=endpoint").json()["subjects"]
+    assert [s["scope"] for s in only] == ["endpoint"]
+    assert client.get("/api/v1/limits/use?scope=user").status_code == 422

@@ -111,6 +111,10 @@ def test_ten_per_minute_over_two_replicas(two: Replicas, fake: ServerThread) -> 
         limits = httpx.get(url + "/readyz").json()["limits"]
         assert limits["store"] == "redis" and limits["scope"] == "shared"
         assert limits["reachable"] is True
+        # Either replica shows the one shared count.
+        use = httpx.get(url + "/api/v1/limits/use", headers=ADMIN).json()
+        assert use["shared"] is True
+        assert use["subjects"][0]["requests"]["remaining"] == 0
 
 
 def test_budget_holds_under_fifty_parallel_streams(two: Replicas, fake: ServerThread,

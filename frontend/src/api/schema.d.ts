@@ -203,6 +203,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/limits/use": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Limits Use */
+        get: operations["limits_use_api_v1_limits_use_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/providers": {
         parameters: {
             query?: never;
@@ -384,6 +401,29 @@ export interface components {
             period?: "day" | "week" | "month";
             /** Usd */
             usd: number;
+        };
+        /** BudgetUse */
+        BudgetUse: {
+            /** Action */
+            action: string;
+            /** Period */
+            period: string;
+            /**
+             * Period Start
+             * Format: date-time
+             */
+            period_start: string;
+            /** Spent Usd */
+            spent_usd: number;
+            /** Usd */
+            usd: number;
+        };
+        /** ConcurrentUse */
+        ConcurrentUse: {
+            /** In Use */
+            in_use: number;
+            /** Limit */
+            limit: number;
         };
         /** CredentialVersion */
         CredentialVersion: {
@@ -639,6 +679,17 @@ export interface components {
             /** Tokens Per Minute */
             tokens_per_minute?: number | null;
         };
+        /** LimitsUse */
+        LimitsUse: {
+            /** Reachable */
+            reachable: boolean;
+            /** Shared */
+            shared: boolean;
+            /** Store */
+            store: string;
+            /** Subjects */
+            subjects: components["schemas"]["SubjectUse"][];
+        };
         /** ProviderList */
         ProviderList: {
             /** Providers */
@@ -658,6 +709,15 @@ export interface components {
             embeddings: boolean;
             /** Id */
             id: string;
+        };
+        /** RateUse */
+        RateUse: {
+            /** Limit */
+            limit: number;
+            /** Remaining */
+            remaining: number;
+            /** Reset Seconds */
+            reset_seconds: number;
         };
         /** Ref */
         Ref: {
@@ -682,6 +742,22 @@ export interface components {
             expires_at?: string | null;
             /** Signed In */
             signed_in: boolean;
+        };
+        /** SubjectUse */
+        SubjectUse: {
+            budget?: components["schemas"]["BudgetUse"] | null;
+            concurrent?: components["schemas"]["ConcurrentUse"] | null;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            requests?: components["schemas"]["RateUse"] | null;
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "token" | "endpoint" | "key";
+            tokens?: components["schemas"]["RateUse"] | null;
         };
         /** TargetIn */
         TargetIn: {
@@ -1362,6 +1438,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CredentialVersionList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    limits_use_api_v1_limits_use_get: {
+        parameters: {
+            query?: {
+                scope?: ("token" | "endpoint" | "key") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsUse"];
                 };
             };
             /** @description Validation Error */

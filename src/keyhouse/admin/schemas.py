@@ -51,6 +51,42 @@ def limits_json(limits: LimitsIn | None) -> dict[str, object] | None:
     return data or None
 
 
+class RateUse(BaseModel):
+    limit: int
+    remaining: int
+    reset_seconds: float
+
+
+class ConcurrentUse(BaseModel):
+    limit: int
+    in_use: int
+
+
+class BudgetUse(BaseModel):
+    usd: float
+    period: str
+    action: str
+    period_start: datetime
+    spent_usd: float  # settled cost plus the reservations of calls still running
+
+
+class SubjectUse(BaseModel):
+    scope: Literal["token", "endpoint", "key"]
+    id: str
+    name: str
+    requests: RateUse | None = None
+    tokens: RateUse | None = None
+    concurrent: ConcurrentUse | None = None
+    budget: BudgetUse | None = None
+
+
+class LimitsUse(BaseModel):
+    store: str  # "memory" or "redis"
+    shared: bool  # False: each replica counts on its own, and this is one replica's view
+    reachable: bool
+    subjects: list[SubjectUse]
+
+
 class KeyCreate(Strict):
     name: Name
     provider: Annotated[str, StringConstraints(max_length=64)]

@@ -40,6 +40,7 @@ from keyhouse.limits.store import (
     Settlement,
     Slots,
     Spend,
+    rate_state,
 )
 
 log = logging.getLogger("keyhouse.limits")
@@ -104,25 +105,16 @@ class Limiter:
         reserve: int | None = None
         now = datetime.now(UTC)
         for s in subjects:
-            base = f"{self.prefix}{s.scope}:{s.id}:"
-            lim = s.limits
-            if lim.requests_per_minute is not None:
-                checks.append(Rate(base + "rpm", lim.requests_per_minute, 1, "requests"))
-            if lim.tokens_per_minute is not None:
-                checks.append(Rate(base + "tpm", lim.tokens_per_minute, token_estimate,
-                                   "tokens"))
-            if lim.max_concurrent is not None:
-                checks.append(Slots(base + "slots", lim.max_concurrent, self.lease_seconds))
-            if lim.budget is not None:
-                if reserve is None:
-                    reserve = self._reservation(endpoint, body, max_out)
-                start, end = period_window(lim.budget.period, now)
-                spend = Spend(f"{base}usd:{lim.budget.period}:{start.date().isoformat()}",
-                              round(lim.budget.usd * NANO), reserve,
-                              max(1, math.ceil((end - now).total_seconds())),
-                              enforce=lim.budget.action == "reject")
-                checks.append(spend)
-                budgets.append(_Budgeted(spend, s, start, lim.budget.action == "alert"))
+            if s.limits.budget is not None and reserve is None:
+                reserve = self._reservation(endpoint, body, max_out)
+            own = self._checks(s, now, token_estimate, reserve or 0)
+            checks += own
+            if s.limits.budget is not None:
+                spend = own[-1]
+                assert isinstance(spend, Spend)
+                budgets.append(_Budgeted(spend, s, period_window(s.limits.budget.period,
+                                                                 now)[0],
+                                         s.limits.budget.action == "alert"))
         lease = uuid.uuid4().hex
         try:
             verdict = await self.store.admit(checks, lease)
@@ -145,6 +137,54 @@ class Limiter:
             raise err
         return Admission(self, endpoint, checks, budgets, lease, token_estimate,
                          reserve or 0, headers)
+
+    def _checks(self, s: Subject, now: datetime, token_estimate: int,
+                reserve: int) -> list[Check]:
+        """The checks of one subject's limits; a budget's is last."""
+        base = f"{self.prefix}{s.scope}:{s.id}:"
+        lim = s.limits
+        checks: list[Check] = []
+        if lim.requests_per_minute is not None:
+            checks.append(Rate(base + "rpm", lim.requests_per_minute, 1, "requests"))
+        if lim.tokens_per_minute is not None:
+            checks.append(Rate(base + "tpm", lim.tokens_per_minute, token_estimate, "tokens"))
+        if lim.max_concurrent is not None:
+            checks.append(Slots(base + "slots", lim.max_concurrent, self.lease_seconds))
+        if lim.budget is not None:
+            start, end = period_window(lim.budget.period, now)
+            checks.append(Spend(f"{base}usd:{lim.budget.period}:{start.date().isoformat()}",
+                                round(lim.budget.usd * NANO), reserve,
+                                max(1, math.ceil((end - now).total_seconds())),
+                                enforce=lim.budget.action == "reject"))
+        return checks
+
+    async def use(self, subjects: Sequence[Subject]) -> list[JSON]:
+        """Each subject's use against its limits now (one store call), for the admin
+        lists; raises LimitStoreError when the store is unreachable."""
+        now = datetime.now(UTC)
+        per_subject = [self._checks(s, now, 0, 0) for s in subjects]
+        values = await self.store.peek([c for checks in per_subject for c in checks])
+        out: list[JSON] = []
+        at = 0
+        for s, checks in zip(subjects, per_subject, strict=True):
+            view: JSON = {"scope": s.scope, "id": s.id, "name": s.name}
+            for check in checks:
+                value = values[at]
+                at += 1
+                if isinstance(check, Rate):
+                    state = rate_state(check.kind, check.capacity, value)
+                    view[check.kind] = {"limit": state.limit, "remaining": state.remaining,
+                                        "reset_seconds": round(state.reset_seconds, 1)}
+                elif isinstance(check, Slots):
+                    view["concurrent"] = {"limit": check.limit, "in_use": int(value)}
+                elif s.limits.budget is not None:
+                    budget = s.limits.budget
+                    view["budget"] = {
+                        "usd": budget.usd, "period": budget.period, "action": budget.action,
+                        "period_start": period_window(budget.period, now)[0].isoformat(),
+                        "spent_usd": round(value / NANO, 6)}
+            out.append(view)
+        return out
 
     def _reservation(self, endpoint: Endpoint, body: JSON, max_out: int | None) -> int:
         """Nano-USD: the dearest target's price of the worst case."""

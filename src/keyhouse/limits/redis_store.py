@@ -124,6 +124,29 @@ return crossed
 """
 
 
+# ARGV: 2 values per check: kind, capacity (rates). Returns each value as a string.
+PEEK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local out = {}
+for i = 1, #KEYS do
+  local kind, a = ARGV[(i - 1) * 2 + 1], tonumber(ARGV[(i - 1) * 2 + 2])
+  local v
+  if kind == 'rate' then
+    local h = redis.call('HMGET', KEYS[i], 'v', 't')
+    v = tonumber(h[1])
+    if v == nil then v = a else v = math.min(a, v + math.max(0, now - tonumber(h[2])) * a / 60) end
+  elseif kind == 'slots' then
+    v = redis.call('ZCOUNT', KEYS[i], '(' .. now, '+inf')
+  else
+    v = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+  out[i] = tostring(v)
+end
+return out
+"""
+
+
 class RedisStore:
     name = "redis"
     shared = True
@@ -136,6 +159,7 @@ class RedisStore:
             health_check_interval=0, retry_on_timeout=False)
         self._admit = self._client.register_script(ADMIT)
         self._settle = self._client.register_script(SETTLE)
+        self._peek = self._client.register_script(PEEK)
 
     async def admit(self, checks: list[Check], lease: str) -> Verdict:
         args: list[Any] = [lease]
@@ -175,6 +199,19 @@ class RedisStore:
         except (RedisError, OSError) as exc:
             raise LimitStoreError(type(exc).__name__) from None
         return [k.decode() if isinstance(k, bytes) else str(k) for k in crossed]
+
+    async def peek(self, checks: list[Check]) -> list[float]:
+        if not checks:
+            return []
+        args: list[Any] = []
+        for c in checks:
+            args += [("rate" if isinstance(c, Rate) else "slots" if isinstance(c, Slots)
+                      else "spend"), c.capacity if isinstance(c, Rate) else 0]
+        try:
+            raw = await self._peek(keys=[c.key for c in checks], args=args)
+        except (RedisError, OSError) as exc:
+            raise LimitStoreError(type(exc).__name__) from None
+        return [float(v) for v in raw]
 
     async def ping(self) -> None:
         try:

@@ -113,6 +113,10 @@ class LimitStore(Protocol):
         """Apply the settlements; the keys of budgets that just reached their alert limit
         for the first time in their period."""
 
+    async def peek(self, checks: list[Check]) -> list[float]:
+        """Each check's current value (bucket level, slots in use, nano-USD spent),
+        changing nothing."""
+
     async def ping(self) -> None: ...
 
     async def aclose(self) -> None: ...
@@ -209,6 +213,20 @@ class MemoryStore:
                     self._alerted[item.key] = now + item.ttl_seconds
                     crossed.append(item.key)
         return crossed
+
+    async def peek(self, checks: list[Check]) -> list[float]:
+        now = time.time()
+        out: list[float] = []
+        for check in checks:
+            if isinstance(check, Rate):
+                bucket = self._buckets.get(check.key)
+                out.append(refill(bucket.value, bucket.stamp, check.capacity, now)
+                           if bucket else float(check.capacity))
+            elif isinstance(check, Slots):
+                out.append(float(len(self._live_leases(check.key, now))))
+            else:
+                out.append(float(self._spent(check.key, now)))
+        return out
 
     async def ping(self) -> None:
         return None
