@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import ServerThread, serve
 from tests.api.conftest import CheckedClient
 from tests.conftest import ADMIN_TOKEN
+from tests.replicas import keyhouse_env, replica_process
 
 UPSTREAM_KEY = "sk-upstream-" + "u" * 24
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -309,3 +311,36 @@ def test_use_against_every_limit_is_listed(client: CheckedClient, fake: ServerTh
     only = client.get("/api/v1/limits/use?scope=endpoint").json()["subjects"]
     assert [s["scope"] for s in only] == ["endpoint"]
     assert client.get("/api/v1/limits/use?scope=user").status_code == 422
+
+
+def test_start_up_says_limits_are_per_process(tmp_path: Path) -> None:
+    env = keyhouse_env(tmp_path)
+    with replica_process(env) as (url, _):
+        ready = httpx.get(url + "/readyz").json()
+    log = next(tmp_path.glob("serve-*.log")).read_text()
+    assert "limits are per process" in log and "KEYHOUSE_REDIS_URL" in log
+    assert ready["limits"]["scope"] == "per-process"
+
+
+def test_a_redis_password_never_shows(tmp_path: Path) -> None:
+    """The Redis URL may carry a password: not in /readyz, the log or an error answer."""
+    password = "redis-pass-" + "z" * 20
+    env = keyhouse_env(tmp_path, KEYHOUSE_REDIS_URL=f"redis://:{password}@127.0.0.1:9/0")
+    with replica_process(env) as (url, _), httpx.Client(base_url=url, headers=ADMIN) as api:
+        key = api.post("/api/v1/keys", json={
+            "name": "k", "provider": "openai_compatible", "credentials": {"api_key": "sk-x"},
+            "config": {"base_url": "http://127.0.0.1:9/v1"}}).json()
+        api.post("/api/v1/endpoints", json={
+            "name": "chat", "targets": [{"key_id": key["id"], "model": "m"}]})
+        t = api.post("/api/v1/access-tokens", json={
+            "name": "app", "limits": {"requests_per_minute": 5}}).json()["token"]
+        time.sleep(0.5)
+        answer = api.post("/v1/chat/completions", json=chat(), headers=bearer(t))
+        ready = api.get("/readyz")
+        use = api.get("/api/v1/limits/use")
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "limits_unavailable"
+    assert ready.json()["limits"]["reachable"] is False
+    assert use.json()["reachable"] is False
+    log = next(tmp_path.glob("serve-*.log")).read_text()
+    for text in (answer.text, ready.text, use.text, log):
+        assert password not in text
