@@ -27,6 +27,7 @@ from typing import Any
 
 from keyhouse.errors import BudgetExceeded, LimitsUnavailable, RateLimited
 from keyhouse.gateway.types import Endpoint, Principal
+from keyhouse.limits.estimate import input_estimate, max_tokens
 from keyhouse.limits.spec import Subject, period_window
 from keyhouse.limits.store import (
     Charge,
@@ -85,6 +86,8 @@ class Limiter:
         # Refusals by (scope, limit): token|endpoint|key, requests|tokens|concurrency|budget.
         self.refused: collections.Counter[tuple[str, str]] = collections.Counter()
         self._settling: set[asyncio.Task[None]] = set()
+        self._failing_since: float | None = None
+        self._warned_at = -math.inf
 
     @staticmethod
     def subjects(principal: Principal, endpoint: Endpoint) -> tuple[Subject, ...]:
@@ -98,8 +101,8 @@ class Limiter:
         subjects = self.subjects(principal, endpoint)
         if not subjects:
             return None
-        max_out = _max_tokens(body)
-        token_estimate = _input_estimate(body) + (max_out or 0)
+        max_out = max_tokens(body)
+        token_estimate = input_estimate(body) + (max_out or 0)
         checks: list[Check] = []
         budgets: list[_Budgeted] = []
         reserve: int | None = None
@@ -119,14 +122,16 @@ class Limiter:
         try:
             verdict = await self.store.admit(checks, lease)
         except LimitStoreError as exc:
-            self.store_errors += 1
-            log.warning("limit store unreachable (%s): %s the call", exc,
-                        "allowing" if self.allow_on_store_error else "refusing")
+            self._store_failed(exc, "allowing calls without limits"
+                               if self.allow_on_store_error else "refusing limited calls")
             if self.allow_on_store_error:
                 return None
             unavailable = LimitsUnavailable()
             unavailable.headers["retry-after"] = "1"
             raise unavailable from None
+        if self._failing_since is not None:
+            self._failing_since = None
+            log.warning("limit store reachable again")
         headers = rate_headers(verdict.rates)
         if not verdict.admitted:
             refused = verdict.refused
@@ -188,8 +193,10 @@ class Limiter:
 
     def _reservation(self, endpoint: Endpoint, body: JSON, max_out: int | None) -> int:
         """Nano-USD: the dearest target's price of the worst case."""
-        input_tokens = _input_estimate(body)
+        input_tokens = input_estimate(body)
         output_tokens = max_out if max_out is not None else self.default_max_tokens
+        if endpoint.task == "embeddings":
+            output_tokens = 0
         worst: float | None = None
         for target in endpoint.targets:
             usd = (self.cost(target.provider, target.model, input_tokens, output_tokens)
@@ -210,6 +217,17 @@ class Limiter:
                  if (c := self.cost(t.provider or "", t.model, usage.input_tokens,
                                     usage.output_tokens)) is not None]
         return round(max(costs) * NANO) if costs else None
+
+    def _store_failed(self, exc: LimitStoreError, outcome: str) -> None:
+        self.store_errors += 1
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        # Once when it starts, then at most every 10 s: an outage must not flood the log.
+        if now - self._warned_at >= 10.0:
+            self._warned_at = now
+            log.warning("limit store unreachable (%s): %s; %d store errors so far", exc,
+                        outcome, self.store_errors)
 
     def settle_soon(self, admission: Admission) -> None:
         """Settle without holding the connection: with Redis that is a round trip, and a
@@ -247,9 +265,8 @@ class Limiter:
         try:
             crossed = await self.store.settle(settlements, admission.lease)
         except LimitStoreError as exc:
-            self.store_errors += 1
-            log.warning("limit store unreachable at settlement (%s); slots return after "
-                        "their lease (%.0f s)", exc, self.lease_seconds)
+            self._store_failed(exc, f"a settlement is lost; its slots return after their "
+                               f"lease ({self.lease_seconds:.0f} s)")
             return
         if crossed and self.alert is not None:
             for b in admission.budgets:
@@ -350,31 +367,3 @@ def _limit_name(check: Check | None) -> str:
     if isinstance(check, Slots):
         return "concurrency"
     return "budget" if isinstance(check, Spend) else "unknown"
-
-
-def _max_tokens(body: JSON) -> int | None:
-    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
-        value = body.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
-
-
-def _input_estimate(body: JSON) -> int:
-    """Tokens the prompt may take: a generous guess from its text (about one token per
-    three characters), computed without a tokenizer on the hot path."""
-    chars = _text_length(body.get("messages")) + _text_length(body.get("input")) + \
-        _text_length(body.get("system")) + _text_length(body.get("instructions"))
-    return chars // 3 + 16
-
-
-def _text_length(value: Any, depth: int = 0) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if depth > 8:
-        return 0
-    if isinstance(value, list):
-        return sum(_text_length(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return sum(_text_length(v, depth + 1) for v in value.values())
-    return 0

@@ -65,17 +65,28 @@ def watch(admission: Admission | None, stream: OpenStream) -> OpenStream:
         return stream
     if stream.first is not None:
         admission.observe(stream.first)
-    return OpenStream(stream.first, _watched(admission, stream), stream.credential)
+    return OpenStream(stream.first, _Watched(admission, stream), stream.credential)
 
 
-async def _watched(admission: Admission, stream: OpenStream) -> AsyncIterator[JSON]:
-    try:
-        async for chunk in stream.rest:
-            if chunk.get("usage") is not None:
-                admission.observe(chunk)
-            yield chunk
-    finally:
-        await stream.aclose()
+class _Watched:
+    """An iterator, not a generator: closing it closes the upstream stream even when it
+    was never iterated (the caller left before the first event went out)."""
+
+    def __init__(self, admission: Admission, stream: OpenStream) -> None:
+        self._admission = admission
+        self._stream = stream
+
+    def __aiter__(self) -> _Watched:
+        return self
+
+    async def __anext__(self) -> JSON:
+        chunk = await anext(self._stream.rest)
+        if chunk.get("usage") is not None:
+            self._admission.observe(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 def respond(admission: Admission | None, response: Response) -> Response:
