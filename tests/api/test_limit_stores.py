@@ -21,6 +21,7 @@ from keyhouse.limits.redis_store import RedisStore
 from keyhouse.limits.spec import Limits, Subject
 from keyhouse.limits.store import (
     Charge,
+    Check,
     LimitStore,
     LimitStoreError,
     MemoryStore,
@@ -134,14 +135,14 @@ async def test_admission_is_one_round_trip(tmp_path: Path) -> None:
     script ran inside Redis (marked "lua")."""
     with own_redis(tmp_path) as server:
         store = RedisStore(server.url)
-        checks = [Rate("r", 10, 1, "requests"), Rate("t", 100, 5, "tokens"),
+        checks: list[Check] = [Rate("r", 10, 1, "requests"), Rate("t", 100, 5, "tokens"),
                   Slots("s", 5, 60), Spend("u", 10**9, 10, 60, True)]
         await store.admit(checks, "warm")  # connects and loads the script
         seen: list[str] = []
         marker = sync_redis.Redis.from_url(server.url)
         marker.ping()  # connected before MONITOR starts: only its GET shows
         monitor = sync_redis.Redis.from_url(server.url)
-        with monitor.monitor() as m:
+        with monitor.monitor() as m:  # type: ignore[no-untyped-call]
             def read() -> None:
                 for event in m.listen():
                     seen.append(f"{event['client_type']} {event['command']}")

@@ -67,7 +67,8 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.mark.parametrize("scope", ["token", "endpoint", "key"])
 def test_requests_per_minute_on_every_scope(client: CheckedClient, fake: ServerThread,
                                             scope: str) -> None:
-    token = setup(client, fake, **{scope: {"requests_per_minute": 3}})
+    limits: dict[str, Any] = {scope: {"requests_per_minute": 3}}
+    token = setup(client, fake, **limits)
     answers = [client.post("/v1/chat/completions", json=chat(), headers=bearer(token))
                for _ in range(5)]
     assert [r.status_code for r in answers] == [200, 200, 200, 429, 429]

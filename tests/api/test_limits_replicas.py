@@ -181,7 +181,7 @@ def test_expired_token_is_refused_on_both_replicas_within_a_second(
     while datetime.now(UTC) < expires:
         time.sleep(0.05)
     time.sleep(0.05)
-    refused_at = {}
+    refused_at: dict[str, datetime] = {}
     while len(refused_at) < 2:
         for url in (a, b):
             if url not in refused_at and _status(url, token) == 401:
