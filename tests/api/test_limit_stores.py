@@ -218,3 +218,19 @@ async def test_refusal_names_the_limit() -> None:
     assert held is not None
     await held.finish()
     assert await limiter.admit(principal, endpoint, {}) is not None
+
+
+async def test_complete_from_a_synchronous_hook_settles_soon() -> None:
+    """The shape an end-of-call hook uses: no await, the settlement follows at once."""
+    store = MemoryStore()
+    subject = Subject("token", "t1", "app", Limits(tokens_per_minute=1000, max_concurrent=1))
+    principal = Principal("t1", "app", is_admin=False, limited=subject)
+    endpoint = Endpoint("e1", "chat", "chat", (Target("k1", "openai", "gpt-4o"),))
+    limiter = Limiter(store)
+    admitted = await limiter.admit(principal, endpoint, {"max_tokens": 500})
+    assert admitted is not None and admitted.token_estimate >= 500
+    admitted.complete({"prompt_tokens": 3, "completion_tokens": 7}, "gpt-4o")
+    await limiter.drain()
+    again = await limiter.admit(principal, endpoint, {})
+    assert again is not None
+    assert int(again.headers["x-ratelimit-remaining-tokens"]) >= 1000 - 10 - 17

@@ -317,6 +317,20 @@ class Admission:
         if self.usage is None:
             self.usage = Usage(0, 0)
 
+    def complete(self, usage: JSON | None, model: str | None = None, *,
+                 answered: bool = True) -> None:
+        """Settle from a synchronous end-of-call hook (a dispatcher's ``on_complete``):
+        ``usage`` as the provider reported it; ``answered=False`` for a call that failed
+        before any answer (nothing was used). A call cut short keeps its reservation."""
+        if usage is not None:
+            self.observe({"usage": usage, "model": model})
+        elif not answered:
+            self.nothing_used()
+        if self._done:
+            return
+        self._done = True
+        self.limiter.settle_soon(self)
+
     async def finish(self) -> None:
         if self._done:
             return
