@@ -234,3 +234,11 @@ async def test_complete_from_a_synchronous_hook_settles_soon() -> None:
     again = await limiter.admit(principal, endpoint, {})
     assert again is not None
     assert int(again.headers["x-ratelimit-remaining-tokens"]) >= 1000 - 10 - 17
+
+
+async def test_large_budgets_count_exactly(store: LimitStore, prefix: str) -> None:
+    """Nano-USD integers past 1e14 (a $1M budget, a $200k reservation) stay integers."""
+    big = Spend(prefix + "big", 10**15, 2 * 10**14, 3600, enforce=True)
+    assert (await store.admit([big], "a")).admitted
+    await store.settle([Charge(big.key, -(10**14) - 1, None, 3600)], "a")
+    assert await store.peek([big]) == [float(10**14 - 1)]

@@ -78,7 +78,8 @@ if refused == 0 then
       redis.call('ZADD', KEYS[i], now + b, lease)
       redis.call('EXPIRE', KEYS[i], math.ceil(b) + 1)
     else
-      redis.call('INCRBY', KEYS[i], b)
+      -- the argument as sent: a Lua number could be formatted with an exponent
+      redis.call('INCRBY', KEYS[i], ARGV[o + 3])
       redis.call('EXPIRE', KEYS[i], tonumber(ARGV[o + 4]))
     end
   end
@@ -110,7 +111,7 @@ for i = 1, #KEYS do
   elseif kind == 'release' then
     redis.call('ZREM', KEYS[i], lease)
   else
-    local used = redis.call('INCRBY', KEYS[i], a)
+    local used = redis.call('INCRBY', KEYS[i], ARGV[o + 2])
     redis.call('EXPIRE', KEYS[i], b)
     local limit = tonumber(ARGV[o + 4])
     if limit >= 0 and used >= limit then
