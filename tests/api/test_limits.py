@@ -345,3 +345,18 @@ def test_a_redis_password_never_shows(tmp_path: Path) -> None:
     log = next(tmp_path.glob("serve-*.log")).read_text()
     for text in (answer.text, ready.text, use.text, log):
         assert password not in text
+
+
+def test_streams_carry_the_limit_headers(client: CheckedClient, fake: ServerThread) -> None:
+    token = setup(client, fake, token={"requests_per_minute": 5, "tokens_per_minute": 900})
+    with client.stream("POST", "/v1/chat/completions", json=chat(stream=True),
+                       headers=bearer(token)) as r:
+        assert r.status_code == 200
+        assert r.headers["x-ratelimit-remaining-requests"] == "4"
+        assert r.headers["x-ratelimit-limit-tokens"] == "900"
+        assert b"[DONE]" in r.read()
+    r = client.post("/v1/messages", headers=bearer(token), json={
+        "model": "chat", "max_tokens": 16, "stream": True,
+        "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200 and r.headers["x-ratelimit-remaining-requests"] == "3"
+    assert "message_stop" in r.text
