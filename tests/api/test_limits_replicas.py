@@ -210,7 +210,7 @@ def test_rotated_token_old_secret_works_during_the_grace_only(
     created = _setup(a, fake)
     old = created["token"]
     r = httpx.post(f"{b}/api/v1/access-tokens/{created['id']}/rotate", headers=ADMIN,
-                   json={"grace_seconds": 3})
+                   json={"grace_seconds": 5})
     assert r.status_code == 200
     new = r.json()["token"]
     grace_end = datetime.fromisoformat(r.json()["previous_valid_until"])
