@@ -36,6 +36,7 @@ def test_tokens_create_with_expiry_limits_and_budget(run: Run) -> None:
                                          "action": "reject"}}
     listing = run("tokens", "list").stdout
     assert "60 rpm, $50/month" in listing
+    assert "60/60 req left, $0.00 of $50 this month" in listing
     # Update merges: a concurrency limit joins, the budget becomes an alert, rpm goes.
     updated = run("tokens", "update", "app", "--max-concurrent", "4", "--rpm", "0",
                   "--budget", "5/day/alert", "--expires", "never")

@@ -109,3 +109,21 @@ def describe(limits: Obj | None) -> str:
         action = "" if budget.get("action", "reject") == "reject" else " (alert)"
         parts.append(f"${budget['usd']:g}/{budget['period']}{action}")
     return ", ".join(parts) or "-"
+
+
+def describe_use(use: Obj | None) -> str:
+    """One subject of ``/limits/use`` in a few words: what is left of each limit."""
+    if not use:
+        return "-"
+    parts = []
+    for kind, unit in (("requests", "req"), ("tokens", "tok")):
+        rate = use.get(kind)
+        if rate:
+            parts.append(f"{rate['remaining']}/{rate['limit']} {unit} left")
+    concurrent = use.get("concurrent")
+    if concurrent:
+        parts.append(f"{concurrent['in_use']}/{concurrent['limit']} busy")
+    budget = use.get("budget")
+    if budget:
+        parts.append(f"${budget['spent_usd']:.2f} of ${budget['usd']:g} this {budget['period']}")
+    return ", ".join(parts) or "-"

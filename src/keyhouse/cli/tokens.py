@@ -17,6 +17,7 @@ from keyhouse.cli.client import (
 )
 from keyhouse.cli.limits import (
     describe,
+    describe_use,
     duration_seconds,
     expires_at,
     limit_options,
@@ -89,10 +90,21 @@ def list_tokens(api: Api, as_json: bool) -> None:
     if not items:
         click.echo("No access tokens.", err=True)
         return
-    click.echo(table(["NAME", "PREFIX", "ENDPOINTS", "LIMITS", "EXPIRES", "CREATED", "ID"],
+    use = _use(api)
+    click.echo(table(["NAME", "PREFIX", "ENDPOINTS", "LIMITS", "USE", "EXPIRES", "CREATED",
+                      "ID"],
                      [[t["name"], f"{t['prefix']}…", _scope(t), describe(t.get("limits")),
+                       describe_use(use.get(t["id"])),
                        when(t.get("expires_at")) if t.get("expires_at") else "never",
                        when(t.get("created_at")), t["id"]] for t in items]))
+
+
+def _use(api: Api) -> dict[str, Obj]:
+    """Each limited token's use now, by id (empty while the limit store is down)."""
+    answer = api.get("/limits/use", params={"scope": "token"})
+    if not answer.get("reachable", True):
+        click.echo("note: the limit store is unreachable; use is not shown", err=True)
+    return {s["id"]: s for s in answer.get("subjects", [])}
 
 
 @tokens.command("get")
@@ -108,6 +120,7 @@ def get_token(api: Api, name_or_id: str, as_json: bool) -> None:
     click.echo(fields_block([
         ("name", token["name"]), ("id", token["id"]), ("prefix", f"{token['prefix']}…"),
         ("endpoints", _scope(token)), ("limits", describe(token.get("limits"))),
+        ("use", describe_use(_use(api).get(token["id"]))),
         ("expires", when(token.get("expires_at")) if token.get("expires_at") else "never"),
         ("rotated", when(token.get("rotated_at")) if token.get("rotated_at") else "-"),
         ("old secret until", when(token.get("previous_valid_until"))
