@@ -249,7 +249,8 @@ def run(args: argparse.Namespace) -> JSON:
             if pin is not None:
                 argv = ["taskset", "-c", str(pin["load"]), *argv]
             started = time.monotonic()
-            done = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=150,
+            done = subprocess.run(argv, cwd=ROOT, capture_output=True,
+                                  timeout=50 * len(plan["targets"]),
                                   check=False)
             if done.returncode != 0:
                 raise SystemExit(f"load generator failed:\n{done.stderr.decode()[-3000:]}\n"

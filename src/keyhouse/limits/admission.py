@@ -102,22 +102,23 @@ class Limiter:
         if not subjects:
             return None
         max_out = max_tokens(body)
-        token_estimate = input_estimate(body) + (max_out or 0)
+        prompt = input_estimate(body)
+        token_estimate = prompt + (max_out or 0)
         checks: list[Check] = []
         budgets: list[_Budgeted] = []
         reserve: int | None = None
         now = datetime.now(UTC)
         for s in subjects:
-            if s.limits.budget is not None and reserve is None:
-                reserve = self._reservation(endpoint, body, max_out)
+            budget = s.limits.budget
+            if budget is not None and reserve is None:
+                reserve = self._reservation(endpoint, prompt, max_out)
             own = self._checks(s, now, token_estimate, reserve or 0)
             checks += own
-            if s.limits.budget is not None:
+            if budget is not None:
                 spend = own[-1]
                 assert isinstance(spend, Spend)
-                budgets.append(_Budgeted(spend, s, period_window(s.limits.budget.period,
-                                                                 now)[0],
-                                         s.limits.budget.action == "alert"))
+                budgets.append(_Budgeted(spend, s, spend.period_start or now,
+                                         budget.action == "alert"))
         lease = uuid.uuid4().hex
         try:
             verdict = await self.store.admit(checks, lease)
@@ -160,7 +161,7 @@ class Limiter:
             checks.append(Spend(f"{base}usd:{lim.budget.period}:{start.date().isoformat()}",
                                 round(lim.budget.usd * NANO), reserve,
                                 max(1, math.ceil((end - now).total_seconds())),
-                                enforce=lim.budget.action == "reject"))
+                                enforce=lim.budget.action == "reject", period_start=start))
         return checks
 
     async def use(self, subjects: Sequence[Subject]) -> list[JSON]:
@@ -184,16 +185,18 @@ class Limiter:
                     view["concurrent"] = {"limit": check.limit, "in_use": int(value)}
                 elif s.limits.budget is not None:
                     budget = s.limits.budget
+                    assert isinstance(check, Spend)
                     view["budget"] = {
                         "usd": budget.usd, "period": budget.period, "action": budget.action,
-                        "period_start": period_window(budget.period, now)[0].isoformat(),
+                        "period_start": check.period_start.isoformat()
+                        if check.period_start else None,
                         "spent_usd": round(value / NANO, 6)}
             out.append(view)
         return out
 
-    def _reservation(self, endpoint: Endpoint, body: JSON, max_out: int | None) -> int:
+    def _reservation(self, endpoint: Endpoint, input_tokens: int,
+                     max_out: int | None) -> int:
         """Nano-USD: the dearest target's price of the worst case."""
-        input_tokens = input_estimate(body)
         output_tokens = max_out if max_out is not None else self.default_max_tokens
         if endpoint.task == "embeddings":
             output_tokens = 0

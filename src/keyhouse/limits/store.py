@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 RateKind = Literal["requests", "tokens"]
@@ -48,6 +49,7 @@ class Spend:
     reserve: int  # nano-USD
     ttl_seconds: int  # until the period ends (the key dies with its period)
     enforce: bool  # reject over the limit; False: alert only
+    period_start: datetime | None = field(default=None, compare=False)
 
 
 Check = Rate | Slots | Spend
