@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
 from keyhouse.errors import (
@@ -22,10 +21,12 @@ from keyhouse.errors import (
     UpstreamUnavailable,
     UpstreamURLRefused,
 )
-from keyhouse.gateway import routing
 from keyhouse.gateway.routing import RetryPolicy, Router, plan
+from keyhouse.gateway.send import Timeouts, Upstream
 from keyhouse.gateway.types import Endpoint, Target
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
+from keyhouse.providers.catalog import ProviderSpec
+from keyhouse.providers.registry import Adapters
 from keyhouse.testing.registry import StaticRegistry
 
 JSON = dict[str, Any]
@@ -84,13 +85,19 @@ class Harness:
                  seed: int = 1) -> None:
         self.adapter = Scripted(script)
         self.sleeps: list[float] = []
-        monkeypatch.setattr(routing, "adapter_for", lambda spec, method: self.adapter)
+        adapter = self.adapter
+
+        class One(Adapters):
+            def get(self, spec: ProviderSpec, auth_method: str) -> ProviderAdapter:
+                return adapter
 
         async def sleep(seconds: float) -> None:
             self.sleeps.append(seconds)
 
-        self.router = Router(random.Random(seed), sleep=sleep, policy=RetryPolicy())
-        self.client = httpx.AsyncClient()
+        # The router is built with its adapters, as create_app builds it.
+        self.router = Router(random.Random(seed), sleep=sleep, policy=RetryPolicy(),
+                             adapters=One())
+        self.client = Upstream(allow_private=True)
 
     @property
     def models(self) -> list[str]:
@@ -170,7 +177,7 @@ async def test_each_attempt_gets_the_endpoints_timeouts_and_the_target_model(
     await h.chat(_endpoint(_target("gpt-x")))
     _, request, call = h.adapter.calls[0]
     assert request["model"] == "gpt-x" and call.model == "gpt-x"
-    assert call.timeout == httpx.Timeout(7.0, connect=2.0)
+    assert call.timeout == Timeouts(read=7.0, connect=2.0)
     assert call.credential.key_id == "k1"
 
 

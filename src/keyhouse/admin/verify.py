@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import anyio
-import httpx
 
 from keyhouse.admin.schemas import VerifyResult
 from keyhouse.errors import (
@@ -15,15 +14,16 @@ from keyhouse.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.routing import Router
+from keyhouse.gateway.send import Timeouts, Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call
-from keyhouse.providers.registry import adapter_for
 from keyhouse.registry import LiveRegistry
 
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+TIMEOUT = Timeouts(read=15.0, connect=5.0)
 
 
-async def verify_key(registry: LiveRegistry, client: httpx.AsyncClient,
+async def verify_key(registry: LiveRegistry, client: Upstream, router: Router,
                      key_id: str) -> VerifyResult:
     # The key may have been written on another replica a moment ago.
     await anyio.to_thread.run_sync(registry.refresh_if_changed)
@@ -36,7 +36,7 @@ async def verify_key(registry: LiveRegistry, client: httpx.AsyncClient,
         return VerifyResult(status="unsupported", message="Unknown provider.")
     call = Call(client=client, credential=credential, model="", timeout=TIMEOUT)
     try:
-        await adapter_for(spec, credential.auth_method).verify(call)
+        await router.adapters.get(spec, credential.auth_method).verify(call)
     except UpstreamAuthFailed as exc:
         return VerifyResult(status="rejected", message=exc.message)
     except (UpstreamUnavailable, UpstreamTimeout) as exc:

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
-import httpx
 
 from keyhouse.errors import (
     KeyhouseError,
@@ -38,10 +37,12 @@ from keyhouse.errors import (
     UpstreamError,
     UpstreamURLRefused,
 )
+from keyhouse.gateway.context import CallContext
+from keyhouse.gateway.send import Timeouts, Upstream
 from keyhouse.gateway.types import Endpoint, Registry, Target
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
-from keyhouse.providers.registry import adapter_for
+from keyhouse.providers.registry import Adapters
 
 log = logging.getLogger("keyhouse.gateway")
 
@@ -91,8 +92,8 @@ def plan(endpoint: Endpoint, rng: random.Random) -> list[Target]:
 
 
 @functools.lru_cache(maxsize=256)
-def _timeout(read: float, connect: float) -> httpx.Timeout:
-    return httpx.Timeout(read, connect=connect)
+def _timeout(read: float, connect: float) -> Timeouts:
+    return Timeouts(read=read, connect=connect)
 
 
 async def close_iterator(iterator: AsyncIterator[Any]) -> None:
@@ -110,24 +111,36 @@ def log_unexpected(exc: BaseException, where: str, credential: Credential | None
 
 
 class Router:
+    """The retry loop. One per app (``create_app`` makes it with the app's adapters)."""
+
     def __init__(self, rng: random.Random | None = None,
                  sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-                 policy: RetryPolicy = RetryPolicy()) -> None:
+                 policy: RetryPolicy = RetryPolicy(),
+                 adapters: Adapters | None = None) -> None:
         self.rng = rng or random.Random()  # noqa: S311 (load balancing, not crypto)
         self.sleep = sleep
         self.policy = policy
+        self.adapters = adapters or Adapters()
 
-    async def chat(self, registry: Registry, client: httpx.AsyncClient, endpoint: Endpoint,
-                   request: JSON) -> JSON:
-        return await self._run(registry, client, endpoint, request, _chat)
+    async def chat(self, registry: Registry, client: Upstream, endpoint: Endpoint,
+                   request: JSON, ctx: CallContext | None = None) -> JSON:
+        return await self._run(registry, client, endpoint, request, _chat, ctx)
 
-    async def embeddings(self, registry: Registry, client: httpx.AsyncClient,
-                         endpoint: Endpoint, request: JSON) -> JSON:
-        return await self._run(registry, client, endpoint, request, _embeddings)
+    async def chat_relayed(self, registry: Registry, client: Upstream, endpoint: Endpoint,
+                           request: JSON, ctx: CallContext | None = None) -> JSON | bytes:
+        """``chat``, but an adapter that needs no conversion hands back the upstream's
+        JSON bytes untouched (the caller relays them)."""
+        return await self._run(registry, client, endpoint, request, _chat_relayed, ctx)
 
-    async def chat_stream(self, registry: Registry, client: httpx.AsyncClient,
-                          endpoint: Endpoint, request: JSON) -> OpenStream:
-        return await self._run(registry, client, endpoint, request, _open_stream)
+    async def embeddings(self, registry: Registry, client: Upstream,
+                         endpoint: Endpoint, request: JSON,
+                         ctx: CallContext | None = None) -> JSON:
+        return await self._run(registry, client, endpoint, request, _embeddings, ctx)
+
+    async def chat_stream(self, registry: Registry, client: Upstream,
+                          endpoint: Endpoint, request: JSON,
+                          ctx: CallContext | None = None) -> OpenStream:
+        return await self._run(registry, client, endpoint, request, _open_stream, ctx)
 
     def retry_delay(self, exc: UpstreamError, tries: int, max_retries: int) -> float | None:
         """Seconds to wait before trying the same target again, or None to move on."""
@@ -141,20 +154,26 @@ class Router:
         delay = min(self.policy.backoff_max, self.policy.backoff_base * 2.0 ** tries)
         return delay * (0.5 + self.rng.random() / 2)  # jitter: spread herds of retries
 
-    async def _run(self, registry: Registry, client: httpx.AsyncClient, endpoint: Endpoint,
-                   request: JSON, attempt: Attempt[T]) -> T:
+    async def _run(self, registry: Registry, client: Upstream, endpoint: Endpoint,
+                   request: JSON, attempt: Attempt[T], ctx: CallContext | None) -> T:
         last: KeyhouseError | None = None
         targets = plan(endpoint, self.rng)
         for position, target in enumerate(targets):
+            if ctx is not None:
+                ctx.target(position, target)
             try:
-                adapter, call = _prepare(registry, client, endpoint, target)
+                adapter, call = self._prepare(registry, client, endpoint, target)
             except KeyhouseError as exc:
                 _log_failure(endpoint, position, target, 0, exc, None)
                 last = exc
                 continue
+            if ctx is not None:
+                ctx.credential(call.credential)
             body = {**request, "model": target.model}
             tries = 0
             while True:
+                if ctx is not None:
+                    ctx.attempts += 1
                 try:
                     return await attempt(adapter, call, body)
                 except UpstreamBadRequest as exc:
@@ -190,19 +209,19 @@ class Router:
                     break
         raise last if last is not None else NoKey()
 
-
-def _prepare(registry: Registry, client: httpx.AsyncClient, endpoint: Endpoint,
-             target: Target) -> tuple[ProviderAdapter, Call]:
-    if target.key_id is None:
-        raise NoKey()
-    credential = registry.credential(target.key_id)
-    spec = catalog.get(credential.provider)
-    if spec is None:
-        raise Unsupported(f"Provider {credential.provider!r} is not in the catalog.")
-    adapter = adapter_for(spec, credential.auth_method)
-    call = Call(client=client, credential=credential, model=target.model,
-                timeout=_timeout(endpoint.timeout_seconds, endpoint.connect_timeout_seconds))
-    return adapter, call
+    def _prepare(self, registry: Registry, client: Upstream, endpoint: Endpoint,
+                 target: Target) -> tuple[ProviderAdapter, Call]:
+        if target.key_id is None:
+            raise NoKey()
+        credential = registry.credential(target.key_id)
+        spec = catalog.get(credential.provider)
+        if spec is None:
+            raise Unsupported(f"Provider {credential.provider!r} is not in the catalog.")
+        adapter = self.adapters.get(spec, credential.auth_method)
+        call = Call(client=client, credential=credential, model=target.model,
+                    timeout=_timeout(endpoint.timeout_seconds,
+                                     endpoint.connect_timeout_seconds))
+        return adapter, call
 
 
 def _log_failure(endpoint: Endpoint, position: int, target: Target, tries: int,
@@ -215,6 +234,10 @@ def _log_failure(endpoint: Endpoint, position: int, target: Target, tries: int,
 
 async def _chat(adapter: ProviderAdapter, call: Call, body: JSON) -> JSON:
     return await adapter.chat(call, body)
+
+
+async def _chat_relayed(adapter: ProviderAdapter, call: Call, body: JSON) -> JSON | bytes:
+    return await adapter.chat_relayed(call, body)
 
 
 async def _embeddings(adapter: ProviderAdapter, call: Call, body: JSON) -> JSON:

@@ -3,35 +3,29 @@ custom OpenAI-compatible servers, and Databricks serving endpoints.
 
 The gateway's internal shape *is* OpenAI's, so nothing is converted: the body goes out
 as it came in (with the provider's model) and the answer comes back untouched. This is
-the hot path of most deployments, so a request costs one dict and one httpx.Request.
+the hot path of most deployments, so a request costs one dict and one send; ``chat_relayed``
+relays the answer's bytes without parsing them at all.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
-from typing import Any, cast
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
-import httpx
+import orjson
 
 from keyhouse.errors import UpstreamBadRequest, UpstreamError
+from keyhouse.gateway.send import open_stream, send, send_json
 from keyhouse.providers.base import (
     JSON,
     Call,
     Credential,
     ProviderAdapter,
-    iter_sse,
-    open_stream,
-    send,
-    send_json,
     upstream_error,
 )
 from keyhouse.providers.catalog import ProviderSpec
 
 _STREAM_USAGE = {"include_usage": True}
-
-_Events = AsyncGenerator[tuple[str, str], None]
 
 
 class OpenAIAdapter(ProviderAdapter):
@@ -72,32 +66,38 @@ class OpenAIAdapter(ProviderAdapter):
 
     # --- the adapter ----------------------------------------------------------------------
 
-    def _post(self, call: Call, path: str, body: JSON) -> httpx.Request:
-        return call.client.build_request(
-            "POST", self.base_url(call.credential) + path, json=body,
-            headers=self.headers(call.credential), timeout=call.timeout,
-        )
+    def _url(self, call: Call, path: str) -> str:
+        return self.base_url(call.credential) + path
 
     async def chat(self, call: Call, request: JSON) -> JSON:
         body = request if request.get("model") == call.model else {**request, "model": call.model}
-        return await send_json(call, self._post(call, "/chat/completions", body))
+        return await send_json(call, "POST", self._url(call, "/chat/completions"), json=body,
+                               headers=self.headers(call.credential))
+
+    async def chat_relayed(self, call: Call, request: JSON) -> bytes:
+        """The answer's JSON bytes, untouched: the gateway's shape is OpenAI's, so a
+        caller of /v1/chat/completions gets them without a decode and an encode."""
+        body = request if request.get("model") == call.model else {**request, "model": call.model}
+        reply = await send(call, "POST", self._url(call, "/chat/completions"), json=body,
+                           headers=self.headers(call.credential))
+        return reply.body
 
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         body = {**request, "model": call.model, "stream": True}
         if self.stream_usage:
             body["stream_options"] = {**(request.get("stream_options") or {}), **_STREAM_USAGE}
-        async for chunk in stream_chunks(call, self._post(call, "/chat/completions", body)):
+        async for chunk in stream_chunks(call, self._url(call, "/chat/completions"), body,
+                                         self.headers(call.credential)):
             yield chunk
 
     async def embeddings(self, call: Call, request: JSON) -> JSON:
         body = request if request.get("model") == call.model else {**request, "model": call.model}
-        return await send_json(call, self._post(call, "/embeddings", body))
+        return await send_json(call, "POST", self._url(call, "/embeddings"), json=body,
+                               headers=self.headers(call.credential))
 
     async def verify(self, call: Call) -> None:
-        await send(call, call.client.build_request(
-            "GET", self.verify_url(call.credential), headers=self.headers(call.credential),
-            timeout=call.timeout,
-        ))
+        await send(call, "GET", self.verify_url(call.credential),
+                   headers=self.headers(call.credential))
 
 
 class DatabricksAdapter(OpenAIAdapter):
@@ -124,20 +124,20 @@ def _host(credential: Credential) -> str:
     return host if "://" in host else f"https://{host}"
 
 
-async def stream_chunks(call: Call, request: httpx.Request) -> AsyncIterator[JSON]:
+async def stream_chunks(call: Call, url: str, body: JSON,
+                        headers: Mapping[str, str]) -> AsyncIterator[JSON]:
     """Send a streaming chat request and yield its chunks until ``[DONE]``.
 
     Shared by every adapter whose upstream speaks OpenAI's SSE framing.
     """
-    response = await open_stream(call, request)
-    # iter_sse is an async generator: closing it at once releases the connection.
-    async with aclosing(cast(_Events, iter_sse(call, response))) as events:
-        async for _event, data in events:
+    stream = await open_stream(call, "POST", url, json=body, headers=headers)
+    try:
+        async for _event, data in stream.events():
             if data == "[DONE]":
                 return
             try:
-                chunk = json.loads(data)
-            except ValueError:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
                 raise UpstreamError(
                     f"Upstream ({call.credential.provider}) sent a stream event that is not "
                     "JSON."
@@ -147,12 +147,14 @@ async def stream_chunks(call: Call, request: httpx.Request) -> AsyncIterator[JSO
             if "error" in chunk and not chunk.get("choices"):
                 raise _stream_error(call, chunk, data)
             yield chunk
+    finally:
+        await stream.aclose()
 
 
 def _stream_error(call: Call, chunk: JSON, raw: str) -> UpstreamError:
     """An error sent inside a 200 stream (OpenAI does this on overload mid-answer)."""
     error: Any = chunk.get("error")
-    text = json.dumps(error).lower() if isinstance(error, dict) else str(error).lower()
+    text = orjson.dumps(error).decode().lower() if isinstance(error, dict) else str(error).lower()
     status = 500
     if "rate_limit" in text or "rate limit" in text:
         status = 429

@@ -1,0 +1,388 @@
+"""The one send path every provider adapter uses.
+
+``Upstream`` is the process's one HTTP client (an aiohttp session over one TCPConnector,
+made in the app's lifespan and handed to every call): keep-alive, no redirects, no
+cookies, no proxy or netrc from the environment, and the URL policy enforced where
+connections are made:
+
+- ``GuardedResolver`` vets every address a name resolves to before the connector may
+  connect to it, so a name that passed ``check_url`` when the key was saved and now
+  resolves to 169.254.169.254 (DNS rebinding) is refused at connect time. The connector
+  caches what the resolver returned for a short TTL, so the hot path pays for DNS only
+  when a name has not been judged lately.
+- aiohttp connects to a literal address without asking any resolver, so every URL is
+  judged before it is sent (scheme, userinfo, literal address), and a session middleware
+  judges the host of every request the session sends (redirect hops included).
+
+``send`` reads a whole answer, ``open_stream`` returns one whose body is still to come;
+both turn an error status into the error tree before a byte reaches the caller (so the
+router can still retry or fall back). ``Stream`` is the one stream loop: raw chunks,
+or server-sent events. ``_translated`` is the one place where aiohttp's exceptions become
+Keyhouse errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from keyhouse.errors import (
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    UpstreamURLRefused,
+)
+from keyhouse.gateway import urlpolicy
+
+if TYPE_CHECKING:
+    from keyhouse.providers.base import Call, Credential
+
+JSON = dict[str, Any]
+USER_AGENT = "keyhouse"
+ErrorMapper = Callable[[int, str, "Credential", "float | None"], UpstreamError]
+
+
+# --- the client --------------------------------------------------------------------------
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves a name and refuses it unless every address it stands for is allowed."""
+
+    def __init__(self, allow_private: bool, inner: AbstractResolver | None = None) -> None:
+        self.allow_private = allow_private
+        self._inner = inner
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        refusal = urlpolicy.host_refusal(host, self.allow_private)
+        if refusal:
+            raise UpstreamURLRefused(f"Upstream URL refused: {refusal}.")
+        if self._inner is None:
+            self._inner = ThreadedResolver()
+        try:
+            results = await self._inner.resolve(host, port, family)
+        except UnicodeError:
+            raise OSError(f"{host} could not be resolved.") from None
+        if not results:
+            raise OSError(f"{host} could not be resolved.")
+        refusal = urlpolicy.addresses_refusal(host, (r["host"] for r in results),
+                                              self.allow_private)
+        if refusal:
+            raise UpstreamURLRefused(f"Upstream URL refused: {refusal}.")
+        return results
+
+    async def close(self) -> None:
+        if self._inner is not None:
+            await self._inner.close()
+
+
+class Upstream:
+    """The shared upstream client. Make it on the serving loop; ``await close()`` it."""
+
+    def __init__(self, allow_private: bool, *, limit: int = 512, limit_per_host: int = 0,
+                 keepalive_seconds: float = 30.0, dns_ttl_seconds: int = 30) -> None:
+        self.allow_private = allow_private
+        self._limit = limit
+        self._limit_per_host = limit_per_host
+        self._keepalive = keepalive_seconds
+        self._dns_ttl = dns_ttl_seconds
+        self._session: aiohttp.ClientSession | None = None
+        # host -> refusal message or None; a host's verdict never changes for a process.
+        self._verdicts: dict[str, str | None] = {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._limit, limit_per_host=self._limit_per_host,
+                keepalive_timeout=self._keepalive, ttl_dns_cache=self._dns_ttl,
+                resolver=GuardedResolver(self.allow_private),
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                # One session serves every key: a cookie one provider account set must
+                # never ride along on another key's request.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                # No proxy or netrc from the environment: a proxy would hide the real
+                # destination from the guard, and netrc could attach credentials.
+                trust_env=False,
+                headers={"user-agent": USER_AGENT},
+                timeout=aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=60.0),
+                middlewares=(self._vet_request,),
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Upstream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def vet(self, url: URL) -> None:
+        """Refuse a URL the policy forbids; names are judged again by the resolver."""
+        if url.scheme not in ("http", "https"):
+            raise UpstreamURLRefused("Upstream URL refused: only http and https are allowed.")
+        if url.raw_user is not None or url.raw_password is not None:
+            raise UpstreamURLRefused("Upstream URL refused: it must not contain a user name "
+                                     "or password.")
+        host = url.raw_host or ""
+        try:
+            refusal = self._verdicts[host]
+        except KeyError:
+            refusal = urlpolicy.host_refusal(host, self.allow_private) if host else "no host"
+            if len(self._verdicts) < 4096:
+                self._verdicts[host] = refusal
+        if refusal:
+            raise UpstreamURLRefused(f"Upstream URL refused: {refusal}.")
+
+    async def _vet_request(self, request: aiohttp.ClientRequest,
+                           handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+        self.vet(request.url)
+        return await handler(request)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per endpoint: seconds to get a connection, and between two reads of the answer."""
+
+    read: float = 60.0
+    connect: float = 5.0
+
+    @property
+    def client_timeout(self) -> aiohttp.ClientTimeout:
+        return _client_timeout(self.read, self.connect)
+
+
+@functools.lru_cache(maxsize=256)
+def _client_timeout(read: float, connect: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
+
+
+# --- the one place aiohttp's exceptions become Keyhouse errors ---------------------------
+
+
+@contextlib.contextmanager
+def _translated(credential: Credential) -> Iterator[None]:
+    try:
+        yield
+    except (aiohttp.InvalidUrlClientError, aiohttp.NonHttpUrlClientError):  # not sendable
+        raise UpstreamURLRefused("Upstream URL refused: only http(s) URLs are allowed.") from None
+    except (TimeoutError, aiohttp.ServerTimeoutError):
+        raise UpstreamTimeout(
+            f"Upstream ({credential.provider}) did not answer in time.") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        # The exception text may hold the URL, and a URL may hold a secret: never echo it.
+        raise UpstreamUnavailable(
+            f"Upstream ({credential.provider}) could not be reached: "
+            f"{credential.redact(type(exc).__name__)}.") from None
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _default_mapper() -> ErrorMapper:
+    from keyhouse.providers.base import upstream_error
+
+    return upstream_error
+
+
+# --- requests -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Reply:
+    """A whole upstream answer."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+def _payload(json: Any, form: Mapping[str, str] | None, content: bytes | None,
+             headers: Mapping[str, str] | None) -> tuple[bytes | None, dict[str, str]]:
+    out = dict(headers) if headers else {}
+    if json is not None:
+        out.setdefault("content-type", "application/json")
+        return orjson.dumps(json), out
+    if form is not None:
+        from urllib.parse import urlencode
+
+        out.setdefault("content-type", "application/x-www-form-urlencoded")
+        return urlencode(form).encode(), out
+    return content, out
+
+
+async def _open(call: Call, method: str, url: str | URL, json: Any,
+                form: Mapping[str, str] | None, content: bytes | None,
+                headers: Mapping[str, str] | None,
+                params: Mapping[str, str] | None) -> aiohttp.ClientResponse:
+    data, out_headers = _payload(json, form, content, headers)
+    target = url if isinstance(url, URL) else URL(url, encoded=True)
+    # Before aiohttp sees it: aiohttp would turn userinfo into a Basic auth header and
+    # strip it from the URL its middleware judges.
+    call.client.vet(target)
+    with _translated(call.credential):
+        return await call.client.session.request(
+            method, target, data=data, headers=out_headers, params=params,
+            allow_redirects=False, timeout=call.timeout.client_timeout,
+        )
+
+
+async def _raise_for_status(call: Call, response: aiohttp.ClientResponse,
+                            on_error: ErrorMapper | None) -> None:
+    if response.status < 300:
+        return
+    try:
+        with _translated(call.credential):
+            body = await response.read()
+    finally:
+        response.release()
+    mapper = on_error or _default_mapper()
+    raise mapper(response.status, body.decode("utf-8", "replace"), call.credential,
+                 retry_after(response.headers))
+
+
+async def send(call: Call, method: str, url: str | URL, *, json: Any = None,
+               form: Mapping[str, str] | None = None, content: bytes | None = None,
+               headers: Mapping[str, str] | None = None,
+               params: Mapping[str, str] | None = None,
+               on_error: ErrorMapper | None = None) -> Reply:
+    """Send and read the whole answer; an error status becomes an UpstreamError."""
+    response = await _open(call, method, url, json, form, content, headers, params)
+    await _raise_for_status(call, response, on_error)
+    try:
+        with _translated(call.credential):
+            body = await response.read()
+    finally:
+        response.release()
+    return Reply(response.status, response.headers, body)
+
+
+async def send_json(call: Call, method: str, url: str | URL, **kwargs: Any) -> JSON:
+    """``send``, and the answer as a JSON object."""
+    reply = await send(call, method, url, **kwargs)
+    return parse_object(call, reply.body)
+
+
+def parse_object(call: Call, body: bytes) -> JSON:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(
+            f"Upstream ({call.credential.provider}) sent a body that is not JSON.") from None
+    if not isinstance(data, dict):
+        raise UpstreamError(f"Upstream ({call.credential.provider}) sent unexpected JSON.")
+    return data
+
+
+async def open_stream(call: Call, method: str, url: str | URL, *, json: Any = None,
+                      content: bytes | None = None, headers: Mapping[str, str] | None = None,
+                      params: Mapping[str, str] | None = None,
+                      on_error: ErrorMapper | None = None) -> Stream:
+    """Send; the answer's body is still to be read (close the Stream). An error status
+    is read whole and raised before any byte reaches the caller."""
+    response = await _open(call, method, url, json, None, content, headers, params)
+    await _raise_for_status(call, response, on_error)
+    return Stream(call.credential, response)
+
+
+class Stream:
+    """A streamed answer: the one stream loop (raw chunks, or server-sent events)."""
+
+    # A stream adapter stops at the provider's last event ([DONE], message_stop), a few
+    # bytes before the body's own end (the chunked terminator). A connection whose body
+    # was not read to its end is closed, not reused, so every streamed answer would cost
+    # a new TCP (and TLS) connection: on close, read what is left when it is little and
+    # already arriving. A body that is not about to end is cut as before.
+    drain_bytes = 64 * 1024
+    drain_seconds = 0.1
+
+    def __init__(self, credential: Credential, response: aiohttp.ClientResponse) -> None:
+        self.credential = credential
+        self.response = response
+        self.status = response.status
+        self.headers = response.headers
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive."""
+        content = self.response.content
+        while True:
+            with _translated(self.credential):
+                chunk = await content.readany()
+            if not chunk:
+                return
+            yield chunk
+
+    async def events(self) -> AsyncIterator[tuple[str, str]]:
+        """``(event, data)`` pairs of a server-sent event stream."""
+        event, data_lines = "", list[str]()
+        buffer = b""
+        ended = False
+        chunks = self.chunks()
+        while not ended:
+            try:
+                buffer += await anext(chunks)
+            except StopAsyncIteration:
+                ended = True
+                buffer += b"\n\n"  # the last event may lack its blank line
+            start = 0
+            while (end := buffer.find(b"\n", start)) >= 0:
+                line = buffer[start:end].rstrip(b"\r").decode("utf-8", "replace")
+                start = end + 1
+                if not line:
+                    if data_lines:
+                        yield event, "\n".join(data_lines)
+                    event, data_lines = "", []
+                    continue
+                if line[0] == ":":
+                    continue
+                name, _, value = line.partition(":")
+                if value[:1] == " ":
+                    value = value[1:]
+                if name == "data":
+                    data_lines.append(value)
+                elif name == "event":
+                    event = value
+            buffer = buffer[start:]
+
+    async def aclose(self) -> None:
+        response = self.response
+        content = response.content
+        if not content.at_eof():
+            left = self.drain_bytes
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.drain_seconds):
+                    while left >= 0 and not content.at_eof():
+                        chunk = await content.readany()
+                        if not chunk:
+                            break
+                        left -= len(chunk)
+        response.release()
