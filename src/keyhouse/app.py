@@ -19,7 +19,6 @@ from starlette.types import Receive, Scope, Send
 
 from keyhouse import http_errors
 from keyhouse.admin import endpoints_routes, keys_routes, misc_routes
-from keyhouse.admin.auth import session_principal
 from keyhouse.errors import KeyhouseError
 from keyhouse.gateway import routes as gateway_routes
 from keyhouse.gateway.dispatch import Gateway
@@ -29,6 +28,7 @@ from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.providers.registry import Adapters
 from keyhouse.services import Services, bootstrap
 from keyhouse.settings import Settings
+from keyhouse.shared.session import session_checker
 
 STATIC = Path(__file__).parent / "ui" / "static"
 
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or bootstrap(settings)
     gateway = Gateway(registry=services.registry, router=Router(adapters=Adapters()),
                       max_body_bytes=settings.max_body_bytes,
-                      session_check=session_principal)
+                      session_check=session_checker(services.sessions.lookup))
     gateway_routes.install(gateway)
 
     @contextlib.asynccontextmanager

@@ -13,6 +13,7 @@ holds a secret, SQL text or a stack trace.
     ├── Unauthorized (401 unauthorized)
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
+    │   └── ModelNotFound (404 model_not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
     │   ├── AlreadyExists (409 already_exists)
@@ -86,6 +87,13 @@ class NotFound(KeyhouseError):
     status = 404
     code = "not_found"
     default_message = "Not found."
+
+
+class ModelNotFound(NotFound):
+    """The ``model`` a gateway caller named is not an endpoint (OpenAI's own code)."""
+
+    code = "model_not_found"
+    default_message = "No endpoint has that name."
 
 
 class MethodNotAllowed(KeyhouseError):

@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from keyhouse.errors import UpstreamError, UpstreamUnavailable, UpstreamURLRefused
 from keyhouse.gateway.send import GuardedResolver, Upstream, send
-from keyhouse.gateway.urlpolicy import check_url, literal_ip
 from keyhouse.providers.base import Call, Credential
+from keyhouse.shared.urlpolicy import check_url, literal_ip
 from keyhouse.testing.fakes.server import serve
 
 REFUSED = [

@@ -85,7 +85,7 @@ def _json_problem(name: str, value: str, allow_private: bool) -> str | None:
             if not isinstance(data.get(key), str) or not data[key]:
                 return f"the service-account JSON lacks {key!r}"
         # The signed grant goes to token_uri: hold it to the same policy as a base URL.
-        from keyhouse.gateway.urlpolicy import check_url
+        from keyhouse.shared.urlpolicy import check_url
 
         try:
             check_url(data["token_uri"], allow_private)
@@ -97,7 +97,7 @@ def _json_problem(name: str, value: str, allow_private: bool) -> str | None:
 def clean_config(method: AuthMethod, given: dict[str, str | None], errors: FieldErrors,
                  allow_private: bool) -> dict[str, str | None]:
     """Validated config values; None or "" means "remove this optional value"."""
-    from keyhouse.gateway.urlpolicy import check_url  # the same policy the gateway enforces
+    from keyhouse.shared.urlpolicy import check_url  # the same policy the gateway enforces
 
     names = {f.name: f for f in method.config_fields}
     out: dict[str, str | None] = {}

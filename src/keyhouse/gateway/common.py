@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyhouse.errors import BadRequest
+from keyhouse.errors import BadRequest, ModelNotFound
 from keyhouse.gateway.auth import authenticate, authorize
 from keyhouse.gateway.context import CallContext
 from keyhouse.gateway.dispatch import GatewayRequest
-from keyhouse.gateway.errors import ModelNotFound
 from keyhouse.gateway.send import Upstream
 from keyhouse.gateway.types import Endpoint, Principal, Registry, Task
 

@@ -31,7 +31,7 @@ from keyhouse.errors import (
     PayloadTooLarge,
 )
 from keyhouse.gateway.context import CallContext, Hook
-from keyhouse.gateway.errors import anthropic_error, openai_error
+from keyhouse.shared.envelopes import anthropic_error, openai_error
 
 if TYPE_CHECKING:
     from starlette.requests import Request

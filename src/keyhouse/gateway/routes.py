@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keyhouse.errors import ModelNotFound
 from keyhouse.gateway.auth import authorize
 from keyhouse.gateway.body import model_name, wants_stream
 from keyhouse.gateway.common import begin, caller, upstream_of
@@ -21,7 +22,6 @@ from keyhouse.gateway.dispatch import (
     GatewayRequest,
     JSONAnswer,
 )
-from keyhouse.gateway.errors import ModelNotFound
 from keyhouse.gateway.messages import messages
 from keyhouse.gateway.streaming import openai_events
 from keyhouse.gateway.types import Endpoint

@@ -44,7 +44,7 @@ from keyhouse.errors import (
     UpstreamUnavailable,
     UpstreamURLRefused,
 )
-from keyhouse.gateway import urlpolicy
+from keyhouse.shared import urlpolicy
 
 if TYPE_CHECKING:
     from keyhouse.providers.base import Call, Credential
