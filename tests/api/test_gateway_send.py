@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -16,7 +17,7 @@ from starlette.routing import Route
 from keyhouse.errors import UpstreamTimeout
 from keyhouse.gateway.send import Timeouts, Upstream, open_stream, send, send_json
 from keyhouse.providers.base import Call, Credential
-from keyhouse.testing.fakes.server import ServerThread
+from keyhouse.testing.fakes.server import ServerThread, serve
 
 CREDENTIAL = Credential("k", "openai", "api_key", {"api_key": "sk-test-secret"}, {})
 
@@ -136,3 +137,37 @@ async def test_the_read_timeout_is_per_endpoint(upstream: ServerThread) -> None:
         answer = await send_json(_call(client, read=2.0), "GET",
                                  f"{upstream.url}/echo?delay=0.2&n=7")
         assert answer == {"n": "7"}
+
+
+EVENTS = [("", '{"n": 1}'), ("message_start", '{"a": "b"}'), ("", "line one\nline two"),
+          ("", "[DONE]")]
+WIRE = (b'data: {"n": 1}\n\n: a comment\n\nevent: message_start\ndata: {"a": "b"}\n\n'
+        b"data: line one\ndata: line two\n\ndata: [DONE]\n\n")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n", b"\r"])
+@pytest.mark.parametrize("piece", [1, 3, 7, 4096])
+async def test_server_sent_events_are_read_whatever_the_framing(
+        line_end: bytes, piece: int) -> None:
+    wire = WIRE.replace(b"\n", line_end)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(0, len(wire), piece):  # split anywhere, CRLFs included
+            await send({"type": "http.response.body", "body": wire[i:i + piece],
+                        "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve(app) as server:
+        async with Upstream(allow_private=True) as client:
+            stream = await open_stream(_call(client), "GET", server.url)
+            try:
+                assert [e async for e in stream.events()] == EVENTS
+            finally:
+                await stream.aclose()

@@ -331,47 +331,49 @@ class Stream:
         self.status = response.status
         self.headers = response.headers
 
+    async def _read(self) -> bytes:
+        try:
+            return await self.response.content.readany()
+        except Exception:
+            with _translated(self.credential):
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body's bytes as they arrive."""
-        content = self.response.content
-        while True:
-            with _translated(self.credential):
-                chunk = await content.readany()
-            if not chunk:
-                return
+        while chunk := await self._read():
             yield chunk
 
     async def events(self) -> AsyncIterator[tuple[str, str]]:
-        """``(event, data)`` pairs of a server-sent event stream."""
-        event, data_lines = "", list[str]()
+        """``(event, data)`` pairs of a server-sent event stream.
+
+        The common event — one ``data:`` line, ``\n\n``-terminated — takes a fast path
+        of one slice; anything else (names, ids, comments, multi-line data, CRLF) is
+        parsed field by field as the SSE spec reads it."""
         buffer = b""
-        ended = False
-        chunks = self.chunks()
-        while not ended:
-            try:
-                buffer += await anext(chunks)
-            except StopAsyncIteration:
-                ended = True
-                buffer += b"\n\n"  # the last event may lack its blank line
+        while True:
+            chunk = await self._read()
+            if not chunk:
+                break
+            buffer = buffer + chunk if buffer else chunk
+            if b"\r" in buffer:  # CRLF or CR line ends: read as LF (keep a CR that may
+                # be the first half of a CRLF split across two reads)
+                cut = buffer.endswith(b"\r")
+                body = (buffer[:-1] if cut else buffer).replace(b"\r\n", b"\n")
+                buffer = body.replace(b"\r", b"\n") + (b"\r" if cut else b"")
             start = 0
-            while (end := buffer.find(b"\n", start)) >= 0:
-                line = buffer[start:end].rstrip(b"\r").decode("utf-8", "replace")
-                start = end + 1
-                if not line:
-                    if data_lines:
-                        yield event, "\n".join(data_lines)
-                    event, data_lines = "", []
+            while (end := buffer.find(b"\n\n", start)) >= 0:
+                block = buffer[start:end]
+                start = end + 2
+                if block.startswith(b"data: ") and b"\n" not in block:
+                    yield "", block[6:].decode("utf-8", "replace")
                     continue
-                if line[0] == ":":
-                    continue
-                name, _, value = line.partition(":")
-                if value[:1] == " ":
-                    value = value[1:]
-                if name == "data":
-                    data_lines.append(value)
-                elif name == "event":
-                    event = value
+                for parsed in _parse_events(block + b"\n\n"):
+                    yield parsed
             buffer = buffer[start:]
+        if buffer.strip():
+            for parsed in _parse_events(buffer + b"\n\n"):
+                yield parsed
 
     async def aclose(self) -> None:
         response = self.response
@@ -386,3 +388,26 @@ class Stream:
                             break
                         left -= len(chunk)
         response.release()
+
+
+def _parse_events(text: bytes) -> list[tuple[str, str]]:
+    """Events in ``text``, read line by line (CR, LF or CRLF line ends)."""
+    events: list[tuple[str, str]] = []
+    event, data_lines = "", list[str]()
+    for raw in text.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")\
+            .split("\n"):
+        if not raw:
+            if data_lines:
+                events.append((event, "\n".join(data_lines)))
+            event, data_lines = "", []
+            continue
+        if raw[0] == ":":
+            continue
+        name, _, value = raw.partition(":")
+        if value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            data_lines.append(value)
+        elif name == "event":
+            event = value
+    return events
