@@ -3,6 +3,7 @@ unexpected exceptions, and the per-call context the hooks receive."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,7 +156,7 @@ def test_an_unexpected_exception_is_logged_as_its_type_and_a_request_id(
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[ServerThread]:
-    with serve(openai_fake(api_key=CANARY)) as server:
+    with serve(openai_fake(api_key=CANARY, azure_api_key=CANARY)) as server:
         yield server
 
 
@@ -206,3 +207,60 @@ def test_hooks_see_each_calls_outcome(upstream: ServerThread) -> None:
     assert not plain.stream and streamed.stream
     assert (failed.status, failed.error_code, failed.endpoint) == (404, "model_not_found",
                                                                     None)
+
+
+# --- non-stream answers relayed as the upstream's bytes ---------------------------------
+
+
+def _relay_registry(broken_url: str, good_url: str, provider: str) -> StaticRegistry:
+    config = ({"endpoint_url": good_url, "api_version": "2024-10-21"}
+              if provider == "azure" else {"base_url": f"{good_url}/v1"})
+    method = "azure" if provider == "azure" else "api_key"
+    return StaticRegistry(
+        endpoints=[
+            Endpoint(id="r", name="relay", task="chat", max_retries=0,
+                     targets=(Target("good", "openai", "gpt-4o-mini"),)),
+            Endpoint(id="b", name="broken-first", task="chat", max_retries=0, targets=(
+                Target("broken", "openai", "gpt-4o-mini"),
+                Target("good", "openai", "gpt-4o-mini", role="fallback"))),
+        ],
+        credentials=[
+            Credential("good", "openai", method, {"api_key": CANARY}, config),
+            Credential("broken", "openai", "api_key", {"api_key": CANARY},
+                       {"base_url": f"{broken_url}/v1"}),
+        ],
+        tokens={"kh_at_relay": Principal("t", "relay", is_admin=False)},
+    )
+
+
+PRETTY = json.dumps({
+    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+    "choices": [{"index": 0, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": "héllo"}}],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+}, indent=2, ensure_ascii=True).encode()
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure"])
+def test_a_chat_answer_is_relayed_byte_for_byte_and_a_non_json_200_falls_back(
+        provider: str) -> None:
+    import httpx
+
+    from keyhouse.testing.fakes.server import serve_canned
+
+    page = b"<html><body>502 Bad Gateway</body></html>"
+    # An upstream whose serialisation no encoder of ours would reproduce (indented,
+    # ASCII-escaped): what the caller gets must be exactly these bytes.
+    pretty = serve_canned(lambda request: (200, PRETTY, {"content-type": "application/json"}))
+    with serve_canned(lambda request: (200, page, {"content-type": "text/html"})) as broken, \
+            pretty as good, \
+            serve(gateway_app(_relay_registry(broken.url, good.url, provider))) as gw:
+        headers = {"authorization": "Bearer kh_at_relay"}
+        body = {"model": "relay", "messages": [{"role": "user", "content": "hi"}]}
+        answer = httpx.post(f"{gw.url}/v1/chat/completions", json=body, headers=headers)
+        assert answer.status_code == 200
+        assert answer.content == PRETTY
+        fell_back = httpx.post(f"{gw.url}/v1/chat/completions",
+                               json={**body, "model": "broken-first"}, headers=headers)
+        assert fell_back.status_code == 200
+        assert fell_back.content == PRETTY

@@ -292,6 +292,17 @@ async def send_json(call: Call, method: str, url: str | URL, **kwargs: Any) -> J
     return parse_object(call, reply.body)
 
 
+def object_bytes(call: Call, body: bytes) -> bytes:
+    """``body`` if it has the shape of a JSON object, for relaying it unparsed; a body
+    that plainly is not one (an HTML error page behind a 200) is an UpstreamError, so
+    the router can still fall back."""
+    stripped = body.strip()
+    if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
+        raise UpstreamError(
+            f"Upstream ({call.credential.provider}) sent a body that is not JSON.")
+    return body
+
+
 def parse_object(call: Call, body: bytes) -> JSON:
     try:
         data = orjson.loads(body)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from keyhouse.errors import UpstreamAuthFailed, UpstreamBadRequest, UpstreamError
-from keyhouse.gateway.send import send, send_json
+from keyhouse.gateway.send import object_bytes, send, send_json
 from keyhouse.providers.base import (
     JSON,
     Call,
@@ -128,6 +128,17 @@ class AzureOpenAIAdapter(ProviderAdapter):
     async def chat(self, call: Call, request: JSON) -> JSON:
         url = self._deployment_url(call.credential, call.model, "chat/completions")
         return await self._post(call, url, {**request, "model": call.model})
+
+    async def chat_relayed(self, call: Call, request: JSON) -> bytes:
+        """Azure answers in OpenAI's shape: relay its bytes (see ``OpenAIAdapter``)."""
+        url = self._deployment_url(call.credential, call.model, "chat/completions")
+        headers, token = await self._auth_headers(call)
+        try:
+            reply = await send(call, "POST", url, json={**request, "model": call.model},
+                               headers=headers)
+            return object_bytes(call, reply.body)
+        except UpstreamError as exc:
+            raise self._scrubbed(call, exc, token) from None
 
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         url = self._deployment_url(call.credential, call.model, "chat/completions")

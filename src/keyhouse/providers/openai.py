@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from keyhouse.errors import UpstreamBadRequest, UpstreamError
-from keyhouse.gateway.send import open_stream, send, send_json
+from keyhouse.gateway.send import object_bytes, open_stream, send, send_json
 from keyhouse.providers.base import (
     JSON,
     Call,
@@ -80,7 +80,7 @@ class OpenAIAdapter(ProviderAdapter):
         body = request if request.get("model") == call.model else {**request, "model": call.model}
         reply = await send(call, "POST", self._url(call, "/chat/completions"), json=body,
                            headers=self.headers(call.credential))
-        return reply.body
+        return object_bytes(call, reply.body)
 
     def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         # The chunks generator itself, not a generator around it: one hop less per chunk.
