@@ -23,7 +23,7 @@ from keyhouse.errors import KeyhouseError
 from keyhouse.gateway import routes as gateway_routes
 from keyhouse.gateway.dispatch import Gateway
 from keyhouse.gateway.routing import Router
-from keyhouse.gateway.send import Upstream
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.providers.registry import Adapters
 from keyhouse.services import Services, bootstrap

@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from keyhouse.errors import UpstreamTimeout
-from keyhouse.gateway.send import Timeouts, Upstream, open_stream, send, send_json
+from keyhouse.gateway.send import open_stream, send, send_json
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.providers.base import Call, Credential
 from keyhouse.testing.fakes.server import ServerThread, serve
 

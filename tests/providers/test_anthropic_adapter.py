@@ -16,7 +16,7 @@ from keyhouse.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from keyhouse.gateway.send import Upstream
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.anthropic import AnthropicAdapter
 from keyhouse.providers.base import Call, Credential

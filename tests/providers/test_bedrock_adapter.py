@@ -21,7 +21,7 @@ from keyhouse.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from keyhouse.gateway.send import Timeouts, Upstream
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.providers import bedrock as bedrock_module
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.bedrock import BedrockAdapter

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from keyhouse.errors import UpstreamAuthFailed, UpstreamRateLimited, UpstreamUnavailable
-from keyhouse.gateway.send import Upstream
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.openai import DatabricksAdapter

@@ -16,7 +16,7 @@ from keyhouse.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from keyhouse.gateway.send import Timeouts, Upstream
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.azure import AzureOpenAIAdapter
 from keyhouse.providers.base import Call, Credential

@@ -17,7 +17,7 @@ from keyhouse.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from keyhouse.gateway.send import Upstream
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.catalog import get
 from keyhouse.providers.registry import Adapters

@@ -17,7 +17,8 @@ from keyhouse.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from keyhouse.gateway.send import Upstream, open_stream
+from keyhouse.gateway.send import open_stream
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers import bedrock_convert as bc
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.bedrock_eventstream import iter_events

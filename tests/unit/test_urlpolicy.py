@@ -14,7 +14,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from keyhouse.errors import UpstreamError, UpstreamUnavailable, UpstreamURLRefused
-from keyhouse.gateway.send import GuardedResolver, Upstream, send
+from keyhouse.gateway.send import send
+from keyhouse.gateway.upstream import GuardedResolver, Upstream
 from keyhouse.providers.base import Call, Credential
 from keyhouse.shared.urlpolicy import check_url, literal_ip
 from keyhouse.testing.fakes.server import serve

@@ -15,7 +15,7 @@ from keyhouse.errors import (
     UpstreamUnavailable,
 )
 from keyhouse.gateway.routing import Router
-from keyhouse.gateway.send import Timeouts, Upstream
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call
 from keyhouse.registry import LiveRegistry

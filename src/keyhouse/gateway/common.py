@@ -8,8 +8,8 @@ from keyhouse.errors import BadRequest, ModelNotFound
 from keyhouse.gateway.auth import authenticate, authorize
 from keyhouse.gateway.context import CallContext
 from keyhouse.gateway.dispatch import GatewayRequest
-from keyhouse.gateway.send import Upstream
 from keyhouse.gateway.types import Endpoint, Principal, Registry, Task
+from keyhouse.gateway.upstream import Upstream
 
 JSON = dict[str, Any]
 

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
     from keyhouse.gateway.routing import Router
-    from keyhouse.gateway.send import Upstream
     from keyhouse.gateway.types import Principal, Registry
+    from keyhouse.gateway.upstream import Upstream
 
 log = logging.getLogger("keyhouse.gateway")
 

@@ -38,8 +38,8 @@ from keyhouse.errors import (
     UpstreamURLRefused,
 )
 from keyhouse.gateway.context import CallContext
-from keyhouse.gateway.send import Timeouts, Upstream
 from keyhouse.gateway.types import Endpoint, Registry, Target
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
 from keyhouse.providers.registry import Adapters
@@ -103,11 +103,13 @@ async def close_iterator(iterator: AsyncIterator[Any]) -> None:
 
 
 def log_unexpected(exc: BaseException, where: str, credential: Credential | None) -> None:
-    """Log a bug's traceback with the credential scrubbed out of it."""
-    text = "".join(traceback.format_exception(exc))
+    """Log a bug as its type and where it happened (file, line, function per frame),
+    never its message: a foreign exception's text may quote a body or a secret."""
+    frames = "".join(f"\n  {frame.filename}:{frame.lineno} in {frame.name}"
+                     for frame in traceback.extract_tb(exc.__traceback__))
     if credential is not None:
-        text = credential.redact(text)
-    log.error("%s: unexpected %s\n%s", where, type(exc).__name__, text)
+        frames = credential.redact(frames)
+    log.error("%s: unexpected %s%s", where, type(exc).__name__, frames)
 
 
 class Router:

@@ -25,7 +25,7 @@ from keyhouse.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from keyhouse.gateway.send import Timeouts, Upstream
+from keyhouse.gateway.upstream import Timeouts, Upstream
 
 JSON = dict[str, Any]
 
