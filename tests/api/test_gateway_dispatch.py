@@ -264,3 +264,33 @@ def test_a_chat_answer_is_relayed_byte_for_byte_and_a_non_json_200_falls_back(
                                json={**body, "model": "broken-first"}, headers=headers)
         assert fell_back.status_code == 200
         assert fell_back.content == PRETTY
+
+
+def test_an_admission_hook_can_refuse_and_the_completion_hook_still_runs() -> None:
+    import httpx
+
+    from keyhouse.errors import Forbidden
+
+    registry = StaticRegistry(
+        endpoints=[Endpoint(id="e", name="chat", task="chat",
+                            targets=(Target(None, None, "m"),))],
+        tokens={"kh_at_admit": Principal("t", "admit", is_admin=False)},
+    )
+    app = gateway_app(registry)
+    seen: list[CallContext] = []
+
+    async def refuse(ctx: CallContext) -> None:
+        raise Forbidden(f"{ctx.principal.name if ctx.principal else '?'} is over its limit.")
+
+    app.state.gateway.admission.append(refuse)
+    app.state.gateway.on_complete.append(seen.append)
+    with serve(app) as server:
+        for path in ("/v1/chat/completions", "/v1/messages"):
+            response = httpx.post(f"{server.url}{path}", headers={
+                "authorization": "Bearer kh_at_admit"}, json={"model": "chat",
+                                                               "messages": [], "max_tokens": 1})
+            assert response.status_code == 403
+            assert "admit is over its limit" in response.text
+    assert [(c.route, c.endpoint, c.status, c.error_code, c.attempts) for c in seen] == [
+        ("/v1/chat/completions", "chat", 403, "forbidden", 0),
+        ("/v1/messages", "chat", 403, "forbidden", 0)]

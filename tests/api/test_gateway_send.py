@@ -172,3 +172,22 @@ async def test_server_sent_events_are_read_whatever_the_framing(
                 assert [e async for e in stream.events()] == EVENTS
             finally:
                 await stream.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_url_is_sent_with_its_escapes_kept_and_what_must_be_escaped_escaped() -> None:
+    from keyhouse.testing.fakes.server import Canned, Recorded, serve_canned
+
+    seen: list[str] = []
+
+    def record(request: Recorded) -> Canned:
+        seen.append(request.path)
+        return 200, b"{}", {}
+
+    with serve_canned(record) as server:
+        async with Upstream(allow_private=True) as client:
+            # A model id escaped as the AWS SDKs escape it: the %3A must stay (the
+            # signature covers the escaped path); a space is escaped on the way out.
+            await send(_call(client), "GET", f"{server.url}/model/a.b-v1%3A0/converse")
+            await send(_call(client), "GET", f"{server.url}/deployments/my model/x")
+    assert seen == ["/model/a.b-v1%3A0/converse", "/deployments/my%20model/x"]

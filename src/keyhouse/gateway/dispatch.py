@@ -234,20 +234,26 @@ class Gateway:
         ctx = CallContext(route=path)
         route, rest = self._match(path)
         try:
-            if route is None:
-                raise NotFound(f"No route {path!r}.")
-            handler = route.methods.get(scope["method"])
-            if handler is None:
-                raise MethodNotAllowed(f"{scope['method']} is not allowed on {path}.",
-                                       allow=", ".join(sorted(route.methods)))
-            answer = await handler(GatewayRequest(self, scope, receive, rest), ctx)
-        except KeyhouseError as exc:
-            answer = self.error_answer(path, exc, ctx)
-        except Exception as exc:
-            answer = self.unexpected(scope, exc, ctx)
-        try:
+            try:
+                if route is None:
+                    raise NotFound(f"No route {path!r}.")
+                handler = route.methods.get(scope["method"])
+                if handler is None:
+                    raise MethodNotAllowed(f"{scope['method']} is not allowed on {path}.",
+                                           allow=", ".join(sorted(route.methods)))
+                answer = await handler(GatewayRequest(self, scope, receive, rest), ctx)
+            except KeyhouseError as exc:
+                answer = self.error_answer(path, exc, ctx)
+            except Exception as exc:
+                answer = self.unexpected(scope, exc, ctx)
             await answer.write(send, receive, ctx)
+        except BaseException:
+            if ctx.error_code is None:  # cancelled, or the caller went away mid-write
+                ctx.failed(499, "client_closed_request")
+            raise
         finally:
+            # Every call ends here, however it ended: a hook that took a slot at
+            # admission can rely on this to give it back.
             ctx.finish()
             for hook in self.on_complete:
                 try:

@@ -101,12 +101,21 @@ def _payload(json: Any, form: Mapping[str, str] | None, content: bytes | None,
     return content, out
 
 
+def _url(url: str) -> URL:
+    """The URL as the adapter built it: its percent-escapes are kept as they are (a
+    SigV4 signature covers them); only a URL with characters that cannot go on the wire
+    as they are (spaces, non-ASCII, an IDN host) is encoded."""
+    if url.isascii() and " " not in url:
+        return URL(url, encoded=True)
+    return URL(url)
+
+
 async def _open(call: Call, method: str, url: str | URL, json: Any,
                 form: Mapping[str, str] | None, content: bytes | None,
                 headers: Mapping[str, str] | None,
                 params: Mapping[str, str] | None) -> aiohttp.ClientResponse:
     data, out_headers = _payload(json, form, content, headers)
-    target = url if isinstance(url, URL) else URL(url, encoded=True)
+    target = url if isinstance(url, URL) else _url(url)
     # Before aiohttp sees it: aiohttp would turn userinfo into a Basic auth header and
     # strip it from the URL its middleware judges.
     call.client.vet(target)

@@ -72,7 +72,8 @@ Canned = tuple[int, bytes, dict[str, str]]
 @contextmanager
 def serve_canned(answer: Any) -> Iterator[ServerThread]:
     """A real server that answers every request with ``answer(recorded)`` — a
-    ``(status, body, headers)`` tuple — for tests of how a client reads odd answers."""
+    ``(status, body, headers)`` tuple — for tests of how a client reads odd answers.
+    ``recorded.path`` is the path as it came on the wire (escapes not decoded)."""
     from starlette.requests import Request
     from starlette.responses import Response
 
@@ -84,7 +85,8 @@ def serve_canned(answer: Any) -> Iterator[ServerThread]:
             return
         request = Request(scope, receive)
         body = await request.body()
-        recorded = Recorded(request.method, request.url.path, request.url.query,
+        raw_path = scope.get("raw_path") or request.url.path.encode()
+        recorded = Recorded(request.method, raw_path.decode("latin-1"), request.url.query,
                             dict(request.headers), body)
         status, content, headers = answer(recorded)
         await Response(content, status_code=status, headers=headers)(scope, receive, send)
