@@ -294,3 +294,46 @@ def test_an_admission_hook_can_refuse_and_the_completion_hook_still_runs() -> No
     assert [(c.route, c.endpoint, c.status, c.error_code, c.attempts) for c in seen] == [
         ("/v1/chat/completions", "chat", 403, "forbidden", 0),
         ("/v1/messages", "chat", 403, "forbidden", 0)]
+
+
+# An OpenAI-framed stream as an upstream may format it: spaced JSON, a comment, a usage
+# chunk, and no [DONE] of its own.
+SSE_CHUNK = (b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, '
+             b'"model": "m", "choices": [{"index": 0, "delta": {"content": "h\\u00e9"}, '
+             b'"finish_reason": null}]}')
+SSE_USAGE = (b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, '
+             b'"model": "m", "choices": [], "usage": {"prompt_tokens": 2, '
+             b'"completion_tokens": 3, "total_tokens": 5}}')
+SSE_WIRE = SSE_CHUNK + b"\n\n: keep-alive\n\n" + SSE_USAGE + b"\n\n"
+
+
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_an_openai_framed_stream_is_relayed_as_its_bytes(include_usage: bool) -> None:
+    import httpx
+
+    from keyhouse.testing.fakes.server import serve_canned
+
+    seen: list[CallContext] = []
+    page = b"data: <html>not an event stream</html>\n\n"
+    sse = {"content-type": "text/event-stream"}
+    with serve_canned(lambda request: (200, SSE_WIRE, sse)) as good, \
+            serve_canned(lambda request: (200, page, sse)) as broken:
+        app = gateway_app(_relay_registry(broken.url, good.url, "openai"))
+        app.state.gateway.on_complete.append(seen.append)
+        with serve(app) as gw:
+            headers = {"authorization": "Bearer kh_at_relay"}
+            for name in ("relay", "broken-first"):  # the second falls back to the first
+                body: dict[str, Any] = {"model": name, "stream": True, "messages": []}
+                if include_usage:
+                    body["stream_options"] = {"include_usage": True}
+                answer = httpx.post(f"{gw.url}/v1/chat/completions", json=body,
+                                    headers=headers)
+                assert answer.status_code == 200
+                expected = (SSE_CHUNK + b"\n\n: keep-alive\n\n"
+                            + (SSE_USAGE + b"\n\n" if include_usage else b"")
+                            + b"data: [DONE]\n\n")
+                assert answer.content == expected
+    # The usage reached the hooks whether or not the caller asked for it.
+    assert [c.tokens() for c in seen] == [{"prompt_tokens": 2, "completion_tokens": 3,
+                                           "total_tokens": 5}] * 2
+    assert [c.fallback_used for c in seen] == [False, True]

@@ -38,8 +38,8 @@ async def chat_completions(request: GatewayRequest, ctx: CallContext) -> Answer:
     if stream:
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        opened = await gateway.router.chat_stream(gateway.registry, upstream_of(request),
-                                                  endpoint, body, ctx)
+        opened = await gateway.router.chat_stream_relayed(
+            gateway.registry, upstream_of(request), endpoint, body, include_usage, ctx)
         return EventStreamAnswer(openai_events(opened, include_usage, ctx))
     answer = await gateway.router.chat_relayed(gateway.registry, upstream_of(request),
                                                endpoint, body, ctx)

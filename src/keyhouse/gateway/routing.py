@@ -60,11 +60,15 @@ class RetryPolicy:
 
 @dataclass(slots=True)
 class OpenStream:
-    """A stream whose first chunk has arrived (``first`` is None for an empty stream)."""
+    """A stream whose first chunk has arrived (``first`` is None for an empty stream).
 
-    first: JSON | None
-    rest: AsyncIterator[JSON]
+    ``relayed``: the chunks are the caller's SSE bytes already (an OpenAI-framed
+    upstream relayed as it is), not chunk dicts to frame."""
+
+    first: Any
+    rest: AsyncIterator[Any]
     credential: Credential
+    relayed: bool = False
 
     async def aclose(self) -> None:
         await close_iterator(self.rest)
@@ -143,6 +147,25 @@ class Router:
                           endpoint: Endpoint, request: JSON,
                           ctx: CallContext | None = None) -> OpenStream:
         return await self._run(registry, client, endpoint, request, _open_stream, ctx)
+
+    async def chat_stream_relayed(self, registry: Registry, client: Upstream,
+                                  endpoint: Endpoint, request: JSON, include_usage: bool,
+                                  ctx: CallContext | None = None) -> OpenStream:
+        """``chat_stream`` for a caller of /v1/chat/completions: a target whose upstream
+        frames its stream as OpenAI does is relayed as bytes (``OpenStream.relayed``);
+        any other is converted chunk by chunk, as ``chat_stream`` does."""
+
+        def usage(value: JSON) -> None:
+            if ctx is not None:
+                ctx.usage = value
+
+        async def attempt(adapter: ProviderAdapter, call: Call, body: JSON) -> OpenStream:
+            relayed = adapter.chat_stream_relayed(call, body, include_usage, usage)
+            if relayed is None:
+                return await _open_stream(adapter, call, body)
+            return await _first(relayed, call, relayed=True)
+
+        return await self._run(registry, client, endpoint, request, attempt, ctx)
 
     def retry_delay(self, exc: UpstreamError, tries: int, max_retries: int) -> float | None:
         """Seconds to wait before trying the same target again, or None to move on."""
@@ -247,13 +270,16 @@ async def _embeddings(adapter: ProviderAdapter, call: Call, body: JSON) -> JSON:
 
 
 async def _open_stream(adapter: ProviderAdapter, call: Call, body: JSON) -> OpenStream:
-    chunks = adapter.chat_stream(call, body)
+    return await _first(adapter.chat_stream(call, body), call)
+
+
+async def _first(chunks: AsyncIterator[Any], call: Call, relayed: bool = False) -> OpenStream:
     try:
-        first: JSON | None = await anext(chunks)
+        first = await anext(chunks)
     except StopAsyncIteration:
         first = None
     except BaseException:
         await close_iterator(chunks)
         raise
-    return OpenStream(first, chunks, call.credential)
+    return OpenStream(first, chunks, call.credential, relayed)
 

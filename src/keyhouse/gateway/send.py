@@ -225,36 +225,37 @@ class Stream:
         while chunk := await self._read():
             yield chunk
 
-    async def events(self) -> AsyncIterator[tuple[str, str]]:
-        """``(event, data)`` pairs of a server-sent event stream.
-
-        The common event — one ``data:`` line, ``\n\n``-terminated — takes a fast path
-        of one slice; anything else (names, ids, comments, multi-line data, CRLF) is
-        parsed field by field as the SSE spec reads it."""
+    async def blocks(self) -> AsyncIterator[list[bytes]]:
+        """Per read from the network, the server-sent events it completed, as raw blocks
+        (LF line ends, without their blank line): for relaying them unparsed."""
         buffer = b""
-        while True:
-            chunk = await self._read()
-            if not chunk:
-                break
+        while chunk := await self._read():
             buffer = buffer + chunk if buffer else chunk
             if b"\r" in buffer:  # CRLF or CR line ends: read as LF (keep a CR that may
                 # be the first half of a CRLF split across two reads)
                 cut = buffer.endswith(b"\r")
                 body = (buffer[:-1] if cut else buffer).replace(b"\r\n", b"\n")
                 buffer = body.replace(b"\r", b"\n") + (b"\r" if cut else b"")
-            start = 0
-            while (end := buffer.find(b"\n\n", start)) >= 0:
-                block = buffer[start:end]
-                start = end + 2
+            if b"\n\n" in buffer:
+                complete = buffer.split(b"\n\n")
+                buffer = complete.pop()
+                yield [block for block in complete if block]
+        if buffer.strip(b"\r\n"):
+            yield [buffer.rstrip(b"\r\n")]
+
+    async def events(self) -> AsyncIterator[tuple[str, str]]:
+        """``(event, data)`` pairs of a server-sent event stream.
+
+        The common event — one ``data:`` line — takes a fast path of one slice; anything
+        else (names, ids, comments, multi-line data) is parsed field by field as the SSE
+        spec reads it."""
+        async for blocks in self.blocks():
+            for block in blocks:
                 if block.startswith(b"data: ") and b"\n" not in block:
                     yield "", block[6:].decode("utf-8", "replace")
                     continue
                 for parsed in _parse_events(block + b"\n\n"):
                     yield parsed
-            buffer = buffer[start:]
-        if buffer.strip():
-            for parsed in _parse_events(buffer + b"\n\n"):
-                yield parsed
 
     async def aclose(self) -> None:
         response = self.response

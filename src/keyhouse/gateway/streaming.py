@@ -50,11 +50,18 @@ def openai_events(stream: OpenStream, include_usage: bool,
     """``data: {chunk}`` events, then ``data: [DONE]``; an error ends the stream with
     ``data: {"error": {...}}`` (the OpenAI SDK raises APIError on it)."""
 
+    if stream.relayed:  # already the caller's bytes, [DONE] included
+        return _events(stream, _as_is, list, openai_error, data_event, ctx)
+
     def frame(chunk: JSON) -> list[bytes]:
         shown = chunk if include_usage else strip_usage(chunk)
         return [] if shown is None else [data_event(shown)]
 
     return _events(stream, frame, lambda: [DONE], openai_error, data_event, ctx)
+
+
+def _as_is(data: bytes) -> list[bytes]:
+    return [data]
 
 
 def anthropic_events(stream: OpenStream, model: str,
@@ -75,20 +82,22 @@ def anthropic_events(stream: OpenStream, model: str,
                    lambda body: named_event("error", body), ctx)
 
 
-async def _events(stream: OpenStream, frame: Callable[[JSON], Iterable[bytes]],
+async def _events(stream: OpenStream, frame: Callable[[Any], Iterable[bytes]],
                   done: Callable[[], Iterable[bytes]],
                   envelope: Callable[[Exception], tuple[int, JSON]],
                   event_of: Callable[[JSON], bytes],
                   ctx: CallContext | None) -> AsyncIterator[bytes]:
+    # A relayed stream reports its usage itself (the router's on_usage).
+    usage_ctx = None if stream.relayed else ctx
     try:
         if stream.first is not None:
-            if ctx is not None and stream.first.get("usage"):
-                ctx.usage = stream.first["usage"]
+            if usage_ctx is not None and stream.first.get("usage"):
+                usage_ctx.usage = stream.first["usage"]
             for event in frame(stream.first):
                 yield event
         async for chunk in stream.rest:
-            if ctx is not None and chunk.get("usage"):
-                ctx.usage = chunk["usage"]
+            if usage_ctx is not None and chunk.get("usage"):
+                usage_ctx.usage = chunk["usage"]
             for event in frame(chunk):
                 yield event
         for event in done():

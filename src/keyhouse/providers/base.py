@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +92,13 @@ class ProviderAdapter:
         """Yields OpenAI ``chat.completion.chunk`` dicts; the last one carries ``usage``
         when the provider reports it."""
         raise Unsupported(f"Provider {self.id!r} does not stream chat completions.")
+
+    def chat_stream_relayed(self, call: Call, request: JSON, include_usage: bool,
+                            on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes] | None:
+        """For an upstream that streams in OpenAI's own framing: the caller's SSE bytes,
+        relayed as they arrive (``on_usage`` gets the usage chunk's ``usage``); None when
+        the adapter converts, and ``chat_stream`` serves instead."""
+        return None
 
     async def embeddings(self, call: Call, request: JSON) -> JSON:
         """``request`` is an OpenAI embeddings body; returns an OpenAI embeddings list."""

@@ -9,7 +9,7 @@ relays the answer's bytes without parsing them at all.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -90,6 +90,14 @@ class OpenAIAdapter(ProviderAdapter):
         return stream_chunks(call, self._url(call, "/chat/completions"), body,
                              self.headers(call.credential))
 
+    def chat_stream_relayed(self, call: Call, request: JSON, include_usage: bool,
+                            on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes]:
+        body = {**request, "model": call.model, "stream": True}
+        if self.stream_usage:
+            body["stream_options"] = {**(request.get("stream_options") or {}), **_STREAM_USAGE}
+        return relay_stream(call, self._url(call, "/chat/completions"), body,
+                            self.headers(call.credential), include_usage, on_usage)
+
     async def embeddings(self, call: Call, request: JSON) -> JSON:
         body = request if request.get("model") == call.model else {**request, "model": call.model}
         return await send_json(call, "POST", self._url(call, "/embeddings"), json=body,
@@ -149,6 +157,82 @@ async def stream_chunks(call: Call, url: str, body: JSON,
             yield chunk
     finally:
         await stream.aclose()
+
+
+async def relay_stream(call: Call, url: str, body: JSON, headers: Mapping[str, str],
+                       include_usage: bool,
+                       on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes]:
+    """The upstream's events as SSE bytes for a caller of /v1/chat/completions, one write
+    per network read, without a decode and an encode per chunk.
+
+    Parsed, because something depends on them: the first data event (a 200 whose body
+    is not an event stream is an error the router can still fall back on), an event
+    that mentions an error (OpenAI reports overload mid-answer that way) and the usage
+    chunk (recorded; kept only for a caller who asked for it). The rest goes out as the
+    upstream framed it, ending with ``data: [DONE]`` (added if the upstream omitted it).
+    """
+    stream = await open_stream(call, "POST", url, json=body, headers=headers)
+    checked = False
+    try:
+        async for blocks in stream.blocks():
+            out: list[bytes] = []
+            for block in blocks:
+                if not block.startswith(b"data:"):
+                    out.append(block)  # comments, event names: the SDK skips them
+                    continue
+                data = block[5:].lstrip(b" ")
+                if data == b"[DONE]":
+                    out.append(block)
+                    yield b"\n\n".join(out) + b"\n\n"
+                    return
+                if not checked or b'"error"' in data or (
+                        b'"usage"' in data and b'"usage":null' not in data
+                        and b'"usage": null' not in data):
+                    try:
+                        shown = _relayed_chunk(call, data, include_usage, on_usage)
+                    except UpstreamError:
+                        if out:  # what came before the error still goes out first
+                            yield b"\n\n".join(out) + b"\n\n"
+                        raise
+                    checked = True
+                    if shown is None:
+                        continue
+                    if shown is not data:
+                        block = b"data: " + shown
+                out.append(block)
+            if out:
+                yield b"\n\n".join(out) + b"\n\n"
+        yield DONE_EVENT
+    finally:
+        await stream.aclose()
+
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+def _relayed_chunk(call: Call, data: bytes, include_usage: bool,
+                   on_usage: Callable[[JSON], None]) -> bytes | None:
+    """One parsed chunk's bytes as the caller gets them (None: dropped)."""
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(
+            f"Upstream ({call.credential.provider}) sent a stream event that is not JSON."
+        ) from None
+    if not isinstance(chunk, dict):
+        return data
+    if "error" in chunk and not chunk.get("choices"):
+        raise _stream_error(call, chunk, data.decode("utf-8", "replace"))
+    usage = chunk.get("usage")
+    if usage is None:
+        return data
+    if isinstance(usage, dict):
+        on_usage(usage)
+    if include_usage:
+        return data
+    if not chunk.get("choices"):
+        return None
+    return orjson.dumps({k: v for k, v in chunk.items() if k != "usage"})
 
 
 def _stream_error(call: Call, chunk: JSON, raw: str) -> UpstreamError:
