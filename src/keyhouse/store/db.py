@@ -9,10 +9,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Execution option marking a connection that will write (see ``_sqlite_begin``).
+WRITE_OPTION = "keyhouse_write"
 
 
 def make_engine(url: str) -> Engine:
@@ -23,6 +25,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -34,6 +37,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # SQLAlchemy emits BEGIN itself (``_sqlite_begin``); pysqlite's implicit one would be
+    # DEFERRED, under which SELECT ... FOR UPDATE locks nothing.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A writer takes the write lock up front: two writers then run one after the other
+    # and the second reads what the first committed, so its If-Match check is against
+    # the truth. Readers stay DEFERRED and, thanks to WAL, never wait.
+    writes = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

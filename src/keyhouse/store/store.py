@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from keyhouse.errors import AlreadyExists, KeyhouseError, Unavailable
-from keyhouse.store.db import make_engine, make_sessionmaker
+from keyhouse.errors import AlreadyExists, KeyhouseError, PreconditionFailed, Unavailable
+from keyhouse.store.db import WRITE_OPTION, make_engine, make_sessionmaker
 from keyhouse.store.models import (
     ApiKeyRow,
     ApiKeyVersionRow,
@@ -32,6 +33,10 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = make_sessionmaker(self.engine)
+        # Writes take the database's write lock when they begin (SQLite: BEGIN IMMEDIATE),
+        # so a read-check-write inside one cannot interleave with another writer's.
+        self._write_sessions = make_sessionmaker(self.engine.execution_options(
+            **{WRITE_OPTION: True}))
 
     @property
     def dialect(self) -> str:
@@ -57,15 +62,19 @@ class Store:
         """A transaction that bumps the config version when it commits (unless told the
         change is invisible to the gateway, as a web session is)."""
         try:
-            with self._sessions.begin() as session:
+            with self._write_sessions.begin() as session:
                 yield session
                 if bump:
-                        session.execute(
+                    session.execute(
                         update(ConfigStateRow).where(ConfigStateRow.id == 1)
                         .values(version=ConfigStateRow.version + 1)
                     )
         except KeyhouseError:
             raise
+        except StaleDataError:
+            # The compare-and-set on the version column found another writer first.
+            raise PreconditionFailed(
+                "Someone else changed this just now; reload and retry.") from None
         except IntegrityError:
             # Unique names are checked first; this catches the race between two writers.
             raise AlreadyExists("That name is taken.") from None
