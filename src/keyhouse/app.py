@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
 from keyhouse import http_errors
-from keyhouse.admin.routers import ROUTERS
+from keyhouse.admin.routers import DEPENDENCIES, ROUTERS
 from keyhouse.errors import KeyhouseError
 from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.services import Services, bootstrap
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return JSONResponse({"status": "ready", "config_version": services.registry.version})
 
     for admin_router in ROUTERS:
-        app.include_router(admin_router)
+        app.include_router(admin_router, dependencies=DEPENDENCIES)
 
     from keyhouse.gateway.routes import router as gateway_router
 

@@ -3,7 +3,8 @@ these, so the served schema and the generated client cannot drift apart."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
+from fastapi.params import Depends as DependsParam
 
 from keyhouse.admin import (
     audit_routes,
@@ -14,6 +15,7 @@ from keyhouse.admin import (
     session_routes,
     tokens_routes,
 )
+from keyhouse.text_rules import check_request_text
 
 ROUTERS: tuple[APIRouter, ...] = (
     keys_routes.router,
@@ -24,3 +26,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     meta_routes.router,
     session_routes.router,
 )
+
+# Mounted with every admin router: path and query text is checked like body text.
+DEPENDENCIES: list[DependsParam] = [Depends(check_request_text)]
