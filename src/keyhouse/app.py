@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
-from keyhouse import http_errors
+from keyhouse import http_errors, redaction
 from keyhouse.admin.routers import DEPENDENCIES, ROUTERS
 from keyhouse.errors import KeyhouseError
 from keyhouse.middleware import BodyLimit, SecurityHeaders
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 await poller
             await app.state.http.aclose()
 
+    # Every log record of the process is scrubbed of the secrets this app opens.
+    redaction.protect_logs(services.registry.secrets)
     app = FastAPI(title="Keyhouse", version="0.1.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services

@@ -14,7 +14,7 @@ from keyhouse.admin.tokens import (
     admin_token_hashes,
     ensure_admin_token,
 )
-from keyhouse.registry import LiveRegistry
+from keyhouse.gateway.live_config import LiveRegistry
 from keyhouse.settings import Settings
 from keyhouse.store import db
 from keyhouse.store.store import Store

@@ -19,10 +19,10 @@ from keyhouse.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.live_config import LiveRegistry
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call
 from keyhouse.providers.registry import adapter_for
-from keyhouse.registry import LiveRegistry
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 log = logging.getLogger("keyhouse.verify")
