@@ -47,6 +47,7 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
     """Open the store and the keyring; raise KekConfigError if the KEK is wrong."""
     if settings.is_sqlite:
         settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db.create_private_sqlite_file(settings.resolved_database_url)
     store = Store(settings.resolved_database_url)
     if migrate if migrate is not None else settings.is_sqlite:
         db.upgrade(store.engine)

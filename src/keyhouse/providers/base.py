@@ -261,8 +261,3 @@ class TokenCache:
         self._tokens[(credential.key_id, credential.version)] = (
             token, time.monotonic() + expires_in,
         )
-
-
-def openai_error_body(message: str, type_: str, code: str | None = None,
-                      param: str | None = None) -> JSON:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}

@@ -99,11 +99,15 @@ class Store:
             rows = session.scalars(select(KekVersionRow).order_by(KekVersionRow.version))
             return [KekRecord(r.version, r.kcv, r.source, r.salt, r.state) for r in rows]
 
-    def add_kek_record(self, record: KekRecord) -> None:
+    def add_kek_records(self, records: list[KekRecord]) -> None:
+        """Record new KEK versions, all or none (a failed start writes none)."""
+        if not records:
+            return
         with self.write() as session:
-            session.add(KekVersionRow(version=record.version, kcv=record.kcv,
-                                      source=record.source, salt=record.salt,
-                                      state=record.state))
+            for record in records:
+                session.add(KekVersionRow(version=record.version, kcv=record.kcv,
+                                          source=record.source, salt=record.salt,
+                                          state=record.state))
 
     def kek_versions_in_use(self) -> dict[int, int]:
         """Rows per KEK version, over the keys and their kept credential versions."""
