@@ -66,6 +66,7 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
     registry = LiveRegistry(store, opened.keyring, hashes, settings.max_stale_seconds,
                             reopen_keyring=lambda: open_keyring(source, store).keyring)
     registry.load()
+    store.on_commit(registry.load)
     return Services(
         settings=settings, store=store, keyring=opened.keyring, registry=registry,
         keys=KeyService(store, opened.keyring, settings.allow_private_upstreams),

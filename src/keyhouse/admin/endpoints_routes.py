@@ -18,9 +18,7 @@ def list_endpoints(admin: AdminDep, services: ServicesDep) -> EndpointList:
 @router.post("", status_code=201, response_model=EndpointView)
 def create_endpoint(body: EndpointCreate, admin: AdminDep,
                     services: ServicesDep) -> EndpointView:
-    view = services.endpoints.create(body, admin.actor)
-    services.registry.load()
-    return view
+    return services.endpoints.create(body, admin.actor)
 
 
 @router.get("/{endpoint_id}", response_model=EndpointView)
@@ -31,13 +29,10 @@ def get_endpoint(endpoint_id: str, admin: AdminDep, services: ServicesDep) -> En
 @router.patch("/{endpoint_id}", response_model=EndpointView)
 def update_endpoint(endpoint_id: str, body: EndpointUpdate, admin: AdminDep,
                     services: ServicesDep, version: IfMatchDep) -> EndpointView:
-    view = services.endpoints.update(endpoint_id, body, admin.actor, version)
-    services.registry.load()
-    return view
+    return services.endpoints.update(endpoint_id, body, admin.actor, version)
 
 
 @router.delete("/{endpoint_id}", status_code=204)
 def delete_endpoint(endpoint_id: str, admin: AdminDep, services: ServicesDep) -> Response:
     services.endpoints.delete(endpoint_id, admin.actor)
-    services.registry.load()
     return Response(status_code=204)

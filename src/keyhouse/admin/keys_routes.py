@@ -31,9 +31,7 @@ def list_keys(admin: AdminDep, services: ServicesDep,
 
 @router.post("", status_code=201, response_model=KeyView)
 def create_key(body: KeyCreate, admin: AdminDep, services: ServicesDep) -> KeyView:
-    view = services.keys.create(body, admin.actor)
-    services.registry.load()
-    return view
+    return services.keys.create(body, admin.actor)
 
 
 @router.get("/{key_id}", response_model=KeyView)
@@ -44,17 +42,13 @@ def get_key(key_id: str, admin: AdminDep, services: ServicesDep) -> KeyView:
 @router.patch("/{key_id}", response_model=KeyView)
 def update_key(key_id: str, body: KeyUpdate, admin: AdminDep, services: ServicesDep,
                version: IfMatchDep) -> KeyView:
-    view = services.keys.update(key_id, body, admin.actor, version)
-    # Reload before answering, so this replica's very next request uses the new secret.
-    services.registry.load()
-    return view
+    return services.keys.update(key_id, body, admin.actor, version)
 
 
 @router.delete("/{key_id}", status_code=204)
 def delete_key(key_id: str, admin: AdminDep, services: ServicesDep,
                force: bool = False) -> Response:
     services.keys.delete(key_id, admin.actor, force)
-    services.registry.load()
     return Response(status_code=204)
 
 
@@ -69,7 +63,6 @@ def rollback(key_id: str, body: Rollback, admin: AdminDep, services: ServicesDep
              version: IfMatchDep) -> KeyView:
     KeyVersions(services.store, services.keyring).rollback(key_id, body.version, admin.actor,
                                                            version)
-    services.registry.load()
     return services.keys.get(key_id)
 
 

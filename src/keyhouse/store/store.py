@@ -7,7 +7,8 @@ Foreign exceptions (SQLAlchemy's) are translated here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,6 +28,8 @@ from keyhouse.store.models import (
 )
 from keyhouse.vault.keyring import KekRecord
 
+log = logging.getLogger("keyhouse.store")
+
 
 class Store:
     def __init__(self, url: str) -> None:
@@ -37,6 +40,13 @@ class Store:
         # so a read-check-write inside one cannot interleave with another writer's.
         self._write_sessions = make_sessionmaker(self.engine.execution_options(
             **{WRITE_OPTION: True}))
+        self._on_commit: list[Callable[[], None]] = []
+
+    def on_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` after every committed write that changes the configuration: the
+        live gateway config reloads there, so the replica that took an admin write
+        serves it from its very next request (others follow by poll)."""
+        self._on_commit.append(hook)
 
     @property
     def dialect(self) -> str:
@@ -82,6 +92,16 @@ class Store:
             raise Unavailable("The database is unavailable; admin writes are paused.") from None
         except SQLAlchemyError:
             raise KeyhouseError("The database could not complete the operation.") from None
+        if bump:
+            self._committed()
+
+    def _committed(self) -> None:
+        for hook in self._on_commit:
+            try:
+                hook()
+            except KeyhouseError as exc:
+                # The write is committed; the version poll will catch this replica up.
+                log.warning("reload after a write failed (%s); the poll will retry", exc.code)
 
     def ping(self) -> None:
         with self.read() as session:
