@@ -17,8 +17,8 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from keyhouse import http_errors
-from keyhouse.admin import endpoints_routes, keys_routes, misc_routes
+from keyhouse import http_errors, redaction
+from keyhouse.admin.routers import DEPENDENCIES, ROUTERS
 from keyhouse.errors import KeyhouseError
 from keyhouse.gateway import routes as gateway_routes
 from keyhouse.gateway.dispatch import Gateway
@@ -107,6 +107,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
 
+    # Every log record of the process is scrubbed of the secrets this app opens.
+    redaction.protect_logs(services.registry.secrets)
     app = KeyhouseApp(title="Keyhouse", version="0.1.0", lifespan=lifespan,
                       openapi_url=None, docs_url=None, redoc_url=None)
     app.gateway = gateway
@@ -133,9 +135,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                 status_code=503)
         return JSONResponse({"status": "ready", "config_version": services.registry.version})
 
-    app.include_router(keys_routes.router)
-    app.include_router(endpoints_routes.router)
-    app.include_router(misc_routes.router)
+    for admin_router in ROUTERS:
+        app.include_router(admin_router, dependencies=DEPENDENCIES)
 
     if (STATIC / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="ui")

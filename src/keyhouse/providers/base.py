@@ -26,6 +26,7 @@ from keyhouse.errors import (
     UpstreamUnavailable,
 )
 from keyhouse.gateway.upstream import Timeouts, Upstream
+from keyhouse.redaction import SecretIndex
 
 JSON = dict[str, Any]
 
@@ -52,15 +53,8 @@ class Credential:
 
 
 def redact(text: str, secrets: Any) -> str:
-    """Replace every secret value (and its JSON-escaped form) in ``text``."""
-    for value in secrets:
-        if not value or len(value) < 4:
-            continue
-        text = text.replace(value, REDACTED)
-        escaped = json.dumps(value)[1:-1]
-        if escaped != value:
-            text = text.replace(escaped, REDACTED)
-    return text
+    """Replace every secret value, and any 8+ character fragment of one, in ``text``."""
+    return SecretIndex(secrets).redact(text)
 
 
 @dataclass(slots=True)
