@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from bench.report import render, summarise
+from bench.upstream import LONG_TOKENS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -80,6 +81,15 @@ class Processes:
         self.started.append(process)
         return process, log
 
+    def stop_one(self, process: subprocess.Popen[bytes]) -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        self.started.remove(process)
+
     def stop(self) -> None:
         for process in reversed(self.started):
             if process.poll() is None:
@@ -110,6 +120,10 @@ def configure_keyhouse(base: str, admin_token: str, upstream: str) -> str:
             "name": "bench-chat", "task": "chat",
             "targets": [{"key_id": key.json()["id"], "model": "bench-model"}]})
         endpoint.raise_for_status()
+        client.post("/api/v1/endpoints", json={
+            "name": "bench-long", "task": "chat",
+            "targets": [{"key_id": key.json()["id"], "model": "bench-long"}]}
+        ).raise_for_status()
         token = client.post("/api/v1/access-tokens", json={"name": "bench"})
         token.raise_for_status()
         access: str = token.json()["token"]
@@ -126,28 +140,28 @@ def configure_keyhouse(base: str, admin_token: str, upstream: str) -> str:
             time.sleep(0.1)
 
 
-# Limits that never refuse during the run, so the bench measures what checking them costs:
-# every kind at once (a request bucket, a token bucket, a slot, a budget reservation).
-BENCH_LIMITS = {"requests_per_minute": 100_000_000, "tokens_per_minute": 100_000_000,
-                "max_concurrent": 100_000, "budget": {"usd": 1_000_000, "period": "day"}}
-
-
-def limited_token(base: str, admin_token: str) -> str:
-    headers = {"authorization": f"Bearer {admin_token}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=30, trust_env=False) as client:
-        token = client.post("/api/v1/access-tokens",
-                            json={"name": "bench-limited", "limits": BENCH_LIMITS})
-        token.raise_for_status()
-        return str(token.json()["token"])
-
-
-def reachable_redis(url: str) -> bool:
-    parsed = httpx.URL(url)
-    with contextlib.suppress(OSError), socket.create_connection(
-            (parsed.host or "127.0.0.1", parsed.port or 6379), 0.5) as sock:
-        sock.sendall(b"PING\r\n")
-        return sock.recv(16).startswith(b"+PONG")
-    return False
+def first_answer_seconds(procs: Processes, argv: list[str], env: dict[str, str], port: int,
+                         access: str, name: str = "keyhouse-restart") -> tuple[float, Any]:
+    """Start ``keyhouse serve`` on an existing home and time it to its first gateway
+    answer (a 200 chat completion): imports, bootstrap, registry load, bind, serve."""
+    body = json.dumps({"model": "bench-chat",
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    started = time.monotonic()
+    process, log = procs.start(name, argv, "proxy", env)
+    headers = {"authorization": f"Bearer {access}", "content-type": "application/json"}
+    with httpx.Client(timeout=5, trust_env=False) as client:
+        while time.monotonic() - started < 30:
+            if process.poll() is not None:
+                raise SystemExit(f"{name} exited with {process.returncode}:\n{tail(log)}")
+            try:
+                answer = client.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                                     content=body, headers=headers)
+                if answer.status_code == 200:
+                    return time.monotonic() - started, process
+            except httpx.TransportError:
+                pass
+            time.sleep(0.01)
+    raise SystemExit(f"{name} did not answer within 30 s:\n{tail(log)}")
 
 
 def rss_kb(pid: int) -> dict[str, int]:
@@ -201,47 +215,33 @@ def run(args: argparse.Namespace) -> JSON:
                    "KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS": "true"}
             if args.log_level:
                 env["KEYHOUSE_LOG_LEVEL"] = args.log_level
-            kh, kh_log = procs.start("keyhouse", [*keyhouse_argv(), "serve", "--host",
-                                                  "127.0.0.1", "--port", str(kh_port)],
-                                     "proxy", env)
+            kh_argv = [*keyhouse_argv(), "serve", "--host", "127.0.0.1", "--port",
+                       str(kh_port)]
+            kh, kh_log = procs.start("keyhouse", kh_argv, "proxy", env)
             wait_for_port(up_port, up, "upstream", up_log)
             wait_for_port(bare_port, bare, "bare proxy", bare_log)
             wait_for_port(kh_port, kh, "keyhouse serve", kh_log)
             access = configure_keyhouse(f"http://127.0.0.1:{kh_port}", admin_token, upstream)
-            limited = limited_token(f"http://127.0.0.1:{kh_port}", admin_token)
+            # Start-up to first answer, on the home the first start created (a restart).
+            procs.stop_one(kh)
+            startup, kh = first_answer_seconds(procs, kh_argv, env, kh_port, access)
             rss_idle = rss_kb(kh.pid)
-            extra = [{"name": "kh+limits", "model": "bench-chat", "token": limited,
-                      "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions",
-                      "pid": kh.pid}]
-            if args.redis and reachable_redis(args.redis):
-                # A second server on the same database, its limits in Redis.
-                kr_port = free_port()
-                kr, kr_log = procs.start("keyhouse-redis", [
-                    *keyhouse_argv(), "serve", "--host", "127.0.0.1", "--port", str(kr_port)],
-                    "proxy", {**env, "KEYHOUSE_REDIS_URL": args.redis,
-                              "KEYHOUSE_REDIS_PREFIX": f"kh-bench-{secrets.token_hex(6)}:"})
-                wait_for_port(kr_port, kr, "keyhouse serve (redis)", kr_log)
-                extra.append({"name": "kh+redis", "model": "bench-chat", "token": limited,
-                              "url": f"http://127.0.0.1:{kr_port}/v1/chat/completions",
-                              "pid": kr.pid})
-            elif args.redis:
-                print(f"note: no Redis at {args.redis}; skipping the kh+redis row",
-                      file=sys.stderr)
 
             plan = {
                 "targets": [
                     {"name": "direct", "url": f"{upstream}/v1/chat/completions",
-                     "model": "bench-model", "pid": up.pid},
+                     "model": "bench-model", "long_model": "bench-long", "pid": up.pid},
                     {"name": "bare", "url": f"http://127.0.0.1:{bare_port}/v1/chat/completions",
-                     "model": "bench-model", "pid": bare.pid},
-                    {"name": "keyhouse", "model": "bench-chat", "token": access,
-                     "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions", "pid": kh.pid},
-                    *extra,
+                     "model": "bench-model", "long_model": "bench-long", "pid": bare.pid},
+                    {"name": "keyhouse", "model": "bench-chat", "long_model": "bench-long",
+                     "token": access, "pid": kh.pid,
+                     "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions"},
                 ],
                 "latency": {"rounds": args.rounds, "requests": args.requests,
                             "warmup": args.warmup},
                 "throughput": {"concurrency": args.concurrency, "seconds": args.seconds,
-                               "warmup": 0.5},
+                               "warmup": 0.5, "long_concurrency": 8,
+                               "long_tokens": LONG_TOKENS},
             }
             plan_file = work / "plan.json"
             plan_file.write_text(json.dumps(plan))
@@ -249,8 +249,7 @@ def run(args: argparse.Namespace) -> JSON:
             if pin is not None:
                 argv = ["taskset", "-c", str(pin["load"]), *argv]
             started = time.monotonic()
-            done = subprocess.run(argv, cwd=ROOT, capture_output=True,
-                                  timeout=50 * len(plan["targets"]),
+            done = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=300,
                                   check=False)
             if done.returncode != 0:
                 raise SystemExit(f"load generator failed:\n{done.stderr.decode()[-3000:]}\n"
@@ -267,7 +266,8 @@ def run(args: argparse.Namespace) -> JSON:
                 "python": sys.version.split()[0],
                 "plan": {k: v for k, v in plan.items() if k != "targets"},
                 "keyhouse_rss_kb": {"idle": rss_idle, "after_load": rss_loaded},
-                "summary": summarise(raw),
+                "keyhouse_startup_seconds": round(startup, 3),
+                "summary": summarise(raw, rss_loaded, startup, LONG_TOKENS),
                 "raw": raw,
             }
         finally:
@@ -284,9 +284,6 @@ def main(argv: list[str] | None = None) -> None:
                              "competes for the cores, since nothing can move)")
     parser.add_argument("--log-level", default=None,
                         help="KEYHOUSE_LOG_LEVEL for the server (default: as shipped)")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0",
-                        help="Redis for the kh+redis row (limits shared through Redis); "
-                             "'' to skip it")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=300, help="per target per round")
     parser.add_argument("--warmup", type=int, default=100)

@@ -12,11 +12,11 @@ from fastapi.openapi.utils import get_openapi
 
 
 def schema() -> dict[str, Any]:
-    from keyhouse.admin.routers import ROUTERS
+    from keyhouse.admin.routers import DEPENDENCIES, ROUTERS
 
     app = FastAPI(title="Keyhouse", version="0.1.0")
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, dependencies=DEPENDENCIES)
     return get_openapi(title=app.title, version=app.version, routes=app.routes)
 
 

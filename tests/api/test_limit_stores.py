@@ -216,7 +216,7 @@ async def test_refusal_names_the_limit() -> None:
     assert 'keyhouse_limits_refused_total{limit="concurrency",scope="endpoint"} 1.0' in text
     assert "keyhouse_limits_shared 0.0" in text
     assert held is not None
-    await held.finish()
+    held.finish()
     assert await limiter.admit(principal, endpoint, {}) is not None
 
 

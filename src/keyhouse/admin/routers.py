@@ -3,7 +3,9 @@ these, so the served schema and the generated client cannot drift apart."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
+from fastapi.params import Depends as DependsParam
+from fastapi.routing import APIRoute
 
 from keyhouse.admin import (
     audit_routes,
@@ -15,6 +17,8 @@ from keyhouse.admin import (
     session_routes,
     tokens_routes,
 )
+from keyhouse.admin.error_docs import document
+from keyhouse.text_rules import check_request_text
 
 ROUTERS: tuple[APIRouter, ...] = (
     keys_routes.router,
@@ -26,3 +30,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     meta_routes.router,
     session_routes.router,
 )
+
+for _router in ROUTERS:
+    for _route in _router.routes:
+        if isinstance(_route, APIRoute):
+            document(_route)
+
+# Mounted with every admin router: path and query text is checked like body text.
+DEPENDENCIES: list[DependsParam] = [Depends(check_request_text)]

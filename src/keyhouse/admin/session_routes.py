@@ -7,13 +7,14 @@ from fastapi import APIRouter, Request, Response
 
 from keyhouse.admin.auth import SESSION_COOKIE
 from keyhouse.admin.deps import ServicesDep
+from keyhouse.admin.error_docs import errors
 from keyhouse.admin.schemas import SessionCreate, SessionView
 from keyhouse.errors import Unauthorized
 
 router = APIRouter(prefix="/api/v1")
 
 
-@router.post("/session", status_code=204, tags=["session"])
+@router.post("/session", status_code=204, tags=["session"], responses=errors(401))
 def sign_in(body: SessionCreate, request: Request, services: ServicesDep) -> Response:
     if not services.registry.is_admin_token(body.token.strip()):
         raise Unauthorized("That is not the admin token.")

@@ -143,7 +143,9 @@ class AccessTokenService:
 
     def delete(self, token_id: str, actor: str) -> None:
         with self.store.write() as session:
-            row = _get(session, token_id)
+            # Locked (and, on SQLite, behind the write lock): of two concurrent deletes
+            # one finds the row and the other a 404, and only one audit row is written.
+            row = _get(session, token_id, lock=True)
             session.delete(row)
             audit(session, actor, "access_token.delete", "access_token", row.id, row.name)
 

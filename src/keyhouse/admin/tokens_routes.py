@@ -21,9 +21,7 @@ router = APIRouter(prefix="/api/v1")
              tags=["access-tokens"])
 def create_access_token(body: AccessTokenCreate, admin: AdminDep,
                         services: ServicesDep) -> AccessTokenCreated:
-    created = services.tokens.create(body, admin.actor)
-    services.registry.load()
-    return created
+    return services.tokens.create(body, admin.actor)
 
 
 @router.get("/access-tokens", response_model=AccessTokenList, tags=["access-tokens"])
@@ -59,5 +57,4 @@ def rotate_access_token(token_id: str, admin: AdminDep, services: ServicesDep,
 @router.delete("/access-tokens/{token_id}", status_code=204, tags=["access-tokens"])
 def delete_access_token(token_id: str, admin: AdminDep, services: ServicesDep) -> Response:
     services.tokens.delete(token_id, admin.actor)
-    services.registry.load()
     return Response(status_code=204)

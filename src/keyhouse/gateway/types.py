@@ -12,6 +12,9 @@ from typing import Literal, Protocol
 
 from keyhouse.limits.spec import Subject
 from keyhouse.providers.base import Credential
+from keyhouse.shared.principal import Principal
+
+__all__ = ["Endpoint", "Principal", "Registry", "Role", "Target", "Task"]
 
 Role = Literal["primary", "fallback"]
 Task = Literal["chat", "embeddings"]
@@ -38,23 +41,6 @@ class Endpoint:
     # Limits that apply to every call of this endpoint: its own, then those of the keys
     # its primary targets use (see keyhouse.limits.admission).
     limited: tuple[Subject, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the admin token, or a named access token."""
-
-    token_id: str
-    name: str
-    is_admin: bool
-    # Endpoint names this token may call; None means every endpoint.
-    endpoints: frozenset[str] | None = None
-    # Epoch seconds after which this secret is refused (expiry, or a rotation's grace).
-    expires_at: float | None = None
-    limited: Subject | None = None
-
-    def may_call(self, endpoint: Endpoint) -> bool:
-        return self.endpoints is None or endpoint.name in self.endpoints
 
 
 class Registry(Protocol):

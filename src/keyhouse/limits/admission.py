@@ -34,6 +34,7 @@ from keyhouse.limits.store import (
     Check,
     LimitStore,
     LimitStoreError,
+    MemoryStore,
     Rate,
     RateState,
     Refund,
@@ -245,6 +246,28 @@ class Limiter:
             await asyncio.gather(*self._settling, return_exceptions=True)
 
     async def settle(self, admission: Admission, usage: Usage | None) -> None:
+        settlements = self._settlements(admission, usage)
+        if not settlements:
+            return
+        try:
+            crossed = await self.store.settle(settlements, admission.lease)
+        except LimitStoreError as exc:
+            self._store_failed(exc, f"a settlement is lost; its slots return after their "
+                               f"lease ({self.lease_seconds:.0f} s)")
+            return
+        self._alert(admission, crossed)
+
+    def settle_now(self, admission: Admission) -> bool:
+        """Settle without waiting when the store needs no I/O (in process): the slot is
+        back before the caller's next request. False when it must be awaited."""
+        if not isinstance(self.store, MemoryStore):
+            return False
+        settlements = self._settlements(admission, admission.usage)
+        if settlements:
+            self._alert(admission, self.store.settle_now(settlements, admission.lease))
+        return True
+
+    def _settlements(self, admission: Admission, usage: Usage | None) -> list[Settlement]:
         settlements: list[Settlement] = []
         for check in admission.checks:
             if isinstance(check, Rate):
@@ -263,24 +286,20 @@ class Limiter:
                 settlements.append(Charge(b.check.key, spent - b.check.reserve,
                                           b.check.limit if b.alert else None,
                                           b.check.ttl_seconds))
-        if not settlements:
+        return settlements
+
+    def _alert(self, admission: Admission, crossed: list[str]) -> None:
+        if not crossed or self.alert is None:
             return
-        try:
-            crossed = await self.store.settle(settlements, admission.lease)
-        except LimitStoreError as exc:
-            self._store_failed(exc, f"a settlement is lost; its slots return after their "
-                               f"lease ({self.lease_seconds:.0f} s)")
-            return
-        if crossed and self.alert is not None:
-            for b in admission.budgets:
-                if b.check.key in crossed and b.subject.limits.budget is not None:
-                    budget = b.subject.limits.budget
-                    self.alert({
-                        "type": "budget_exceeded", "scope": b.subject.scope,
-                        "id": b.subject.id, "name": b.subject.name, "budget_usd": budget.usd,
-                        "period": budget.period, "period_start": b.period_start.isoformat(),
-                        "at": datetime.now(UTC).isoformat(),
-                    })
+        for b in admission.budgets:
+            if b.check.key in crossed and b.subject.limits.budget is not None:
+                budget = b.subject.limits.budget
+                self.alert({
+                    "type": "budget_exceeded", "scope": b.subject.scope,
+                    "id": b.subject.id, "name": b.subject.name, "budget_usd": budget.usd,
+                    "period": budget.period, "period_start": b.period_start.isoformat(),
+                    "at": datetime.now(UTC).isoformat(),
+                })
 
 
 class Admission:
@@ -329,19 +348,16 @@ class Admission:
             self.observe({"usage": usage, "model": model})
         elif not answered:
             self.nothing_used()
-        if self._done:
-            return
-        self._done = True
-        self.limiter.settle_soon(self)
+        self.finish()
 
-    async def finish(self) -> None:
+    def finish(self) -> None:
+        """Settle once: at once in process, else on a task (a Redis round trip must not
+        hold the connection a keep-alive caller sends its next request on)."""
         if self._done:
             return
         self._done = True
-        if self.limiter.store.shared:
+        if not self.limiter.settle_now(self):
             self.limiter.settle_soon(self)
-        else:  # in memory: no I/O, and the slot is back before the next request
-            await self.limiter.settle(self, self.usage)
 
 
 def rate_headers(states: Sequence[RateState]) -> dict[str, str]:

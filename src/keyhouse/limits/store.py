@@ -196,6 +196,9 @@ class MemoryStore:
         return Verdict(True, rates=self._states(checks, after))
 
     async def settle(self, settlements: list[Settlement], lease: str) -> list[str]:
+        return self.settle_now(settlements, lease)
+
+    def settle_now(self, settlements: list[Settlement], lease: str) -> list[str]:
         now = time.time()
         crossed: list[str] = []
         for item in settlements:
