@@ -26,7 +26,7 @@ from tests.api.conftest import CheckedClient
 from tests.conftest import ADMIN_TOKEN
 from tests.replicas import keyhouse_env, replica_process
 
-UPSTREAM_KEY = "sk-upstream-" + "u" * 24
+UPSTREAM_KEY = "sk-lim-" + "Q7x" * 10  # no word inside: live secrets are redacted from logs
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 

@@ -25,7 +25,7 @@ from tests.replicas import keyhouse, keyhouse_env, replica
 
 pytestmark = pytest.mark.postgres
 
-UPSTREAM_KEY = "sk-upstream-" + "r" * 24
+UPSTREAM_KEY = "sk-rep-" + "W3z" * 10
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 Replicas = tuple[str, str]
 

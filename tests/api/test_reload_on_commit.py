@@ -44,6 +44,15 @@ def test_every_admin_write_is_live_when_it_answers(client: CheckedClient,
     token = write("POST", "/api/v1/access-tokens", "/api/v1/access-tokens",
                   json={"name": "app"})
     assert registry.authenticate(str(token["token"])) is not None
+    write("PATCH", "/api/v1/access-tokens/{token_id}", f"/api/v1/access-tokens/{token['id']}",
+          json={"limits": {"requests_per_minute": 5}})
+    principal = registry.authenticate(str(token["token"]))
+    assert principal is not None and principal.limited is not None
+    rotated = write("POST", "/api/v1/access-tokens/{token_id}/rotate",
+                    f"/api/v1/access-tokens/{token['id']}/rotate", json={"grace_seconds": 0})
+    assert registry.authenticate(str(token["token"])) is None
+    token = {**token, "token": rotated["token"]}
+    assert registry.authenticate(str(token["token"])) is not None
     write("DELETE", "/api/v1/access-tokens/{token_id}",
           f"/api/v1/access-tokens/{token['id']}")
     assert registry.authenticate(str(token["token"])) is None

@@ -14,7 +14,7 @@ from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import ServerThread, serve
 from tests.api.conftest import CheckedClient
 
-UPSTREAM_KEY = "sk-upstream-" + "u" * 24
+UPSTREAM_KEY = "sk-lim-" + "Q7x" * 10  # no word inside: live secrets are redacted from logs
 CHAT = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
 
 

@@ -40,7 +40,6 @@ def get_access_token(token_id: str, admin: AdminDep, services: ServicesDep) -> A
 def update_access_token(token_id: str, body: AccessTokenUpdate, admin: AdminDep,
                         services: ServicesDep) -> AccessTokenView:
     view = services.tokens.update(token_id, body, admin.actor)
-    services.registry.load()
     return view
 
 
@@ -50,7 +49,6 @@ def rotate_access_token(token_id: str, admin: AdminDep, services: ServicesDep,
                         body: AccessTokenRotate | None = None) -> AccessTokenCreated:
     """A new secret, shown once; the old one keeps working for ``grace_seconds``."""
     rotated = services.tokens.rotate(token_id, body or AccessTokenRotate(), admin.actor)
-    services.registry.load()
     return rotated
 
 
