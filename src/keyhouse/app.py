@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 if alerts is not None:
                     await alerts.aclose()
                 await limiter.store.aclose()
+                redaction.unprotect_logs(services.registry.secrets)
 
     # Every log record of the process is scrubbed of the secrets this app opens.
     redaction.protect_logs(services.registry.secrets)
