@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse, JSONResponse
@@ -21,6 +22,7 @@ from keyhouse.errors import KeyhouseError
 from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.services import Services, bootstrap
 from keyhouse.settings import Settings
+from keyhouse.usage.service import UsageService
 
 STATIC = Path(__file__).parent / "ui" / "static"
 
@@ -32,9 +34,13 @@ it with npm) or <code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</co
 </body></html>"""
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, services: Services | None = None, *,
+               span_exporter: Any = None) -> FastAPI:
+    """``span_exporter``: an OpenTelemetry span exporter to use instead of OTLP (tests)."""
     settings = settings or (services.settings if services else Settings())
     services = services or bootstrap(settings)
+    usage = UsageService(settings, services.store, lambda: services.registry.version,
+                         span_exporter=span_exporter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.http = create_client(allow_private=settings.allow_private_upstreams)
         poller = asyncio.create_task(
             services.registry.poll_forever(settings.poll_interval_seconds))
+        await usage.start()
         try:
             yield
         finally:
@@ -50,12 +57,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
             await app.state.http.aclose()
+            await usage.close()  # after the last call ended: its record is queued
 
     app = FastAPI(title="Keyhouse", version="0.1.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services
     app.state.registry = services.registry
     app.state.settings = settings
+    app.state.usage = usage
 
     http_errors.install(app)
     app.add_middleware(SecurityHeaders)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = 10 * 1024 * 1024
     admin_max_body_bytes: int = 256 * 1024
     log_level: str = "info"
+
+    # Usage records: kept this many days; at most this many wait for the writer (more
+    # are dropped and counted, never waited for); off only to measure what they cost.
+    usage_retention_days: int = Field(default=30, ge=1)
+    usage_buffer_size: int = Field(default=50_000, ge=1)
+    usage_recording: bool = True
+    # /metrics accepts this bearer token besides the admin token.
+    metrics_token: SecretStr | None = None
+    # Set → one OpenTelemetry span per gateway call, exported over OTLP/HTTP.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT",
+                                                    "otel_exporter_otlp_endpoint"))
 
     @property
     def resolved_database_url(self) -> str:

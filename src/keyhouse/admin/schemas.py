@@ -93,11 +93,23 @@ class KeyList(BaseModel):
     keys: list[KeyView]
 
 
+PerMillion = Annotated[float, Field(ge=0, le=100_000)]
+
+
+class TargetPrice(Strict):
+    """The target's own price in USD per million tokens, instead of genai-prices'."""
+
+    input_per_mtok: PerMillion
+    output_per_mtok: PerMillion
+    cached_input_per_mtok: PerMillion | None = None
+
+
 class TargetIn(Strict):
     key_id: Annotated[str, StringConstraints(max_length=36)]
     model: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     weight: Annotated[int, Field(ge=1, le=100)] = 1
     role: Literal["primary", "fallback"] = "primary"
+    price: TargetPrice | None = None
 
 
 Targets = Annotated[list[TargetIn], Field(min_length=1, max_length=10)]
@@ -130,6 +142,7 @@ class TargetView(BaseModel):
     model: str
     weight: int
     role: str
+    price: TargetPrice | None = None
 
 
 class EndpointView(BaseModel):

@@ -24,6 +24,7 @@ from keyhouse.providers.anthropic_convert import (
     anthropic_to_openai_request,
     openai_to_anthropic_response,
 )
+from keyhouse.usage.service import call_of
 
 
 async def messages(request: Request) -> Response:
@@ -35,9 +36,12 @@ async def messages(request: Request) -> Response:
     chat_body = anthropic_to_openai_request(body)
     router_ = gateway_router(request)
     client = request.app.state.http
-    if wants_stream(chat_body):
-        opened = await router_.chat_stream(registry, client, endpoint, chat_body)
+    stream = wants_stream(chat_body)
+    call = call_of(request, principal, endpoint, "messages", stream)
+    if stream:
+        opened = await call.opening(router_.chat_stream(registry, client, endpoint, chat_body,
+                                                        call))
         return StreamingResponse(anthropic_events(opened, name), media_type=SSE_MEDIA_TYPE,
                                  headers=SSE_HEADERS)
-    answer = await router_.chat(registry, client, endpoint, chat_body)
+    answer = await call.complete(router_.chat(registry, client, endpoint, chat_body, call))
     return json_response(openai_to_anthropic_response(answer, name))

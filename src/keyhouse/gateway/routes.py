@@ -25,6 +25,7 @@ from keyhouse.gateway.errors import ModelNotFound
 from keyhouse.gateway.messages import messages
 from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, openai_events
 from keyhouse.gateway.types import Endpoint
+from keyhouse.usage.service import call_of
 
 JSON = dict[str, Any]
 
@@ -40,13 +41,16 @@ async def chat_completions(request: Request) -> Response:
     endpoint = resolve_endpoint(registry, principal, model_name(body), "chat")
     router_ = gateway_router(request)
     client = request.app.state.http
-    if wants_stream(body):
+    stream = wants_stream(body)
+    call = call_of(request, principal, endpoint, "chat", stream)
+    if stream:
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        opened = await router_.chat_stream(registry, client, endpoint, body)
+        opened = await call.opening(router_.chat_stream(registry, client, endpoint, body, call))
         return StreamingResponse(openai_events(opened, include_usage),
                                  media_type=SSE_MEDIA_TYPE, headers=SSE_HEADERS)
-    return json_response(await router_.chat(registry, client, endpoint, body))
+    return json_response(await call.complete(router_.chat(registry, client, endpoint, body,
+                                                          call)))
 
 
 async def embeddings(request: Request) -> Response:
@@ -54,8 +58,9 @@ async def embeddings(request: Request) -> Response:
     body = await read_json(request)
     registry = registry_of(request)
     endpoint = resolve_endpoint(registry, principal, model_name(body), "embeddings")
-    result = await gateway_router(request).embeddings(
-        registry, request.app.state.http, endpoint, body)
+    call = call_of(request, principal, endpoint, "embeddings", False)
+    result = await call.complete(gateway_router(request).embeddings(
+        registry, request.app.state.http, endpoint, body, call))
     return json_response(result)
 
 

@@ -25,7 +25,7 @@ import random
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import httpx
@@ -42,6 +42,9 @@ from keyhouse.gateway.types import Endpoint, Registry, Target
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
 from keyhouse.providers.registry import adapter_for
+
+if TYPE_CHECKING:
+    from keyhouse.usage.recorder import CallRecorder
 
 log = logging.getLogger("keyhouse.gateway")
 
@@ -118,16 +121,18 @@ class Router:
         self.policy = policy
 
     async def chat(self, registry: Registry, client: httpx.AsyncClient, endpoint: Endpoint,
-                   request: JSON) -> JSON:
-        return await self._run(registry, client, endpoint, request, _chat)
+                   request: JSON, observer: CallRecorder | None = None) -> JSON:
+        return await self._run(registry, client, endpoint, request, _chat, observer)
 
     async def embeddings(self, registry: Registry, client: httpx.AsyncClient,
-                         endpoint: Endpoint, request: JSON) -> JSON:
-        return await self._run(registry, client, endpoint, request, _embeddings)
+                         endpoint: Endpoint, request: JSON,
+                         observer: CallRecorder | None = None) -> JSON:
+        return await self._run(registry, client, endpoint, request, _embeddings, observer)
 
     async def chat_stream(self, registry: Registry, client: httpx.AsyncClient,
-                          endpoint: Endpoint, request: JSON) -> OpenStream:
-        return await self._run(registry, client, endpoint, request, _open_stream)
+                          endpoint: Endpoint, request: JSON,
+                          observer: CallRecorder | None = None) -> OpenStream:
+        return await self._run(registry, client, endpoint, request, _open_stream, observer)
 
     def retry_delay(self, exc: UpstreamError, tries: int, max_retries: int) -> float | None:
         """Seconds to wait before trying the same target again, or None to move on."""
@@ -142,7 +147,8 @@ class Router:
         return delay * (0.5 + self.rng.random() / 2)  # jitter: spread herds of retries
 
     async def _run(self, registry: Registry, client: httpx.AsyncClient, endpoint: Endpoint,
-                   request: JSON, attempt: Attempt[T]) -> T:
+                   request: JSON, attempt: Attempt[T],
+                   observer: CallRecorder | None = None) -> T:
         last: KeyhouseError | None = None
         targets = plan(endpoint, self.rng)
         for position, target in enumerate(targets):
@@ -156,7 +162,10 @@ class Router:
             tries = 0
             while True:
                 try:
-                    return await attempt(adapter, call, body)
+                    pending = attempt(adapter, call, body)
+                    if observer is None:
+                        return await pending
+                    return await observer.attempt(position, target, call.credential, pending)
                 except UpstreamBadRequest as exc:
                     _log_failure(endpoint, position, target, tries, exc, call.credential)
                     raise

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from keyhouse.providers.base import Credential
+from keyhouse.usage.prices import PriceOverride
 
 Role = Literal["primary", "fallback"]
 Task = Literal["chat", "embeddings"]
@@ -23,6 +24,10 @@ class Target:
     model: str
     weight: int = 1
     role: Role = "primary"
+    # For the usage record: the key's name and credential version, the target's price.
+    key_name: str | None = None
+    credential_version: int | None = None
+    price: PriceOverride | None = None
 
 
 @dataclass(frozen=True, slots=True)
