@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     usage_retention_days: int = Field(default=30, ge=1)
     usage_buffer_size: int = Field(default=50_000, ge=1)
     usage_recording: bool = True
+    usage_flush_seconds: float = Field(default=0.5, gt=0)
     # /metrics accepts this bearer token besides the admin token.
     metrics_token: SecretStr | None = None
     # Set → one OpenTelemetry span per gateway call, exported over OTLP/HTTP.

@@ -64,6 +64,7 @@ class UsageService:
         self.prices = PriceBook()
         self.writer = UsageWriter(
             functools.partial(sink.write_batch, store), capacity=settings.usage_buffer_size,
+            interval=settings.usage_flush_seconds,
             on_drop=self.metrics.dropped.inc, on_written=self.metrics.written.inc)
         self.tracing = None
         if span_exporter is not None or settings.otel_exporter_otlp_endpoint:
