@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
 from keyhouse import http_errors
-from keyhouse.admin import endpoints_routes, keys_routes, misc_routes
+from keyhouse.admin import endpoints_routes, keys_routes, misc_routes, usage_routes
 from keyhouse.errors import KeyhouseError
 from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.services import Services, bootstrap
@@ -88,6 +88,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(keys_routes.router)
     app.include_router(endpoints_routes.router)
     app.include_router(misc_routes.router)
+    app.include_router(usage_routes.router)
+    app.include_router(usage_routes.metrics_router)
 
     from keyhouse.gateway.routes import router as gateway_router
 

@@ -22,6 +22,7 @@ from keyhouse.admin.schemas import (
     SessionCreate,
     SessionView,
 )
+from keyhouse.admin.usage_routes import with_usage
 from keyhouse.errors import Unauthorized
 from keyhouse.providers.catalog import PROVIDERS, FieldSpec
 from keyhouse.store.models import AuditEventRow
@@ -60,7 +61,8 @@ def create_access_token(body: AccessTokenCreate, admin: AdminDep,
 
 @router.get("/access-tokens", response_model=AccessTokenList, tags=["access-tokens"])
 def list_access_tokens(admin: AdminDep, services: ServicesDep) -> AccessTokenList:
-    return AccessTokenList(access_tokens=services.tokens.list())
+    return AccessTokenList(access_tokens=with_usage(services.store, "token",
+                                                    services.tokens.list()))
 
 
 @router.delete("/access-tokens/{token_id}", status_code=204, tags=["access-tokens"])

@@ -69,6 +69,14 @@ class Ref(BaseModel):
     name: str
 
 
+class UsageWindow(BaseModel):
+    """A key's or token's calls over the last 7 days (from the usage records)."""
+
+    requests: int = 0
+    errors: int = 0
+    cost_usd: float = 0.0
+
+
 class KeyView(BaseModel):
     id: str
     name: str
@@ -86,6 +94,8 @@ class KeyView(BaseModel):
     credential_version: int
     credential_age_days: int
     rotation_due: bool
+    last_used_at: datetime | None = None
+    usage_7d: UsageWindow = Field(default_factory=UsageWindow)
     version: int
 
 
@@ -174,6 +184,8 @@ class AccessTokenView(BaseModel):
     prefix: str
     endpoints: list[str] | None
     created_at: datetime
+    last_used_at: datetime | None = None
+    usage_7d: UsageWindow = Field(default_factory=UsageWindow)
 
 
 class AccessTokenCreated(AccessTokenView):
