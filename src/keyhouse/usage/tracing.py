@@ -74,15 +74,17 @@ class Tracing:
         else:
             self._provider.add_span_processor(SimpleSpanProcessor(exporter))
         self._tracer = self._provider.get_tracer("keyhouse")
-        from opentelemetry.trace import Status, StatusCode
+        from opentelemetry.trace import SpanKind, Status, StatusCode
 
         self._error = Status(StatusCode.ERROR)
+        self._client = SpanKind.CLIENT
 
     def span(self, record: UsageRecord, auth_method: str | None, start_ns: int,
              end_ns: int) -> None:
         operation = _OPERATIONS.get(record.operation, record.operation)
+        # CLIENT: the semantic conventions' kind for a call to a model provider.
         span = self._tracer.start_span(f"{operation} {record.endpoint_name or ''}".strip(),
-                                       start_time=start_ns,
+                                       kind=self._client, start_time=start_ns,
                                        attributes=span_attributes(record, auth_method))
         if record.is_error:
             span.set_status(self._error)
