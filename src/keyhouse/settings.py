@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
 
     # Usage records: kept this many days; at most this many wait for the writer (more
-    # are dropped and counted, never waited for); off only to measure what they cost.
+    # are dropped and counted, never waited for). Recording off (no records, metrics or
+    # spans) exists to measure what recording costs.
     usage_retention_days: int = Field(default=30, ge=1)
     usage_buffer_size: int = Field(default=50_000, ge=1)
     usage_recording: bool = True

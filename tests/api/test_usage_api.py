@@ -36,7 +36,7 @@ def seed(services: Services, n: int = 600, key_ids: list[str] | None = None,
         endpoint = ENDPOINTS[i % 2]
         key = keys[i % 2]
         token = tokens[i % 3]
-        at = NOW - timedelta(minutes=rng.uniform(0, 60 * 50))  # about two days back
+        at = NOW - timedelta(minutes=rng.uniform(0, 60 * 24 * 5))  # five days back
         status = 500 if i % 10 == 0 else 200
         out.append(UsageRecord(
             operation="chat", endpoint_id=endpoint[0], endpoint_name=endpoint[1],
@@ -84,9 +84,9 @@ GROUPINGS = {
 def test_every_grouping_counts_exactly_what_is_in_range(
         client: CheckedClient, services: Services, group_by: str) -> None:
     records = seed(services)
-    # Edges inside an hour on both sides: whole hours come from the counters, the edges
-    # from the records.
-    start = NOW - timedelta(hours=40, minutes=17, seconds=3)
+    # Edges inside an hour on both sides: whole days and hours come from the counters,
+    # the edges from the records.
+    start = NOW - timedelta(days=4, hours=3, minutes=17, seconds=3)
     end = NOW - timedelta(minutes=23)
     r = client.get("/api/v1/usage", params={"from": start.isoformat(), "to": end.isoformat(),
                                             "group_by": group_by})
@@ -114,7 +114,7 @@ def test_every_grouping_counts_exactly_what_is_in_range(
 
 def test_filters_by_name_or_id(client: CheckedClient, services: Services) -> None:
     records = seed(services)
-    start, end = NOW - timedelta(days=3), NOW + timedelta(hours=1)
+    start, end = NOW - timedelta(days=6), NOW + timedelta(hours=1)
     params = {"from": start.isoformat(), "to": end.isoformat(), "group_by": "endpoint"}
     for token, name in (("t1", "app-one"), ("admin", None)):
         body = client.get("/api/v1/usage", params={**params, "token": token}).json()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from keyhouse.errors import Unavailable
 from keyhouse.store import db
-from keyhouse.store.models import UsageHourlyRow, UsageRecordRow
+from keyhouse.store.models import UsageDailyRow, UsageHourlyRow, UsageRecordRow
 from keyhouse.store.store import Store
 from keyhouse.testing.tcp_proxy import tcp_proxy
 from keyhouse.usage import sink
@@ -35,10 +35,14 @@ def record(i: int = 0, at: datetime | None = None) -> UsageRecord:
 
 
 def totals(store: Store) -> tuple[int, int, int]:
+    """(records, distinct ids, requests counted hourly) — and the daily counters agree."""
     with store.read() as session:
         rows = session.scalar(select(func.count()).select_from(UsageRecordRow))
         distinct = session.scalar(select(func.count(func.distinct(UsageRecordRow.id))))
         counted = session.scalar(select(func.sum(UsageHourlyRow.requests)))
+        daily = session.scalar(select(func.sum(UsageDailyRow.requests)))
+    if daily is not None:
+        assert daily == counted
     return int(rows or 0), int(distinct or 0), int(counted or 0)
 
 
@@ -164,3 +168,5 @@ def test_retention_removes_records_and_counters_past_it(store: Store) -> None:
     assert totals(store) == (8, 8, 8)
     assert sink.purge(store, 30, now=now, chunk=2) == 5
     assert totals(store) == (3, 3, 3)
+    with store.read() as session:
+        assert session.scalar(select(func.sum(UsageDailyRow.requests))) == 3

@@ -239,12 +239,12 @@ Index("ix_usage_records_key_at", UsageRecordRow.key_id, UsageRecordRow.at)
 Index("ix_usage_records_token_at", UsageRecordRow.token_id, UsageRecordRow.at)
 
 
-class UsageHourlyRow(Base):
-    """Counters per hour and (endpoint, key, token, model, provider), kept by the writer
+class UsageCounters:
+    """Counters per period and (endpoint, key, token, model, provider), kept by the writer
     in the same transaction as the records it counts: a 30-day report reads these, not a
-    million records. Absent dimensions are '' (a primary key column cannot be NULL)."""
+    million records. Absent dimensions are '' (a primary key column cannot be NULL).
+    ``hour`` is hours since the epoch: the hour counted, or the first hour of the day."""
 
-    __tablename__ = "usage_hourly"
     hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     endpoint_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     key_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -263,12 +263,23 @@ class UsageHourlyRow(Base):
     last_at: Mapped[datetime] = mapped_column()
 
 
-# A latency histogram per row (requests per bucket), from which p50/p95 are read.
-for _bucket in range(LATENCY_BUCKETS):
-    setattr(UsageHourlyRow, f"lat_{_bucket:02d}",
-            mapped_column(f"lat_{_bucket:02d}", Integer, default=0, nullable=False))
-del _bucket
+class UsageHourlyRow(UsageCounters, Base):
+    __tablename__ = "usage_hourly"
 
-Index("ix_usage_hourly_endpoint", UsageHourlyRow.endpoint_id, UsageHourlyRow.hour)
-Index("ix_usage_hourly_key", UsageHourlyRow.key_id, UsageHourlyRow.hour)
-Index("ix_usage_hourly_token", UsageHourlyRow.token_id, UsageHourlyRow.hour)
+
+class UsageDailyRow(UsageCounters, Base):
+    """The same counters per UTC day: the whole days of a long report come from here."""
+
+    __tablename__ = "usage_daily"
+
+
+# A latency histogram per row (requests per bucket), from which p50/p95 are read.
+for _table in (UsageHourlyRow, UsageDailyRow):
+    for _bucket in range(LATENCY_BUCKETS):
+        setattr(_table, f"lat_{_bucket:02d}",
+                mapped_column(f"lat_{_bucket:02d}", Integer, default=0, nullable=False))
+    _name = _table.__tablename__
+    Index(f"ix_{_name}_endpoint", _table.endpoint_id, _table.hour)
+    Index(f"ix_{_name}_key", _table.key_id, _table.hour)
+    Index(f"ix_{_name}_token", _table.token_id, _table.hour)
+del _bucket, _table, _name

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Integer, and_, case, func, literal_column,
 from sqlalchemy.orm import Session
 
 from keyhouse.store.models import AccessTokenRow, ApiKeyRow, EndpointRow
+from keyhouse.store.models import UsageDailyRow as D
 from keyhouse.store.models import UsageHourlyRow as H
 from keyhouse.store.models import UsageRecordRow as R
 from keyhouse.usage.record import LATENCY_BOUNDS_MS, LATENCY_BUCKETS
@@ -84,17 +85,20 @@ def percentile(histogram: Sequence[int], q: float) -> float | None:
 # --- reports ----------------------------------------------------------------------------
 
 
-def _hourly_group(group_by: str) -> list[Any]:
+Counted = type[H] | type[D]
+
+
+def _counted_group(group_by: str, T: Counted) -> list[Any]:
     groups: dict[str, list[Any]] = {
-        "endpoint": [H.endpoint_id, func.max(H.endpoint_name)],
-        "key": [H.key_id, func.max(H.key_name)],
-        "token": [H.token_id, func.max(H.token_name)],
-        "model": [H.model, H.model],
-        "provider": [H.provider, H.provider],
+        "endpoint": [T.endpoint_id, func.max(T.endpoint_name)],
+        "key": [T.key_id, func.max(T.key_name)],
+        "token": [T.token_id, func.max(T.token_name)],
+        "model": [T.model, T.model],
+        "provider": [T.provider, T.provider],
         # A literal, not a bound parameter: PostgreSQL must see the GROUP BY expression
         # and the selected one as the same.
-        "day": [H.hour // _DAY, H.hour // _DAY],
-        "hour": [H.hour, H.hour],
+        "day": [T.hour // _DAY, T.hour // _DAY],
+        "hour": [T.hour, T.hour],
     }
     return groups[group_by]
 
@@ -110,14 +114,14 @@ def _record_group(group_by: str) -> list[Any]:
     return groups[group_by]
 
 
-def _hourly_filters(filters: Filters) -> list[ColumnElement[bool]]:
+def _counted_filters(filters: Filters, T: Counted) -> list[ColumnElement[bool]]:
     out = []
     if filters.endpoint is not None:
-        out.append(H.endpoint_id == filters.endpoint)
+        out.append(T.endpoint_id == filters.endpoint)
     if filters.key is not None:
-        out.append(H.key_id == filters.key)
+        out.append(T.key_id == filters.key)
     if filters.token is not None:
-        out.append(H.token_id == ("" if filters.token == ADMIN else filters.token))
+        out.append(T.token_id == ("" if filters.token == ADMIN else filters.token))
     return out
 
 
@@ -156,10 +160,10 @@ def _record_counters() -> list[ColumnElement[Any]]:
     return columns
 
 
-def _hourly_counters() -> list[ColumnElement[Any]]:
+def _counted_sums(T: Counted) -> list[ColumnElement[Any]]:
     names = ("requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens",
              "cost_usd", *LATENCY_COLUMNS)
-    return [func.sum(H.__table__.c[n]).label(n) for n in names]
+    return [func.sum(T.__table__.c[n]).label(n) for n in names]
 
 
 @dataclass(slots=True)
@@ -170,54 +174,83 @@ class _Group:
 
 def report(session: Session, start: datetime, end: datetime, group_by: str,
            filters: Filters = Filters()) -> dict[str, Any]:
-    """``{from, to, group_by, rows: [...], totals: {...}}`` over [start, end)."""
+    """``{from, to, group_by, rows: [...], totals: {...}}`` over [start, end).
+
+    Whole days come from the daily counters, whole hours around them from the hourly
+    ones, and the minutes at the two ends from the records."""
     assert group_by in GROUPS
-    groups: dict[Any, _Group] = {}
-    totals = Counters()
-    first_full = hour_of(start) + (0 if start == hour_start(hour_of(start)) else 1)
-    last_full = hour_of(end)  # exclusive
-    time_group = group_by in ("day", "hour")
-
-    def take(key: Any, name: str, row: Any) -> None:
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _Group(name)
-        elif name and name > group.name and not time_group:
-            group.name = name
-        group.counters.add(row)
-        totals.add(row)
-
-    if first_full < last_full:
-        key_col, name_col = _hourly_group(group_by)
-        query = (select(key_col.label("g"), name_col.label("n"), *_hourly_counters())
-                 .where(H.hour >= first_full, H.hour < last_full, *_hourly_filters(filters))
-                 .group_by(key_col))
-        for row in session.execute(query):
-            take(row.g, row.n or "", row)
-        edges = [(start, hour_start(first_full)), (hour_start(last_full), end)]
-    else:
-        edges = [(start, end)]
-    for low, high in edges:
+    acc = _Accumulator(group_by)
+    spans = [(start, end)]
+    if group_by != "hour":
+        first_day, last_day = _whole(start, end, 24)
+        if first_day < last_day:
+            acc.counted(session, D, first_day, last_day, filters)
+            spans = [(start, hour_start(first_day)), (hour_start(last_day), end)]
+    for low, high in spans:
         if low >= high:
             continue
+        first_hour, last_hour = _whole(low, high, 1)
+        edges = [(low, high)]
+        if first_hour < last_hour:
+            acc.counted(session, H, first_hour, last_hour, filters)
+            edges = [(low, hour_start(first_hour)), (hour_start(last_hour), high)]
+        for edge_low, edge_high in edges:
+            if edge_low < edge_high:
+                acc.recorded(session, edge_low, edge_high, filters)
+    rows = (_time_rows(acc.groups, start, end, group_by) if acc.time_group
+            else _entity_rows(acc.groups, group_by))
+    return {"from": start, "to": end, "group_by": group_by, "rows": rows,
+            "totals": acc.totals.view()}
+
+
+def _whole(start: datetime, end: datetime, hours: int) -> tuple[int, int]:
+    """The first and the end (exclusive) hour of the whole periods inside [start, end)."""
+    first = -(-int(start.timestamp()) // (3600 * hours)) * hours
+    last = int(end.timestamp()) // (3600 * hours) * hours
+    return first, last
+
+
+class _Accumulator:
+    def __init__(self, group_by: str) -> None:
+        self.group_by = group_by
+        self.time_group = group_by in ("day", "hour")
+        self.groups: dict[Any, _Group] = {}
+        self.totals = Counters()
+
+    def take(self, key: Any, name: str, row: Any) -> None:
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group(name)
+        elif name and name > group.name and not self.time_group:
+            group.name = name
+        group.counters.add(row)
+        self.totals.add(row)
+
+    def counted(self, session: Session, T: Counted, first: int, last: int,
+                filters: Filters) -> None:
+        key_col, name_col = _counted_group(self.group_by, T)
+        query = (select(key_col.label("g"), name_col.label("n"), *_counted_sums(T))
+                 .where(T.hour >= first, T.hour < last, *_counted_filters(filters, T))
+                 .group_by(key_col))
+        for row in session.execute(query):
+            self.take(row.g, row.n or "", row)
+
+    def recorded(self, session: Session, low: datetime, high: datetime,
+                 filters: Filters) -> None:
+        """Records of [low, high), which lies inside one hour."""
         conditions = [R.at >= low, R.at < high, *_record_filters(filters)]
-        if time_group:
+        if self.time_group:
             hour = hour_of(low)
-            key = hour // 24 if group_by == "day" else hour
+            key = hour // 24 if self.group_by == "day" else hour
             for row in session.execute(select(*_record_counters()).where(*conditions)):
                 if row.requests:
-                    take(key, "", row)
-        else:
-            key_col, name_col = _record_group(group_by)
-            query = (select(key_col.label("g"), name_col.label("n"), *_record_counters())
-                     .where(*conditions).group_by(key_col))
-            for row in session.execute(query):
-                take(row.g, row.n or "", row)
-
-    rows = _time_rows(groups, start, end, group_by) if time_group else _entity_rows(
-        groups, group_by)
-    return {"from": start, "to": end, "group_by": group_by, "rows": rows,
-            "totals": totals.view()}
+                    self.take(key, "", row)
+            return
+        key_col, name_col = _record_group(self.group_by)
+        query = (select(key_col.label("g"), name_col.label("n"), *_record_counters())
+                 .where(*conditions).group_by(key_col))
+        for row in session.execute(query):
+            self.take(row.g, row.n or "", row)
 
 
 def _entity_rows(groups: dict[Any, _Group], group_by: str) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -85,4 +85,9 @@ class UsageRecord:
         return self.status >= 400
 
     def row(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every value, and the writer calls this
+        # for every record.
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(UsageRecord))

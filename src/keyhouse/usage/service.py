@@ -35,8 +35,9 @@ def call_of(request: Request, principal: Principal, endpoint: Endpoint,
             operation: Operation, stream: bool) -> CallRecorder:
     """The recorder of one gateway call (the route's one line into usage). An app with
     no usage service (the database-less gateway of some tests) records nothing."""
-    usage: Finisher = getattr(request.app.state, "usage", None) or _NOT_RECORDED
-    return CallRecorder(usage, principal, endpoint, operation, stream)
+    usage: UsageService | None = getattr(request.app.state, "usage", None)
+    finisher: Finisher = usage if usage is not None and usage.recording else _NOT_RECORDED
+    return CallRecorder(finisher, principal, endpoint, operation, stream)
 
 
 class _NotRecorded:
@@ -125,5 +126,4 @@ class UsageService:
         if self.tracing is not None:
             self.tracing.span(record, auth_method, start_ns,
                               start_ns + int(record.latency_ms * 1_000_000))
-        if self.recording:
-            self.writer.submit(record)
+        self.writer.submit(record)

@@ -1,4 +1,4 @@
-"""usage records, hourly usage counters, per-target price override
+"""usage records, hourly and daily usage counters, per-target price override
 
 Revision ID: 0003
 Revises: 0002
@@ -52,8 +52,16 @@ def upgrade() -> None:
     op.create_index("ix_usage_records_key_at", "usage_records", ["key_id", "at"])
     op.create_index("ix_usage_records_token_at", "usage_records", ["token_id", "at"])
 
+    for table in ("usage_hourly", "usage_daily"):
+        _counters(table)
+
+    with op.batch_alter_table("endpoint_targets", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("price", sa.JSON(), nullable=True))
+
+
+def _counters(table: str) -> None:
     op.create_table(
-        "usage_hourly",
+        table,
         sa.Column("hour", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("endpoint_id", sa.String(length=36), nullable=False),
         sa.Column("key_id", sa.String(length=36), nullable=False),
@@ -75,16 +83,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("hour", "endpoint_id", "key_id", "token_id", "model",
                                 "provider"),
     )
-    op.create_index("ix_usage_hourly_endpoint", "usage_hourly", ["endpoint_id", "hour"])
-    op.create_index("ix_usage_hourly_key", "usage_hourly", ["key_id", "hour"])
-    op.create_index("ix_usage_hourly_token", "usage_hourly", ["token_id", "hour"])
-
-    with op.batch_alter_table("endpoint_targets", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("price", sa.JSON(), nullable=True))
+    op.create_index(f"ix_{table}_endpoint", table, ["endpoint_id", "hour"])
+    op.create_index(f"ix_{table}_key", table, ["key_id", "hour"])
+    op.create_index(f"ix_{table}_token", table, ["token_id", "hour"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("endpoint_targets", schema=None) as batch_op:
         batch_op.drop_column("price")
+    op.drop_table("usage_daily")
     op.drop_table("usage_hourly")
     op.drop_table("usage_records")
