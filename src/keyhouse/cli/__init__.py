@@ -1,4 +1,4 @@
-"""The ``keyhouse`` command: serve · keys · endpoints · tokens · kek · db."""
+"""The ``keyhouse`` command: serve · keys · endpoints · tokens · usage · kek · db."""
 
 from __future__ import annotations
 
@@ -24,5 +24,8 @@ try:  # the API-client commands live in their own modules
     main.add_command(keys)
     main.add_command(endpoints)
     main.add_command(tokens)
+    from keyhouse.cli.usage import usage_command
+
+    main.add_command(usage_command)
 except ImportError:  # pragma: no cover - during development only
     pass
