@@ -16,8 +16,9 @@ from fastapi import FastAPI
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
-from keyhouse import http_errors
-from keyhouse.admin import endpoints_routes, keys_routes, misc_routes, usage_routes
+from keyhouse import http_errors, redaction
+from keyhouse.admin import usage_routes
+from keyhouse.admin.routers import DEPENDENCIES, ROUTERS
 from keyhouse.errors import KeyhouseError
 from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.services import Services, bootstrap
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await app.state.http.aclose()
             await usage.close()  # after the last call ended: its record is queued
 
+    # Every log record of the process is scrubbed of the secrets this app opens.
+    redaction.protect_logs(services.registry.secrets)
     app = FastAPI(title="Keyhouse", version="0.1.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services
@@ -85,10 +88,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                 status_code=503)
         return JSONResponse({"status": "ready", "config_version": services.registry.version})
 
-    app.include_router(keys_routes.router)
-    app.include_router(endpoints_routes.router)
-    app.include_router(misc_routes.router)
-    app.include_router(usage_routes.router)
+    for admin_router in ROUTERS:
+        app.include_router(admin_router, dependencies=DEPENDENCIES)
     app.include_router(usage_routes.metrics_router)
 
     from keyhouse.gateway.routes import router as gateway_router
