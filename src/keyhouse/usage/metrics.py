@@ -8,6 +8,7 @@ With ``--workers N`` each worker process counts its own calls.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -47,24 +48,56 @@ class Metrics:
                         "The configuration version this process serves.", registry=registry)
         version.set_function(lambda: float(config_version()))
 
+        # Labelled children, kept: ``labels()`` takes a lock and hashes every call, and
+        # it was most of what recording cost a call. Bounded by the configuration.
+        self._series: dict[tuple[str, str], _Series] = {}
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._attempts: dict[tuple[str, str], Any] = {}
+
     def attempt(self, provider: str, outcome: str) -> None:
-        self.attempts.labels(provider, outcome).inc()
+        child = self._attempts.get((provider, outcome))
+        if child is None:
+            child = self._attempts[(provider, outcome)] = self.attempts.labels(provider,
+                                                                               outcome)
+        child.inc()
 
     def observe(self, record: UsageRecord) -> None:
         endpoint = record.endpoint_name or ""
         provider = record.provider or ""
-        self.requests.labels(endpoint, provider, str(record.status)).inc()
-        self.duration.labels(endpoint, provider).observe(record.latency_ms / 1000)
+        requests = self._requests.get((endpoint, provider, record.status))
+        if requests is None:
+            requests = self._requests[(endpoint, provider, record.status)] = \
+                self.requests.labels(endpoint, provider, str(record.status))
+        requests.inc()
+        series = self._series.get((endpoint, provider))
+        if series is None:
+            series = self._series[(endpoint, provider)] = _Series(self, endpoint, provider)
+        series.duration.observe(record.latency_ms / 1000)
         if record.ttfb_ms is not None:
-            self.ttfb.labels(endpoint, provider).observe(record.ttfb_ms / 1000)
-        for direction, value in (("input", record.input_tokens),
-                                 ("output", record.output_tokens),
-                                 ("cached_input", record.cached_input_tokens)):
-            if value:
-                self.tokens.labels(endpoint, provider, direction).inc(value)
+            series.ttfb.observe(record.ttfb_ms / 1000)
+        if record.input_tokens:
+            series.input.inc(record.input_tokens)
+        if record.output_tokens:
+            series.output.inc(record.output_tokens)
+        if record.cached_input_tokens:
+            series.cached.inc(record.cached_input_tokens)
         if record.cost_usd:
-            self.cost.labels(endpoint, provider).inc(record.cost_usd)
+            series.cost.inc(record.cost_usd)
 
     def render(self, queued: int) -> bytes:
         self.queued.set(queued)
         return generate_latest(self.registry)
+
+
+class _Series:
+    """The children of one (endpoint, provider)."""
+
+    __slots__ = ("cached", "cost", "duration", "input", "output", "ttfb")
+
+    def __init__(self, metrics: Metrics, endpoint: str, provider: str) -> None:
+        self.duration = metrics.duration.labels(endpoint, provider)
+        self.ttfb = metrics.ttfb.labels(endpoint, provider)
+        self.input = metrics.tokens.labels(endpoint, provider, "input")
+        self.output = metrics.tokens.labels(endpoint, provider, "output")
+        self.cached = metrics.tokens.labels(endpoint, provider, "cached_input")
+        self.cost = metrics.cost.labels(endpoint, provider)
