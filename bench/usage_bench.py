@@ -103,8 +103,8 @@ def writer_rate(store: Store, traffic: Traffic, n: int) -> float:
     records = [traffic.record(now - timedelta(seconds=i * 0.01)) for i in range(n)]
 
     async def run() -> float:
-        writer = UsageWriter(lambda batch: sink.write_batch(store, batch), capacity=n,
-                             batch_size=1000, interval=0.05)
+        # The production writer as the app builds it (batch size, interval), unbounded.
+        writer = UsageWriter(lambda batch: sink.write_batch(store, batch), capacity=n)
         writer.start()
         started = time.perf_counter()
         for r in records:
