@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, case, delete, func, select
+from sqlalchemy import ARRAY, CursorResult, String, any_, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -46,22 +46,23 @@ def write_batch(store: Store, records: Sequence[UsageRecord]) -> int:
     if not records:
         return 0
     by_id = {r.id: r for r in records}
-    records_table = UsageRecordRow.__table__
     with store.write(bump=False) as session:
         conn = session.connection()
+        postgres = conn.dialect.name == "postgresql"
         # A PK probe per id: cheap beside the insert, and it is what makes a retried
         # batch (after a COMMIT whose outcome was lost) count nothing twice.
-        stored = set(conn.execute(select(UsageRecordRow.id).where(
-            UsageRecordRow.id.in_(list(by_id)))).scalars())
+        ids = list(by_id)
+        probe = (UsageRecordRow.id == any_(bindparam("ids", ids, type_=ARRAY(String)))
+                 if postgres else UsageRecordRow.id.in_(ids))  # one array, not N params
+        stored = set(conn.execute(select(UsageRecordRow.id).where(probe)).scalars())
         fresh = [r for i, r in by_id.items() if i not in stored]
         if not fresh:
             return 0
         insert = _insert(session)
-        if conn.dialect.name == "postgresql":
+        if postgres:
             _copy_records(conn, fresh)
         else:
-            conn.execute(insert(records_table).on_conflict_do_nothing(index_elements=["id"]),
-                         [r.row() for r in fresh])
+            _sqlite_records(conn, fresh)
         hourly = rollup(fresh)
         # Sorted: two replicas upserting the same rows lock them in the same order.
         for table, rows in ((UsageHourlyRow, hourly), (UsageDailyRow, by_day(hourly))):
@@ -70,6 +71,23 @@ def write_batch(store: Store, records: Sequence[UsageRecord]) -> int:
 
 
 _RECORD_COLUMNS = tuple(c.name for c in UsageRecordRow.__table__.columns)
+
+
+def _sqlite_records(conn: Any, records: Sequence[UsageRecord]) -> None:
+    """sqlite3's own executemany with the columns' bind processors applied: several
+    times faster than SQLAlchemy's per-row parameter handling (measured by the bench)."""
+    table = UsageRecordRow.__table__
+    processors = [table.c[c].type.bind_processor(conn.dialect)
+                  for c in _RECORD_COLUMNS]
+    marks = ", ".join("?" * len(_RECORD_COLUMNS))
+    sql = (f"INSERT INTO usage_records ({', '.join(_RECORD_COLUMNS)}) "  # noqa: S608
+           f"VALUES ({marks}) ON CONFLICT (id) DO NOTHING")
+    rows = []
+    for r in records:
+        values = [getattr(r, c) for c in _RECORD_COLUMNS]
+        rows.append(tuple(v if p is None or v is None else p(v)
+                          for v, p in zip(values, processors, strict=True)))
+    conn.exec_driver_sql(sql, rows)
 
 
 def _copy_records(conn: Any, records: Sequence[UsageRecord]) -> None:
