@@ -73,18 +73,21 @@ class UsageService:
 
             self.tracing = Tracing(span_exporter)
         self._retention: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     # --- lifespan -------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stop = asyncio.Event()
         self.writer.start()
         self._retention = asyncio.create_task(self._retain_forever(), name="usage-retention")
 
     async def close(self) -> None:
         if self._retention is not None:
-            self._retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retention
+            # Not cancel(): a purge running in a worker thread would go on after the app
+            # (and its engine) are gone. The loop ends at its next check instead.
+            self._stop.set()
+            await self._retention
         await self.writer.close()
         if self.tracing is not None:
             self.tracing.shutdown()
@@ -92,7 +95,7 @@ class UsageService:
     async def _retain_forever(self) -> None:
         # The price table is imported here too, ahead of the first call that needs it.
         await anyio.to_thread.run_sync(self.prices.warm)
-        while True:
+        while not self._stop.is_set():
             try:
                 removed = await anyio.to_thread.run_sync(
                     sink.purge, self.store, self.retention_days)
@@ -101,7 +104,8 @@ class UsageService:
                              self.retention_days)
             except Exception as exc:  # the store may be down; try again next round
                 log.warning("usage: retention skipped (%s)", type(exc).__name__)
-            await asyncio.sleep(RETENTION_EVERY_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), RETENTION_EVERY_SECONDS)
 
     # --- per call -------------------------------------------------------------------
 
