@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,7 +18,7 @@ from keyhouse.services import Services
 from keyhouse.settings import Settings
 from keyhouse.store.models import UsageRecordRow as R
 from keyhouse.testing.fakes.openai import create_app as openai_fake
-from keyhouse.testing.fakes.server import serve
+from keyhouse.testing.fakes.server import ServerThread, serve
 from keyhouse.usage import sink
 from tests.api.conftest import CheckedClient, openai_key
 from tests.conftest import ADMIN_TOKEN
@@ -39,16 +40,19 @@ def value(found: dict[Any, float], name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def metered(settings: Settings, services: Services) -> Iterator[CheckedClient]:
+def metered(settings: Settings, services: Services
+            ) -> Iterator[tuple[httpx.Client, ServerThread]]:
     settings = settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN)})
-    with CheckedClient(create_app(settings, services),
-                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as c:
-        yield c
+    with serve(create_app(settings, services)) as server, httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=30) as c:
+        yield c, server
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_counters_match_the_calls(metered: CheckedClient, services: Services) -> None:
-    client = metered
+def test_counters_match_the_calls(metered: tuple[httpx.Client, ServerThread],
+                                  services: Services) -> None:
+    client, served = metered
     with serve(openai_fake(api_key=SECRET)) as up:
         key = client.post("/api/v1/keys", json=openai_key(
             "key-a", SECRET, base_url=up.url + "/v1")).json()["id"]
@@ -58,8 +62,9 @@ def test_counters_match_the_calls(metered: CheckedClient, services: Services) ->
             {"key_id": key, "model": "fail-503"},
             {"key_id": key, "model": "gpt-4o", "role": "fallback"}]})
         token = client.post("/api/v1/access-tokens", json={"name": "app"}).json()["token"]
-        sdk = openai.OpenAI(base_url=f"{client.base_url}/v1", api_key=token,
-                            http_client=client, max_retries=0)
+        # The calls go to a real server of the same app (the in-process TestClient
+        # cannot stream); the metrics are read through the TestClient.
+        sdk = openai.OpenAI(base_url=f"{served.url}/v1", api_key=token, max_retries=0)
         usage = []
         for _ in range(3):
             usage.append(sdk.chat.completions.create(

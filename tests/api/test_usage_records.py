@@ -63,16 +63,17 @@ def records(services: Services, count: int, timeout: float = 10.0) -> list[Usage
         time.sleep(0.1)
 
 
-def sdk(client: CheckedClient, token: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{client.base_url}/v1", api_key=token, http_client=client,
-                         max_retries=0)
+def sdk(server_url: str, token: str) -> openai.OpenAI:
+    # A real server: the in-process TestClient cannot stream (it reads the whole answer
+    # before the app has finished writing it, which the gateway sees as a caller gone).
+    return openai.OpenAI(base_url=f"{server_url}/v1", api_key=token, max_retries=0)
 
 
 def test_one_record_per_call_with_the_providers_tokens(
-        client: CheckedClient, services: Services, world: dict[str, Any]) -> None:
+        server_url: str, services: Services, world: dict[str, Any]) -> None:
     (one_id, one), (_, two) = world["tokens"]["app-one"], world["tokens"]["app-two"]
     messages = [{"role": "user", "content": PROMPT}]
-    a, b = sdk(client, one), sdk(client, two)
+    a, b = sdk(server_url, one), sdk(server_url, two)
 
     whole = a.chat.completions.create(model="chat", messages=messages)  # type: ignore[arg-type]
     chunks = list(a.chat.completions.create(model="chat", messages=messages,  # type: ignore
@@ -91,8 +92,7 @@ def test_one_record_per_call_with_the_providers_tokens(
     priced = b.chat.completions.create(
         model="priced", messages=[{"role": "user", "content": LONG_PROMPT}],
         extra_body={"prompt_cache_key": "k1"})
-    claude = anthropic.Anthropic(base_url=str(client.base_url), api_key=one,
-                                 http_client=client, max_retries=0)
+    claude = anthropic.Anthropic(base_url=server_url, api_key=one, max_retries=0)
     message = claude.messages.create(model="chat", max_tokens=50, messages=[
         {"role": "user", "content": PROMPT}])
     with claude.messages.stream(model="chat", max_tokens=50, messages=[
@@ -184,17 +184,18 @@ def test_one_record_per_call_with_the_providers_tokens(
 
 
 def test_failed_calls_are_recorded_with_their_status(
-        client: CheckedClient, services: Services, world: dict[str, Any]) -> None:
+        client: CheckedClient, server_url: str, services: Services,
+        world: dict[str, Any]) -> None:
     ka = world["keys"]["key-a"]
     r = client.post("/api/v1/endpoints", json={"name": "broken", "max_retries": 0,
                                                "targets": [{"key_id": ka, "model": "fail-400"}]})
     assert r.status_code == 201
     one = world["tokens"]["app-one"][1]
     with pytest.raises(openai.BadRequestError):
-        sdk(client, one).chat.completions.create(
+        sdk(server_url, one).chat.completions.create(
             model="broken", messages=[{"role": "user", "content": PROMPT}])
     with pytest.raises(openai.BadRequestError):
-        list(sdk(client, one).chat.completions.create(
+        list(sdk(server_url, one).chat.completions.create(
             model="broken", stream=True, messages=[{"role": "user", "content": PROMPT}]))
     rows = records(services, 2)
     assert sorted((r.status, r.error_code, r.stream, r.attempts, r.cost_usd) for r in rows) == [

@@ -153,6 +153,8 @@ class LiveRegistry:
                            model=t.model, weight=t.weight,
                            role="fallback" if t.role == "fallback" else "primary",
                            key_name=keys[t.key_id].name if t.key_id in keys else None,
+                           auth_method=keys[t.key_id].auth_method
+                           if t.key_id in keys else None,
                            credential_version=keys[t.key_id].credential_version
                            if t.key_id in keys else None,
                            price=PriceOverride.from_json(t.price))

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from keyhouse.providers.base import Credential
+from keyhouse.shared.principal import Principal
 from keyhouse.usage.prices import PriceOverride
+
+__all__ = ["Endpoint", "Principal", "Registry", "Role", "Target", "Task"]
 
 Role = Literal["primary", "fallback"]
 Task = Literal["chat", "embeddings"]
@@ -24,8 +27,10 @@ class Target:
     model: str
     weight: int = 1
     role: Role = "primary"
-    # For the usage record: the key's name and credential version, the target's price.
+    # For the usage record: the key's name, auth method and credential version, the
+    # target's price.
     key_name: str | None = None
+    auth_method: str | None = None
     credential_version: int | None = None
     price: PriceOverride | None = None
 
@@ -39,20 +44,6 @@ class Endpoint:
     timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 5.0
     max_retries: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the admin token, or a named access token."""
-
-    token_id: str
-    name: str
-    is_admin: bool
-    # Endpoint names this token may call; None means every endpoint.
-    endpoints: frozenset[str] | None = None
-
-    def may_call(self, endpoint: Endpoint) -> bool:
-        return self.endpoints is None or endpoint.name in self.endpoints
 
 
 class Registry(Protocol):
