@@ -215,6 +215,8 @@ def run(args: argparse.Namespace) -> JSON:
                    "KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS": "true"}
             if args.log_level:
                 env["KEYHOUSE_LOG_LEVEL"] = args.log_level
+            if args.usage == "off":  # the "before" of usage recording's cost
+                env["KEYHOUSE_USAGE_RECORDING"] = "false"
             kh_argv = [*keyhouse_argv(), "serve", "--host", "127.0.0.1", "--port",
                        str(kh_port)]
             kh, kh_log = procs.start("keyhouse", kh_argv, "proxy", env)
@@ -284,6 +286,8 @@ def main(argv: list[str] | None = None) -> None:
                              "competes for the cores, since nothing can move)")
     parser.add_argument("--log-level", default=None,
                         help="KEYHOUSE_LOG_LEVEL for the server (default: as shipped)")
+    parser.add_argument("--usage", choices=["on", "off"], default="on",
+                        help="usage records, metrics and spans per call (default: on)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=300, help="per target per round")
     parser.add_argument("--warmup", type=int, default=100)

@@ -9,7 +9,7 @@ import { SignIn } from "./components/SignIn";
 import { Shell } from "./components/Shell";
 import { Gateway } from "./components/Gateway";
 
-const KNOWN_PATHS: string[] = [ROUTES.endpoints, ROUTES.apiKeys];
+const KNOWN_PATHS: string[] = Object.values(ROUTES);
 
 export function App() {
   const qc = useQueryClient();

@@ -12,6 +12,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -20,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from keyhouse import http_errors, redaction
+from keyhouse.admin import usage_routes
 from keyhouse.admin.routers import DEPENDENCIES, ROUTERS
 from keyhouse.errors import KeyhouseError
 from keyhouse.gateway import routes as gateway_routes
@@ -27,6 +29,7 @@ from keyhouse.gateway.dispatch import Gateway
 from keyhouse.gateway.routing import Router
 from keyhouse.gateway.upstream import Upstream
 from keyhouse.limits import hooks as limits_hooks
+from keyhouse.limits import metrics as limits_metrics
 from keyhouse.limits import setup as limits_setup
 from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.providers.registry import Adapters
@@ -34,6 +37,7 @@ from keyhouse.services import Services, bootstrap
 from keyhouse.settings import Settings
 from keyhouse.shared.session import session_checker
 from keyhouse.usage import prices
+from keyhouse.usage.service import UsageService
 
 log = logging.getLogger("keyhouse")
 
@@ -89,9 +93,10 @@ def tame_gc() -> None:
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None,
-               *, tune_gc: bool = False) -> FastAPI:
+               *, tune_gc: bool = False, span_exporter: Any = None) -> FastAPI:
     """``tune_gc`` is for a serving process (``keyhouse serve``), not for tests that
-    build many apps in one process."""
+    build many apps in one process. ``span_exporter``: an OpenTelemetry span exporter
+    to use instead of OTLP (tests)."""
     settings = settings or (services.settings if services else Settings())
     services = services or bootstrap(settings)
     gateway = Gateway(registry=services.registry, router=Router(adapters=Adapters()),
@@ -101,6 +106,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     alerts = limits_setup.alert_sender(settings)
     limiter = limits_setup.build_limiter(settings, cost=prices.cost_usd, alerts=alerts)
     limits_hooks.install(gateway, limiter)
+    usage = UsageService(settings, services.store, services.registry,
+                         span_exporter=span_exporter)
+    gateway.on_complete.append(usage.on_call)
+    limits_metrics.register(usage.metrics.registry, limiter, alerts)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,6 +117,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             app.state.http = upstream
             poller = asyncio.create_task(
                 services.registry.poll_forever(settings.poll_interval_seconds))
+            await usage.start()
             if tune_gc:
                 tame_gc()
             if alerts is not None:
@@ -120,6 +130,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+                await usage.close()  # after the last call ended: its record is queued
                 await limiter.drain()
                 if alerts is not None:
                     await alerts.aclose()
@@ -137,6 +148,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.alerts = alerts
     app.state.registry = services.registry
     app.state.settings = settings
+    app.state.usage = usage
 
     http_errors.install(app)
     app.add_middleware(SecurityHeaders)
@@ -163,6 +175,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     for admin_router in ROUTERS:
         app.include_router(admin_router, dependencies=DEPENDENCIES)
+    app.include_router(usage_routes.metrics_router)
 
     if (STATIC / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="ui")

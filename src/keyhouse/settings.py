@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     budget_default_max_tokens: int = 4096
     budget_default_reservation_usd: float = 0.05
     alert_webhook_url: str | None = None
+    # Usage records: kept this many days; at most this many wait for the writer (more
+    # are dropped and counted, never waited for). Recording off (no records, metrics or
+    # spans) exists to measure what recording costs.
+    usage_retention_days: int = Field(default=30, ge=1)
+    usage_buffer_size: int = Field(default=50_000, ge=1)
+    usage_recording: bool = True
+    usage_flush_seconds: float = Field(default=0.5, gt=0)
+    # /metrics accepts this bearer token besides the admin token.
+    metrics_token: SecretStr | None = None
+    # Set → one OpenTelemetry span per gateway call, exported over OTLP/HTTP.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT",
+                                                    "otel_exporter_otlp_endpoint"))
 
     @property
     def resolved_database_url(self) -> str:

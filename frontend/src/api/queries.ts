@@ -2,7 +2,7 @@
 // (a key lists its endpoints, a target names its key), so every write refreshes both.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "./client";
-import type { EndpointCreate, EndpointUpdate, KeyCreate, KeyUpdate } from "./types";
+import type { EndpointCreate, EndpointUpdate, KeyCreate, KeyUpdate, UsageGroupBy } from "./types";
 
 export const qk = {
   session: ["session"] as const,
@@ -11,7 +11,36 @@ export const qk = {
   // Under "keys", so every key write (which refreshes "keys") refreshes the history too.
   keyVersions: (id: string) => ["keys", id, "versions"] as const,
   endpoints: ["endpoints"] as const,
+  usage: ["usage"] as const,
 };
+
+export interface UsageQuery {
+  from: string;
+  to: string;
+  group_by: UsageGroupBy;
+  endpoint?: string;
+  key?: string;
+  token?: string;
+}
+
+/** A usage report: totals and rows grouped by one dimension. Refreshes every 30 s. */
+export function useUsageReport(query: UsageQuery, enabled = true) {
+  return useQuery({
+    queryKey: [...qk.usage, "report", query],
+    queryFn: () => unwrap(api.GET("/api/v1/usage", { params: { query } })),
+    refetchInterval: 30_000,
+    enabled,
+  });
+}
+
+/** The newest calls (records), newest first. */
+export function useUsageRequests(query: { limit: number; from?: string; to?: string }) {
+  return useQuery({
+    queryKey: [...qk.usage, "requests", query],
+    queryFn: () => unwrap(api.GET("/api/v1/usage/requests", { params: { query } })),
+    refetchInterval: 30_000,
+  });
+}
 
 export function useProviders() {
   return useQuery({

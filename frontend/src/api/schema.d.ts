@@ -256,6 +256,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage Report
+         * @description Counters over [from, to) (default: the last 7 days), grouped by one dimension;
+         *     filters take an id or the current name of an endpoint, key or token ('admin' for the
+         *     admin token).
+         */
+        get: operations["usage_report_api_v1_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage Requests
+         * @description The records, newest first; ``before`` is the ``next_before`` of the previous page.
+         */
+        get: operations["usage_requests_api_v1_usage_requests_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -283,6 +325,8 @@ export interface components {
             expires_at?: string | null;
             /** Id */
             id: string;
+            /** Last Used At */
+            last_used_at?: string | null;
             limits?: components["schemas"]["LimitsIn"] | null;
             /** Name */
             name: string;
@@ -294,6 +338,7 @@ export interface components {
             rotated_at?: string | null;
             /** Token */
             token: string;
+            usage_7d?: components["schemas"]["UsageWindow"];
         };
         /** AccessTokenList */
         AccessTokenList: {
@@ -335,6 +380,8 @@ export interface components {
             expires_at?: string | null;
             /** Id */
             id: string;
+            /** Last Used At */
+            last_used_at?: string | null;
             limits?: components["schemas"]["LimitsIn"] | null;
             /** Name */
             name: string;
@@ -344,6 +391,7 @@ export interface components {
             previous_valid_until?: string | null;
             /** Rotated At */
             rotated_at?: string | null;
+            usage_7d?: components["schemas"]["UsageWindow"];
         };
         /** AuditEvent */
         AuditEvent: {
@@ -662,6 +710,8 @@ export interface components {
             endpoints: components["schemas"]["Ref"][];
             /** Id */
             id: string;
+            /** Last Used At */
+            last_used_at?: string | null;
             limits?: components["schemas"]["LimitsIn"] | null;
             /** Masked */
             masked: {
@@ -682,6 +732,7 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+            usage_7d?: components["schemas"]["UsageWindow"];
             /** Version */
             version: number;
         };
@@ -784,6 +835,7 @@ export interface components {
             key_id: string;
             /** Model */
             model: string;
+            price?: components["schemas"]["TargetPrice"] | null;
             /**
              * Role
              * @default primary
@@ -796,6 +848,18 @@ export interface components {
              */
             weight?: number;
         };
+        /**
+         * TargetPrice
+         * @description The target's own price in USD per million tokens, instead of genai-prices'.
+         */
+        TargetPrice: {
+            /** Cached Input Per Mtok */
+            cached_input_per_mtok?: number | null;
+            /** Input Per Mtok */
+            input_per_mtok: number;
+            /** Output Per Mtok */
+            output_per_mtok: number;
+        };
         /** TargetView */
         TargetView: {
             /** Key Id */
@@ -804,12 +868,155 @@ export interface components {
             key_name: string | null;
             /** Model */
             model: string;
+            price?: components["schemas"]["TargetPrice"] | null;
             /** Provider */
             provider: string | null;
             /** Role */
             role: string;
             /** Weight */
             weight: number;
+        };
+        /** UsageCounters */
+        UsageCounters: {
+            /** Cached Input Tokens */
+            cached_input_tokens: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Errors */
+            errors: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Latency Ms P50 */
+            latency_ms_p50: number | null;
+            /** Latency Ms P95 */
+            latency_ms_p95: number | null;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Requests */
+            requests: number;
+        };
+        /** UsageRecordView */
+        UsageRecordView: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Attempts */
+            attempts: number;
+            /** Cached Input Tokens */
+            cached_input_tokens: number | null;
+            /** Cost Usd */
+            cost_usd: number | null;
+            /** Credential Version */
+            credential_version: number | null;
+            endpoint: components["schemas"]["UsageRef"];
+            /** Error Code */
+            error_code: string | null;
+            /** Fallback Used */
+            fallback_used: boolean;
+            /** Id */
+            id: string;
+            /** Input Tokens */
+            input_tokens: number | null;
+            key: components["schemas"]["UsageRef"] | null;
+            /** Latency Ms */
+            latency_ms: number;
+            /** Model */
+            model: string | null;
+            /** Operation */
+            operation: string;
+            /** Output Tokens */
+            output_tokens: number | null;
+            /** Provider */
+            provider: string | null;
+            /** Status */
+            status: number;
+            /** Stream */
+            stream: boolean;
+            /** Token */
+            token: components["schemas"]["UsageRef"] | "admin";
+            /** Ttfb Ms */
+            ttfb_ms: number | null;
+        };
+        /** UsageRef */
+        UsageRef: {
+            /** Id */
+            id: string | null;
+            /** Name */
+            name: string | null;
+        };
+        /** UsageReport */
+        UsageReport: {
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            /**
+             * Group By
+             * @enum {string}
+             */
+            group_by: "endpoint" | "key" | "token" | "model" | "provider" | "day" | "hour";
+            /** Rows */
+            rows: components["schemas"]["UsageRow"][];
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            totals: components["schemas"]["UsageCounters"];
+        };
+        /** UsageRequests */
+        UsageRequests: {
+            /** Next Before */
+            next_before: string | null;
+            /** Records */
+            records: components["schemas"]["UsageRecordView"][];
+        };
+        /** UsageRow */
+        UsageRow: {
+            /** Cached Input Tokens */
+            cached_input_tokens: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Errors */
+            errors: number;
+            /** Group */
+            group: string;
+            /** Group Id */
+            group_id: string | null;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Latency Ms P50 */
+            latency_ms_p50: number | null;
+            /** Latency Ms P95 */
+            latency_ms_p95: number | null;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Requests */
+            requests: number;
+        };
+        /**
+         * UsageWindow
+         * @description A key's or token's calls over the last 7 days (from the usage records).
+         */
+        UsageWindow: {
+            /**
+             * Cost Usd
+             * @default 0
+             */
+            cost_usd?: number;
+            /**
+             * Errors
+             * @default 0
+             */
+            errors?: number;
+            /**
+             * Requests
+             * @default 0
+             */
+            requests?: number;
         };
         /** VerifyResult */
         VerifyResult: {
@@ -2558,6 +2765,134 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Internal error (its details are logged, never shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; try again shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    usage_report_api_v1_usage_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                group_by?: "endpoint" | "key" | "token" | "model" | "provider" | "day" | "hour";
+                endpoint?: string | null;
+                key?: string | null;
+                token?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            /** @description The admin token (or a signed-in session) is missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is not valid; `fields` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error (its details are logged, never shown). */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; try again shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    usage_requests_api_v1_usage_requests_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                before?: string | null;
+                endpoint?: string | null;
+                key?: string | null;
+                token?: string | null;
+                status?: string | null;
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageRequests"];
+                };
+            };
+            /** @description The admin token (or a signed-in session) is missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is not valid; `fields` lists every problem. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Internal error (its details are logged, never shown). */
             500: {

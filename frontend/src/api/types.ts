@@ -29,3 +29,9 @@ export type TargetView = EndpointView["targets"][number];
 export type EndpointCreate = Body<paths["/api/v1/endpoints"]["post"]>;
 export type EndpointUpdate = Body<paths["/api/v1/endpoints/{endpoint_id}"]["patch"]>;
 export type TargetIn = EndpointCreate["targets"][number];
+
+export type UsageReport = Ok<paths["/api/v1/usage"]["get"]>;
+export type UsageRow = UsageReport["rows"][number];
+export type UsageTotals = UsageReport["totals"];
+export type UsageRecord = Ok<paths["/api/v1/usage/requests"]["get"]>["records"][number];
+export type UsageGroupBy = NonNullable<NonNullable<paths["/api/v1/usage"]["get"]["parameters"]["query"]>["group_by"]>;

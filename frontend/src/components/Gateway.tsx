@@ -1,9 +1,14 @@
+import { lazy, Suspense } from "react";
 import { Badge, Box, Tabs, Text, Title } from "@mantine/core";
 import { useEndpoints, useKeys } from "../api/queries";
 import { navigate, ROUTES, type Route } from "../lib/router";
 import { KeysTab } from "../keys/KeysTab";
 import { EndpointsTab } from "../endpoints/EndpointsTab";
-import { IconKey, IconRoute } from "./icons";
+import { TableSkeleton } from "./DataState";
+import { IconChart, IconKey, IconRoute } from "./icons";
+
+// The charts library is most of the Usage tab's weight: load it when the tab is opened.
+const UsageTab = lazy(() => import("../usage/UsageTab").then((m) => ({ default: m.UsageTab })));
 
 function Count({ n }: { n: number | undefined }) {
   if (n === undefined) return null;
@@ -15,7 +20,7 @@ function Count({ n }: { n: number | undefined }) {
 }
 
 export function Gateway({ route }: { route: Route }) {
-  const tab = route.path === ROUTES.apiKeys ? "api-keys" : "endpoints";
+  const tab = route.path === ROUTES.apiKeys ? "api-keys" : route.path === ROUTES.usage ? "usage" : "endpoints";
   const keys = useKeys();
   const endpoints = useEndpoints();
 
@@ -30,7 +35,7 @@ export function Gateway({ route }: { route: Route }) {
       </Text>
       <Tabs
         value={tab}
-        onChange={(v) => navigate(v === "api-keys" ? ROUTES.apiKeys : ROUTES.endpoints)}
+        onChange={(v) => navigate(v === "api-keys" ? ROUTES.apiKeys : v === "usage" ? ROUTES.usage : ROUTES.endpoints)}
         keepMounted={false}
       >
         <Tabs.List mb="md">
@@ -40,12 +45,20 @@ export function Gateway({ route }: { route: Route }) {
           <Tabs.Tab value="api-keys" leftSection={<IconKey size={16} />} rightSection={<Count n={keys.data?.length} />}>
             API Keys
           </Tabs.Tab>
+          <Tabs.Tab value="usage" leftSection={<IconChart size={16} />}>
+            Usage
+          </Tabs.Tab>
         </Tabs.List>
         <Tabs.Panel value="endpoints">
           <EndpointsTab highlightId={route.params.get("endpoint")} />
         </Tabs.Panel>
         <Tabs.Panel value="api-keys">
           <KeysTab />
+        </Tabs.Panel>
+        <Tabs.Panel value="usage">
+          <Suspense fallback={<TableSkeleton />}>
+            <UsageTab />
+          </Suspense>
         </Tabs.Panel>
       </Tabs>
     </Box>

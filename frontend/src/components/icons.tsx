@@ -67,6 +67,13 @@ export const IconPlay = (p: IconProps) => (
   </Icon>
 );
 
+export const IconChart = (p: IconProps) => (
+  <Icon {...p}>
+    <path d="M3 3v18h18" />
+    <path d="M7 15l4 -4l3 3l5 -6" />
+  </Icon>
+);
+
 export const IconRoute = (p: IconProps) => (
   <Icon {...p}>
     <path d="M3 19a2 2 0 1 0 4 0a2 2 0 0 0 -4 0" />

@@ -2,10 +2,11 @@ import { useState } from "react";
 import { Alert, Anchor, Button, Code, Group, List, Modal, Stack, Text, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { ApiError, errorMessage } from "../api/errors";
-import { useDeleteKey } from "../api/queries";
+import { useDeleteKey, useUsageReport } from "../api/queries";
 import type { KeyView } from "../api/types";
 import { href, ROUTES } from "../lib/router";
 import { IconAlert } from "../components/icons";
+import { plural } from "../lib/format";
 
 interface Ref {
   id: string;
@@ -23,8 +24,44 @@ export function DeleteKeyModal({ k, onClose }: { k: KeyView | null; onClose: () 
   );
 }
 
+interface Caller {
+  name: string;
+  requests: number;
+}
+
+const WEEK_MS = 7 * 24 * 3600_000;
+
+/** The access tokens that called through the key in the last 7 days. */
+function useRecentCallers(keyId: string): Caller[] {
+  const [window_] = useState(() => {
+    const to = Date.now();
+    return { from: new Date(to - WEEK_MS).toISOString(), to: new Date(to + 60_000).toISOString() };
+  });
+  const report = useUsageReport({ ...window_, group_by: "token", key: keyId });
+  return (report.data?.rows ?? []).filter((r) => r.requests > 0).map((r) => ({ name: r.group, requests: r.requests }));
+}
+
+function RecentCallers({ callers }: { callers: Caller[] }) {
+  if (callers.length === 0) return null;
+  return (
+    <Alert color="orange" icon={<IconAlert />} title={`${plural(callers.length, "access token", "access tokens")} called through this key in the last 7 days`}>
+      <List size="sm" aria-label="Recent callers">
+        {callers.map((c) => (
+          <List.Item key={c.name}>
+            <b>{c.name}</b> — {plural(c.requests, "call", "calls")}
+          </List.Item>
+        ))}
+      </List>
+    </Alert>
+  );
+}
+
 function DeleteBody({ k, onClose }: { k: KeyView; onClose: () => void }) {
   const del = useDeleteKey();
+  const recent = useRecentCallers(k.id);
+  // The server's 409 names the callers too, as of the moment of the delete.
+  const [served, setServed] = useState<Caller[] | null>(null);
+  const callers = served ?? recent;
   // The server's 409 may list endpoints added since the list was loaded.
   const [users, setUsers] = useState<Ref[]>(k.endpoints);
   const [typed, setTyped] = useState("");
@@ -46,6 +83,14 @@ function DeleteBody({ k, onClose }: { k: KeyView; onClose: () => void }) {
     } catch (err) {
       if (err instanceof ApiError && err.code === "key_in_use" && Array.isArray(err.extra.endpoints)) {
         setUsers(err.extra.endpoints as Ref[]);
+        if (Array.isArray(err.extra.recent_callers)) {
+          setServed(
+            (err.extra.recent_callers as { token: { name: string | null } | "admin"; requests: number }[]).map((c) => ({
+              name: c.token === "admin" ? "admin" : (c.token.name ?? "—"),
+              requests: c.requests,
+            })),
+          );
+        }
         return;
       }
       setFailure(errorMessage(err));
@@ -59,6 +104,7 @@ function DeleteBody({ k, onClose }: { k: KeyView; onClose: () => void }) {
           {failure}
         </Alert>
       )}
+      <RecentCallers callers={callers} />
       {inUse ? (
         <>
           <Alert color="red" icon={<IconAlert />} title={`${users.length === 1 ? "1 endpoint uses" : `${users.length} endpoints use`} this key`} role="alert">

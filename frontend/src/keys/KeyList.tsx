@@ -14,6 +14,7 @@ import type { KeyView, ProviderView } from "../api/types";
 import { href, ROUTES } from "../lib/router";
 import { RowActions } from "../components/RowActions";
 import { TimeCell } from "../components/TimeCell";
+import { plural } from "../lib/format";
 
 interface ListProps {
   keys: KeyView[];
@@ -92,6 +93,22 @@ function Provider({ k, providers }: { k: KeyView; providers: ProviderView[] | un
   );
 }
 
+/** When the key last served a call, and its calls over the last 7 days. */
+function LastUsed({ k }: { k: KeyView }) {
+  if (!k.last_used_at) return <Text size="sm" c="dimmed">Never</Text>;
+  const week = k.usage_7d;
+  return (
+    <div>
+      <TimeCell iso={k.last_used_at} />
+      {week && (
+        <Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }}>
+          {plural(week.requests ?? 0, "call", "calls")} in 7 days
+        </Text>
+      )}
+    </div>
+  );
+}
+
 function Actions({ k, onEdit, onDelete }: { k: KeyView; onEdit: () => void; onDelete: () => void }) {
   return <RowActions name={k.name} onEdit={onEdit} onDelete={onDelete} />;
 }
@@ -121,6 +138,7 @@ export function KeyTable({ keys, providers, onEdit, onDelete }: ListProps) {
             <Table.Th>Provider</Table.Th>
             <Table.Th>Credential</Table.Th>
             <Table.Th>Endpoints</Table.Th>
+            <Table.Th style={{ whiteSpace: "nowrap" }}>Last used</Table.Th>
             <Table.Th style={{ whiteSpace: "nowrap" }}>Last updated</Table.Th>
             <Table.Th>Created</Table.Th>
             <Table.Th>
@@ -142,6 +160,9 @@ export function KeyTable({ keys, providers, onEdit, onDelete }: ListProps) {
               </Table.Td>
               <Table.Td>
                 <EndpointLinks k={k} />
+              </Table.Td>
+              <Table.Td data-col="last-used">
+                <LastUsed k={k} />
               </Table.Td>
               <Table.Td>
                 <TimeCell iso={k.updated_at} />
@@ -189,6 +210,9 @@ export function KeyCards({ keys, providers, onEdit, onDelete }: ListProps) {
             </Labelled>
             <Labelled label="Endpoints">
               <EndpointLinks k={k} />
+            </Labelled>
+            <Labelled label="Last used">
+              <LastUsed k={k} />
             </Labelled>
             <Labelled label="Updated">
               <TimeCell iso={k.updated_at} />

@@ -45,4 +45,5 @@ export function navigate(path: string, params?: Record<string, string>, replace 
 export const ROUTES = {
   endpoints: "/gateway",
   apiKeys: "/gateway/api-keys",
+  usage: "/gateway/usage",
 } as const;

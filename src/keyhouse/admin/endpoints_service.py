@@ -14,6 +14,7 @@ from keyhouse.admin.schemas import (
     EndpointView,
     LimitsIn,
     TargetIn,
+    TargetPrice,
     TargetView,
     limits_json,
 )
@@ -77,7 +78,7 @@ class EndpointService:
                 row.targets = _target_rows(body.targets)
             elif body.task is not None and body.task != row.task:
                 current = [TargetIn(key_id=t.key_id or "", model=t.model, weight=t.weight,
-                                    role=t.role) for t in row.targets if t.key_id]  # type: ignore[arg-type]
+                                    role=t.role, price=t.price) for t in row.targets if t.key_id]  # type: ignore[arg-type]
                 _check_targets(session, current, task)
             for field in ("name", "description", "task", "timeout_seconds",
                           "connect_timeout_seconds", "max_retries"):
@@ -135,7 +136,9 @@ def _check_targets(session: Session, targets: list[TargetIn], task: str) -> None
 
 def _target_rows(targets: list[TargetIn]) -> list[EndpointTargetRow]:
     return [EndpointTargetRow(position=i, key_id=t.key_id, model=t.model, weight=t.weight,
-                              role=t.role) for i, t in enumerate(targets)]
+                              role=t.role,
+                              price=t.price.model_dump(exclude_none=True) if t.price else None)
+            for i, t in enumerate(targets)]
 
 
 def _keys(session: Session) -> dict[str, tuple[str, str]]:
@@ -149,7 +152,8 @@ def _view(row: EndpointRow, keys: dict[str, tuple[str, str]]) -> EndpointView:
         key = keys.get(t.key_id) if t.key_id else None
         targets.append(TargetView(key_id=t.key_id, key_name=key[0] if key else None,
                                   provider=key[1] if key else None, model=t.model,
-                                  weight=t.weight, role=t.role))
+                                  weight=t.weight, role=t.role,
+                                  price=TargetPrice(**t.price) if t.price else None))
     return EndpointView(
         id=row.id, name=row.name, description=row.description, task=row.task,
         targets=targets, timeout_seconds=row.timeout_seconds,

@@ -18,7 +18,9 @@ from keyhouse.admin.schemas import (
     Rollback,
     VerifyResult,
 )
+from keyhouse.admin.usage_routes import recent_callers, with_usage
 from keyhouse.admin.verify import verify_key
+from keyhouse.errors import KeyInUse
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
@@ -27,7 +29,7 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 def list_keys(admin: AdminDep, services: ServicesDep,
               provider: Annotated[str | None, Query(max_length=64)] = None,
               search: Annotated[str | None, Query(max_length=200)] = None) -> KeyList:
-    return KeyList(keys=services.keys.list(provider, search))
+    return KeyList(keys=with_usage(services.store, "key", services.keys.list(provider, search)))
 
 
 @router.post("", status_code=201, response_model=KeyView, responses=errors(409))
@@ -37,7 +39,7 @@ def create_key(body: KeyCreate, admin: AdminDep, services: ServicesDep) -> KeyVi
 
 @router.get("/{key_id}", response_model=KeyView)
 def get_key(key_id: str, admin: AdminDep, services: ServicesDep) -> KeyView:
-    return services.keys.get(key_id)
+    return with_usage(services.store, "key", [services.keys.get(key_id)])[0]
 
 
 @router.patch("/{key_id}", response_model=KeyView, responses=errors(409))
@@ -49,7 +51,11 @@ def update_key(key_id: str, body: KeyUpdate, admin: AdminDep, services: Services
 @router.delete("/{key_id}", status_code=204, responses=errors(409))
 def delete_key(key_id: str, admin: AdminDep, services: ServicesDep,
                force: bool = False) -> Response:
-    services.keys.delete(key_id, admin.actor, force)
+    try:
+        services.keys.delete(key_id, admin.actor, force)
+    except KeyInUse as exc:
+        exc.details["recent_callers"] = recent_callers(services.store, key_id)
+        raise
     return Response(status_code=204)
 
 

@@ -16,6 +16,7 @@ from keyhouse.admin import (
     providers_routes,
     session_routes,
     tokens_routes,
+    usage_routes,
 )
 from keyhouse.admin.error_docs import document
 from keyhouse.text_rules import check_request_text
@@ -29,6 +30,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit_routes.router,
     meta_routes.router,
     session_routes.router,
+    usage_routes.router,
 )
 
 for _router in ROUTERS:

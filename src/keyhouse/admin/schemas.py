@@ -165,6 +165,14 @@ class Ref(BaseModel):
     name: str
 
 
+class UsageWindow(BaseModel):
+    """A key's or token's calls over the last 7 days (from the usage records)."""
+
+    requests: int = 0
+    errors: int = 0
+    cost_usd: float = 0.0
+
+
 class KeyView(BaseModel):
     id: str
     name: str
@@ -183,6 +191,8 @@ class KeyView(BaseModel):
     credential_age_days: int
     rotation_due: bool
     limits: LimitsIn | None = None
+    last_used_at: datetime | None = None
+    usage_7d: UsageWindow = Field(default_factory=UsageWindow)
     version: int
 
 
@@ -190,11 +200,23 @@ class KeyList(BaseModel):
     keys: list[KeyView]
 
 
+PerMillion = Annotated[float, Field(ge=0, le=100_000)]
+
+
+class TargetPrice(Strict):
+    """The target's own price in USD per million tokens, instead of genai-prices'."""
+
+    input_per_mtok: PerMillion
+    output_per_mtok: PerMillion
+    cached_input_per_mtok: PerMillion | None = None
+
+
 class TargetIn(Strict):
     key_id: Annotated[str, StringConstraints(max_length=36)]
     model: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     weight: Annotated[int, Field(ge=1, le=100)] = 1
     role: Literal["primary", "fallback"] = "primary"
+    price: TargetPrice | None = None
 
 
 Targets = Annotated[list[TargetIn], Field(min_length=1, max_length=10)]
@@ -230,6 +252,7 @@ class TargetView(BaseModel):
     model: str
     weight: int
     role: str
+    price: TargetPrice | None = None
 
 
 class EndpointView(BaseModel):
@@ -287,6 +310,8 @@ class AccessTokenView(BaseModel):
     rotated_at: datetime | None = None
     # While a rotation's grace lasts: until when the replaced secret still works.
     previous_valid_until: datetime | None = None
+    last_used_at: datetime | None = None
+    usage_7d: UsageWindow = Field(default_factory=UsageWindow)
 
 
 class AccessTokenCreated(AccessTokenView):

@@ -13,6 +13,7 @@ from keyhouse.admin.schemas import (
     AccessTokenUpdate,
     AccessTokenView,
 )
+from keyhouse.admin.usage_routes import with_usage
 
 router = APIRouter(prefix="/api/v1")
 
@@ -26,7 +27,8 @@ def create_access_token(body: AccessTokenCreate, admin: AdminDep,
 
 @router.get("/access-tokens", response_model=AccessTokenList, tags=["access-tokens"])
 def list_access_tokens(admin: AdminDep, services: ServicesDep) -> AccessTokenList:
-    return AccessTokenList(access_tokens=services.tokens.list())
+    return AccessTokenList(access_tokens=with_usage(services.store, "token",
+                                                    services.tokens.list()))
 
 
 @router.get("/access-tokens/{token_id}", response_model=AccessTokenView,

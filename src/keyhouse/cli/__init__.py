@@ -1,4 +1,4 @@
-"""The ``keyhouse`` command: serve · keys · endpoints · tokens · kek · db.
+"""The ``keyhouse`` command: serve · keys · endpoints · tokens · usage · kek · db.
 
 Each command's module is imported only when that command runs, so ``keyhouse serve``
 never loads the API-client commands (httpx, prompts) and starts sooner.
@@ -18,6 +18,7 @@ COMMANDS = {
     "keys": "keyhouse.cli.resources:keys",
     "endpoints": "keyhouse.cli.resources:endpoints",
     "tokens": "keyhouse.cli.resources:tokens",
+    "usage": "keyhouse.cli.usage:usage_command",
 }
 
 

@@ -47,6 +47,7 @@ class CallContext:
     ttfb: float | None = None  # first byte of the answer body to the caller
     latency: float | None = None  # last byte to the caller
     usage: JSON | None = None  # OpenAI-shaped usage, when the provider reported it
+    failures: list[str] = field(default_factory=list)  # error code of each failed attempt
     raw_answer: bytes | None = field(default=None, repr=False)
     # Set by admission: the limits' admission to settle, and the headers every answer of
     # this call carries (x-ratelimit-*).

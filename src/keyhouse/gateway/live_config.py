@@ -37,6 +37,7 @@ from keyhouse.store.models import (
     KekVersionRow,
 )
 from keyhouse.store.store import Store
+from keyhouse.usage.prices import PriceOverride
 from keyhouse.vault.envelope import Sealed
 from keyhouse.vault.keyring import Keyring
 
@@ -53,6 +54,7 @@ class KeyRecord:
     fields: tuple[str, ...]
     sealed: Sealed = field(repr=False)
     version: int
+    credential_version: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,7 @@ class LiveRegistry:
                     id=r.id, name=r.name, provider=r.provider, auth_method=r.auth_method,
                     config={k: str(v) for k, v in r.config.items()},
                     fields=r.fields, sealed=r.sealed(),
-                    version=r.version)
+                    version=r.version, credential_version=r.credential_version)
                 for r in key_rows
             }
             key_limits = {
@@ -175,7 +177,13 @@ class LiveRegistry:
                     Target(key_id=t.key_id if t.key_id in keys else None,
                            provider=keys[t.key_id].provider if t.key_id in keys else None,
                            model=t.model, weight=t.weight,
-                           role="fallback" if t.role == "fallback" else "primary")
+                           role="fallback" if t.role == "fallback" else "primary",
+                           key_name=keys[t.key_id].name if t.key_id in keys else None,
+                           auth_method=keys[t.key_id].auth_method
+                           if t.key_id in keys else None,
+                           credential_version=keys[t.key_id].credential_version
+                           if t.key_id in keys else None,
+                           price=PriceOverride.from_json(t.price))
                     for t in e.targets)
                 endpoints[e.name] = Endpoint(
                     id=e.id, name=e.name, task="embeddings" if e.task == "embeddings"

@@ -202,10 +202,10 @@ class Router:
                 try:
                     return await attempt(adapter, call, body)
                 except UpstreamBadRequest as exc:
-                    _log_failure(endpoint, position, target, tries, exc, call.credential)
+                    _log_failure(endpoint, position, target, tries, exc, call.credential, ctx)
                     raise
                 except UpstreamError as exc:
-                    _log_failure(endpoint, position, target, tries, exc, call.credential)
+                    _log_failure(endpoint, position, target, tries, exc, call.credential, ctx)
                     last = exc
                     delay = self.retry_delay(exc, tries, endpoint.max_retries)
                     if delay is None:
@@ -216,12 +216,12 @@ class Router:
                 except UpstreamURLRefused as exc:
                     # Raised by the shared client's connect-time guard: the key's URL now
                     # points somewhere forbidden. The caller did nothing wrong: 502.
-                    _log_failure(endpoint, position, target, tries, exc, call.credential)
+                    _log_failure(endpoint, position, target, tries, exc, call.credential, ctx)
                     last = UpstreamError(f"The upstream address of this endpoint's key is "
                                          f"not allowed ({exc.message})")
                     break
                 except KeyhouseError as exc:  # Unsupported, NoKey raised by an adapter
-                    _log_failure(endpoint, position, target, tries, exc, call.credential)
+                    _log_failure(endpoint, position, target, tries, exc, call.credential, ctx)
                     last = exc
                     break
                 except Exception as exc:
@@ -229,6 +229,8 @@ class Router:
                     # not expect): another target may still serve the request.
                     log_unexpected(exc, f"endpoint {endpoint.name!r} target {position}",
                                    call.credential)
+                    if ctx is not None:
+                        ctx.failures.append("unexpected_error")
                     last = UpstreamError(f"The answer of provider {call.credential.provider!r}"
                                          " could not be handled.")
                     break
@@ -250,7 +252,10 @@ class Router:
 
 
 def _log_failure(endpoint: Endpoint, position: int, target: Target, tries: int,
-                 exc: KeyhouseError, credential: Credential | None) -> None:
+                 exc: KeyhouseError, credential: Credential | None,
+                 ctx: CallContext | None = None) -> None:
+    if ctx is not None:
+        ctx.failures.append(exc.code)
     # Messages of the tree are safe by contract; scrub anyway, the credential is at hand.
     message = credential.redact(exc.message) if credential is not None else exc.message
     log.warning("endpoint %r target %d (%s %s) attempt %d: %s %s", endpoint.name, position,

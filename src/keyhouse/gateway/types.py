@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 from keyhouse.limits.spec import Subject
 from keyhouse.providers.base import Credential
 from keyhouse.shared.principal import Principal
+from keyhouse.usage.prices import PriceOverride
 
 __all__ = ["Endpoint", "Principal", "Registry", "Role", "Target", "Task"]
 
@@ -27,6 +28,12 @@ class Target:
     model: str
     weight: int = 1
     role: Role = "primary"
+    # For the usage record: the key's name, auth method and credential version, the
+    # target's price.
+    key_name: str | None = None
+    auth_method: str | None = None
+    credential_version: int | None = None
+    price: PriceOverride | None = None
 
 
 @dataclass(frozen=True, slots=True)

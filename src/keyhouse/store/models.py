@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -151,6 +153,8 @@ class EndpointTargetRow(Base):
     model: Mapped[str] = mapped_column(String(256))
     weight: Mapped[int] = mapped_column(Integer, default=1)
     role: Mapped[str] = mapped_column(String(16), default="primary")
+    # {input_per_mtok, output_per_mtok, cached_input_per_mtok?}: wins over genai-prices.
+    price: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     endpoint: Mapped[EndpointRow] = relationship(back_populates="targets")
 
 
@@ -205,3 +209,92 @@ class ConfigStateRow(Base):
 
 
 Index("ix_audit_target", AuditEventRow.target_type, AuditEventRow.target_id)
+
+
+LATENCY_BUCKETS = 24  # see keyhouse.usage.record.LATENCY_BOUNDS_MS
+
+
+class UsageRecordRow(Base):
+    """One gateway call: who, through what, how it went, what it cost. Never content.
+
+    ``id`` is made by the replica that served the call, so a batch retried after an
+    unknown commit outcome inserts nothing twice (``ON CONFLICT DO NOTHING``)."""
+
+    __tablename__ = "usage_records"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+    operation: Mapped[str] = mapped_column(String(16))
+    endpoint_id: Mapped[str | None] = mapped_column(String(36))
+    endpoint_name: Mapped[str | None] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(36))
+    key_name: Mapped[str | None] = mapped_column(String(64))
+    credential_version: Mapped[int | None] = mapped_column(Integer)
+    provider: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(256))
+    token_id: Mapped[str | None] = mapped_column(String(36))
+    token_name: Mapped[str | None] = mapped_column(String(64))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[int] = mapped_column(Integer)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    stream: Mapped[bool] = mapped_column(Boolean, default=False)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    ttfb_ms: Mapped[float | None] = mapped_column(Float)
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    cached_input_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    fallback_used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# The newest-first pages and every filter of /api/v1/usage/requests, and last_used_at.
+Index("ix_usage_records_at", UsageRecordRow.at)
+Index("ix_usage_records_endpoint_at", UsageRecordRow.endpoint_id, UsageRecordRow.at)
+Index("ix_usage_records_key_at", UsageRecordRow.key_id, UsageRecordRow.at)
+Index("ix_usage_records_token_at", UsageRecordRow.token_id, UsageRecordRow.at)
+
+
+class UsageCounters:
+    """Counters per period and (endpoint, key, token, model, provider), kept by the writer
+    in the same transaction as the records it counts: a 30-day report reads these, not a
+    million records. Absent dimensions are '' (a primary key column cannot be NULL).
+    ``hour`` is hours since the epoch: the hour counted, or the first hour of the day."""
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    endpoint_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    model: Mapped[str] = mapped_column(String(256), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    endpoint_name: Mapped[str] = mapped_column(String(64), default="")
+    key_name: Mapped[str] = mapped_column(String(64), default="")
+    token_name: Mapped[str] = mapped_column(String(64), default="")
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    last_at: Mapped[datetime] = mapped_column()
+
+
+class UsageHourlyRow(UsageCounters, Base):
+    __tablename__ = "usage_hourly"
+
+
+class UsageDailyRow(UsageCounters, Base):
+    """The same counters per UTC day: the whole days of a long report come from here."""
+
+    __tablename__ = "usage_daily"
+
+
+# A latency histogram per row (requests per bucket), from which p50/p95 are read.
+for _table in (UsageHourlyRow, UsageDailyRow):
+    for _bucket in range(LATENCY_BUCKETS):
+        setattr(_table, f"lat_{_bucket:02d}",
+                mapped_column(f"lat_{_bucket:02d}", Integer, default=0, nullable=False))
+    _name = _table.__tablename__
+    Index(f"ix_{_name}_endpoint", _table.endpoint_id, _table.hour)
+    Index(f"ix_{_name}_key", _table.key_id, _table.hour)
+    Index(f"ix_{_name}_token", _table.token_id, _table.hour)
+del _bucket, _table, _name

@@ -140,9 +140,15 @@ def answer(body: JSON) -> tuple[str, JSON | None, str, int, int]:
     return text, None, finish, prompt, _words(text)
 
 
-def _usage(prompt: int, completion: int) -> JSON:
+def _usage(prompt: int, completion: int, body: JSON | None = None) -> JSON:
+    """OpenAI's usage; a request with a ``prompt_cache_key`` and a prompt of 1024 tokens
+    or more reports cached tokens as OpenAI does (1024, then 128-token steps)."""
+    cached = 0
+    if body is not None and body.get("prompt_cache_key") and prompt >= 1024:
+        cached = 1024 + (prompt - 1024) // 128 * 128
     return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0}}
 
 
 def completion(body: JSON, model: str, family: str) -> JSON:
@@ -153,7 +159,7 @@ def completion(body: JSON, model: str, family: str) -> JSON:
     choice: JSON = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
     out: JSON = {"id": f"chatcmpl-{secrets.token_hex(12)}", "object": "chat.completion",
                  "created": int(time.time()), "model": model, "choices": [choice],
-                 "usage": _usage(prompt, done), "system_fingerprint": "fp_keyhouse"}
+                 "usage": _usage(prompt, done, body), "system_fingerprint": "fp_keyhouse"}
     if family == "azure":
         out["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": {}}]
         choice["content_filter_results"] = {}
@@ -196,11 +202,11 @@ async def stream(body: JSON, model: str, family: str) -> AsyncIterator[bytes]:
         # Databricks puts usage on its last chunk instead of an extra usage-only chunk.
         yield event({**head, "choices": [{"index": 0, "delta": {}, "logprobs": None,
                                           "finish_reason": finish}],
-                     "usage": _usage(prompt, done)})
+                     "usage": _usage(prompt, done, body)})
     else:
         yield chunk({}, finish)
         if include_usage:
-            yield event({**head, "choices": [], "usage": _usage(prompt, done)})
+            yield event({**head, "choices": [], "usage": _usage(prompt, done, body)})
     yield b"data: [DONE]\n\n"
 
 

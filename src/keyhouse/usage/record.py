@@ -1,0 +1,93 @@
+"""The usage record of one gateway call, and what it is counted by."""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Operation = Literal["chat", "embeddings", "messages", "responses"]
+
+# Upper bounds (ms) of the latency histogram buckets; the last bucket is open-ended.
+# Spaced so that p50/p95 read from them are within ~20% of the exact value.
+LATENCY_BOUNDS_MS: tuple[float, ...] = (
+    5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000,
+    5000, 7500, 10_000, 15_000, 20_000, 30_000, 60_000,
+)
+LATENCY_BUCKETS = len(LATENCY_BOUNDS_MS) + 1
+
+
+def latency_bucket(ms: float) -> int:
+    return bisect.bisect_left(LATENCY_BOUNDS_MS, ms)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class Tokens:
+    input: int | None = None
+    output: int | None = None
+    cached_input: int | None = None
+
+
+def tokens_from_usage(usage: Any) -> Tokens | None:
+    """Tokens from an OpenAI-shaped ``usage`` object (every adapter returns that shape;
+    prompt tokens include the cached ones)."""
+    if not isinstance(usage, dict):
+        return None
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Tokens(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
+                  _count(cached))
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return max(int(value), 0)
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """Every field PRODUCT.md lists, flat as the table stores it."""
+
+    operation: Operation
+    endpoint_id: str | None
+    endpoint_name: str | None
+    token_id: str | None
+    token_name: str | None
+    is_admin: bool
+    stream: bool
+    status: int = 200
+    error_code: str | None = None
+    key_id: str | None = None
+    key_name: str | None = None
+    credential_version: int | None = None
+    provider: str | None = None
+    model: str | None = None
+    latency_ms: float = 0.0
+    ttfb_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    cost_usd: float | None = None
+    attempts: int = 0
+    fallback_used: bool = False
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    id: str = field(default_factory=new_id)
+
+    @property
+    def is_error(self) -> bool:
+        return self.status >= 400
+
+    def row(self) -> dict[str, Any]:
+        # Not dataclasses.asdict: it deep-copies every value, and the writer calls this
+        # for every record.
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(UsageRecord))
