@@ -129,6 +129,12 @@ class Router:
                           endpoint: Endpoint, request: JSON) -> OpenStream:
         return await self._run(registry, client, endpoint, request, _open_stream)
 
+    async def run(self, registry: Registry, client: httpx.AsyncClient, endpoint: Endpoint,
+                  request: JSON, attempt: Attempt[T]) -> T:
+        """Any other operation (the Responses and Messages APIs) through the same retry
+        and fallback loop: ``attempt(adapter, call, body)`` is one try on one target."""
+        return await self._run(registry, client, endpoint, request, attempt)
+
     def retry_delay(self, exc: UpstreamError, tries: int, max_retries: int) -> float | None:
         """Seconds to wait before trying the same target again, or None to move on."""
         if not exc.retryable or tries >= max_retries:

@@ -99,6 +99,19 @@ class OpenAIAdapter(ProviderAdapter):
             timeout=call.timeout,
         ))
 
+    # --- the native Responses API (providers.native.NativeResponses) ------------------
+
+    def serves_responses(self, credential: Credential) -> bool:
+        # OpenAI itself; the vendor rows sharing this adapter have chat completions only.
+        return self.id == "openai"
+
+    async def responses(self, call: Call, request: JSON) -> JSON:
+        return await send_json(call, self._post(call, "/responses", request))
+
+    async def responses_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        async for event in responses_events(call, self._post(call, "/responses", request)):
+            yield event
+
 
 class DatabricksAdapter(OpenAIAdapter):
     """Databricks model serving: OpenAI-compatible under ``{host}/serving-endpoints``,
@@ -159,3 +172,29 @@ def _stream_error(call: Call, chunk: JSON, raw: str) -> UpstreamError:
     elif "invalid_request" in text:
         status = 400
     return upstream_error(status, raw, call.credential)
+
+
+_LAST_EVENTS = {"response.completed", "response.incomplete", "response.failed"}
+
+
+async def responses_events(call: Call, request: httpx.Request) -> AsyncIterator[JSON]:
+    """A Responses API event stream as dicts, until its last event; an ``error`` event
+    before anything else is an upstream error (the router may still fall back)."""
+    response = await open_stream(call, request)
+    async with aclosing(cast(_Events, iter_sse(call, response))) as events:
+        async for _event, data in events:
+            if data == "[DONE]":
+                return
+            try:
+                event = json.loads(data)
+            except ValueError:
+                raise UpstreamError(
+                    f"Upstream ({call.credential.provider}) sent a stream event that is not "
+                    "JSON.") from None
+            if not isinstance(event, dict):
+                continue
+            if event.get("type") == "error":
+                raise _stream_error(call, {"error": event}, data)
+            yield event
+            if event.get("type") in _LAST_EVENTS:
+                return

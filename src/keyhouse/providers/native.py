@@ -1,0 +1,62 @@
+"""The native APIs an adapter may speak besides chat completions.
+
+The gateway serves ``/v1/responses`` and ``/v1/messages`` on every provider by
+translating to chat completions; an adapter whose upstream speaks the caller's own API
+says so here, and then gets the body as the caller sent it (with the target's model),
+so nothing is lost in a translation. Which adapter has which is decided per credential:
+one adapter class serves OpenAI and OpenAI-compatible vendors alike, and only some of
+those have the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from keyhouse.providers.base import Call, Credential
+
+JSON = dict[str, Any]
+
+
+@runtime_checkable
+class NativeResponses(Protocol):
+    """OpenAI's Responses API (``POST {base}/responses``)."""
+
+    def serves_responses(self, credential: Credential) -> bool: ...
+
+    async def responses(self, call: Call, request: JSON) -> JSON:
+        """The Response object for a Responses body (no ``stream``)."""
+
+    def responses_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        """The stream's events as dicts (each with its ``type``), until the last one."""
+
+
+@runtime_checkable
+class NativeMessages(Protocol):
+    """Anthropic's Messages API. ``headers`` are the caller's ``anthropic-*`` headers
+    (``anthropic-beta``, ``anthropic-version``) to forward."""
+
+    def serves_messages(self, credential: Credential) -> bool: ...
+
+    async def messages(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
+        """The Message for a Messages body (no ``stream``)."""
+
+    def messages_stream(
+        self, call: Call, request: JSON, headers: Mapping[str, str]
+    ) -> AsyncIterator[JSON]:
+        """The stream's events as dicts (each with its ``type``), until message_stop."""
+
+    async def count_tokens(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
+        """``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``."""
+
+
+def native_responses(adapter: object, credential: Credential) -> NativeResponses | None:
+    if isinstance(adapter, NativeResponses) and adapter.serves_responses(credential):
+        return adapter
+    return None
+
+
+def native_messages(adapter: object, credential: Credential) -> NativeMessages | None:
+    if isinstance(adapter, NativeMessages) and adapter.serves_messages(credential):
+        return adapter
+    return None
