@@ -22,7 +22,7 @@ from keyhouse.gateway.common import (
     resolve_endpoint,
 )
 from keyhouse.gateway.errors import ModelNotFound
-from keyhouse.gateway.messages import messages
+from keyhouse.gateway.messages import count_tokens, messages
 from keyhouse.gateway.responses import responses
 from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, openai_events
 from keyhouse.gateway.types import Endpoint
@@ -86,4 +86,5 @@ router.add_route("/v1/embeddings", embeddings, methods=["POST"])
 router.add_route("/v1/models", list_models, methods=["GET"])
 router.add_route("/v1/models/{name:path}", get_model, methods=["GET"])
 router.add_route("/v1/messages", messages, methods=["POST"])
+router.add_route("/v1/messages/count_tokens", count_tokens, methods=["POST"])
 router.add_route("/v1/responses", responses, methods=["POST"])

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import cast
 
@@ -30,6 +30,9 @@ from keyhouse.providers.base import (
 from keyhouse.providers.catalog import ProviderSpec
 
 API_VERSION = "2023-06-01"
+# The caller's headers a native Messages request carries on (the version the caller's
+# SDK was written against, and the betas it opted into).
+FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 
 # Anthropic's error types and the HTTP status each stands for, for errors that arrive
 # as an SSE ``error`` event after the stream began with 200.
@@ -98,6 +101,47 @@ class AnthropicAdapter(ProviderAdapter):
 
     async def verify(self, call: Call) -> None:
         await send(call, self._request(call, "GET", "/v1/models?limit=1"))
+
+    # --- the native Messages API (providers.native.NativeMessages) -------------------
+
+    def serves_messages(self, credential: Credential) -> bool:
+        return True
+
+    def _native(self, call: Call, path: str, body: JSON,
+                headers: Mapping[str, str]) -> httpx.Request:
+        request = self._request(call, "POST", path, body)
+        for name in FORWARDED_HEADERS:
+            if headers.get(name):
+                request.headers[name] = headers[name]
+        return request
+
+    async def messages(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
+        return await send_json(call, self._native(call, "/v1/messages", request, headers))
+
+    async def messages_stream(self, call: Call, request: JSON,
+                              headers: Mapping[str, str]) -> AsyncIterator[JSON]:
+        body = {**request, "stream": True}
+        response = await open_stream(call, self._native(call, "/v1/messages", body, headers))
+        async with aclosing(cast(_Events, iter_sse(call, response))) as events:
+            async for event, data in events:
+                try:
+                    payload = json.loads(data)
+                except ValueError:
+                    raise UpstreamError(
+                        f"Upstream ({call.credential.provider}) sent a stream event that is "
+                        "not JSON.") from None
+                if event == "error" or payload.get("type") == "error":
+                    raise _stream_error(call, payload, data)
+                yield payload
+                if payload.get("type") == "message_stop":
+                    return
+        raise UpstreamUnavailable(
+            f"Upstream ({call.credential.provider}) ended the stream before it finished.")
+
+    async def count_tokens(self, call: Call, request: JSON,
+                           headers: Mapping[str, str]) -> JSON:
+        return await send_json(call, self._native(call, "/v1/messages/count_tokens", request,
+                                                  headers))
 
 
 def _stream_error(call: Call, payload: JSON, raw: str) -> UpstreamError:
