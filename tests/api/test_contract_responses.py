@@ -12,7 +12,10 @@ from typing import Any
 import openai
 import pytest
 
-from tests.api.test_contract import NAMES, Case, world  # noqa: F401 (the fixture)
+from tests.api import test_contract
+from tests.api.test_contract import NAMES, Case
+
+world = test_contract.world  # the same keys, endpoints and fakes, as a fixture here
 
 World = tuple[str, str, list[Case]]
 TOOLS: list[Any] = [{"type": "function", "name": "lookup", "description": "Look it up.",
