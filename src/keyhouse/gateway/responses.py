@@ -27,7 +27,7 @@ from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, named_event
 from keyhouse.providers.base import Call, ProviderAdapter
 from keyhouse.providers.native import native_responses
 from keyhouse.providers.responses_convert import chat_to_response, responses_to_chat
-from keyhouse.providers.responses_stream import ChatStreamToResponses
+from keyhouse.providers.responses_stream import ChatStreamToResponses, failure_events
 
 log = logging.getLogger("keyhouse.gateway")
 
@@ -130,30 +130,8 @@ async def _frames(stream: OpenStream) -> AsyncIterator[bytes]:
             )
         if not finished:
             error = openai_error(exc)[1]["error"]
-            yield named_event(
-                "error",
-                {
-                    "type": "error",
-                    "sequence_number": sequence + 1,
-                    "code": error["code"],
-                    "message": error["message"],
-                    "param": None,
-                },
-            )
-            if response is not None:
-                failed = {
-                    **response,
-                    "status": "failed",
-                    "error": {"code": "server_error", "message": error["message"]},
-                }
-                yield named_event(
-                    "response.failed",
-                    {
-                        "type": "response.failed",
-                        "sequence_number": sequence + 2,
-                        "response": failed,
-                    },
-                )
+            for event in failure_events(sequence, response, error["code"], error["message"]):
+                yield named_event(event["type"], event)
     finally:
         await stream.aclose()
 

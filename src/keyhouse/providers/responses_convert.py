@@ -7,10 +7,13 @@ object (``chat_to_response``); streams are translated by ``responses_stream``.
 
 Keyhouse stores no responses, so whatever needs server-side state is refused with a
 clear 400: ``previous_response_id``, ``conversation``, stored ``prompt`` templates,
-``item_reference`` items, ``background`` runs. Hosted tools (web search, file search,
-code interpreter, …) run inside OpenAI and cannot be served by another provider.
-Reasoning items of earlier turns are accepted and dropped: another provider can neither
-read OpenAI's encrypted reasoning nor verify it.
+``item_reference`` items, ``background`` runs. Reasoning items of earlier turns are
+accepted and dropped: another provider can neither read OpenAI's encrypted reasoning nor
+verify it. Hosted tools (web search, file search, code interpreter, …) run inside
+OpenAI: on another provider they are left out of the tool list (agents such as Codex
+always offer web search; refusing it would refuse the agent), and a ``tool_choice`` that
+forces one is a 400. Namespaced tools become chat tools named ``<namespace>__<name>``
+and their calls come back with the namespace.
 
 Freeform ``custom`` tools (Codex's ``apply_patch``) become function tools taking one
 string argument, ``input``, and their calls come back as ``custom_tool_call`` items.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from keyhouse.errors import BadRequest
@@ -85,12 +89,33 @@ def check_stateless(req: JSON) -> None:
         )
 
 
-def custom_tool_names(req: JSON) -> frozenset[str]:
-    return frozenset(
-        t.get("name", "")
-        for t in req.get("tools") or []
-        if isinstance(t, dict) and t.get("type") == "custom"
-    )
+@dataclass(frozen=True, slots=True)
+class ToolRef:
+    """What a chat tool name stands for in the Responses request."""
+
+    name: str
+    namespace: str | None = None
+    custom: bool = False
+
+
+def chat_tool_name(name: str, namespace: str | None) -> str:
+    # Chat APIs have no namespaces; their names allow [A-Za-z0-9_-], so join with "__".
+    return f"{namespace}__{name}" if namespace else name
+
+
+def tool_index(req: JSON) -> dict[str, ToolRef]:
+    """Chat tool name → the function or custom tool (and its namespace) it stands for."""
+    index: dict[str, ToolRef] = {}
+    for tool in req.get("tools") or []:
+        if not isinstance(tool, dict):
+            continue
+        nested = tool.get("tools") if tool.get("type") == "namespace" else [tool]
+        namespace = tool.get("name") if tool.get("type") == "namespace" else None
+        for t in nested if isinstance(nested, list) else []:
+            if isinstance(t, dict) and t.get("type") in ("function", "custom"):
+                ref = ToolRef(t.get("name", ""), namespace, t.get("type") == "custom")
+                index[chat_tool_name(ref.name, namespace)] = ref
+    return index
 
 
 def responses_to_chat(req: JSON) -> JSON:
@@ -132,7 +157,7 @@ def responses_to_chat(req: JSON) -> JSON:
         out["response_format"] = {"type": "json_schema", "json_schema": schema}
     elif fmt.get("type") == "json_object":
         out["response_format"] = {"type": "json_object"}
-    tools = [_tool(t, i) for i, t in enumerate(req.get("tools") or [])]
+    tools = [chat for i, t in enumerate(req.get("tools") or []) for chat in _tools(t, i)]
     if tools:
         out["tools"] = tools
         choice = _tool_choice(req.get("tool_choice"))
@@ -234,7 +259,10 @@ def _add_item(messages: list[JSON], item: Any, index: int) -> None:
             {
                 "id": call_id,
                 "type": "function",
-                "function": {"name": item["name"], "arguments": arguments or "{}"},
+                "function": {
+                    "name": chat_tool_name(item["name"], item.get("namespace")),
+                    "arguments": arguments or "{}",
+                },
             }
         )
     elif kind in ("function_call_output", "custom_tool_call_output"):
@@ -258,36 +286,40 @@ def _add_item(messages: list[JSON], item: Any, index: int) -> None:
         )
 
 
-def _tool(tool: Any, index: int) -> JSON:
+def _tools(tool: Any, index: int, namespace: str | None = None) -> list[JSON]:
+    """The chat tools one Responses tool becomes: a function or custom tool one, a
+    namespace one per member, a hosted tool none (see the module docstring)."""
     kind = tool.get("type") if isinstance(tool, dict) else None
+    if kind in ("function", "custom", "namespace") and not tool.get("name"):
+        raise BadRequest(f"tools[{index}].name is required.", param="tools")
+    if kind == "namespace":
+        members = tool.get("tools")
+        if not isinstance(members, list):
+            raise BadRequest(f"tools[{index}].tools must be a list.", param="tools")
+        return [chat for m in members for chat in _tools(m, index, tool["name"])]
+    name = chat_tool_name(tool["name"], namespace) if kind in ("function", "custom") else ""
     if kind == "function":
-        if not tool.get("name"):
-            raise BadRequest(f"tools[{index}].name is required.", param="tools")
         fn: JSON = {
-            "name": tool["name"],
+            "name": name,
             "parameters": tool.get("parameters") or {"type": "object", "properties": {}},
         }
         if tool.get("description"):
             fn["description"] = tool["description"]
         if tool.get("strict"):
             fn["strict"] = True
-        return {"type": "function", "function": fn}
+        return [{"type": "function", "function": fn}]
     if kind == "custom":
-        if not tool.get("name"):
-            raise BadRequest(f"tools[{index}].name is required.", param="tools")
-        custom: JSON = {"name": tool["name"], "parameters": _CUSTOM_PARAMETERS}
+        custom: JSON = {"name": name, "parameters": _CUSTOM_PARAMETERS}
         described = tool.get("description") or ""
         grammar = (tool.get("format") or {}).get("definition")
         if grammar:
             described += f"\n\nThe input must follow this grammar:\n{grammar}"
         if described:
             custom["description"] = described.strip()
-        return {"type": "function", "function": custom}
-    raise BadRequest(
-        f"tools[{index}]: the hosted tool {kind!r} runs inside OpenAI and "
-        "cannot be served by this endpoint's provider.",
-        param="tools",
-    )
+        return [{"type": "function", "function": custom}]
+    if isinstance(kind, str) and kind:
+        return []
+    raise BadRequest(f"tools[{index}].type is required.", param="tools")
 
 
 def _tool_choice(choice: Any) -> Any:
@@ -300,12 +332,15 @@ def _tool_choice(choice: Any) -> Any:
         and choice.get("type") in ("function", "custom")
         and choice.get("name")
     ):
-        return {"type": "function", "function": {"name": choice["name"]}}
+        name = chat_tool_name(choice["name"], choice.get("namespace"))
+        return {"type": "function", "function": {"name": name}}
     if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
         mode = choice.get("mode")
         return "required" if mode == "required" else "auto"
     raise BadRequest(
-        "tool_choice must be auto, none, required or a function by name.", param="tool_choice"
+        "tool_choice must be auto, none, required or a function by name (hosted tools "
+        "run inside OpenAI only).",
+        param="tool_choice",
     )
 
 
@@ -402,34 +437,41 @@ def reasoning_item(text: str, item_id: str | None = None) -> JSON:
 
 def call_item(
     call_id: str,
-    name: str,
+    chat_name: str,
     arguments: str,
-    custom: bool,
+    tools: dict[str, ToolRef],
     item_id: str | None = None,
     status: str = "completed",
 ) -> JSON:
-    if custom:
+    """The output item of a chat tool call: a function_call (with its namespace), or a
+    custom_tool_call whose input is the string the chat call wrapped."""
+    ref = tools.get(chat_name) or ToolRef(chat_name)
+    if ref.custom:
         try:
             value = json.loads(arguments or "{}")
         except ValueError:
             value = {}
         text = value.get("input") if isinstance(value, dict) else None
-        return {
+        item: JSON = {
             "id": item_id or new_id("ctc"),
             "type": "custom_tool_call",
             "status": status,
             "call_id": call_id,
-            "name": name,
+            "name": ref.name,
             "input": text if isinstance(text, str) else arguments,
         }
-    return {
-        "id": item_id or new_id("fc"),
-        "type": "function_call",
-        "status": status,
-        "call_id": call_id,
-        "name": name,
-        "arguments": arguments,
-    }
+    else:
+        item = {
+            "id": item_id or new_id("fc"),
+            "type": "function_call",
+            "status": status,
+            "call_id": call_id,
+            "name": ref.name,
+            "arguments": arguments,
+        }
+    if ref.namespace:
+        item["namespace"] = ref.namespace
+    return item
 
 
 def chat_to_response(chat: JSON, req: JSON, model: str) -> JSON:
@@ -446,13 +488,15 @@ def chat_to_response(chat: JSON, req: JSON, model: str) -> JSON:
         text = "".join(p.get("text", "") for p in text if p.get("type") == "text")
     if text:
         output.append(message_item(text))
-    custom = custom_tool_names(req)
+    tools = tool_index(req)
     for call in message.get("tool_calls") or []:
         fn = call.get("function") or {}
-        name = fn.get("name", "")
         output.append(
             call_item(
-                call.get("id") or new_id("call"), name, fn.get("arguments") or "", name in custom
+                call.get("id") or new_id("call"),
+                fn.get("name", ""),
+                fn.get("arguments") or "",
+                tools,
             )
         )
     return finish(response, choice.get("finish_reason"), chat.get("usage"))

@@ -18,12 +18,12 @@ from typing import Any
 
 from keyhouse.providers.responses_convert import (
     call_item,
-    custom_tool_names,
     finish,
     message_item,
     new_id,
     reasoning_item,
     response_object,
+    tool_index,
 )
 
 JSON = dict[str, Any]
@@ -39,13 +39,14 @@ class _Item:
         self.text = ""
         self.call_id = ""
         self.name = ""
+        self.chat_name = ""
 
 
 class ChatStreamToResponses:
     def __init__(self, request: JSON, model: str) -> None:
         self.request = request
         self.response = response_object(request, model, new_id("resp"), int(time.time()))
-        self._custom = custom_tool_names(request)
+        self._tools = tool_index(request)
         self._seq = 0
         self._started = False
         self._finished = False
@@ -90,18 +91,6 @@ class ChatStreamToResponses:
         response = finish(self.response, self._finish_reason, self._usage)
         kind = "response.completed" if response["status"] == "completed" else "response.incomplete"
         events.append(self._event(kind, response=response))
-        return events
-
-    def failed(self, code: str, message: str) -> list[JSON]:
-        """An ``error`` event and ``response.failed``, for a failure mid-stream."""
-        if self._finished:
-            return []
-        self._finished = True
-        events = self._start()
-        events.append(self._event("error", code=code, message=message, param=None))
-        self.response["status"] = "failed"
-        self.response["error"] = {"code": "server_error", "message": message}
-        events.append(self._event("response.failed", response=self.response))
         return events
 
     # --- events -----------------------------------------------------------------------
@@ -226,12 +215,14 @@ class ChatStreamToResponses:
         if item is None:
             events += self._close_text()
             name = fn.get("name") or ""
-            custom = name in self._custom
+            ref = self._tools.get(name)
+            custom = ref is not None and ref.custom
             item = self._new_item("custom" if custom else "function", "ctc" if custom else "fc")
             item.call_id = call.get("id") or new_id("call")
-            item.name = name
+            item.chat_name = name
+            item.name = ref.name if ref is not None else name
             self._calls[position] = item
-            added = call_item(item.call_id, name, "", custom, item.id, "in_progress")
+            added = call_item(item.call_id, name, "", self._tools, item.id, "in_progress")
             if custom:
                 added["input"] = ""
             events.append(
@@ -255,7 +246,7 @@ class ChatStreamToResponses:
 
     def _close_call(self, item: _Item) -> list[JSON]:
         custom = item.kind == "custom"
-        done = call_item(item.call_id, item.name, item.text, custom, item.id)
+        done = call_item(item.call_id, item.chat_name, item.text, self._tools, item.id)
         if custom:
             events = [
                 self._event(
@@ -284,3 +275,29 @@ class ChatStreamToResponses:
         self.response["output"].append(done)
         events.append(self._event("response.output_item.done", output_index=item.index, item=done))
         return events
+
+
+def failure_events(
+    last_sequence: int, response: JSON | None, code: str, message: str
+) -> list[JSON]:
+    """What ends a stream that failed after it began: an ``error`` event, then
+    ``response.failed`` (when a response was announced), numbered after the last event."""
+    events: list[JSON] = [
+        {
+            "type": "error",
+            "sequence_number": last_sequence + 1,
+            "code": code,
+            "message": message,
+            "param": None,
+        }
+    ]
+    if response is not None:
+        failed = {
+            **response,
+            "status": "failed",
+            "error": {"code": "server_error", "message": message},
+        }
+        events.append(
+            {"type": "response.failed", "sequence_number": last_sequence + 2, "response": failed}
+        )
+    return events

@@ -74,14 +74,21 @@ _PARTS = {
 _TOOLS = {
     "function",
     "custom",
+    "namespace",
     "web_search",
+    "web_search_2025_08_26",
     "web_search_preview",
+    "web_search_preview_2025_03_11",
     "file_search",
-    "local_shell",
-    "code_interpreter",
-    "image_generation",
+    "computer",
+    "computer_use_preview",
     "mcp",
+    "code_interpreter",
+    "programmatic_tool_calling",
+    "image_generation",
+    "local_shell",
     "shell",
+    "tool_search",
     "apply_patch",
 }
 
@@ -213,11 +220,20 @@ def validate(body: JSON, stored: dict[str, JSON]) -> Response | None:
     for i, tool in enumerate(body.get("tools") or []):
         if tool.get("type") not in _TOOLS:
             return invalid(f"Invalid value: '{tool.get('type')}'.", f"tools[{i}].type")
-        if tool.get("type") in ("function", "custom") and not tool.get("name"):
+        if tool.get("type") in ("function", "custom", "namespace") and not tool.get("name"):
             return invalid(
                 f"Missing required parameter: 'tools[{i}].name'.",
                 f"tools[{i}].name",
                 "missing_required_parameter",
+            )
+        nested = tool.get("tools") if tool.get("type") == "namespace" else []
+        if not isinstance(nested, list) or any(
+            t.get("type") not in ("function", "custom") for t in nested
+        ):
+            return invalid(
+                f"Invalid value for 'tools[{i}].tools': a namespace holds function and "
+                "custom tools.",
+                f"tools[{i}].tools",
             )
     choice = body.get("tool_choice")
     if choice is not None and not (
