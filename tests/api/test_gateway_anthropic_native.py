@@ -124,6 +124,22 @@ def test_thinking_signature_round_trip_with_a_tool_result(world: World) -> None:
     assert "signature" in str(refused.value)
 
 
+def test_omitted_thinking_comes_back_empty_and_still_verifies(world: World) -> None:
+    client = _client(world)
+    hidden = {**THINKING, "display": "omitted"}
+    first = client.messages.create(**{**_body("look up keys"), "thinking": hidden})
+    thinking = first.content[0]
+    assert thinking.type == "thinking" and thinking.thinking == ""
+    tool_use = first.content[1]
+    history: Any = [*_body("look up keys")["messages"],
+                    {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+                    {"role": "user", "content": [{"type": "tool_result",
+                                                  "tool_use_id": tool_use.id,  # type: ignore[union-attr]
+                                                  "content": "a vault"}]}]
+    follow = client.messages.create(**{**_body("x"), "thinking": hidden, "messages": history})
+    assert follow.content[-1].text == "tool said: a vault"  # type: ignore[union-attr]
+
+
 def test_stream_is_passed_through(world: World) -> None:
     with _client(world).messages.stream(**{**_body("stream it"), "tools": []}) as stream:
         kinds = [e.type for e in stream]

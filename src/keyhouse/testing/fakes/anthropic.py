@@ -26,6 +26,7 @@ from keyhouse.testing.fakes.anthropic_features import (
     COUNT_FIELDS,
     PromptCache,
     Signer,
+    omitted,
     problem,
     thinking_on,
 )
@@ -211,7 +212,7 @@ def message(body: JSON, signer: Signer | None = None,
     if signer is not None and thinking_on(body):
         said = next((b.get("text", "") for b in content if b.get("type") == "text"), "")
         thought = f"Thinking about: {said or 'the tool call'}"
-        content = [{"type": "thinking", "thinking": thought,
+        content = [{"type": "thinking", "thinking": "" if omitted(body) else thought,
                     "signature": signer.sign(thought)}, *content]
         done += len(thought.split())
     usage: JSON = {"input_tokens": prompt, "output_tokens": done,
@@ -235,7 +236,7 @@ def _pieces(block: JSON) -> tuple[JSON, list[JSON]]:
                                          "partial_json": raw[i:i + 8]}
                                         for i in range(0, len(raw), 8)]
     if block["type"] == "thinking":
-        words = block["thinking"].split(" ")
+        words = block["thinking"].split(" ") if block["thinking"] else []
         return {"type": "thinking", "thinking": "", "signature": ""}, [
             *({"type": "thinking_delta", "thinking": w if i == 0 else f" {w}"}
               for i, w in enumerate(words)),

@@ -33,18 +33,31 @@ def thinking_on(body: JSON) -> bool:
 
 class Signer:
     """Signs the fake's own thinking blocks, so a block a client altered (or a gateway
-    rewrote) is refused as the real API refuses it."""
+    rewrote) is refused as the real API refuses it. Like the real signature, it carries
+    the thinking itself: with ``display: "omitted"`` the block comes back with empty
+    thinking and only the signature, which must verify on the next turn."""
 
     def __init__(self, key: bytes) -> None:
         self._key = key
 
+    def _mac(self, thinking: str) -> bytes:
+        return hmac.new(self._key, thinking.encode(), hashlib.sha256).digest()
+
     def sign(self, thinking: str) -> str:
-        digest = hmac.new(self._key, thinking.encode(), hashlib.sha256).digest()
-        return base64.b64encode(b"EqQB" + digest).decode()
+        return base64.b64encode(b"EqQB" + self._mac(thinking) + thinking.encode()).decode()
 
     def valid(self, thinking: str, signature: Any) -> bool:
-        return isinstance(signature, str) and hmac.compare_digest(signature,
-                                                                  self.sign(thinking))
+        try:
+            raw = base64.b64decode(signature, validate=True)
+        except (TypeError, ValueError):
+            return False
+        mac, signed = raw[4:36], raw[36:].decode("utf-8", "replace")
+        return raw[:4] == b"EqQB" and hmac.compare_digest(mac, self._mac(signed)) \
+            and thinking in (signed, "")
+
+
+def omitted(body: JSON) -> bool:
+    return (body.get("thinking") or {}).get("display") == "omitted"
 
 
 def _cache_problem(where: str, block: Any) -> str | None:
