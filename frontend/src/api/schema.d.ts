@@ -333,6 +333,11 @@ export interface components {
         /** EndpointCreate */
         EndpointCreate: {
             /**
+             * Aliases
+             * @default []
+             */
+            aliases?: string[];
+            /**
              * Connect Timeout Seconds
              * @default 5
              */
@@ -370,6 +375,8 @@ export interface components {
         };
         /** EndpointUpdate */
         EndpointUpdate: {
+            /** Aliases */
+            aliases?: string[] | null;
             /** Connect Timeout Seconds */
             connect_timeout_seconds?: number | null;
             /** Description */
@@ -387,6 +394,11 @@ export interface components {
         };
         /** EndpointView */
         EndpointView: {
+            /**
+             * Aliases
+             * @default []
+             */
+            aliases?: string[];
             /** Connect Timeout Seconds */
             connect_timeout_seconds: number;
             /**

@@ -25,7 +25,6 @@ from keyhouse.gateway.errors import ModelNotFound
 from keyhouse.gateway.messages import count_tokens, messages
 from keyhouse.gateway.responses import responses
 from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, openai_events
-from keyhouse.gateway.types import Endpoint
 
 JSON = dict[str, Any]
 
@@ -60,14 +59,16 @@ async def embeddings(request: Request) -> Response:
     return json_response(result)
 
 
-def _model_view(endpoint: Endpoint) -> JSON:
+def _model_view(name: str) -> JSON:
     # ``created`` is required by the OpenAI schema; the registry does not carry it.
-    return {"id": endpoint.name, "object": "model", "created": 0, "owned_by": "keyhouse"}
+    return {"id": name, "object": "model", "created": 0, "owned_by": "keyhouse"}
 
 
 async def list_models(request: Request) -> Response:
+    """Every endpoint the caller may call, under its name and each of its aliases."""
     principal = await authenticate(request)
-    data = [_model_view(e) for e in registry_of(request).endpoints() if principal.may_call(e)]
+    data = [_model_view(name) for e in registry_of(request).endpoints()
+            if principal.may_call(e) for name in (e.name, *e.aliases)]
     return json_response({"object": "list", "data": data})
 
 
@@ -78,7 +79,7 @@ async def get_model(request: Request) -> Response:
     if endpoint is None:
         raise ModelNotFound(f"No endpoint is named {name!r}.", param="model")
     authorize(principal, endpoint)
-    return json_response(_model_view(endpoint))
+    return json_response(_model_view(name))
 
 
 router.add_route("/v1/chat/completions", chat_completions, methods=["POST"])

@@ -34,6 +34,8 @@ class Endpoint:
     timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 5.0
     max_retries: int = 1
+    # Other model names it answers to; unique across every endpoint name and alias.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class Principal:
 
 class Registry(Protocol):
     def endpoint(self, name: str) -> Endpoint | None:
-        """The endpoint with that name, or None."""
+        """The endpoint with that name or alias, or None."""
 
     def endpoints(self) -> list[Endpoint]:
         """Every endpoint, sorted by name."""
