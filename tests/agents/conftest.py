@@ -142,15 +142,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "name": "openai", "provider": "openai", "credentials": {"api_key": OPENAI_KEY},
                 "config": {"base_url": f"{gpt.url}/v1"}})),
         }
-        endpoints = {"agents-anthropic": ("anthropic", "claude-sonnet-4-5"),
-                     "agents-compatible": ("compatible", "my-model"),
-                     "agents-openai": ("openai", "gpt-4o-mini")}
-        for name, (key, model) in endpoints.items():
+        # The aliases are model names the agents have built in: they reach these endpoints
+        # without any model setting in the agent.
+        endpoints = {"agents-anthropic": ("anthropic", "claude-haiku-4-5", ["claude-sonnet-4-5"]),
+                     "agents-compatible": ("compatible", "my-model", ["gpt-5-codex"]),
+                     "agents-openai": ("openai", "gpt-4o-mini", [])}
+        for name, (key, model, aliases) in endpoints.items():
             _created(admin.post("/api/v1/endpoints", json={
-                "name": name, "targets": [{"key_id": keys[key]["id"], "model": model}]}))
+                "name": name, "aliases": aliases,
+                "targets": [{"key_id": keys[key]["id"], "model": model}]}))
         token = _created(admin.post("/api/v1/access-tokens", json={"name": "agents"}))["token"]
         yield Stack(url, token, claude_app, gpt_app, proxy_app, proxy.url, home,
-                    {n: m for n, (_, m) in endpoints.items()})
+                    {n: m for n, (_, m, _) in endpoints.items()})
 
 
 def agent_env(home: Path, **extra: str) -> dict[str, str]:

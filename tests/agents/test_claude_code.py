@@ -46,13 +46,14 @@ def _claude(stack: Stack, endpoint: str, tmp: Path) -> tuple[str, list[Any]]:
 def test_on_an_anthropic_endpoint_the_request_arrives_as_sent(stack: Stack,
                                                               tmp_path: Path) -> None:
     before = len(stack.claude.state.calls)
-    stdout, sent = _claude(stack, "agents-anthropic", tmp_path)
+    # By the alias: Claude Code's own model name reaches the endpoint.
+    stdout, sent = _claude(stack, "claude-sonnet-4-5", tmp_path)
     received = [c for c in stack.claude.state.calls[before:] if c.path == "/v1/messages"]
     assert len(received) == len(sent)
     model = stack.endpoints["agents-anthropic"]
     for asked in sent:
         body = json.loads(asked.body)
-        assert body["model"] == "agents-anthropic"
+        assert body["model"] == "claude-sonnet-4-5"
         matches = [r for r in received if r.json == {**body, "model": model}]
         assert matches, "a request did not reach the provider exactly as Claude Code sent it"
         assert matches[0].headers.get("anthropic-beta") == asked.headers.get("anthropic-beta")

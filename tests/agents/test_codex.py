@@ -51,7 +51,9 @@ def _calls(app: Any, path: str, before: int) -> list[Any]:
     return [c for c in app.state.calls[before:] if c.path == path]
 
 
-@pytest.mark.parametrize("endpoint", ["agents-compatible", "agents-openai"])
+# gpt-5-codex is an alias of agents-compatible, and a model Codex knows: it shapes its
+# request for it (tools, reasoning) as it would for OpenAI.
+@pytest.mark.parametrize("endpoint", ["agents-compatible", "gpt-5-codex", "agents-openai"])
 def test_on_openai_endpoints(stack: Stack, tmp_path: Path, endpoint: str) -> None:
     before = len(stack.gpt.state.calls)
     answer = _codex(stack, endpoint, tmp_path)
@@ -76,7 +78,7 @@ def test_on_an_anthropic_endpoint(stack: Stack, tmp_path: Path) -> None:
     answer = _codex(stack, "agents-anthropic", tmp_path)
     received = _calls(stack.claude, "/v1/messages", before)
     assert len(received) == 2
-    assert all(r.json["model"] == "claude-sonnet-4-5" for r in received)
+    assert all(r.json["model"] == stack.endpoints["agents-anthropic"] for r in received)
     blocks = anthropic_fake.answer(received[-1].json)[0]
     text = "".join(b["text"] for b in blocks if b["type"] == "text")
     assert text.startswith("tool said: ")
