@@ -17,6 +17,7 @@ holds a secret, SQL text or a stack trace.
     │   ├── AlreadyExists (409 already_exists)
     │   └── KeyInUse (409 key_in_use)
     ├── PreconditionFailed (412 version_mismatch)
+    ├── MethodNotAllowed (405 method_not_allowed)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── Unsupported (501 unsupported)
     ├── Unavailable (503 unavailable)
@@ -113,6 +114,12 @@ class PayloadTooLarge(KeyhouseError):
     status = 413
     code = "payload_too_large"
     default_message = "The request body is too large."
+
+
+class MethodNotAllowed(KeyhouseError):
+    status = 405
+    code = "method_not_allowed"
+    default_message = "Method not allowed."
 
 
 class Unsupported(KeyhouseError):

@@ -16,7 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from keyhouse.errors import BadRequest, KeyhouseError, NotFound, ValidationFailed
+from keyhouse.errors import (
+    BadRequest,
+    KeyhouseError,
+    MethodNotAllowed,
+    NotFound,
+    ValidationFailed,
+)
 from keyhouse.gateway.errors import anthropic_error, openai_error
 
 log = logging.getLogger("keyhouse.http")
@@ -69,6 +75,8 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return render(request, NotFound("No such route."))
+        if exc.status_code == 405 and request.url.path.startswith("/v1/"):
+            return render(request, MethodNotAllowed())
         if exc.status_code == 405:
             return JSONResponse({"error": {"code": "method_not_allowed",
                                            "message": "Method not allowed."}}, status_code=405)

@@ -11,6 +11,8 @@ _TOO_LARGE = json.dumps({"error": {"code": "payload_too_large",
 _OPENAI_TOO_LARGE = json.dumps({"error": {"message": "The request body is too large.",
                                           "type": "invalid_request_error", "param": None,
                                           "code": "payload_too_large"}}).encode()
+_ANTHROPIC_TOO_LARGE = json.dumps({"type": "error", "error": {
+    "type": "request_too_large", "message": "The request body is too large."}}).encode()
 
 
 class _TooLarge(Exception):
@@ -38,7 +40,7 @@ class BodyLimit:
                 except ValueError:
                     too_large = True
                 if too_large:
-                    await _reject(send, gateway)
+                    await _reject(send, scope["path"])
                     return
         seen = 0
         started = False
@@ -62,11 +64,13 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _reject(send, gateway)
+                await _reject(send, scope["path"])
 
 
-async def _reject(send: Send, gateway: bool) -> None:
-    body = _OPENAI_TOO_LARGE if gateway else _TOO_LARGE
+async def _reject(send: Send, path: str) -> None:
+    # Each API's own envelope: Anthropic's on /v1/messages*, OpenAI's on the rest of /v1.
+    body = (_ANTHROPIC_TOO_LARGE if path.startswith("/v1/messages") else _OPENAI_TOO_LARGE
+            if path.startswith("/v1/") else _TOO_LARGE)
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})

@@ -22,6 +22,7 @@ from keyhouse.testing.fakes.anthropic import create_app as anthropic_fake
 from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import ServerThread, serve
 from keyhouse.testing.registry import StaticRegistry, gateway_app
+from tests.api.conftest import CheckedClient
 
 TOKEN = "kh_at_anthropic_native_tests"
 ANTHROPIC_KEY = "sk-ant-api03-" + "n" * 40
@@ -226,3 +227,49 @@ def test_count_tokens_native_and_estimated(world: World) -> None:
         {"role": "user", "content": "two words"}])
     assert sdk.input_tokens == 2
     assert json.loads(json.dumps(estimate.json())) == estimate.json()
+
+
+def test_every_messages_error_is_in_anthropic_s_envelope(world: World) -> None:
+    """/v1/messages and /v1/messages/count_tokens answer every error the way the
+    anthropic SDK parses: ``{"type": "error", "error": {"type", "message"}}``."""
+    base = world.gateway.url
+    good = {"x-api-key": TOKEN, "content-type": "application/json"}
+    body: Any = {"model": "claude", "max_tokens": 5,
+                 "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(base_url=base, timeout=20) as h:
+        for path in ("/v1/messages", "/v1/messages/count_tokens"):
+            cases = [
+                (h.post(path, json=body), 401),
+                (h.post(path, json=body, headers={"x-api-key": "kh_wrong"}), 401),
+                (h.post(path, content=b"{not json", headers=good), 400),
+                (h.post(path, json={**body, "model": "nope"}, headers=good), 404),
+                (h.post(path, json={**body, "messages": [{"role": "system",
+                                                           "content": "x"}]},
+                        headers=good), 400),
+                (h.post(path, content=b"x" * (11 * 1024 * 1024), headers=good), 413),
+                (h.get(path, headers=good), 405),
+            ]
+            for response, status in cases:
+                assert response.status_code == status, (path, status, response.text)
+                envelope = response.json()
+                assert envelope["type"] == "error", (path, status, envelope)
+                assert set(envelope["error"]) == {"type", "message"}, envelope
+                assert envelope["error"]["message"]
+        missing = h.post("/v1/messages/nothing-here", json=body, headers=good)
+        assert missing.status_code in (404, 405) and missing.json()["type"] == "error"
+
+
+def test_the_full_app_s_body_limit_answers_in_each_api_s_envelope(
+        client: CheckedClient) -> None:
+    big = b"{" + b" " * (11 * 1024 * 1024) + b"}"
+    anthropic_413 = client.post("/v1/messages/count_tokens", content=big)
+    assert anthropic_413.status_code == 413
+    assert anthropic_413.json()["error"]["type"] == "request_too_large"
+    openai_413 = client.post("/v1/responses", content=big)
+    assert openai_413.status_code == 413
+    assert openai_413.json()["error"]["code"] == "payload_too_large"
+    # A GET of a POST route (the web UI's static files may answer it 404 first).
+    wrong_method = client.get("/v1/messages")
+    assert wrong_method.status_code in (404, 405) and wrong_method.json()["type"] == "error"
+    assert set(client.get("/v1/responses").json()["error"]) == {"message", "type", "param",
+                                                                "code"}
