@@ -23,6 +23,7 @@ from keyhouse.testing.registry import StaticRegistry, gateway_app
 TOKEN = "kh_at_responses_tests"
 OPENAI_KEY = "sk-responses-" + "r" * 30
 ANTHROPIC_KEY = "sk-ant-responses-" + "a" * 30
+AZURE_KEY = "azure-responses-" + "z" * 20
 TOOLS: Any = [
     {"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {
         "q": {"type": "string"}}}},
@@ -40,7 +41,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    gpt_app = openai_fake(api_key=OPENAI_KEY)
+    gpt_app = openai_fake(api_key=OPENAI_KEY, azure_api_key=AZURE_KEY)
     with serve(gpt_app) as gpt, serve(anthropic_fake(api_key=ANTHROPIC_KEY)) as claude:
         registry = StaticRegistry(
             endpoints=[
@@ -50,6 +51,10 @@ def world() -> Iterator[World]:
                          targets=(Target("k-compat", "openai_compatible", "my-model"),)),
                 Endpoint(id="3", name="claude-midstream", task="chat",
                          targets=(Target("k-ant", "anthropic", "fail-midstream"),)),
+                Endpoint(id="5", name="azure-new", task="chat",
+                         targets=(Target("k-az-new", "openai", "my-deployment"),)),
+                Endpoint(id="6", name="azure-old", task="chat",
+                         targets=(Target("k-az-old", "openai", "my-deployment"),)),
                 Endpoint(id="4", name="embed", task="embeddings",
                          targets=(Target("k-oai", "openai", "text-embedding-3-small"),)),
             ],
@@ -58,6 +63,10 @@ def world() -> Iterator[World]:
                            {"base_url": f"{gpt.url}/v1"}),
                 Credential("k-compat", "openai_compatible", "api_key",
                            {"api_key": OPENAI_KEY}, {"base_url": f"{gpt.url}/v1"}),
+                Credential("k-az-new", "openai", "azure", {"api_key": AZURE_KEY},
+                           {"endpoint_url": gpt.url, "api_version": "2025-04-01-preview"}),
+                Credential("k-az-old", "openai", "azure", {"api_key": AZURE_KEY},
+                           {"endpoint_url": gpt.url, "api_version": "2024-10-21"}),
                 Credential("k-ant", "anthropic", "api_key", {"api_key": ANTHROPIC_KEY},
                            {"base_url": claude.url}),
             ],
@@ -135,3 +144,23 @@ def test_bad_requests_are_openai_400s(world: World) -> None:
     assert wrong_task.value.body["param"] == "model"  # type: ignore[index]
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="nope", input="x")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_azure_has_the_api_from_2025_03_01_on(world: World, stream: bool) -> None:
+    client = _sdk(world)
+    for endpoint, path in (("azure-new", "/openai/responses"),
+                           ("azure-old", "/openai/deployments/my-deployment/chat/completions")):
+        if stream:
+            events = list(client.responses.create(model=endpoint, input="hi azure",
+                                                  stream=True))
+            text = events[-1].response.output_text  # type: ignore[union-attr]
+        else:
+            text = client.responses.create(model=endpoint, input="hi azure").output_text
+        assert text == "echo: hi azure"
+        seen = _last(world)
+        assert seen.path == path, endpoint
+        assert seen.headers["api-key"] == AZURE_KEY
+        if endpoint == "azure-new":
+            assert seen.json["model"] == "my-deployment"
+            assert seen.query.startswith("api-version=2025-04-01-preview")

@@ -375,6 +375,16 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
             return failed
         return openai_responses.serve(recorded.json, stored)
 
+    async def azure_responses_route(request: Request) -> Response:
+        from keyhouse.testing.fakes import openai_responses
+
+        recorded = await _record(request)
+        if (denied := azure_auth(request)) is not None:
+            return denied
+        if not isinstance(recorded.json, dict):
+            return azure_error(400, "BadRequest", "The request body is not valid JSON.")
+        return openai_responses.serve(recorded.json, stored)
+
     async def azure_route(request: Request) -> Response:
         recorded = await _record(request)
         if (denied := azure_auth(request)) is not None:
@@ -434,6 +444,7 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
               methods=["POST"]),
         Route("/openai/deployments/{deployment}/embeddings", azure_route, methods=["POST"]),
         Route("/openai/models", azure_route, methods=["GET"]),
+        Route("/openai/responses", azure_responses_route, methods=["POST"]),
         Route("/serving-endpoints/chat/completions", databricks_route, methods=["POST"]),
         Route("/serving-endpoints/embeddings", databricks_route, methods=["POST"]),
         Route("/api/2.0/serving-endpoints", databricks_route, methods=["GET"]),
