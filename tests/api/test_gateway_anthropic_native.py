@@ -273,3 +273,14 @@ def test_the_full_app_s_body_limit_answers_in_each_api_s_envelope(
     assert wrong_method.status_code in (404, 405) and wrong_method.json()["type"] == "error"
     assert set(client.get("/v1/responses").json()["error"]) == {"message", "type", "param",
                                                                 "code"}
+
+
+def test_a_passed_through_message_never_shows_the_key(world: World) -> None:
+    client = _client(world)
+    asked: Any = {"model": "claude", "max_tokens": 64,
+                  "messages": [{"role": "user", "content": f"say {ANTHROPIC_KEY}"}]}
+    assert client.messages.create(**asked).content[0].text == \
+        "echo: say [REDACTED]"  # type: ignore[union-attr]
+    with client.messages.stream(**asked) as stream:
+        assert stream.get_final_message().content[0].text == \
+            "echo: say [REDACTED]"  # type: ignore[union-attr]

@@ -164,3 +164,17 @@ def test_azure_has_the_api_from_2025_03_01_on(world: World, stream: bool) -> Non
         if endpoint == "azure-new":
             assert seen.json["model"] == "my-deployment"
             assert seen.query.startswith("api-version=2025-04-01-preview")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_passed_through_answer_never_shows_the_key(world: World, stream: bool) -> None:
+    # The fake echoes its input: an answer that carries the upstream key is redacted.
+    client = _sdk(world)
+    if stream:
+        events = list(client.responses.create(model="native", input=f"say {OPENAI_KEY}",
+                                              stream=True))
+        text = events[-1].response.output_text  # type: ignore[union-attr]
+        assert all(OPENAI_KEY not in e.model_dump_json() for e in events)
+    else:
+        text = client.responses.create(model="native", input=f"say {OPENAI_KEY}").output_text
+    assert text == "echo: say [REDACTED]"

@@ -14,7 +14,6 @@ Errors use Anthropic's envelope (the app's handler picks it by path).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -35,7 +34,7 @@ from keyhouse.providers.anthropic_convert import (
     openai_to_anthropic_response,
 )
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
-from keyhouse.providers.native import native_messages
+from keyhouse.providers.native import native_messages, scrubbed
 from keyhouse.providers.token_estimate import estimate_input_tokens
 
 log = logging.getLogger("keyhouse.gateway")
@@ -48,13 +47,6 @@ COUNT_HEADER = "x-keyhouse-token-count"
 
 def _forwarded(request: Request) -> dict[str, str]:
     return {name: value for name in FORWARDED if (value := request.headers.get(name))}
-
-
-def scrubbed(data: JSON, credential: Credential) -> JSON:
-    """``data`` with the key's secrets redacted: an upstream may echo them."""
-    text = json.dumps(data, ensure_ascii=False)
-    clean = credential.redact(text)
-    return data if clean == text else dict(json.loads(clean))
 
 
 def _renamed(event: JSON, name: str, credential: Credential) -> JSON:

@@ -24,8 +24,8 @@ from keyhouse.gateway.common import gateway_router, json_response, registry_of, 
 from keyhouse.gateway.errors import openai_error
 from keyhouse.gateway.routing import OpenStream, close_iterator, log_unexpected
 from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, named_event
-from keyhouse.providers.base import Call, ProviderAdapter
-from keyhouse.providers.native import native_responses
+from keyhouse.providers.base import Call, Credential, ProviderAdapter
+from keyhouse.providers.native import native_responses, scrubbed
 from keyhouse.providers.responses_convert import chat_to_response, responses_to_chat
 from keyhouse.providers.responses_stream import ChatStreamToResponses, failure_events
 
@@ -41,11 +41,11 @@ def _check(body: JSON) -> None:
         raise BadRequest("'input' is required: a string or a list of input items.", param="input")
 
 
-def _renamed(event: JSON, name: str) -> JSON:
+def _renamed(event: JSON, name: str, credential: Credential) -> JSON:
     response = event.get("response")
     if isinstance(response, dict):
         response["model"] = name
-    return event
+    return scrubbed(event, credential)
 
 
 async def _once(name: str, adapter: ProviderAdapter, call: Call, body: JSON) -> JSON:
@@ -53,15 +53,17 @@ async def _once(name: str, adapter: ProviderAdapter, call: Call, body: JSON) -> 
     if native is not None:
         answer = await native.responses(call, body)
         answer["model"] = name
-        return answer
+        return scrubbed(answer, call.credential)
     chat = await adapter.chat(call, responses_to_chat(body))
     return chat_to_response(chat, body, name)
 
 
-async def _native_events(events: AsyncIterator[JSON], name: str) -> AsyncIterator[JSON]:
+async def _native_events(
+    events: AsyncIterator[JSON], name: str, credential: Credential
+) -> AsyncIterator[JSON]:
     try:
         async for event in events:
-            yield _renamed(event, name)
+            yield _renamed(event, name, credential)
     finally:
         await close_iterator(events)
 
@@ -84,7 +86,9 @@ async def _open(name: str, adapter: ProviderAdapter, call: Call, body: JSON) -> 
     native = native_responses(adapter, call.credential)
     events: AsyncIterator[JSON]
     if native is not None:
-        events = _native_events(native.responses_stream(call, {**body, "stream": True}), name)
+        events = _native_events(
+            native.responses_stream(call, {**body, "stream": True}), name, call.credential
+        )
     else:
         chat = responses_to_chat({**body, "stream": True})
         events = _translated_events(adapter.chat_stream(call, chat), body, name)

@@ -10,6 +10,7 @@ those have the API.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -48,6 +49,14 @@ class NativeMessages(Protocol):
 
     async def count_tokens(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
         """``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``."""
+
+
+def scrubbed(data: JSON, credential: Credential) -> JSON:
+    """A passed-through answer with the key's secrets redacted: an upstream may echo
+    them, and nothing else reads the answer on its way to the caller."""
+    text = json.dumps(data, ensure_ascii=False)
+    clean = credential.redact(text)
+    return data if clean == text else dict(json.loads(clean))
 
 
 def native_responses(adapter: object, credential: Credential) -> NativeResponses | None:
