@@ -24,6 +24,7 @@ from keyhouse.errors import (
     ValidationFailed,
 )
 from keyhouse.gateway.errors import anthropic_error, openai_error
+from keyhouse.text_rules import printable
 
 log = logging.getLogger("keyhouse.http")
 
@@ -46,7 +47,8 @@ def render(request: Request, exc: KeyhouseError) -> JSONResponse:
 def _validation_fields(errors: list[Any]) -> list[dict[str, str]]:
     fields = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "header")]
+        loc = [printable(str(p)) for p in err.get("loc", ())
+               if p not in ("body", "query", "header")]
         # Only the location and pydantic's message: never the offending input, which may
         # be a secret.
         fields.append({"field": ".".join(loc) or "body", "message": str(err.get("msg", ""))})

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from keyhouse.providers.base import Call, Credential
+from keyhouse.redaction import REDACTED
 
 JSON = dict[str, Any]
 
@@ -52,10 +53,22 @@ class NativeMessages(Protocol):
 
 
 def scrubbed(data: JSON, credential: Credential) -> JSON:
-    """A passed-through answer with the key's secrets redacted: an upstream may echo
-    them, and nothing else reads the answer on its way to the caller."""
+    """A passed-through answer with the key's secrets cut out: an upstream may echo them,
+    and nothing else reads the answer on its way to the caller.
+
+    Whole secrets only (and their JSON-escaped form). The fragment scrubbing of error
+    text and logs (``keyhouse.redaction``) does not fit an answer's content and structure:
+    an 8-character window of a key can be an ordinary word or event name ("response"
+    in a key would break every ``response.completed``)."""
     text = json.dumps(data, ensure_ascii=False)
-    clean = credential.redact(text)
+    clean = text
+    for value in credential.secrets.values():
+        if len(value) < 8:
+            continue
+        clean = clean.replace(value, REDACTED)
+        escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+        if escaped != value:
+            clean = clean.replace(escaped, REDACTED)
     return data if clean == text else dict(json.loads(clean))
 
 

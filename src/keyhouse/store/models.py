@@ -97,6 +97,9 @@ class ApiKeyRow(SealedCredential, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     credential_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Compare-and-set: every UPDATE and DELETE of the row carries "AND version = <the
+    # version read>", so a writer holding a stale row changes nothing (412), on every store.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
 class ApiKeyVersionRow(SealedCredential, Base):
@@ -131,6 +134,9 @@ class EndpointRow(Base):
     aliases: Mapped[list[EndpointAliasRow]] = relationship(
         cascade="all, delete-orphan", order_by="EndpointAliasRow.position", lazy="selectin",
     )
+    # Compare-and-set: every UPDATE and DELETE of the row carries "AND version = <the
+    # version read>", so a writer holding a stale row changes nothing (412), on every store.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
 class EndpointAliasRow(Base):
