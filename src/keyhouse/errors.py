@@ -1,7 +1,7 @@
 """One exception tree for all of Keyhouse.
 
 Every error the product raises on purpose is a ``KeyhouseError``; foreign exceptions
-(SQLAlchemy, httpx, cryptography) are translated into it at one boundary each, and the
+(SQLAlchemy, aiohttp, cryptography) are translated into it at one boundary each, and the
 HTTP layer renders it once (``keyhouse.http_errors``). Each class carries its HTTP status
 and a stable machine-readable ``code``; ``message`` is safe to show to anyone — it never
 holds a secret, SQL text or a stack trace.
@@ -13,11 +13,12 @@ holds a secret, SQL text or a stack trace.
     ├── Unauthorized (401 unauthorized)
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
+    │   └── ModelNotFound (404 model_not_found)
+    ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
     │   ├── AlreadyExists (409 already_exists)
     │   └── KeyInUse (409 key_in_use)
     ├── PreconditionFailed (412 version_mismatch)
-    ├── MethodNotAllowed (405 method_not_allowed)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── Unsupported (501 unsupported)
     ├── Unavailable (503 unavailable)
@@ -88,6 +89,19 @@ class NotFound(KeyhouseError):
     default_message = "Not found."
 
 
+class ModelNotFound(NotFound):
+    """The ``model`` a gateway caller named is not an endpoint (OpenAI's own code)."""
+
+    code = "model_not_found"
+    default_message = "No endpoint has that name."
+
+
+class MethodNotAllowed(KeyhouseError):
+    status = 405
+    code = "method_not_allowed"
+    default_message = "Method not allowed."
+
+
 class Conflict(KeyhouseError):
     status = 409
     code = "conflict"
@@ -114,12 +128,6 @@ class PayloadTooLarge(KeyhouseError):
     status = 413
     code = "payload_too_large"
     default_message = "The request body is too large."
-
-
-class MethodNotAllowed(KeyhouseError):
-    status = 405
-    code = "method_not_allowed"
-    default_message = "Method not allowed."
 
 
 class Unsupported(KeyhouseError):

@@ -18,16 +18,13 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-
 from keyhouse.errors import KeyhouseError
-from keyhouse.gateway.auth import authenticate
-from keyhouse.gateway.body import model_name, read_json, wants_stream
-from keyhouse.gateway.common import gateway_router, json_response, registry_of, resolve_endpoint
-from keyhouse.gateway.errors import anthropic_error
+from keyhouse.gateway.body import model_name, wants_stream
+from keyhouse.gateway.common import begin, caller, upstream_of
+from keyhouse.gateway.context import CallContext
+from keyhouse.gateway.dispatch import Answer, EventStreamAnswer, GatewayRequest, JSONAnswer
 from keyhouse.gateway.routing import OpenStream, close_iterator, log_unexpected
-from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, named_event
+from keyhouse.gateway.streaming import named_event
 from keyhouse.providers.anthropic_convert import (
     OpenAIStreamToAnthropic,
     anthropic_to_openai_request,
@@ -36,6 +33,7 @@ from keyhouse.providers.anthropic_convert import (
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
 from keyhouse.providers.native import native_messages, scrubbed
 from keyhouse.providers.token_estimate import estimate_input_tokens
+from keyhouse.shared.envelopes import anthropic_error
 
 log = logging.getLogger("keyhouse.gateway")
 
@@ -45,8 +43,21 @@ FORWARDED = ("anthropic-version", "anthropic-beta")
 COUNT_HEADER = "x-keyhouse-token-count"
 
 
-def _forwarded(request: Request) -> dict[str, str]:
+def _forwarded(request: GatewayRequest) -> dict[str, str]:
     return {name: value for name in FORWARDED if (value := request.headers.get(name))}
+
+
+def openai_usage(usage: Any) -> JSON | None:
+    """A Messages usage in the OpenAI shape the call's record reads."""
+    if not isinstance(usage, dict):
+        return None
+    read = usage.get("cache_read_input_tokens") or 0
+    prompt = (usage.get("input_tokens") or 0) + read + (
+        usage.get("cache_creation_input_tokens") or 0)
+    completion = usage.get("output_tokens") or 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": read}}
 
 
 def _renamed(event: JSON, name: str, credential: Credential) -> JSON:
@@ -55,30 +66,43 @@ def _renamed(event: JSON, name: str, credential: Credential) -> JSON:
     return scrubbed(event, credential)
 
 
-async def _once(name: str, headers: Mapping[str, str], adapter: ProviderAdapter, call: Call,
-                body: JSON) -> JSON:
+async def _once(name: str, headers: Mapping[str, str], ctx: CallContext,
+                adapter: ProviderAdapter, call: Call, body: JSON) -> JSON:
     native = native_messages(adapter, call.credential)
     if native is not None:
         answer = await native.messages(call, body, headers)
         answer["model"] = name
+        ctx.usage = openai_usage(answer.get("usage"))
         return scrubbed(answer, call.credential)
     chat = await adapter.chat(call, anthropic_to_openai_request(body))
+    ctx.answered(chat)
     return openai_to_anthropic_response(chat, name)
 
 
-async def _native_events(events: AsyncIterator[JSON], name: str,
-                         credential: Credential) -> AsyncIterator[JSON]:
+async def _native_events(events: AsyncIterator[JSON], name: str, credential: Credential,
+                         ctx: CallContext) -> AsyncIterator[JSON]:
+    usage: JSON = {}
     try:
         async for event in events:
+            # message_start carries the input side of usage, message_delta the output.
+            kind = event.get("type")
+            if kind == "message_start":
+                usage.update((event.get("message") or {}).get("usage") or {})
+            elif kind == "message_delta":
+                usage.update(event.get("usage") or {})
+                ctx.usage = openai_usage(usage)
             yield _renamed(event, name, credential)
     finally:
         await close_iterator(events)
 
 
-async def _translated_events(chunks: AsyncIterator[JSON], name: str) -> AsyncIterator[JSON]:
+async def _translated_events(chunks: AsyncIterator[JSON], name: str,
+                             ctx: CallContext) -> AsyncIterator[JSON]:
     converter = OpenAIStreamToAnthropic(name)
     try:
         async for chunk in chunks:
+            if chunk.get("usage"):
+                ctx.usage = chunk["usage"]
             for _kind, data in converter.feed(chunk):
                 yield data
         for _kind, data in converter.finish():
@@ -87,17 +111,17 @@ async def _translated_events(chunks: AsyncIterator[JSON], name: str) -> AsyncIte
         await close_iterator(chunks)
 
 
-async def _open(name: str, headers: Mapping[str, str], adapter: ProviderAdapter, call: Call,
-                body: JSON) -> OpenStream:
+async def _open(name: str, headers: Mapping[str, str], ctx: CallContext,
+                adapter: ProviderAdapter, call: Call, body: JSON) -> OpenStream:
     native = native_messages(adapter, call.credential)
     events: AsyncIterator[JSON]
     if native is not None:
         events = _native_events(native.messages_stream(call, body, headers), name,
-                                call.credential)
+                                call.credential, ctx)
     else:
         chat = anthropic_to_openai_request({**body, "stream": True})
         chat.pop("stream", None)
-        events = _translated_events(adapter.chat_stream(call, chat), name)
+        events = _translated_events(adapter.chat_stream(call, chat), name, ctx)
     try:
         first: JSON | None = await anext(events)
     except StopAsyncIteration:
@@ -108,7 +132,7 @@ async def _open(name: str, headers: Mapping[str, str], adapter: ProviderAdapter,
     return OpenStream(first, events, call.credential)
 
 
-async def _frames(stream: OpenStream) -> AsyncIterator[bytes]:
+async def _frames(stream: OpenStream, ctx: CallContext) -> AsyncIterator[bytes]:
     """Each event as ``event: <type>``; a failure after the first byte ends the stream
     with Anthropic's ``error`` event (the SDK raises on it)."""
     try:
@@ -124,28 +148,29 @@ async def _frames(stream: OpenStream) -> AsyncIterator[bytes]:
         else:
             log_unexpected(exc, f"messages stream from {stream.credential.provider}",
                            stream.credential)
-        yield named_event("error", anthropic_error(exc)[1])
+        status, envelope = anthropic_error(exc)
+        ctx.failed(status, exc.code if isinstance(exc, KeyhouseError) else "internal_error")
+        yield named_event("error", envelope)
     finally:
         await stream.aclose()
 
 
-async def messages(request: Request) -> Response:
-    principal = await authenticate(request)
-    body = await read_json(request)
+async def messages(request: GatewayRequest, ctx: CallContext) -> Answer:
+    await caller(request, ctx)
+    body = await request.json()
     name = model_name(body)
-    registry = registry_of(request)
-    endpoint = resolve_endpoint(registry, principal, name, "chat")
+    stream = wants_stream(body)
+    endpoint = await begin(request, ctx, name, "chat", stream)
     headers = _forwarded(request)
-    router = gateway_router(request)
-    client = request.app.state.http
-    if wants_stream(body):
-        opened = await router.run(registry, client, endpoint, body,
-                                  functools.partial(_open, name, headers))
-        return StreamingResponse(_frames(opened), media_type=SSE_MEDIA_TYPE,
-                                 headers=SSE_HEADERS)
-    answer = await router.run(registry, client, endpoint, body,
-                              functools.partial(_once, name, headers))
-    return json_response(answer)
+    gateway = request.gateway
+    if stream:
+        opened = await gateway.router.run(gateway.registry, upstream_of(request), endpoint,
+                                          body, functools.partial(_open, name, headers, ctx),
+                                          ctx)
+        return EventStreamAnswer(_frames(opened, ctx))
+    answer = await gateway.router.run(gateway.registry, upstream_of(request), endpoint, body,
+                                      functools.partial(_once, name, headers, ctx), ctx)
+    return JSONAnswer(answer)
 
 
 async def _count(headers: Mapping[str, str], adapter: ProviderAdapter, call: Call,
@@ -157,17 +182,14 @@ async def _count(headers: Mapping[str, str], adapter: ProviderAdapter, call: Cal
     return {"input_tokens": estimate_input_tokens(body)}, "estimate"
 
 
-async def count_tokens(request: Request) -> Response:
+async def count_tokens(request: GatewayRequest, ctx: CallContext) -> Answer:
     """Native where the target speaks the Messages API; otherwise an estimate, which the
     ``x-keyhouse-token-count`` header says (``native`` or ``estimate``)."""
-    principal = await authenticate(request)
-    body = await read_json(request)
-    name = model_name(body)
-    registry = registry_of(request)
-    endpoint = resolve_endpoint(registry, principal, name, "chat")
-    answer, kind = await gateway_router(request).run(
-        registry, request.app.state.http, endpoint, body,
-        functools.partial(_count, _forwarded(request)))
-    response = json_response(answer)
-    response.headers[COUNT_HEADER] = kind
-    return response
+    await caller(request, ctx)
+    body = await request.json()
+    endpoint = await begin(request, ctx, model_name(body), "chat", False)
+    gateway = request.gateway
+    answer, kind = await gateway.router.run(
+        gateway.registry, upstream_of(request), endpoint, body,
+        functools.partial(_count, _forwarded(request)), ctx)
+    return JSONAnswer(answer, headers=[(COUNT_HEADER.encode(), kind.encode())])

@@ -14,20 +14,18 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-
 from keyhouse.errors import BadRequest, KeyhouseError
-from keyhouse.gateway.auth import authenticate
-from keyhouse.gateway.body import model_name, read_json, wants_stream
-from keyhouse.gateway.common import gateway_router, json_response, registry_of, resolve_endpoint
-from keyhouse.gateway.errors import openai_error
+from keyhouse.gateway.body import model_name, wants_stream
+from keyhouse.gateway.common import begin, caller, upstream_of
+from keyhouse.gateway.context import CallContext
+from keyhouse.gateway.dispatch import Answer, EventStreamAnswer, GatewayRequest, JSONAnswer
 from keyhouse.gateway.routing import OpenStream, close_iterator, log_unexpected
-from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, named_event
+from keyhouse.gateway.streaming import named_event
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
 from keyhouse.providers.native import native_responses, scrubbed
 from keyhouse.providers.responses_convert import chat_to_response, responses_to_chat
 from keyhouse.providers.responses_stream import ChatStreamToResponses, failure_events
+from keyhouse.shared.envelopes import openai_error
 
 log = logging.getLogger("keyhouse.gateway")
 
@@ -41,6 +39,17 @@ def _check(body: JSON) -> None:
         raise BadRequest("'input' is required: a string or a list of input items.", param="input")
 
 
+def openai_usage(usage: Any) -> JSON | None:
+    """A Responses usage in the chat shape the call's record reads."""
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = usage.get("input_tokens") or 0, usage.get("output_tokens") or 0
+    cached = (usage.get("input_tokens_details") or {}).get("cached_tokens") or 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": usage.get("total_tokens") or prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": cached}}
+
+
 def _renamed(event: JSON, name: str, credential: Credential) -> JSON:
     response = event.get("response")
     if isinstance(response, dict):
@@ -48,13 +57,16 @@ def _renamed(event: JSON, name: str, credential: Credential) -> JSON:
     return scrubbed(event, credential)
 
 
-async def _once(name: str, adapter: ProviderAdapter, call: Call, body: JSON) -> JSON:
+async def _once(name: str, ctx: CallContext, adapter: ProviderAdapter, call: Call,
+                body: JSON) -> JSON:
     native = native_responses(adapter, call.credential)
     if native is not None:
         answer = await native.responses(call, body)
         answer["model"] = name
+        ctx.usage = openai_usage(answer.get("usage"))
         return scrubbed(answer, call.credential)
     chat = await adapter.chat(call, responses_to_chat(body))
+    ctx.answered(chat)
     return chat_to_response(chat, body, name)
 
 
@@ -83,6 +95,8 @@ async def _translated_events(
 
 
 async def _open(name: str, adapter: ProviderAdapter, call: Call, body: JSON) -> OpenStream:
+    """One try at opening the stream on one target (events are dicts, usage is read by
+    ``_frames`` from the last one)."""
     native = native_responses(adapter, call.credential)
     events: AsyncIterator[JSON]
     if native is not None:
@@ -109,7 +123,7 @@ async def _all(stream: OpenStream) -> AsyncIterator[JSON]:
         yield event
 
 
-async def _frames(stream: OpenStream) -> AsyncIterator[bytes]:
+async def _frames(stream: OpenStream, ctx: CallContext) -> AsyncIterator[bytes]:
     """Each event as ``event: <type>``; a failure after the first byte ends the stream
     with an ``error`` event and ``response.failed``, numbered after the last event."""
     sequence, response, finished = -1, None, False
@@ -119,6 +133,8 @@ async def _frames(stream: OpenStream) -> AsyncIterator[bytes]:
             if isinstance(event.get("response"), dict):
                 response = event["response"]
             finished = finished or event.get("type") in _LAST
+            if event.get("type") in _LAST and isinstance(response, dict):
+                ctx.usage = openai_usage(response.get("usage"))
             yield named_event(str(event.get("type")), event)
     except Exception as exc:
         if isinstance(exc, KeyhouseError):
@@ -133,25 +149,27 @@ async def _frames(stream: OpenStream) -> AsyncIterator[bytes]:
                 exc, f"responses stream from {stream.credential.provider}", stream.credential
             )
         if not finished:
-            error = openai_error(exc)[1]["error"]
+            status, envelope = openai_error(exc)
+            ctx.failed(status, exc.code if isinstance(exc, KeyhouseError) else "internal_error")
+            error = envelope["error"]
             for event in failure_events(sequence, response, error["code"], error["message"]):
                 yield named_event(event["type"], event)
     finally:
         await stream.aclose()
 
 
-async def responses(request: Request) -> Response:
-    principal = await authenticate(request)
-    body = await read_json(request)
+async def responses(request: GatewayRequest, ctx: CallContext) -> Answer:
+    await caller(request, ctx)
+    body = await request.json()
     name = model_name(body)
-    registry = registry_of(request)
-    endpoint = resolve_endpoint(registry, principal, name, "chat")
     stream = wants_stream(body)
+    endpoint = await begin(request, ctx, name, "chat", stream)
     _check(body)
-    router = gateway_router(request)
-    client = request.app.state.http
+    gateway = request.gateway
     if stream:
-        opened = await router.run(registry, client, endpoint, body, functools.partial(_open, name))
-        return StreamingResponse(_frames(opened), media_type=SSE_MEDIA_TYPE, headers=SSE_HEADERS)
-    answer = await router.run(registry, client, endpoint, body, functools.partial(_once, name))
-    return json_response(answer)
+        opened = await gateway.router.run(gateway.registry, upstream_of(request), endpoint,
+                                          body, functools.partial(_open, name), ctx)
+        return EventStreamAnswer(_frames(opened, ctx))
+    answer = await gateway.router.run(gateway.registry, upstream_of(request), endpoint, body,
+                                      functools.partial(_once, name, ctx), ctx)
+    return JSONAnswer(answer)

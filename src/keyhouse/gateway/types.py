@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from keyhouse.providers.base import Credential
+from keyhouse.shared.principal import Principal
+
+__all__ = ["Endpoint", "Principal", "Registry", "Role", "Target", "Task"]
 
 Role = Literal["primary", "fallback"]
 Task = Literal["chat", "embeddings"]
@@ -36,20 +39,6 @@ class Endpoint:
     max_retries: int = 1
     # Other model names it answers to; unique across every endpoint name and alias.
     aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the admin token, or a named access token."""
-
-    token_id: str
-    name: str
-    is_admin: bool
-    # Endpoint names this token may call; None means every endpoint.
-    endpoints: frozenset[str] | None = None
-
-    def may_call(self, endpoint: Endpoint) -> bool:
-        return self.endpoints is None or endpoint.name in self.endpoints
 
 
 class Registry(Protocol):
