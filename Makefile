@@ -7,12 +7,14 @@ BIN    := $(VENV)/bin
 UI_OUT := src/keyhouse/ui/static/index.html
 UI_SRC := $(shell find frontend/src frontend/index.html frontend/package.json frontend/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: run test install dev ui browser lint typecheck pytest bench clean
+AGENTS := tests/agents
+
+.PHONY: run test install dev ui browser agents lint typecheck pytest bench clean
 
 run: install ui
 	$(BIN)/keyhouse serve
 
-test: dev ui browser lint typecheck pytest
+test: dev ui browser agents lint typecheck pytest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +48,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Claude Code and Codex CLI at the versions pinned in tests/agents/package-lock.json, for
+# tests/agents. No install scripts run: the tests start each package's native binary.
+$(AGENTS)/node_modules/.package-lock.json: $(AGENTS)/package-lock.json
+	cd $(AGENTS) && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+agents: $(AGENTS)/node_modules/.package-lock.json
+
 lint: dev
 	$(BIN)/ruff check src tests bench
 
@@ -59,4 +69,4 @@ bench: install ui
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) frontend/node_modules src/keyhouse/ui/static .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) frontend/node_modules $(AGENTS)/node_modules src/keyhouse/ui/static .pytest_cache .mypy_cache .ruff_cache

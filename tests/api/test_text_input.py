@@ -86,9 +86,11 @@ def _bodies(world: dict[str, str]) -> dict[tuple[str, str], JSON]:
         ("patch", "/api/v1/keys/{key_id}"): {
             "name": "k3", "description": "d", "credentials": {"api_key": "sk-" + "c" * 30},
             "config": {"base_url": "https://c.example.com/v1"}},
-        ("post", "/api/v1/endpoints"): {"name": "e2", "description": "d", "targets": [target]},
+        ("post", "/api/v1/endpoints"): {"name": "e2", "description": "d", "targets": [target],
+                                        "aliases": ["e2-alias"]},
         ("patch", "/api/v1/endpoints/{endpoint_id}"): {"name": "e3", "description": "d",
-                                                       "targets": [target]},
+                                                       "targets": [target],
+                                                       "aliases": ["e3-alias"]},
         ("post", "/api/v1/access-tokens"): {"name": "t2", "endpoints": ["chat"]},
         ("post", "/api/v1/session"): {"token": "kh_admin_x"},
     }

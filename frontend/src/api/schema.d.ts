@@ -499,6 +499,11 @@ export interface components {
         /** EndpointCreate */
         EndpointCreate: {
             /**
+             * Aliases
+             * @default []
+             */
+            aliases?: string[];
+            /**
              * Connect Timeout Seconds
              * @default 5
              */
@@ -537,6 +542,8 @@ export interface components {
         };
         /** EndpointUpdate */
         EndpointUpdate: {
+            /** Aliases */
+            aliases?: string[] | null;
             /** Connect Timeout Seconds */
             connect_timeout_seconds?: number | null;
             /** Description */
@@ -555,6 +562,11 @@ export interface components {
         };
         /** EndpointView */
         EndpointView: {
+            /**
+             * Aliases
+             * @default []
+             */
+            aliases?: string[];
             /** Connect Timeout Seconds */
             connect_timeout_seconds: number;
             /**

@@ -13,6 +13,7 @@ import {
   Select,
   SimpleGrid,
   Stack,
+  TagsInput,
   Text,
   TextInput,
   Textarea,
@@ -127,7 +128,7 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
       onDone();
     } catch (err) {
       if (err instanceof ApiError && err.status === 409 && err.code === "already_exists") {
-        form.setFieldError("name", err.message);
+        form.setFieldError(/alias/i.test(err.message) && !err.message.startsWith("An endpoint named") ? "aliases" : "name", err.message);
         return;
       }
       if (err instanceof ApiError && err.status === 412) {
@@ -139,7 +140,8 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
       const inline: Record<string, string> = {};
       const loose: string[] = [];
       for (const [path, message] of Object.entries(fields)) {
-        if (/^(name|description|task|timeout_seconds|connect_timeout_seconds|max_retries|targets(\.\d+\.(key_id|model|weight|role))?)$/.test(path)) inline[path] = message;
+        if (/^aliases\.\d+$/.test(path)) inline.aliases = message;
+        else if (/^(name|description|task|timeout_seconds|connect_timeout_seconds|max_retries|targets(\.\d+\.(key_id|model|weight|role))?)$/.test(path)) inline[path] = message;
         else loose.push(message);
       }
       form.setErrors(inline);
@@ -277,6 +279,15 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
             </Button>
           </Group>
         </Stack>
+
+        <TagsInput
+          label="Aliases"
+          description="Other model names this endpoint answers to, e.g. an agent's built-in model (claude-sonnet-4-5, gpt-5-codex). Press Enter after each."
+          placeholder="claude-sonnet-4-5"
+          splitChars={[",", " "]}
+          clearable
+          {...form.getInputProps("aliases")}
+        />
 
         <Textarea label="Description" autosize minRows={1} maxRows={4} placeholder="Who calls it, for what" {...form.getInputProps("description")} />
 

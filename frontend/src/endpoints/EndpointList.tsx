@@ -83,6 +83,11 @@ function Name({ e }: { e: EndpointView }) {
       <Text fw={600} size="sm" className="kh-mono" miw={140} style={{ overflowWrap: "break-word" }}>
         {e.name}
       </Text>
+      {(e.aliases ?? []).length > 0 && (
+        <Text size="xs" c="dimmed" className="kh-mono" aria-label={`Aliases of ${e.name}`} style={{ overflowWrap: "break-word" }}>
+          also {(e.aliases ?? []).join(", ")}
+        </Text>
+      )}
       {e.description && (
         <Text size="xs" c="dimmed" lineClamp={2}>
           {e.description}

@@ -28,6 +28,7 @@ export function EndpointsTab({ highlightId }: { highlightId: string | null }) {
       (e) =>
         !q ||
         e.name.toLowerCase().includes(q) ||
+        (e.aliases ?? []).some((a) => a.toLowerCase().includes(q)) ||
         e.targets.some((t) => t.model.toLowerCase().includes(q) || (t.key_name ?? "").toLowerCase().includes(q)),
     );
   }, [endpoints.data, search]);

@@ -16,6 +16,7 @@ export interface EndpointFormValues {
   description: string;
   task: Task;
   targets: TargetValues[];
+  aliases: string[];
   timeout_seconds: number | string;
   connect_timeout_seconds: number | string;
   max_retries: number | string;
@@ -32,6 +33,7 @@ export function createValues(defaultKey: string | null): EndpointFormValues {
     description: "",
     task: "chat",
     targets: [{ ...emptyTarget(), key_id: defaultKey }],
+    aliases: [],
     timeout_seconds: "",
     connect_timeout_seconds: "",
     max_retries: "",
@@ -44,6 +46,7 @@ export function editValues(e: EndpointView): EndpointFormValues {
     description: e.description ?? "",
     task: asTask(e.task),
     targets: e.targets.map((t) => ({ key_id: t.key_id, model: t.model, weight: t.weight, role: asRole(t.role) })),
+    aliases: [...(e.aliases ?? [])],
     timeout_seconds: e.timeout_seconds,
     connect_timeout_seconds: e.connect_timeout_seconds,
     max_retries: e.max_retries,
@@ -59,6 +62,8 @@ export function validateEndpoint(
   const name = v.name.trim();
   if (!name) errors.name = "Name is required.";
   else if (existing.some((e) => e.id !== selfId && e.name === name)) errors.name = `An endpoint named "${name}" already exists.`;
+  const aliasProblem = validateAliases(v.aliases, name, existing, selfId);
+  if (aliasProblem) errors.aliases = aliasProblem;
   if (v.targets.length === 0) errors.targets = "Add at least one target.";
   else if (!v.targets.some((t) => t.role === "primary")) errors.targets = "At least one target must be primary.";
   v.targets.forEach((t, i) => {
@@ -77,6 +82,22 @@ export function validateEndpoint(
   return errors;
 }
 
+// The server's rule (admin/schemas.py ALIAS_PATTERN): model names as agents spell them.
+const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/;
+
+export function validateAliases(aliases: string[], name: string, existing: EndpointView[], selfId?: string): string | null {
+  const seen = new Set<string>();
+  for (const alias of aliases) {
+    if (!ALIAS.test(alias)) return `“${alias}” is not a valid model name (letters, digits and . _ : / @ -).`;
+    if (alias === name) return `“${alias}” is already the endpoint's name.`;
+    if (seen.has(alias)) return `“${alias}” is listed twice.`;
+    seen.add(alias);
+    const other = existing.find((e) => e.id !== selfId && (e.name === alias || (e.aliases ?? []).includes(alias)));
+    if (other) return `“${alias}” is already used by the endpoint “${other.name}”.`;
+  }
+  return null;
+}
+
 function targets(v: EndpointFormValues): TargetIn[] {
   return v.targets.map((t) => ({ key_id: t.key_id ?? "", model: t.model.trim(), weight: Number(t.weight), role: t.role }));
 }
@@ -84,6 +105,7 @@ function targets(v: EndpointFormValues): TargetIn[] {
 export function createBody(v: EndpointFormValues): EndpointCreate {
   const body: EndpointCreate = { name: v.name.trim(), task: v.task, targets: targets(v) };
   if (v.description.trim()) body.description = v.description.trim();
+  if (v.aliases.length) body.aliases = [...v.aliases];
   if (v.timeout_seconds !== "") body.timeout_seconds = Number(v.timeout_seconds);
   if (v.connect_timeout_seconds !== "") body.connect_timeout_seconds = Number(v.connect_timeout_seconds);
   if (v.max_retries !== "") body.max_retries = Number(v.max_retries);
@@ -98,6 +120,7 @@ export function updateBody(v: EndpointFormValues, original: EndpointView): Endpo
   const next = targets(v);
   const before = original.targets.map((t) => ({ key_id: t.key_id ?? "", model: t.model, weight: t.weight, role: asRole(t.role) }));
   if (JSON.stringify(next) !== JSON.stringify(before)) body.targets = next;
+  if (JSON.stringify(v.aliases) !== JSON.stringify(original.aliases ?? [])) body.aliases = [...v.aliases];
   if (v.timeout_seconds !== "" && Number(v.timeout_seconds) !== original.timeout_seconds)
     body.timeout_seconds = Number(v.timeout_seconds);
   if (v.connect_timeout_seconds !== "" && Number(v.connect_timeout_seconds) !== original.connect_timeout_seconds)

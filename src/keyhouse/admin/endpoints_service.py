@@ -21,7 +21,13 @@ from keyhouse.admin.schemas import (
 from keyhouse.admin.validation import FieldErrors
 from keyhouse.errors import AlreadyExists, NotFound, PreconditionFailed
 from keyhouse.providers import catalog
-from keyhouse.store.models import ApiKeyRow, EndpointRow, EndpointTargetRow, utcnow
+from keyhouse.store.models import (
+    ApiKeyRow,
+    EndpointAliasRow,
+    EndpointRow,
+    EndpointTargetRow,
+    utcnow,
+)
 from keyhouse.store.store import Store, audit
 
 
@@ -41,7 +47,7 @@ class EndpointService:
 
     def create(self, body: EndpointCreate, actor: str) -> EndpointView:
         with self.store.write() as session:
-            _ensure_name_free(session, body.name, None)
+            _ensure_names_free(session, body.name, body.aliases, None)
             _check_targets(session, body.targets, body.task)
             now = utcnow()
             row = EndpointRow(
@@ -52,9 +58,10 @@ class EndpointService:
                 created_at=now, updated_at=now,
             )
             row.targets = _target_rows(body.targets)
+            row.aliases = _alias_rows(row, body.aliases)
             session.add(row)
             audit(session, actor, "endpoint.create", "endpoint", row.id, row.name,
-                  targets=[t.model_dump() for t in body.targets])
+                  targets=[t.model_dump() for t in body.targets], aliases=body.aliases)
             session.flush()
             return _view(row, _keys(session))
 
@@ -70,8 +77,12 @@ class EndpointService:
             if "limits" in body.model_fields_set and limits_json(body.limits) != row.limits:
                 row.limits = limits_json(body.limits)
                 changes["limits"] = row.limits
-            if "name" in changes and body.name != row.name:
-                _ensure_name_free(session, changes["name"], row.id)
+            if ("name" in changes and body.name != row.name) or body.aliases is not None:
+                aliases = body.aliases if body.aliases is not None else \
+                    [a.name for a in row.aliases]
+                _ensure_names_free(session, body.name or row.name, aliases, row.id)
+            if body.aliases is not None:
+                row.aliases = _alias_rows(row, body.aliases)
             task = body.task or row.task
             if body.targets is not None:
                 _check_targets(session, body.targets, task)
@@ -109,10 +120,51 @@ def _get(session: Session, endpoint_id: str, lock: bool = False) -> EndpointRow:
     return row
 
 
-def _ensure_name_free(session: Session, name: str, own_id: str | None) -> None:
-    other = session.scalar(select(EndpointRow.id).where(EndpointRow.name == name))
-    if other is not None and other != own_id:
+def _ensure_names_free(session: Session, name: str, aliases: list[str],
+                       own_id: str | None) -> None:
+    """Every name an endpoint answers to is unique across all endpoint names and aliases:
+    a clash within the request is a 422, with another endpoint a 409 naming it."""
+    errors = FieldErrors()
+    seen: set[str] = set()
+    for i, alias in enumerate(aliases):
+        if alias == name:
+            errors.add(f"aliases.{i}", "an alias must differ from the endpoint's name")
+        elif alias in seen:
+            errors.add(f"aliases.{i}", f"{alias!r} is listed twice")
+        seen.add(alias)
+    errors.raise_if_any()
+    wanted = [name, *aliases]
+    names = {n: i for n, i in session.execute(
+        select(EndpointRow.name, EndpointRow.id).where(EndpointRow.name.in_(wanted)))}
+    held = {a: n for a, n in session.execute(
+        select(EndpointAliasRow.name, EndpointRow.name)
+        .join(EndpointRow, EndpointRow.id == EndpointAliasRow.endpoint_id)
+        .where(EndpointAliasRow.name.in_(wanted), EndpointRow.id != (own_id or "")))}
+    if names.get(name, own_id) != own_id:
         raise AlreadyExists(f"An endpoint named {name!r} already exists.")
+    if name in held:
+        raise AlreadyExists(f"{name!r} is already an alias of the endpoint {held[name]!r}.")
+    for alias in aliases:
+        if names.get(alias, own_id) != own_id:
+            raise AlreadyExists(f"The alias {alias!r} is the name of another endpoint.")
+        if alias in held:
+            raise AlreadyExists(f"The alias {alias!r} already belongs to the endpoint "
+                                f"{held[alias]!r}.")
+
+
+def _alias_rows(row: EndpointRow, aliases: list[str]) -> list[EndpointAliasRow]:
+    # Kept aliases keep their row: deleting and re-inserting the same primary key in one
+    # flush would collide (the unit of work inserts before it deletes).
+    existing = {a.name: a for a in row.aliases}
+    rows = []
+    for i, alias in enumerate(aliases):
+        kept = existing.get(alias)
+        if kept is not None:
+            kept.position = i
+            rows.append(kept)
+        else:
+            rows.append(EndpointAliasRow(name=alias, endpoint_id=row.id, position=i))
+    return rows
 
 
 def _check_targets(session: Session, targets: list[TargetIn], task: str) -> None:
@@ -156,7 +208,8 @@ def _view(row: EndpointRow, keys: dict[str, tuple[str, str]]) -> EndpointView:
                                   price=TargetPrice(**t.price) if t.price else None))
     return EndpointView(
         id=row.id, name=row.name, description=row.description, task=row.task,
-        targets=targets, timeout_seconds=row.timeout_seconds,
+        targets=targets, aliases=[a.name for a in row.aliases],
+        timeout_seconds=row.timeout_seconds,
         connect_timeout_seconds=row.connect_timeout_seconds, max_retries=row.max_retries,
         limits=LimitsIn.model_validate(row.limits) if row.limits else None,
         created_at=row.created_at, updated_at=row.updated_at, version=row.version,

@@ -33,6 +33,11 @@ Storable = AfterValidator(_storable)
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Description = Annotated[str, StringConstraints(max_length=500)]
+# Aliases are the model names agents and SDKs have built in ("claude-sonnet-4-5",
+# "gpt-5-codex", "openai/gpt-4.1", "llama3.2:latest"), so ':', '/' and '@' are allowed.
+ALIAS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$"
+Alias = Annotated[str, StringConstraints(pattern=ALIAS_PATTERN)]
+Aliases = Annotated[list[Alias], Field(max_length=20)]
 # A service-account JSON is ~2.5 KB; 16 KB leaves room and bounds what a caller can store.
 SecretValue = Annotated[str, StringConstraints(max_length=16384), Storable]
 ConfigValue = Annotated[str, StringConstraints(max_length=2048), Storable]
@@ -227,6 +232,7 @@ class EndpointCreate(Strict):
     description: Description = ""
     task: Literal["chat", "embeddings"] = "chat"
     targets: Targets
+    aliases: Aliases = []
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 60.0
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
     max_retries: Annotated[int, Field(ge=0, le=5)] = 1
@@ -238,6 +244,7 @@ class EndpointUpdate(Strict):
     description: Description | None = None
     task: Literal["chat", "embeddings"] | None = None
     targets: Targets | None = None
+    aliases: Aliases | None = None
     timeout_seconds: Annotated[float, Field(gt=0, le=600)] | None = None
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=60)] | None = None
     max_retries: Annotated[int, Field(ge=0, le=5)] | None = None
@@ -261,6 +268,7 @@ class EndpointView(BaseModel):
     description: str
     task: str
     targets: list[TargetView]
+    aliases: list[str] = []
     timeout_seconds: float
     connect_timeout_seconds: float
     max_retries: int

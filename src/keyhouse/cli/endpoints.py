@@ -23,6 +23,8 @@ ROLES = ("primary", "fallback")
 TARGET_HELP = ("KEY:MODEL[:WEIGHT][:fallback] — KEY is an API key's name or id, WEIGHT "
                "1..100 (default 1). Repeatable. A model whose id ends in ':N' (N in 1..100) "
                "needs an explicit weight after it, e.g. KEY:MODEL:1.")
+ALIAS_HELP = ("Another model name the endpoint answers to (e.g. an agent's built-in "
+              "claude-sonnet-4-5); repeatable.")
 
 
 def parse_target(text: str) -> Obj:
@@ -87,15 +89,17 @@ def list_endpoints(api: Api, as_json: bool) -> None:
     if not items:
         click.echo("No endpoints.", err=True)
         return
-    click.echo(table(["NAME", "TASK", "TARGETS", "TIMEOUT", "RETRIES", "UPDATED"],
-                     [[e["name"], e["task"], _summary(e), f"{e['timeout_seconds']:g}s",
-                       str(e["max_retries"]), when(e.get("updated_at"))] for e in items]))
+    click.echo(table(["NAME", "TASK", "TARGETS", "ALIASES", "TIMEOUT", "RETRIES", "UPDATED"],
+                     [[e["name"], e["task"], _summary(e), ", ".join(e.get("aliases") or []) or "-",
+                       f"{e['timeout_seconds']:g}s", str(e["max_retries"]),
+                       when(e.get("updated_at"))] for e in items]))
 
 
 def show_endpoint(endpoint: Obj) -> None:
     click.echo(fields_block([
         ("name", endpoint["name"]), ("id", endpoint["id"]), ("task", endpoint["task"]),
         ("description", endpoint.get("description") or "-"),
+        ("aliases", ", ".join(endpoint.get("aliases") or []) or "-"),
         ("timeout", f"{endpoint['timeout_seconds']:g}s"),
         ("max retries", str(endpoint["max_retries"])),
         ("limits", describe(endpoint.get("limits"))),
@@ -145,18 +149,22 @@ def _common(command: click.decorators.FC) -> click.decorators.FC:
 @endpoints.command("create")
 @click.argument("name")
 @click.option("--target", "-t", "targets", multiple=True, required=True, help=TARGET_HELP)
+@click.option("--alias", "-a", "aliases", multiple=True, metavar="MODEL", help=ALIAS_HELP)
 @_common
 @limit_options
 @with_api
-def create_endpoint(api: Api, name: str, targets: tuple[str, ...], description: str | None,
-                    task: str | None, timeout: float | None, max_retries: int | None,
-                    as_json: bool, rpm: int | None, tpm: int | None,
-                    max_concurrent: int | None, budget: str | None, no_limits: bool) -> None:
+def create_endpoint(api: Api, name: str, targets: tuple[str, ...], aliases: tuple[str, ...],
+                    description: str | None, task: str | None, timeout: float | None,
+                    max_retries: int | None, as_json: bool, rpm: int | None,
+                    tpm: int | None, max_concurrent: int | None, budget: str | None,
+                    no_limits: bool) -> None:
     """Create an endpoint routed to one or more targets."""
     _, limits = limits_change(None, rpm, tpm, max_concurrent, budget, no_limits)
     body = {"name": name, "targets": resolve_targets(api, targets),
             **_settings(description, task, timeout, max_retries),
             **({"limits": limits} if limits else {})}
+    if aliases:
+        body["aliases"] = list(aliases)
     endpoint = api.post("/endpoints", body)
     if as_json:
         print_json(endpoint)
@@ -170,19 +178,25 @@ def create_endpoint(api: Api, name: str, targets: tuple[str, ...], description: 
 @click.option("--name", "new_name", help="Rename the endpoint.")
 @click.option("--target", "-t", "targets", multiple=True,
               help=TARGET_HELP + " Any --target replaces the whole list.")
+@click.option("--alias", "-a", "aliases", multiple=True, metavar="MODEL",
+              help=ALIAS_HELP + " Any --alias replaces the whole list.")
+@click.option("--no-aliases", is_flag=True, help="Remove every alias.")
 @click.option("--if-match", type=int, metavar="VERSION",
               help="Refuse if the endpoint is no longer at this version.")
 @_common
 @limit_options
 @with_api
 def update_endpoint(api: Api, name_or_id: str, new_name: str | None, targets: tuple[str, ...],
-                    if_match: int | None, description: str | None, task: str | None,
-                    timeout: float | None, max_retries: int | None, as_json: bool,
-                    rpm: int | None, tpm: int | None, max_concurrent: int | None,
-                    budget: str | None, no_limits: bool) -> None:
+                    aliases: tuple[str, ...], no_aliases: bool, if_match: int | None,
+                    description: str | None, task: str | None, timeout: float | None,
+                    max_retries: int | None, as_json: bool, rpm: int | None,
+                    tpm: int | None, max_concurrent: int | None, budget: str | None,
+                    no_limits: bool) -> None:
     """Change an endpoint; --target replaces its targets."""
     for text in targets:
         parse_target(text)  # usage errors before any request
+    if aliases and no_aliases:
+        raise usage("--alias and --no-aliases contradict each other")
     endpoint = resolve_endpoint(api, name_or_id)
     body = _settings(description, task, timeout, max_retries)
     if new_name is not None:
@@ -193,9 +207,11 @@ def update_endpoint(api: Api, name_or_id: str, new_name: str | None, targets: tu
                                     no_limits)
     if changed:
         body["limits"] = limits
+    if aliases or no_aliases:
+        body["aliases"] = list(aliases)
     if not body:
-        raise usage("nothing to change: give --name, --target, --description, --task, "
-                    "--timeout, --max-retries or a limit option")
+        raise usage("nothing to change: give --name, --target, --alias, --no-aliases, "
+                    "--description, --task, --timeout, --max-retries or a limit option")
     updated = api.patch(f"/endpoints/{endpoint['id']}", body, if_match)
     if as_json:
         print_json(updated)

@@ -61,6 +61,7 @@ class KeyRecord:
 class Snapshot:
     version: int = -1
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    aliases: dict[str, Endpoint] = field(default_factory=dict)
     keys: dict[str, KeyRecord] = field(default_factory=dict)
     tokens: dict[str, Principal] = field(default_factory=dict)
 
@@ -87,7 +88,8 @@ class LiveRegistry:
 
     def endpoint(self, name: str) -> Endpoint | None:
         self._check_fresh()
-        return self._snapshot.endpoints.get(name)
+        snapshot = self._snapshot
+        return snapshot.endpoints.get(name) or snapshot.aliases.get(name)
 
     def endpoints(self) -> list[Endpoint]:
         self._check_fresh()
@@ -189,13 +191,15 @@ class LiveRegistry:
                     id=e.id, name=e.name, task="embeddings" if e.task == "embeddings"
                     else "chat", targets=targets, timeout_seconds=e.timeout_seconds,
                     connect_timeout_seconds=e.connect_timeout_seconds,
-                    max_retries=e.max_retries, limited=_limited(e, targets, key_limits))
+                    max_retries=e.max_retries, limited=_limited(e, targets, key_limits),
+                    aliases=tuple(a.name for a in e.aliases))
             keks = {r.version: r.state for r in session.scalars(select(KekVersionRow))}
             tokens: dict[str, Principal] = {}
             for t in session.scalars(select(AccessTokenRow)):
                 tokens.update(_principals(t))
         self._follow_kek_changes(keks)
-        self._snapshot = Snapshot(version, endpoints, keys, tokens)
+        aliases = {a: e for e in endpoints.values() for a in e.aliases}
+        self._snapshot = Snapshot(version, endpoints, aliases, keys, tokens)
         self._credentials = {k: v for k, v in self._credentials.items() if k in keys}
         self._stale_since = None
         self._open_new_keys()

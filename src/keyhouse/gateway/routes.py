@@ -22,9 +22,9 @@ from keyhouse.gateway.dispatch import (
     GatewayRequest,
     JSONAnswer,
 )
-from keyhouse.gateway.messages import messages
+from keyhouse.gateway.messages import count_tokens, messages
+from keyhouse.gateway.responses import responses
 from keyhouse.gateway.streaming import openai_events
-from keyhouse.gateway.types import Endpoint
 
 JSON = dict[str, Any]
 
@@ -58,15 +58,16 @@ async def embeddings(request: GatewayRequest, ctx: CallContext) -> Answer:
     return JSONAnswer(result)
 
 
-def _model_view(endpoint: Endpoint) -> JSON:
+def _model_view(name: str) -> JSON:
     # ``created`` is required by the OpenAI schema; the registry does not carry it.
-    return {"id": endpoint.name, "object": "model", "created": 0, "owned_by": "keyhouse"}
+    return {"id": name, "object": "model", "created": 0, "owned_by": "keyhouse"}
 
 
 async def list_models(request: GatewayRequest, ctx: CallContext) -> Answer:
+    """Every endpoint the caller may call, under its name and each of its aliases."""
     principal = await caller(request, ctx)
-    data = [_model_view(e) for e in request.gateway.registry.endpoints()
-            if principal.may_call(e)]
+    data = [_model_view(name) for e in request.gateway.registry.endpoints()
+            if principal.may_call(e) for name in (e.name, *e.aliases)]
     return JSONAnswer({"object": "list", "data": data})
 
 
@@ -77,7 +78,7 @@ async def get_model(request: GatewayRequest, ctx: CallContext) -> Answer:
     if endpoint is None:
         raise ModelNotFound(f"No endpoint is named {name!r}.", param="model")
     authorize(principal, endpoint)
-    return JSONAnswer(_model_view(endpoint))
+    return JSONAnswer(_model_view(name))
 
 
 def install(gateway: Gateway) -> None:
@@ -87,3 +88,5 @@ def install(gateway: Gateway) -> None:
     gateway.add_route("/v1/models", "GET", list_models)
     gateway.add_route("/v1/models/{rest}", "GET", get_model)
     gateway.add_route("/v1/messages", "POST", messages)
+    gateway.add_route("/v1/messages/count_tokens", "POST", count_tokens)
+    gateway.add_route("/v1/responses", "POST", responses)

@@ -167,6 +167,12 @@ class Router:
 
         return await self._run(registry, client, endpoint, request, attempt, ctx)
 
+    async def run(self, registry: Registry, client: Upstream, endpoint: Endpoint,
+                  request: JSON, attempt: Attempt[T], ctx: CallContext | None = None) -> T:
+        """Any other operation (the Responses and Messages APIs) through the same retry
+        and fallback loop: ``attempt(adapter, call, body)`` is one try on one target."""
+        return await self._run(registry, client, endpoint, request, attempt, ctx)
+
     def retry_delay(self, exc: UpstreamError, tries: int, max_retries: int) -> float | None:
         """Seconds to wait before trying the same target again, or None to move on."""
         if not exc.retryable or tries >= max_retries:

@@ -48,11 +48,13 @@ class Endpoint:
     # Limits that apply to every call of this endpoint: its own, then those of the keys
     # its primary targets use (see keyhouse.limits.admission).
     limited: tuple[Subject, ...] = ()
+    # Other model names it answers to; unique across every endpoint name and alias.
+    aliases: tuple[str, ...] = ()
 
 
 class Registry(Protocol):
     def endpoint(self, name: str) -> Endpoint | None:
-        """The endpoint with that name, or None."""
+        """The endpoint with that name or alias, or None."""
 
     def endpoints(self) -> list[Endpoint]:
         """Every endpoint, sorted by name."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import orjson
 
@@ -24,6 +24,9 @@ from keyhouse.providers.base import (
 from keyhouse.providers.catalog import ProviderSpec
 
 API_VERSION = "2023-06-01"
+# The caller's headers a native Messages request carries on (the version the caller's
+# SDK was written against, and the betas it opted into).
+FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 
 # Anthropic's error types and the HTTP status each stands for, for errors that arrive
 # as an SSE ``error`` event after the stream began with 200.
@@ -93,6 +96,51 @@ class AnthropicAdapter(ProviderAdapter):
     async def verify(self, call: Call) -> None:
         await send(call, "GET", self._base(call.credential) + "/v1/models?limit=1",
                    headers=self._headers(call))
+
+    # --- the native Messages API (providers.native.NativeMessages) -------------------
+
+    def serves_messages(self, credential: Credential) -> bool:
+        return True
+
+    def _native_headers(self, call: Call, headers: Mapping[str, str]) -> dict[str, str]:
+        out = self._headers(call)
+        for name in FORWARDED_HEADERS:
+            if headers.get(name):
+                out[name] = headers[name]
+        return out
+
+    async def messages(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
+        return await send_json(call, "POST", self._base(call.credential) + "/v1/messages",
+                               json=request, headers=self._native_headers(call, headers))
+
+    async def messages_stream(self, call: Call, request: JSON,
+                              headers: Mapping[str, str]) -> AsyncIterator[JSON]:
+        stream = await open_stream(call, "POST", self._base(call.credential) + "/v1/messages",
+                                   json={**request, "stream": True},
+                                   headers=self._native_headers(call, headers))
+        try:
+            async for event, data in stream.events():
+                try:
+                    payload = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise UpstreamError(
+                        f"Upstream ({call.credential.provider}) sent a stream event that is "
+                        "not JSON.") from None
+                if event == "error" or payload.get("type") == "error":
+                    raise _stream_error(call, payload, data)
+                yield payload
+                if payload.get("type") == "message_stop":
+                    return
+        finally:
+            await stream.aclose()
+        raise UpstreamUnavailable(
+            f"Upstream ({call.credential.provider}) ended the stream before it finished.")
+
+    async def count_tokens(self, call: Call, request: JSON,
+                           headers: Mapping[str, str]) -> JSON:
+        return await send_json(call, "POST",
+                               self._base(call.credential) + "/v1/messages/count_tokens",
+                               json=request, headers=self._native_headers(call, headers))
 
 
 def _stream_error(call: Call, payload: JSON, raw: str) -> UpstreamError:

@@ -5,8 +5,10 @@ turned into an OpenAI chat body, served by whichever provider the endpoint route
 the OpenAI-shaped answer (whole, or chunk by chunk) is turned back into a Message or the
 Messages SSE event sequence.
 
-Dropped on the way in, having no OpenAI counterpart: ``top_k``, ``thinking``, and
-thinking blocks in earlier assistant turns. Server tools (web search, code execution,
+Only cross-family targets come this way: an endpoint whose target speaks the Messages API
+gets the body untouched (``gateway.messages``). Dropped on the way in, having no OpenAI
+counterpart: ``top_k``, ``thinking``, ``cache_control`` markers, and thinking blocks in
+earlier assistant turns. Server tools (web search, code execution,
 …) run inside Anthropic and cannot be served by another provider, so they are refused.
 """
 

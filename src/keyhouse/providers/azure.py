@@ -24,10 +24,13 @@ from keyhouse.providers.base import (
     upstream_error,
 )
 from keyhouse.providers.catalog import ProviderSpec
-from keyhouse.providers.openai import stream_chunks
+from keyhouse.providers.openai import responses_events, stream_chunks
 
 ENTRA_AUTHORITY = "https://login.microsoftonline.com"
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+# Azure OpenAI has the Responses API from this API version on; a key on an older one is
+# served by translating to chat completions.
+RESPONSES_SINCE = "2025-03-01"
 
 
 class AzureOpenAIAdapter(ProviderAdapter):
@@ -162,6 +165,31 @@ class AzureOpenAIAdapter(ProviderAdapter):
         headers, token = await self._auth_headers(call)
         try:
             await send(call, "GET", url, headers=headers)
+        except UpstreamError as exc:
+            raise self._scrubbed(call, exc, token) from None
+
+
+    # --- the native Responses API (providers.native.NativeResponses) ------------------
+
+    def serves_responses(self, credential: Credential) -> bool:
+        return (credential.config.get("api_version") or "")[:10] >= RESPONSES_SINCE
+
+    def _responses(self, call: Call, request: JSON) -> tuple[str, JSON]:
+        # The model of an Azure Responses request is the deployment's name.
+        deployment = call.credential.config.get("deployment") or call.model
+        url = (f"{self._endpoint(call.credential)}/openai/responses"
+               f"?api-version={self._api_version(call.credential)}")
+        return url, {**request, "model": deployment}
+
+    async def responses(self, call: Call, request: JSON) -> JSON:
+        return await self._post(call, *self._responses(call, request))
+
+    async def responses_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        url, body = self._responses(call, request)
+        headers, token = await self._auth_headers(call)
+        try:
+            async for event in responses_events(call, url, body, headers):
+                yield event
         except UpstreamError as exc:
             raise self._scrubbed(call, exc, token) from None
 

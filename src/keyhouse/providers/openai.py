@@ -107,6 +107,20 @@ class OpenAIAdapter(ProviderAdapter):
         await send(call, "GET", self.verify_url(call.credential),
                    headers=self.headers(call.credential))
 
+    # --- the native Responses API (providers.native.NativeResponses) ------------------
+
+    def serves_responses(self, credential: Credential) -> bool:
+        # OpenAI itself; the vendor rows sharing this adapter have chat completions only.
+        return self.id == "openai"
+
+    async def responses(self, call: Call, request: JSON) -> JSON:
+        return await send_json(call, "POST", self._url(call, "/responses"), json=request,
+                               headers=self.headers(call.credential))
+
+    def responses_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        return responses_events(call, self._url(call, "/responses"), request,
+                                self.headers(call.credential))
+
 
 class DatabricksAdapter(OpenAIAdapter):
     """Databricks model serving: OpenAI-compatible under ``{host}/serving-endpoints``,
@@ -245,3 +259,32 @@ def _stream_error(call: Call, chunk: JSON, raw: str) -> UpstreamError:
     elif "invalid_request" in text:
         status = 400
     return upstream_error(status, raw, call.credential)
+
+
+_LAST_EVENTS = {"response.completed", "response.incomplete", "response.failed"}
+
+
+async def responses_events(call: Call, url: str, body: JSON,
+                           headers: Mapping[str, str]) -> AsyncIterator[JSON]:
+    """A Responses API event stream as dicts, until its last event; an ``error`` event
+    before anything else is an upstream error (the router may still fall back)."""
+    stream = await open_stream(call, "POST", url, json=body, headers=headers)
+    try:
+        async for _event, data in stream.events():
+            if data == "[DONE]":
+                return
+            try:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise UpstreamError(
+                    f"Upstream ({call.credential.provider}) sent a stream event that is not "
+                    "JSON.") from None
+            if not isinstance(event, dict):
+                continue
+            if event.get("type") == "error":
+                raise _stream_error(call, {"error": event}, data)
+            yield event
+            if event.get("type") in _LAST_EVENTS:
+                return
+    finally:
+        await stream.aclose()

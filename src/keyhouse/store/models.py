@@ -136,9 +136,23 @@ class EndpointRow(Base):
         back_populates="endpoint", cascade="all, delete-orphan",
         order_by="EndpointTargetRow.position", lazy="selectin",
     )
+    aliases: Mapped[list[EndpointAliasRow]] = relationship(
+        cascade="all, delete-orphan", order_by="EndpointAliasRow.position", lazy="selectin",
+    )
     # Compare-and-set: every UPDATE and DELETE of the row carries "AND version = <the
     # version read>", so a writer holding a stale row changes nothing (412), on every store.
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+
+class EndpointAliasRow(Base):
+    """Another model name an endpoint answers to. The primary key keeps aliases unique
+    among themselves; the endpoint service keeps them apart from endpoint names."""
+
+    __tablename__ = "endpoint_aliases"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("endpoints.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class EndpointTargetRow(Base):

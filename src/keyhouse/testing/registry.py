@@ -37,7 +37,10 @@ class StaticRegistry:
     # --- the Registry protocol ---------------------------------------------------------
 
     def endpoint(self, name: str) -> Endpoint | None:
-        return self._endpoints.get(name)
+        hit = self._endpoints.get(name)
+        if hit is None:
+            hit = next((e for e in self._endpoints.values() if name in e.aliases), None)
+        return hit
 
     def endpoints(self) -> list[Endpoint]:
         return [self._endpoints[n] for n in sorted(self._endpoints)]

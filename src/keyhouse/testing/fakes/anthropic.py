@@ -1,10 +1,11 @@
-"""A fake of Anthropic's Messages API (``/v1/messages``, ``/v1/models``).
+"""A fake of Anthropic's Messages API (``/v1/messages``, ``/count_tokens``, ``/v1/models``).
 
 It validates requests as strictly as the real API where translation bugs would show:
 unknown top-level fields, a ``system`` role, missing ``max_tokens``, empty text blocks,
 malformed image sources, and tool results that do not answer the previous turn's tool
-uses. Errors use Anthropic's envelope; a wrong key's message echoes the key (a hostile
-upstream, so tests prove the gateway redacts it).
+uses; thinking and prompt caching as ``anthropic_features`` describes. Errors use
+Anthropic's envelope; a wrong key's message echoes the key (a hostile upstream, so tests
+prove the gateway redacts it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from keyhouse.testing.fakes.anthropic_features import (
+    COUNT_FIELDS,
+    PromptCache,
+    Signer,
+    omitted,
+    problem,
+    thinking_on,
+)
 from keyhouse.testing.fakes.server import Recorded
 
 JSON = dict[str, Any]
@@ -29,7 +38,8 @@ MODELS = (("claude-sonnet-4-5", "Claude Sonnet 4.5"), ("claude-haiku-4-5", "Clau
 
 _FIELDS = {"model", "messages", "max_tokens", "metadata", "stop_sequences", "stream", "system",
            "temperature", "thinking", "tool_choice", "tools", "top_k", "top_p", "service_tier",
-           "output_config", "container", "mcp_servers", "context_management", "inference_geo"}
+           "output_config", "container", "mcp_servers", "context_management", "inference_geo",
+           "cache_control", "diagnostics", "speed", "user_profile_id", "workspace_id"}
 _BLOCKS = {"text", "image", "document", "tool_use", "tool_result", "thinking",
            "redacted_thinking", "search_result"}
 _IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
@@ -196,47 +206,67 @@ def answer(body: JSON) -> tuple[list[JSON], str, str | None, int, int]:
     return [{"type": "text", "text": text}], reason, matched, prompt, len(text.split())
 
 
-def message(body: JSON) -> JSON:
+def message(body: JSON, signer: Signer | None = None,
+            cache: PromptCache | None = None) -> JSON:
     content, reason, matched, prompt, done = answer(body)
+    if signer is not None and thinking_on(body):
+        said = next((b.get("text", "") for b in content if b.get("type") == "text"), "")
+        thought = f"Thinking about: {said or 'the tool call'}"
+        content = [{"type": "thinking", "thinking": "" if omitted(body) else thought,
+                    "signature": signer.sign(thought)}, *content]
+        done += len(thought.split())
+    usage: JSON = {"input_tokens": prompt, "output_tokens": done,
+                   "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+    if cache is not None:
+        usage.update(cache.usage(body))
     return {"id": f"msg_{secrets.token_hex(12)}", "type": "message", "role": "assistant",
             "model": body["model"], "content": content, "stop_reason": reason,
-            "stop_sequence": matched,
-            "usage": {"input_tokens": prompt, "output_tokens": done,
-                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+            "stop_sequence": matched, "usage": usage}
 
 
 def _event(kind: str, data: JSON) -> bytes:
     return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
 
 
-async def stream(body: JSON, fail_midway: bool = False) -> AsyncIterator[bytes]:
+def _pieces(block: JSON) -> tuple[JSON, list[JSON]]:
+    """A block as content_block_start shows it, and its deltas."""
+    if block["type"] == "tool_use":
+        raw = json.dumps(block["input"])
+        return {**block, "input": {}}, [{"type": "input_json_delta",
+                                         "partial_json": raw[i:i + 8]}
+                                        for i in range(0, len(raw), 8)]
+    if block["type"] == "thinking":
+        words = block["thinking"].split(" ") if block["thinking"] else []
+        return {"type": "thinking", "thinking": "", "signature": ""}, [
+            *({"type": "thinking_delta", "thinking": w if i == 0 else f" {w}"}
+              for i, w in enumerate(words)),
+            {"type": "signature_delta", "signature": block["signature"]}]
+    words = block["text"].split(" ")
+    return {"type": "text", "text": ""}, [{"type": "text_delta",
+                                           "text": w if i == 0 else f" {w}"}
+                                          for i, w in enumerate(words)]
+
+
+async def stream(body: JSON, fail_midway: bool = False, signer: Signer | None = None,
+                 cache: PromptCache | None = None) -> AsyncIterator[bytes]:
     """The real event sequence, a word (or a JSON fragment) per delta."""
-    content, reason, matched, prompt, done = answer(body)
-    start = message(body)
-    start.update(content=[], stop_reason=None, stop_sequence=None)
-    start["usage"].update(input_tokens=prompt, output_tokens=1)
+    start = message(body, signer, cache)
+    content, reason, matched = start["content"], start["stop_reason"], start["stop_sequence"]
+    done = start["usage"]["output_tokens"]
+    start = {**start, "content": [], "stop_reason": None, "stop_sequence": None,
+             "usage": {**start["usage"], "output_tokens": 1}}
     yield _event("message_start", {"message": start})
     if fail_midway:
         yield _event("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}})
         return
-    block = content[0]
-    if block["type"] == "tool_use":
-        yield _event("content_block_start", {"index": 0, "content_block": {**block,
-                                                                           "input": {}}})
-        raw = json.dumps(block["input"])
-        pieces = [{"type": "input_json_delta", "partial_json": raw[i:i + 8]}
-                  for i in range(0, len(raw), 8)]
-    else:
-        yield _event("content_block_start", {"index": 0,
-                                             "content_block": {"type": "text", "text": ""}})
-        words = block["text"].split(" ")
-        pieces = [{"type": "text_delta", "text": w if i == 0 else f" {w}"}
-                  for i, w in enumerate(words)]
     yield _event("ping", {})
-    for delta in pieces:
-        await asyncio.sleep(0)
-        yield _event("content_block_delta", {"index": 0, "delta": delta})
-    yield _event("content_block_stop", {"index": 0})
+    for index, block in enumerate(content):
+        opened, pieces = _pieces(block)
+        yield _event("content_block_start", {"index": index, "content_block": opened})
+        for delta in pieces:
+            await asyncio.sleep(0)
+            yield _event("content_block_delta", {"index": index, "delta": delta})
+        yield _event("content_block_stop", {"index": index})
     yield _event("message_delta", {"delta": {"stop_reason": reason, "stop_sequence": matched},
                                    "usage": {"output_tokens": done}})
     yield _event("message_stop", {})
@@ -258,6 +288,9 @@ async def _record(request: Request) -> Recorded:
 
 
 def create_app(api_key: str = "sk-ant-test") -> Starlette:
+    signer = Signer(secrets.token_bytes(32))
+    cache = PromptCache()
+
     def denied(request: Request) -> Response | None:
         # Recent SDKs send the API key as a Bearer token; the API takes either header.
         presented = request.headers.get("x-api-key")
@@ -286,18 +319,36 @@ def create_app(api_key: str = "sk-ant-test") -> Starlette:
             if failure[0] == 429:
                 response.headers["retry-after"] = "0"
             return response
-        problem = validate(body)
-        if problem:
-            return error(400, "invalid_request_error", problem)
+        found = validate(body) or problem(body, signer)
+        if found:
+            return error(400, "invalid_request_error", found)
         if body["model"] == "slow":
             for _ in range(30):
                 if await request.is_disconnected():
                     break
                 await asyncio.sleep(0.1)
         if body.get("stream"):
-            return StreamingResponse(stream(body, body["model"] == "fail-midstream"),
-                                     media_type="text/event-stream")
-        return JSONResponse(message(body))
+            return StreamingResponse(stream(body, body["model"] == "fail-midstream", signer,
+                                            cache), media_type="text/event-stream")
+        return JSONResponse(message(body, signer, cache))
+
+    async def count_tokens(request: Request) -> Response:
+        recorded = await _record(request)
+        if (refused := denied(request)) is not None:
+            return refused
+        body = recorded.json
+        if not isinstance(body, dict):
+            return error(400, "invalid_request_error", "The request body is not valid JSON.")
+        for name in body:
+            if name not in COUNT_FIELDS:
+                return error(400, "invalid_request_error",
+                             f"{name}: Extra inputs are not permitted")
+        budget = (body.get("thinking") or {}).get("budget_tokens")
+        sized = {**body, "max_tokens": budget + 1 if isinstance(budget, int) else 1}
+        found = validate(sized) or problem(sized, signer)
+        if found:
+            return error(400, "invalid_request_error", found)
+        return JSONResponse({"input_tokens": answer(sized)[3]})
 
     async def models(request: Request) -> Response:
         await _record(request)
@@ -310,6 +361,7 @@ def create_app(api_key: str = "sk-ant-test") -> Starlette:
 
     app = Starlette(routes=[
         Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
     ])
     app.state.calls = []

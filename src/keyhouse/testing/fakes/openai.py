@@ -308,6 +308,7 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
                entra_client_id: str = "keyhouse-client") -> Starlette:
     """``api_key=None`` serves the OpenAI routes without auth, as Ollama does."""
     issued: set[str] = set()  # Entra tokens handed out, which the Azure routes accept
+    stored: dict[str, JSON] = {}  # responses kept for previous_response_id (store: true)
 
     def openai_auth(request: Request) -> Response | None:
         if api_key is None:
@@ -367,6 +368,30 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
         op = "embeddings" if request.url.path.endswith("/embeddings") else "chat"
         return await _serve(request, recorded, "openai", model, op)
 
+    async def responses_route(request: Request) -> Response:
+        from keyhouse.testing.fakes import openai_responses
+
+        recorded = await _record(request)
+        if (denied := openai_auth(request)) is not None:
+            return denied
+        if not isinstance(recorded.json, dict):
+            return openai_error(400, "invalid_request_error",
+                                "We could not parse the JSON body of your request.")
+        failed = _failure(_model(recorded), "openai")
+        if failed is not None:
+            return failed
+        return openai_responses.serve(recorded.json, stored)
+
+    async def azure_responses_route(request: Request) -> Response:
+        from keyhouse.testing.fakes import openai_responses
+
+        recorded = await _record(request)
+        if (denied := azure_auth(request)) is not None:
+            return denied
+        if not isinstance(recorded.json, dict):
+            return azure_error(400, "BadRequest", "The request body is not valid JSON.")
+        return openai_responses.serve(recorded.json, stored)
+
     async def azure_route(request: Request) -> Response:
         recorded = await _record(request)
         if (denied := azure_auth(request)) is not None:
@@ -421,10 +446,12 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
         Route("/v1/chat/completions", openai_route, methods=["POST"]),
         Route("/v1/embeddings", openai_route, methods=["POST"]),
         Route("/v1/models", openai_route, methods=["GET"]),
+        Route("/v1/responses", responses_route, methods=["POST"]),
         Route("/openai/deployments/{deployment}/chat/completions", azure_route,
               methods=["POST"]),
         Route("/openai/deployments/{deployment}/embeddings", azure_route, methods=["POST"]),
         Route("/openai/models", azure_route, methods=["GET"]),
+        Route("/openai/responses", azure_responses_route, methods=["POST"]),
         Route("/serving-endpoints/chat/completions", databricks_route, methods=["POST"]),
         Route("/serving-endpoints/embeddings", databricks_route, methods=["POST"]),
         Route("/api/2.0/serving-endpoints", databricks_route, methods=["GET"]),
