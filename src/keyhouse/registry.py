@@ -156,9 +156,20 @@ class LiveRegistry:
                 for t in session.scalars(select(AccessTokenRow))
             }
         self._follow_kek_changes(keks)
+        self._prefetch(keys)
         self._snapshot = Snapshot(version, endpoints, keys, tokens)
         self._credentials = {k: v for k, v in self._credentials.items() if k in keys}
         self._stale_since = None
+
+    def _prefetch(self, keys: dict[str, KeyRecord]) -> None:
+        """Have a KMS unwrap new DEKs now, off the request path."""
+        from keyhouse.vault.kms.base import prefetch
+
+        try:
+            prefetch((self.keyring.get(v) for v in self.keyring.versions),
+                     ((k.id, k.sealed) for k in keys.values()))
+        except KeyhouseError as exc:
+            log.warning("KMS prefetch failed (%s); retried on first use", exc.code)
 
     def _follow_kek_changes(self, states: dict[int, str]) -> None:
         """A KEK version was added or promoted elsewhere: re-read this server's KEK source

@@ -19,14 +19,13 @@ def _fail(exc: KeyhouseError) -> None:
 
 
 def _open() -> tuple[Settings, Store, KeyFileSource | PassphraseSource, Keyring]:
-    from keyhouse.services import kek_source
-    from keyhouse.vault.keyring import open_keyring
+    from keyhouse.vault.kms.keyring import local_source, open_configured_keyring
 
     settings = Settings()
     store = Store(settings.resolved_database_url)
-    source = kek_source(settings)
+    source = local_source(settings)
     try:
-        keyring = open_keyring(source, store).keyring
+        keyring = open_configured_keyring(settings, store).keyring
     except KeyhouseError as exc:
         _fail(exc)
         raise
@@ -57,11 +56,14 @@ def kek_add() -> None:
     With a key file, a new line ``N:BASE64`` is appended to KEYHOUSE_KEK_FILE: copy that
     file to every server (they pick the new version up without a restart), then run
     ``keyhouse kek rotate``."""
+    from keyhouse.vault.kms.keyring import KMS_SETTINGS, add_version, kms_providers, target_kind
     from keyhouse.vault.rotation import add_passphrase, add_to_key_file
 
-    _, store, source, keyring = _open()
+    settings, store, source, keyring = _open()
     try:
-        if isinstance(source, KeyFileSource):
+        if target_kind(settings) in KMS_SETTINGS:
+            click.echo(add_version(settings, store, keyring, kms_providers(settings))[1])
+        elif isinstance(source, KeyFileSource):
             version = add_to_key_file(source, store, keyring)
             click.echo(f"added KEK version {version} to {source.path}")
         else:
@@ -79,19 +81,16 @@ def kek_add() -> None:
 def kek_rotate(batch: int) -> None:
     """Promote the newest KEK version (adding one first if there is none) and re-wrap
     every DEK under it, online. Safe to interrupt and re-run."""
-    from keyhouse.vault.rotation import add_to_key_file, promote, rewrap_all
+    from keyhouse.vault.kms.keyring import kms_providers, rotation_target
+    from keyhouse.vault.rotation import promote, rewrap_all
 
-    _, store, source, keyring = _open()
+    settings, store, _, keyring = _open()
     try:
-        newer = [v for v in keyring.versions
-                 if v > keyring.primary_version]
-        if newer:
-            target = max(newer)
-        elif isinstance(source, KeyFileSource):
-            target = add_to_key_file(source, store, keyring)
-            click.echo(f"added KEK version {target} to {source.path}")
-        else:
-            target = keyring.primary_version
+        # The newest version in KEYHOUSE_KEK_PROVIDER's source (a file or a KMS), added
+        # when it has none yet: so a rotation also moves rows from a file to a KMS and back.
+        target, added = rotation_target(settings, store, keyring, kms_providers(settings))
+        if added:
+            click.echo(added)
         if target != keyring.primary_version:
             promote(store, keyring, target)
             click.echo(f"KEK version {target} is now the primary")

@@ -1,0 +1,208 @@
+"""Open every KEK source the settings configure — the key file or passphrase and any
+KMS — into one keyring, and pick or add the version a rotation moves rows to.
+
+Rows can sit under a file version and a KMS version at once (mid-rotation, either way),
+so each KMS version is matched to its provider by its own check value, and the local
+source is opened by ``vault.keyring.open_keyring`` over a view of the store that shows it
+only the local versions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from keyhouse.errors import KekConfigError, KeyhouseError
+from keyhouse.settings import Settings
+from keyhouse.vault.envelope import Kek
+from keyhouse.vault.kek import KeyFileSource, PassphraseSource
+from keyhouse.vault.keyring import KekRecord, KekStore, Keyring, KeyringResult, open_keyring
+from keyhouse.vault.kms.base import KmsKek, KmsProvider, make_check, probe, verify_check
+
+log = logging.getLogger("keyhouse.vault.kms")
+
+KMS_SETTINGS = {
+    "aws_kms": "KEYHOUSE_AWS_KMS_KEY_ID",
+    "gcp_kms": "KEYHOUSE_GCP_KMS_KEY_NAME",
+    "azure_keyvault": "KEYHOUSE_AZURE_KEYVAULT_KEY_URL",
+    "vault_transit": "KEYHOUSE_VAULT_TRANSIT_KEY",
+}
+LOCAL_KINDS = ("file", "passphrase")
+
+
+def local_source(settings: Settings) -> KeyFileSource | PassphraseSource:
+    if settings.kek_passphrase is not None:
+        return PassphraseSource(settings.kek_passphrase.get_secret_value())
+    return KeyFileSource(settings.resolved_kek_file)
+
+
+def target_kind(settings: Settings) -> str:
+    """Where new KEK versions are made."""
+    if settings.kek_provider:
+        return settings.kek_provider
+    return "passphrase" if settings.kek_passphrase is not None else "file"
+
+
+def kms_providers(settings: Settings) -> dict[str, KmsProvider]:
+    """One provider per KMS whose key setting is set (their clients are reused)."""
+    timeout = settings.kms_timeout_seconds
+    out: dict[str, KmsProvider] = {}
+    if settings.aws_kms_key_id:
+        from keyhouse.vault.kms.aws import AwsKms
+
+        out["aws_kms"] = AwsKms(settings.aws_kms_key_id, region=settings.aws_kms_region,
+                                endpoint_url=settings.aws_kms_endpoint_url, timeout=timeout)
+    if settings.gcp_kms_key_name:
+        from keyhouse.vault.kms.gcp import GoogleKms
+
+        out["gcp_kms"] = GoogleKms(settings.gcp_kms_key_name,
+                                   endpoint_url=settings.gcp_kms_endpoint_url, timeout=timeout)
+    if settings.azure_keyvault_key_url:
+        from keyhouse.vault.kms.azure import AzureKeyVault
+
+        out["azure_keyvault"] = AzureKeyVault(settings.azure_keyvault_key_url,
+                                              client_id=settings.azure_keyvault_client_id,
+                                              timeout=timeout)
+    if settings.vault_transit_key:
+        from keyhouse.vault.kms.vault_transit import VaultTransit
+
+        if not settings.vault_transit_addr or settings.vault_transit_token is None:
+            raise KekConfigError("KEYHOUSE_VAULT_TRANSIT_KEY needs KEYHOUSE_VAULT_TRANSIT_ADDR "
+                                 "and KEYHOUSE_VAULT_TRANSIT_TOKEN.")
+        out["vault_transit"] = VaultTransit(
+            settings.vault_transit_addr, settings.vault_transit_key,
+            settings.vault_transit_token.get_secret_value(),
+            mount=settings.vault_transit_mount, namespace=settings.vault_transit_namespace,
+            timeout=timeout)
+    kind = target_kind(settings)
+    if kind in KMS_SETTINGS and kind not in out:
+        raise KekConfigError(f"KEYHOUSE_KEK_PROVIDER={kind} needs {KMS_SETTINGS[kind]}.")
+    return out
+
+
+class _LocalView:
+    """The store as the local (file or passphrase) source should see it."""
+
+    def __init__(self, store: KekStore) -> None:
+        self._store = store
+
+    def kek_records(self) -> list[KekRecord]:
+        return [r for r in self._store.kek_records() if r.source in LOCAL_KINDS]
+
+    def add_kek_record(self, record: KekRecord) -> None:
+        self._store.add_kek_record(record)
+
+    def kek_versions_in_use(self) -> dict[int, int]:
+        remote = {r.version for r in self._store.kek_records() if r.source not in LOCAL_KINDS}
+        return {v: n for v, n in self._store.kek_versions_in_use().items() if v not in remote}
+
+
+def _setting(source: str, settings: Settings) -> str:
+    if source in KMS_SETTINGS:
+        return KMS_SETTINGS[source]
+    return "KEYHOUSE_KEK_PASSPHRASE" if source == "passphrase" else "KEYHOUSE_KEK_FILE"
+
+
+def open_configured_keyring(settings: Settings, store: KekStore,
+                            providers: dict[str, KmsProvider] | None = None) -> KeyringResult:
+    """Every configured KEK version, checked before any port is bound."""
+    providers = kms_providers(settings) if providers is None else providers
+    records = store.kek_records()
+    in_use = store.kek_versions_in_use()
+    keks: dict[int, Kek] = {}
+    for kind, provider in providers.items():
+        mine = [r for r in records if r.source == kind and r.state != "retired"]
+        if not mine:
+            probe(provider)  # unreachable or unpermitted keys stop start-up too
+        for record in mine:
+            if verify_check(provider, record.version, record.kcv, record.salt):
+                keks[record.version] = KmsKek(record.version, provider)
+            elif record.version in in_use or record.state == "primary":
+                raise KekConfigError(
+                    f"KEK version {record.version} was made with another {kind} key than "
+                    f"{provider.key_ref}: point {provider.setting} at the key this database "
+                    "was encrypted with.")
+
+    generated: str | None = None
+    kind = target_kind(settings)
+    local = [r for r in records if r.source in LOCAL_KINDS]
+    source = local_source(settings)
+    available = isinstance(source, PassphraseSource) or source.exists()
+    if (not records and kind in LOCAL_KINDS) or (
+            local and (available or any(r.state != "retired" for r in local))):
+        opened = open_keyring(source, _LocalView(store))
+        keks.update({v: opened.keyring.get(v) for v in opened.keyring.versions})
+        generated = opened.generated_file
+    elif not records:
+        provider = providers[kind]
+        kcv, wrapped = make_check(provider, 1)
+        store.add_kek_record(KekRecord(1, kcv, kind, wrapped, "primary"))
+        keks[1] = KmsKek(1, provider)
+
+    records = store.kek_records()
+    sources = {r.version: r.source for r in records}
+    missing = sorted(v for v in in_use if v not in keks)
+    if missing:
+        named = ", ".join(_setting(sources[v], settings) for v in missing if v in sources)
+        raise KekConfigError(
+            f"Rows are encrypted under KEK version(s) {missing}, which this server cannot "
+            f"open. {f'Set {named}.' if named else 'Add them to the KEK source.'}")
+    primaries = [r for r in records if r.state == "primary"]
+    primary = primaries[-1].version if primaries else max(keks, default=0)
+    if primary not in keks:
+        source_name = primaries[-1].source if primaries else kind
+        raise KekConfigError(f"KEK version {primary} is the primary version but is not "
+                             f"configured; set {_setting(source_name, settings)}.")
+    return KeyringResult(Keyring(keks, primary), generated)
+
+
+def reopener(settings: Settings, store: KekStore,
+             providers: dict[str, KmsProvider]) -> Callable[[], Keyring]:
+    return lambda: open_configured_keyring(settings, store, providers).keyring
+
+
+# --- what `keyhouse kek rotate` / `kek add` move rows to --------------------------------
+
+
+def add_version(settings: Settings, store: KekStore, keyring: Keyring,
+                providers: dict[str, KmsProvider]) -> tuple[int, str]:
+    """A new decrypt-capable (not yet primary) version in the configured target."""
+    from keyhouse.vault.rotation import add_to_key_file, next_version
+
+    kind = target_kind(settings)
+    if kind in KMS_SETTINGS:
+        provider = providers[kind]
+        version = next_version(store, keyring)  # type: ignore[arg-type]
+        kcv, wrapped = make_check(provider, version)
+        store.add_kek_record(KekRecord(version, kcv, kind, wrapped, "active"))
+        keyring.add(KmsKek(version, provider))
+        return version, f"added KEK version {version} in {kind} ({provider.key_ref})"
+    if kind == "passphrase":
+        raise KekConfigError("A passphrase version is added with 'keyhouse kek add'.")
+    path = settings.resolved_kek_file
+    if not path.exists():  # moving back from a KMS after the old file was retired
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    version = add_to_key_file(KeyFileSource(path), store, keyring)  # type: ignore[arg-type]
+    return version, f"added KEK version {version} to {path}"
+
+
+def rotation_target(settings: Settings, store: KekStore, keyring: Keyring,
+                    providers: dict[str, KmsProvider]) -> tuple[int, str | None]:
+    """The version to re-wrap every DEK under: a newer version already added in the
+    target, else the primary when it is in the target, else a new one."""
+    kind = target_kind(settings)
+    states = {r.version: (r.source, r.state) for r in store.kek_records()}
+    primary = keyring.primary_version
+    newer = [v for v in keyring.versions if v > primary
+             and states.get(v, ("", ""))[0] == kind and states[v][1] != "retired"]
+    if newer:
+        return max(newer), None
+    if states.get(primary, ("", ""))[0] == kind or (kind == "passphrase"):
+        return primary, None
+    return add_version(settings, store, keyring, providers)
+
+
+__all__ = ["KeyhouseError", "add_version", "kms_providers", "local_source",
+           "open_configured_keyring", "reopener", "rotation_target", "target_kind"]
