@@ -70,7 +70,8 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
     registry.load()
     return Services(
         settings=settings, store=store, keyring=opened.keyring, registry=registry,
-        keys=KeyService(store, opened.keyring, settings.allow_private_upstreams),
+        keys=KeyService(store, opened.keyring, settings.allow_private_upstreams,
+                        settings.allow_ambient_credentials),
         endpoints=EndpointService(store), tokens=AccessTokenService(store),
         sessions=SessionService(store, settings.session_ttl_seconds),
         generated_admin_token=generated_token, generated_kek_file=opened.generated_file,

@@ -36,6 +36,7 @@ class Aws:
     other_kms_key_arn: str  # exists, but the user may not use it
     role_arn: str
     external_id: str
+    foreign_role_arn: str = ""  # a role whose trust policy does not name the user
 
     def client(self, service: str, **keys: str) -> Any:
         import botocore.session
@@ -92,6 +93,10 @@ def start_aws() -> Iterator[Aws]:
                 "Effect": "Allow", "Principal": {"AWS": user},
                 "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}))["Role"]["Arn"]
+        foreign = iam.create_role(
+            RoleName="someone-elses", AssumeRolePolicyDocument=_policy({
+                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/other"},
+                "Action": "sts:AssumeRole"}))["Role"]["Arn"]
         iam.put_role_policy(RoleName="keyhouse-bedrock", PolicyName="invoke",
                             PolicyDocument=_policy({"Effect": "Allow",
                                                     "Action": "bedrock:Invoke*",
@@ -106,7 +111,7 @@ def start_aws() -> Iterator[Aws]:
         # From here on moto authenticates (SigV4) and authorizes (IAM) every request.
         httpx.post(f"{url}/moto-api/reset-auth", content=b"0")
         yield Aws(url, access["AccessKeyId"], access["SecretAccessKey"], key, other, role,
-                  external_id)
+                  external_id, foreign)
     finally:
         httpx.post(f"{url}/moto-api/reset-auth", content=b"inf")
         server.stop()
