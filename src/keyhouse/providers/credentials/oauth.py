@@ -4,6 +4,8 @@ Databricks OAuth machine-to-machine (client credentials) exchange."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import httpx
 
@@ -13,34 +15,46 @@ from keyhouse.errors import KeyhouseError
 from keyhouse.providers.base import Credential
 
 COGNITIVE_SCOPE = "https://cognitiveservices.azure.com/.default"
+S = TypeVar("S")
+
+
+class _PerKey(Generic[S]):
+    """One identity client per key version: a client reads its environment (which
+    metadata endpoint, which identity) when it is made, and an edited key starts anew."""
+
+    def __init__(self, make: Callable[[Credential], S]) -> None:
+        self._make = make
+        self._by_key: dict[str, tuple[int, S]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, credential: Credential) -> S:
+        with self._lock:
+            hit = self._by_key.get(credential.key_id)
+            if hit is None or hit[0] != credential.version:
+                hit = self._by_key[credential.key_id] = (credential.version,
+                                                         self._make(credential))
+            return hit[1]
 
 
 class AdcTokens:
-    """One ADC identity per server; the per-key cache sits above it."""
+    """The server's Application Default Credentials."""
 
     def __init__(self, timeout: float = 5.0) -> None:
-        self._tokens = GoogleTokens(timeout)
+        self._clients = _PerKey(lambda _: GoogleTokens(timeout))
 
     def __call__(self, credential: Credential) -> tuple[str, float]:
-        return self._tokens.token()
+        return self._clients.get(credential).token()
 
 
 class ManagedIdentity:
     """The system-assigned identity, or the user-assigned one the key names."""
 
     def __init__(self, timeout: float = 5.0) -> None:
-        self._timeout = timeout
-        self._by_client: dict[str, ManagedIdentityTokens] = {}
-        self._lock = threading.Lock()
+        self._clients = _PerKey(lambda c: ManagedIdentityTokens(
+            c.secrets.get("client_id") or None, timeout))
 
     def __call__(self, credential: Credential) -> tuple[str, float]:
-        client_id = credential.secrets.get("client_id", "")
-        with self._lock:
-            tokens = self._by_client.get(client_id)
-            if tokens is None:
-                tokens = self._by_client[client_id] = ManagedIdentityTokens(
-                    client_id or None, self._timeout)
-        return tokens.token(COGNITIVE_SCOPE)
+        return self._clients.get(credential).token(COGNITIVE_SCOPE)
 
 
 def databricks_token(credential: Credential, timeout: float = 5.0) -> tuple[str, float]:
