@@ -215,3 +215,21 @@ def test_every_ambient_method_is_listed_as_such() -> None:
         for method in provider.auth_methods:
             if method.ambient:
                 assert "KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true" in method.notice
+
+
+def test_cli_lists_keyless_methods_with_their_notice_and_creates_one(tmp_path: Path) -> None:
+    from tests.api.conftest import make_runner
+
+    settings = _settings(tmp_path, ambient=True)
+    services = bootstrap(settings, migrate=True)
+    with serve(create_app(settings, services)) as server:
+        run = make_runner(server.url)
+        listed = run("keys", "providers", "bedrock")
+        assert listed.exit_code == 0, listed.output
+        assert "assume_role" in listed.output and "default_chain" in listed.output
+        assert "KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true" in listed.output
+        made = run("keys", "create", "chain", "-p", "bedrock", "-m", "default_chain",
+                   "-c", "region=us-east-1")
+        assert made.exit_code == 0, made.output
+        assert "bedrock/default_chain" in made.output
+    services.store.dispose()
