@@ -119,6 +119,20 @@ def test_chat_with_a_token_from_the_identity(case: Case, gateway: str) -> None:
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
         "echo: one two"
     assert _token_fetches(case) == fetched  # cached for the key, not fetched per request
+    from tests.conftest import LOG_SINK
+
+    issued = _issued_tokens(case)
+    assert issued
+    for line in LOG_SINK.lines:  # no token the identity issued reached a log line
+        assert not any(t in line or t[-16:] in line for t in issued), line
+
+
+def _issued_tokens(case: Case) -> list[str]:
+    state = case.identity.app.state
+    for name in ("tokens", "workspace_tokens"):
+        if hasattr(state, name):
+            return [str(t) for t in getattr(state, name)]
+    return []
 
 
 def test_an_identity_that_refuses_answers_502_naming_the_method(

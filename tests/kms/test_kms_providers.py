@@ -71,6 +71,18 @@ def test_a_fresh_server_keeps_its_kek_in_the_kms(tmp_path: Path, kms: Kms) -> No
     again = bootstrap(settings)  # a restart opens every row through the KMS
     for key_id in ids:
         assert again.registry.credential(key_id).secrets["api_key"] == SECRET
+    # No DEK the KMS unwrapped (nor its base64) reached any log line, at any level.
+    import base64
+
+    from tests.conftest import LOG_SINK
+
+    kek = again.keyring.primary
+    assert isinstance(kek, KmsKek)
+    deks = list(kek._deks.values())
+    assert deks
+    for line in LOG_SINK.lines:
+        for dek in deks:
+            assert base64.b64encode(dek).decode()[:24] not in line and dek.hex()[:24] not in line
     # A wrapped DEK moved onto another row does not open: the KMS checks the AAD.
     with again.store.write() as s:
         first = s.get(ApiKeyRow, ids[0])

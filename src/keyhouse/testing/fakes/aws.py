@@ -14,6 +14,7 @@ lets the Bedrock fake accept exactly those session credentials, as AWS does.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,6 +77,10 @@ def _policy(*statements: dict[str, Any]) -> str:
 def start_aws() -> Iterator[Aws]:
     from moto.server import ThreadedMotoServer
 
+    # moto runs in this process: its server-side request logs (plaintexts included) are
+    # AWS's side of the wire, not the gateway's, and must not mix with the gateway's logs.
+    for name in ("moto", "werkzeug"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

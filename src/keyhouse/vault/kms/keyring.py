@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 
-from keyhouse.errors import KekConfigError, KeyhouseError
+from keyhouse.errors import KekConfigError
 from keyhouse.settings import Settings
 from keyhouse.vault.envelope import Kek
 from keyhouse.vault.kek import KeyFileSource, PassphraseSource
@@ -78,6 +78,8 @@ def kms_providers(settings: Settings) -> dict[str, KmsProvider]:
     kind = target_kind(settings)
     if kind in KMS_SETTINGS and kind not in out:
         raise KekConfigError(f"KEYHOUSE_KEK_PROVIDER={kind} needs {KMS_SETTINGS[kind]}.")
+    if kind == "passphrase" and settings.kek_passphrase is None:
+        raise KekConfigError("KEYHOUSE_KEK_PROVIDER=passphrase needs KEYHOUSE_KEK_PASSPHRASE.")
     return out
 
 
@@ -204,5 +206,3 @@ def rotation_target(settings: Settings, store: KekStore, keyring: Keyring,
     return add_version(settings, store, keyring, providers)
 
 
-__all__ = ["KeyhouseError", "add_version", "kms_providers", "local_source",
-           "open_configured_keyring", "reopener", "rotation_target", "target_kind"]
