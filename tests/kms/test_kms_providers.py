@@ -129,6 +129,8 @@ def test_kek_rotate_moves_every_row_to_the_kms_and_back(tmp_path: Path, kms: Kms
     out = _kek(_env(settings, kms, kms.kind), "rotate")
     assert f"in {kms.kind}" in out and "3 re-wrapped" in out
     _kek(_env(settings, kms, kms.kind), "retire", "1")
+    again_out = _kek(_env(settings, kms, kms.kind), "rotate")  # already there: a no-op
+    assert "added" not in again_out and "0 re-wrapped" in again_out
     with services.store.read() as s:
         assert {r.kek_version for r in s.scalars(select(ApiKeyRow))} == {2}
     settings.resolved_kek_file.unlink()  # the old file is not needed any more

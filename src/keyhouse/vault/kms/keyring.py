@@ -193,7 +193,8 @@ def add_version(settings: Settings, store: KekStore, keyring: Keyring,
 def rotation_target(settings: Settings, store: KekStore, keyring: Keyring,
                     providers: dict[str, KmsProvider]) -> tuple[int, str | None]:
     """The version to re-wrap every DEK under: a newer version already added in the
-    target, else the primary when it is in the target, else a new one."""
+    target, else the primary when it is already in the target KMS (or for a passphrase),
+    else a new one."""
     kind = target_kind(settings)
     states = {r.version: (r.source, r.state) for r in store.kek_records()}
     primary = keyring.primary_version
@@ -201,7 +202,10 @@ def rotation_target(settings: Settings, store: KekStore, keyring: Keyring,
              and states.get(v, ("", ""))[0] == kind and states[v][1] != "retired"]
     if newer:
         return max(newer), None
-    if states.get(primary, ("", ""))[0] == kind or (kind == "passphrase"):
+    # A passphrase version is added by `kek add` (it prompts); a KMS rotates its own key
+    # material, so a primary already in the target KMS stays; a key file gets a new key.
+    if kind == "passphrase" or (kind in KMS_SETTINGS
+                                and states.get(primary, ("", ""))[0] == kind):
         return primary, None
     return add_version(settings, store, keyring, providers)
 
