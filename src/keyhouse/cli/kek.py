@@ -56,12 +56,13 @@ def kek_add() -> None:
     With a key file, a new line ``N:BASE64`` is appended to KEYHOUSE_KEK_FILE: copy that
     file to every server (they pick the new version up without a restart), then run
     ``keyhouse kek rotate``."""
-    from keyhouse.vault.kms.keyring import KMS_SETTINGS, add_version, kms_providers, target_kind
-    from keyhouse.vault.rotation import add_passphrase, add_to_key_file
+    from keyhouse.store.kek_targets import add_version
+    from keyhouse.store.kek_versions import add_passphrase, add_to_key_file
+    from keyhouse.vault.kms.keyring import KMS_SETTINGS, kms_providers, target_kind
 
     settings, store, source, keyring = _open()
     try:
-        if target_kind(settings) in KMS_SETTINGS:
+        if target_kind(settings) in KMS_SETTINGS:  # a version in KEYHOUSE_KEK_PROVIDER's KMS
             click.echo(add_version(settings, store, keyring, kms_providers(settings))[1])
         elif isinstance(source, KeyFileSource):
             version = add_to_key_file(source, store, keyring)
@@ -78,39 +79,69 @@ def kek_add() -> None:
 
 @kek.command("rotate")
 @click.option("--batch", type=int, default=100, show_default=True, help="Rows per commit.")
-def kek_rotate(batch: int) -> None:
-    """Promote the newest KEK version (adding one first if there is none) and re-wrap
-    every DEK under it, online. Safe to interrupt and re-run."""
-    from keyhouse.vault.kms.keyring import kms_providers, rotation_target
-    from keyhouse.vault.rotation import promote, rewrap_all
+@click.option("--new", "mint", is_flag=True,
+              help="Start a new rotation: add a KEK version first, in the key file or in "
+                   "KEYHOUSE_KEK_PROVIDER's KMS (with a passphrase, run 'keyhouse kek add').")
+def kek_rotate(batch: int, mint: bool) -> None:
+    """Promote the KEK version added by 'kek add' and re-wrap every DEK under it, online.
+
+    Each step is restartable: after an interruption, run the same command again and it
+    finishes the rotation under way (it never mints a second version). With nothing
+    left to do it says so and changes nothing."""
+    from keyhouse.store.kek_targets import add_version, primary_elsewhere
+    from keyhouse.store.kek_versions import rotate
+    from keyhouse.vault.kms.keyring import kms_providers, target_kind
 
     settings, store, _, keyring = _open()
+    kind = target_kind(settings)
+    if mint and kind == "passphrase":
+        _fail(KeyhouseError("--new needs a KEK file or a KMS; with a passphrase, run "
+                            "'keyhouse kek add' and then 'keyhouse kek rotate'."))
+        return
+    providers = kms_providers(settings)
+
+    def add() -> int:
+        version, message = add_version(settings, store, keyring, providers)
+        click.echo(message)
+        return version
+
+    # A primary outside KEYHOUSE_KEK_PROVIDER's source (the key file while the target is a
+    # KMS, or back) starts a rotation there by itself; `rotate` mints only when no earlier
+    # rotation is unfinished, so a re-run after an interruption never mints twice.
+    if kind != "passphrase" and primary_elsewhere(settings, store, keyring):
+        mint = True
+
     try:
-        # The newest version in KEYHOUSE_KEK_PROVIDER's source (a file or a KMS), added
-        # when it has none yet: so a rotation also moves rows from a file to a KMS and back.
-        target, added = rotation_target(settings, store, keyring, kms_providers(settings))
-        if added:
-            click.echo(added)
-        if target != keyring.primary_version:
-            promote(store, keyring, target)
-            click.echo(f"KEK version {target} is now the primary")
         total = sum(store.kek_versions_in_use().values())
         with click.progressbar(length=total, label="re-wrapping DEKs",
                                file=sys.stderr) as bar:
-            report = rewrap_all(store, keyring, batch=batch,
-                                progress=bar.update)
+            done = rotate(store, keyring, mint=add if mint else None, batch=batch,
+                          progress=bar.update)
     except KeyhouseError as exc:
         _fail(exc)
         return
+    if done.did_nothing:
+        click.echo(f"nothing to do: every row is already on KEK version {done.primary}, "
+                   "the primary. Run 'keyhouse kek add' (or 'kek rotate --new') to start "
+                   "a new rotation.")
+        return
+    if done.resumed and mint:
+        click.echo("an interrupted rotation was under way: finished it instead of adding "
+                   "a version; run 'keyhouse kek rotate --new' again to start a new one")
+    elif done.resumed:
+        click.echo("finished an interrupted rotation")
+    if done.promoted is not None:
+        click.echo(f"KEK version {done.promoted} is now the primary")
+    report = done.rewrap
     click.echo(f"done: {report.rewrapped} re-wrapped, {report.already} already on version "
-               f"{target}, {report.raced} edited meanwhile (already under the primary)")
+               f"{done.primary}, {report.raced} edited meanwhile (already under the primary)")
 
 
 @kek.command("retire")
 @click.argument("version", type=int)
 def kek_retire(version: int) -> None:
     """Retire a KEK version; refused while any row still uses it."""
-    from keyhouse.vault.rotation import retire
+    from keyhouse.store.kek_versions import retire
 
     _, store, _, _ = _open()
     try:

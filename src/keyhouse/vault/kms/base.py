@@ -11,11 +11,10 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
 from typing import Protocol
 
 from keyhouse.errors import DecryptionFailed, KmsUnavailable
-from keyhouse.vault.envelope import DEK_BYTES, Kek, Sealed, wrap_aad
+from keyhouse.vault.envelope import DEK_BYTES, Kek, wrap_aad
 from keyhouse.vault.kek import key_check_value
 
 CHECK_ROW = "keyhouse:kek-check"  # never a row id (those are UUIDs)
@@ -45,8 +44,8 @@ class KmsKek(Kek):
     A subclass of ``Kek`` so the envelope functions (seal, open, rewrap) take it as they
     are. Each DEK it unwraps or wraps is kept in memory per (row, wrapped DEK) — a new
     credential version has a new wrapped DEK — so a credential is unwrapped by the KMS
-    once per version and the request path never waits on the KMS once the registry has
-    prefetched."""
+    once per version per process; the live config opens every key when it loads (off the
+    request path), so requests never wait on the KMS."""
 
     __slots__ = ("_cache_size", "_deks", "_lock", "provider")
 
@@ -131,17 +130,3 @@ def probe(provider: KmsProvider) -> None:
     if back != secret:
         raise KmsUnavailable(f"The KMS key {provider.key_ref} ({provider.setting}) "
                              "answered a round trip with other bytes.")
-
-
-def prefetch(keks: Iterable[Kek], rows: Iterable[tuple[str, Sealed]]) -> int:
-    """Unwrap, off the request path, every DEK a KMS version has not unwrapped yet;
-    returns how many went to the KMS. A KMS that fails here is only retried on use."""
-    by_version = {k.version: k for k in keks if isinstance(k, KmsKek)}
-    fetched = 0
-    for row_id, sealed in rows:
-        kek = by_version.get(sealed.kek_version)
-        if kek is None or kek.cached(row_id, sealed.wrapped_dek):
-            continue
-        kek.unwrap(sealed.wrapped_dek, row_id)
-        fetched += 1
-    return fetched

@@ -10,7 +10,6 @@ only the local versions.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 
 from keyhouse.errors import KekConfigError
@@ -92,8 +91,8 @@ class _LocalView:
     def kek_records(self) -> list[KekRecord]:
         return [r for r in self._store.kek_records() if r.source in LOCAL_KINDS]
 
-    def add_kek_record(self, record: KekRecord) -> None:
-        self._store.add_kek_record(record)
+    def add_kek_records(self, records: list[KekRecord]) -> None:
+        self._store.add_kek_records(records)
 
     def kek_versions_in_use(self) -> dict[int, int]:
         remote = {r.version for r in self._store.kek_records() if r.source not in LOCAL_KINDS}
@@ -127,6 +126,7 @@ def open_configured_keyring(settings: Settings, store: KekStore,
                     "was encrypted with.")
 
     generated: str | None = None
+    first: KekRecord | None = None  # recorded once every check has passed
     kind = target_kind(settings)
     local = [r for r in records if r.source in LOCAL_KINDS]
     source = local_source(settings)
@@ -139,10 +139,10 @@ def open_configured_keyring(settings: Settings, store: KekStore,
     elif not records:
         provider = providers[kind]
         kcv, wrapped = make_check(provider, 1)
-        store.add_kek_record(KekRecord(1, kcv, kind, wrapped, "primary"))
+        first = KekRecord(1, kcv, kind, wrapped, "primary")
         keks[1] = KmsKek(1, provider)
 
-    records = store.kek_records()
+    records = store.kek_records() + ([first] if first else [])
     sources = {r.version: r.source for r in records}
     missing = sorted(v for v in in_use if v not in keks)
     if missing:
@@ -156,57 +156,11 @@ def open_configured_keyring(settings: Settings, store: KekStore,
         source_name = primaries[-1].source if primaries else kind
         raise KekConfigError(f"KEK version {primary} is the primary version but is not "
                              f"configured; set {_setting(source_name, settings)}.")
+    if first is not None:
+        store.add_kek_records([first])
     return KeyringResult(Keyring(keks, primary), generated)
 
 
 def reopener(settings: Settings, store: KekStore,
              providers: dict[str, KmsProvider]) -> Callable[[], Keyring]:
     return lambda: open_configured_keyring(settings, store, providers).keyring
-
-
-# --- what `keyhouse kek rotate` / `kek add` move rows to --------------------------------
-
-
-def add_version(settings: Settings, store: KekStore, keyring: Keyring,
-                providers: dict[str, KmsProvider]) -> tuple[int, str]:
-    """A new decrypt-capable (not yet primary) version in the configured target."""
-    from keyhouse.vault.rotation import add_to_key_file, next_version
-
-    kind = target_kind(settings)
-    if kind in KMS_SETTINGS:
-        provider = providers[kind]
-        version = next_version(store, keyring)  # type: ignore[arg-type]
-        kcv, wrapped = make_check(provider, version)
-        store.add_kek_record(KekRecord(version, kcv, kind, wrapped, "active"))
-        keyring.add(KmsKek(version, provider))
-        return version, f"added KEK version {version} in {kind} ({provider.key_ref})"
-    if kind == "passphrase":
-        raise KekConfigError("A passphrase version is added with 'keyhouse kek add'.")
-    path = settings.resolved_kek_file
-    if not path.exists():  # moving back from a KMS after the old file was retired
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    version = add_to_key_file(KeyFileSource(path), store, keyring)  # type: ignore[arg-type]
-    return version, f"added KEK version {version} to {path}"
-
-
-def rotation_target(settings: Settings, store: KekStore, keyring: Keyring,
-                    providers: dict[str, KmsProvider]) -> tuple[int, str | None]:
-    """The version to re-wrap every DEK under: a newer version already added in the
-    target, else the primary when it is already in the target KMS (or for a passphrase),
-    else a new one."""
-    kind = target_kind(settings)
-    states = {r.version: (r.source, r.state) for r in store.kek_records()}
-    primary = keyring.primary_version
-    newer = [v for v in keyring.versions if v > primary
-             and states.get(v, ("", ""))[0] == kind and states[v][1] != "retired"]
-    if newer:
-        return max(newer), None
-    # A passphrase version is added by `kek add` (it prompts); a KMS rotates its own key
-    # material, so a primary already in the target KMS stays; a key file gets a new key.
-    if kind == "passphrase" or (kind in KMS_SETTINGS
-                                and states.get(primary, ("", ""))[0] == kind):
-        return primary, None
-    return add_version(settings, store, keyring, providers)
-
-

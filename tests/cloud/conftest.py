@@ -1,5 +1,6 @@
-"""Each KMS KEK provider with its real-protocol server on 127.0.0.1, behind one fixture:
-``kms`` yields the settings that select it and the environment its identity needs."""
+"""Cloud services on 127.0.0.1 for the KMS KEK and keyless-auth tests: one moto (AWS KMS
+and STS) for the session, and ``kms``, which yields each KMS KEK provider with its
+real-protocol server, the settings that select it and the environment its identity needs."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Kms:
 
 @pytest.fixture(scope="session")
 def aws_server() -> Iterator[Aws]:
+    """moto keeps its state, and whether it enforces IAM, per process: one for all."""
     with start_aws() as aws:
         yield aws
 

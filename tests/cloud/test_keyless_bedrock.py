@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from keyhouse.app import create_app
 from keyhouse.services import bootstrap
 from keyhouse.settings import Settings
-from keyhouse.testing.fakes.aws import Aws, assumed_credentials, start_aws
+from keyhouse.testing.fakes.aws import Aws, assumed_credentials
 from keyhouse.testing.fakes.bedrock import create_app as bedrock_fake
 from keyhouse.testing.fakes.server import ServerThread, serve
 from tests.conftest import ADMIN_TOKEN
@@ -25,10 +25,10 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    with start_aws() as running:
-        yield running
+@pytest.fixture
+def aws(aws_server: Aws) -> Aws:
+    """One moto for the session (its state and IAM switch are per process)."""
+    return aws_server
 
 
 @pytest.fixture

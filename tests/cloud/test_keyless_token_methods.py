@@ -23,8 +23,8 @@ from keyhouse.testing.fakes import azure_identity, google_cloud
 from keyhouse.testing.fakes.gemini import create_app as gemini_fake
 from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import ServerThread, free_port, serve
+from tests.cloud.conftest import apply_env, gce_env
 from tests.conftest import ADMIN_TOKEN
-from tests.kms.conftest import apply_env, gce_env
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 DATABRICKS_SECRET = "dose" + "D" * 32

@@ -23,7 +23,7 @@ from keyhouse.errors import DecryptionFailed, KekConfigError, KeyhouseError
 from keyhouse.services import Services, bootstrap
 from keyhouse.settings import Settings
 from keyhouse.store.models import ApiKeyRow, ApiKeyVersionRow
-from keyhouse.testing.fakes.aws import Aws, start_aws
+from keyhouse.testing.fakes.aws import Aws
 from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import ServerThread, free_port, serve
 from keyhouse.vault.envelope import Kek
@@ -32,10 +32,10 @@ from tests.api.test_rotation import ADMIN, FAKE_KEY, Load, _setup
 from tests.conftest import ADMIN_TOKEN
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    with start_aws() as running:
-        yield running
+@pytest.fixture
+def aws(aws_server: Aws) -> Aws:
+    """One moto for the session (its state and IAM switch are per process)."""
+    return aws_server
 
 
 @pytest.fixture
@@ -188,7 +188,8 @@ class _Counting:
         return bytes(self.inner.unwrap(wrapped, aad))
 
 
-def test_registry_prefetches_so_requests_never_call_the_kms(kms_settings: Settings) -> None:
+def test_the_live_config_opens_keys_at_load_so_requests_never_call_the_kms(
+        kms_settings: Settings) -> None:
     from keyhouse.vault.kms.keyring import kms_providers, open_configured_keyring
 
     only_kms = kms_settings.model_copy(update={"kek_provider": "aws_kms"})
@@ -203,7 +204,7 @@ def test_registry_prefetches_so_requests_never_call_the_kms(kms_settings: Settin
     keyring = open_configured_keyring(only_kms, services.store,
                                       {"aws_kms": counting}).keyring  # type: ignore[dict-item]
     assert counting.unwraps == 1  # the version's check value
-    from keyhouse.registry import LiveRegistry
+    from keyhouse.gateway.live_config import LiveRegistry
 
     registry = LiveRegistry(services.store, keyring, [])
     registry.load()
