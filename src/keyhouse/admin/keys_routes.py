@@ -70,4 +70,5 @@ def rollback(key_id: str, body: Rollback, admin: AdminDep, services: ServicesDep
 @router.post("/{key_id}/verify", response_model=VerifyResult)
 async def verify(key_id: str, request: Request, admin: AdminDep,
                  services: ServicesDep) -> VerifyResult:
-    return await verify_key(services.registry, request.app.state.http, key_id)
+    gateway = request.app.state.gateway
+    return await verify_key(services.registry, request.app.state.http, gateway.router, key_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import anyio
-import httpx
 
 from keyhouse.admin.schemas import VerifyResult
 from keyhouse.admin.secret_rules import secret_problem
@@ -20,15 +19,16 @@ from keyhouse.errors import (
     UpstreamUnavailable,
 )
 from keyhouse.gateway.live_config import LiveRegistry
+from keyhouse.gateway.routing import Router
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call
-from keyhouse.providers.registry import adapter_for
 
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+TIMEOUT = Timeouts(read=15.0, connect=5.0)
 log = logging.getLogger("keyhouse.verify")
 
 
-async def verify_key(registry: LiveRegistry, client: httpx.AsyncClient,
+async def verify_key(registry: LiveRegistry, client: Upstream, router: Router,
                      key_id: str) -> VerifyResult:
     # The key may have been written on another replica a moment ago.
     await anyio.to_thread.run_sync(registry.refresh_if_changed)
@@ -50,7 +50,7 @@ async def verify_key(registry: LiveRegistry, client: httpx.AsyncClient,
                                 "enter it again.")
     call = Call(client=client, credential=credential, model="", timeout=TIMEOUT)
     try:
-        await adapter_for(spec, credential.auth_method).verify(call)
+        await router.adapters.get(spec, credential.auth_method).verify(call)
     except UpstreamAuthFailed as exc:
         return VerifyResult(status="rejected", message=exc.message)
     except (UpstreamUnavailable, UpstreamTimeout) as exc:
