@@ -5,7 +5,7 @@ and redaction work exactly as for a stored secret)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from botocore.auth import SigV4Auth
 from botocore.credentials import Credentials
@@ -54,6 +54,36 @@ class _Resolving:
         except UpstreamAuthFailed:
             self.secrets.forget(call.credential)
             raise
+
+    async def chat_relayed(self, call: Call, request: JSON) -> JSON | bytes:
+        resolved = await self._resolve(call)
+        try:
+            out: JSON | bytes = await super().chat_relayed(resolved, request)  # type: ignore[misc]
+        except UpstreamAuthFailed:
+            self.secrets.forget(call.credential)
+            raise
+        return out
+
+    # Whether the wrapped adapter relays OpenAI-framed streams as bytes (it answers None
+    # otherwise, and chat_stream serves); known up front, since resolving is async.
+    relays_streams = False
+
+    def chat_stream_relayed(self, call: Call, request: JSON, include_usage: bool,
+                            on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes] | None:
+        if not self.relays_streams:
+            return None
+        parent = super().chat_stream_relayed  # type: ignore[misc]
+
+        async def relayed() -> AsyncIterator[bytes]:
+            resolved = await self._resolve(call)
+            try:
+                async for piece in parent(resolved, request, include_usage, on_usage):
+                    yield piece
+            except UpstreamAuthFailed:
+                self.secrets.forget(call.credential)
+                raise
+
+        return relayed()
 
     async def embeddings(self, call: Call, request: JSON) -> JSON:
         resolved = await self._resolve(call)
@@ -106,8 +136,12 @@ class KeylessBedrockAdapter(_Resolving, BedrockAdapter):
         return aws.chain_credentials(credential)
 
 
-class OAuthDatabricksAdapter(_Resolving, DatabricksAdapter):
+# The mixin's relayed methods are typed as the base adapter's (bytes or JSON, a stream or
+# None); the OpenAI family's narrower ones are what they return here.
+class OAuthDatabricksAdapter(_Resolving, DatabricksAdapter):  # type: ignore[misc]
     """``oauth_m2m``: a workspace token from the service principal's client credentials."""
+
+    relays_streams = True
 
     def __init__(self, spec: ProviderSpec) -> None:
         super().__init__(spec)
