@@ -32,10 +32,13 @@ holds a secret, SQL text or a stack trace.
     │   ├── UpstreamBadRequest (400 upstream_bad_request)
     │   ├── UpstreamRateLimited (429 upstream_rate_limited)
     │   ├── UpstreamUnavailable (503 upstream_unavailable)
-    │   └── UpstreamTimeout (504 upstream_timeout)
+    │   ├── UpstreamTimeout (504 upstream_timeout)
+    │   └── CredentialRefreshFailed (502 credential_refresh_failed) — a keyless auth method
+    │       could not get a token (names the method)
     └── VaultError (500 vault_error)
         ├── DecryptionFailed (500 decryption_failed)
-        └── KekConfigError (500 kek_config_error) — start-up refuses to serve
+        ├── KekConfigError (500 kek_config_error) — start-up refuses to serve
+        └── KmsUnavailable (503 kms_unavailable) — the KMS holding the KEK cannot be asked
 """
 
 from __future__ import annotations
@@ -250,3 +253,17 @@ class DecryptionFailed(VaultError):
 class KekConfigError(VaultError):
     code = "kek_config_error"
     default_message = "The key-encryption key is missing or wrong."
+
+
+class CredentialRefreshFailed(UpstreamError):
+    """A keyless auth method (cloud identity, OAuth client credentials) got no token."""
+
+    status = 502
+    code = "credential_refresh_failed"
+    default_message = "The key's auth method could not obtain a credential."
+
+
+class KmsUnavailable(VaultError):
+    status = 503
+    code = "kms_unavailable"
+    default_message = "The KMS that holds the key-encryption key cannot be reached."

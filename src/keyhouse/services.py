@@ -19,7 +19,8 @@ from keyhouse.settings import Settings
 from keyhouse.store import db
 from keyhouse.store.store import Store
 from keyhouse.vault.kek import KeyFileSource, PassphraseSource
-from keyhouse.vault.keyring import Keyring, open_keyring
+from keyhouse.vault.keyring import Keyring
+from keyhouse.vault.kms.keyring import kms_providers, open_configured_keyring, reopener
 
 
 @dataclass
@@ -38,9 +39,9 @@ class Services:
 
 
 def kek_source(settings: Settings) -> KeyFileSource | PassphraseSource:
-    if settings.kek_passphrase is not None:
-        return PassphraseSource(settings.kek_passphrase.get_secret_value())
-    return KeyFileSource(settings.resolved_kek_file)
+    from keyhouse.vault.kms.keyring import local_source
+
+    return local_source(settings)
 
 
 def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
@@ -55,21 +56,24 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
         from keyhouse.errors import Unavailable
 
         raise Unavailable("The database schema is not current; run 'keyhouse db upgrade'.")
-    opened = open_keyring(kek_source(settings), store)
+    # The key file or passphrase and every configured KMS; a KMS that cannot be reached
+    # or holds the wrong key stops start-up here, before a port is bound.
+    providers = kms_providers(settings)
+    opened = open_configured_keyring(settings, store, providers)
     generated_token = None
     if settings.admin_token is not None:
         hashes = [hashlib.sha256(settings.admin_token.get_secret_value().encode()).hexdigest()]
     else:
         generated_token = ensure_admin_token(store)
         hashes = admin_token_hashes(store)
-    source = kek_source(settings)
     registry = LiveRegistry(store, opened.keyring, hashes, settings.max_stale_seconds,
-                            reopen_keyring=lambda: open_keyring(source, store).keyring)
+                            reopen_keyring=reopener(settings, store, providers))
     registry.load()
     store.on_commit(registry.load)
     return Services(
         settings=settings, store=store, keyring=opened.keyring, registry=registry,
-        keys=KeyService(store, opened.keyring, settings.allow_private_upstreams),
+        keys=KeyService(store, opened.keyring, settings.allow_private_upstreams,
+                        settings.allow_ambient_credentials),
         endpoints=EndpointService(store), tokens=AccessTokenService(store),
         sessions=SessionService(store, settings.session_ttl_seconds),
         generated_admin_token=generated_token, generated_kek_file=opened.generated_file,

@@ -22,6 +22,26 @@ class Settings(BaseSettings):
     kek_passphrase: SecretStr | None = None
     admin_token: SecretStr | None = None
     allow_private_upstreams: bool = False
+    # Keyless auth methods hand every admin this server's own cloud identity.
+    allow_ambient_credentials: bool = False
+
+    # Where new KEK versions live; the others stay readable while their settings are set.
+    # Unset: the passphrase when one is set, else the key file.
+    kek_provider: Literal["file", "passphrase", "aws_kms", "gcp_kms", "azure_keyvault",
+                          "vault_transit"] | None = None
+    kms_timeout_seconds: float = 5.0
+    aws_kms_key_id: str | None = None  # key id, ARN or alias ARN
+    aws_kms_region: str | None = None
+    aws_kms_endpoint_url: str | None = None
+    gcp_kms_key_name: str | None = None  # projects/…/locations/…/keyRings/…/cryptoKeys/…
+    gcp_kms_endpoint_url: str = "https://cloudkms.googleapis.com"
+    azure_keyvault_key_url: str | None = None  # https://VAULT.vault.azure.net/keys/NAME[/VER]
+    azure_keyvault_client_id: str | None = None  # a user-assigned managed identity
+    vault_transit_addr: str | None = None  # https://vault.example.com:8200
+    vault_transit_key: str | None = None
+    vault_transit_mount: str = "transit"
+    vault_transit_token: SecretStr | None = None
+    vault_transit_namespace: str | None = None
 
     host: str = "127.0.0.1"
     port: int = 5000

@@ -37,7 +37,9 @@ class CheckedClient(TestClient):
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(home=tmp_path / "home", database_url=database_url,
                     kek_file=tmp_path / "kek.key", admin_token=ADMIN_TOKEN,
-                    allow_private_upstreams=True)
+                    # Tests enumerate every auth method, the keyless ones too; the consent
+                    # gate itself is tested with the setting off (tests/cloud).
+                    allow_private_upstreams=True, allow_ambient_credentials=True)
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def test_providers_catalog_is_complete(client: CheckedClient) -> None:
                 "deepinfra", "sambanova"):
         assert pid in providers, pid
     methods = {m["id"]: m for m in providers["openai"]["auth_methods"]}
-    assert set(methods) == {"api_key", "azure", "azure_entra_id"}
+    assert set(methods) == {"api_key", "azure", "azure_entra_id", "managed_identity"}
     azure_config = {f["name"]: f["required"] for f in methods["azure"]["config_fields"]}
     assert azure_config["endpoint_url"] and azure_config["api_version"]
     entra = methods["azure_entra_id"]
@@ -130,6 +130,25 @@ def test_providers_catalog_is_complete(client: CheckedClient) -> None:
         "kind": "text", "placeholder": "us-east-1", "help": "", "default": None}
     assert all(f["secret"] for p in providers.values() for m in p["auth_methods"]
                for f in m["secret_fields"])
+    # The keyless rows, as PROVIDERS.md lists them: (secret fields, required config).
+    keyless = {(p["id"], m["id"]): m for p in providers.values() for m in p["auth_methods"]
+               if m["ambient"]}
+    expected = {
+        ("bedrock", "default_chain"): ([], {"region"}),
+        ("bedrock", "assume_role"): (["role_arn*", "external_id", "session_name",
+                                      "aws_access_key_id", "aws_secret_access_key"],
+                                     {"region"}),
+        ("vertex_ai", "adc"): ([], {"project_id"}),
+        ("openai", "managed_identity"): (["client_id"], {"endpoint_url", "api_version"}),
+        ("databricks", "oauth_m2m"): (["client_secret*"], {"host", "client_id"}),
+    }
+    assert set(keyless) == set(expected)
+    for ident, (secret_fields, required) in expected.items():
+        method = keyless[ident]
+        assert [f["name"] + ("*" if f["required"] else "")
+                for f in method["secret_fields"]] == secret_fields
+        assert {f["name"] for f in method["config_fields"] if f["required"]} == required
+        assert "KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true" in method["notice"]
 
 
 def test_a_url_without_a_scheme_gets_https(client: CheckedClient) -> None:

@@ -424,12 +424,22 @@ export interface components {
         };
         /** AuthMethodView */
         AuthMethodView: {
+            /**
+             * Ambient
+             * @default false
+             */
+            ambient?: boolean;
             /** Config Fields */
             config_fields: components["schemas"]["FieldView"][];
             /** Id */
             id: string;
             /** Label */
             label: string;
+            /**
+             * Notice
+             * @default
+             */
+            notice?: string;
             /** Secret Fields */
             secret_fields: components["schemas"]["FieldView"][];
         };

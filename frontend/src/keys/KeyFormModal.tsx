@@ -276,6 +276,11 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
             </Stack>
           </Radio.Group>
         )}
+        {method?.ambient && (
+          <Alert color="orange" variant="light" title="Keyless: the server's own identity" data-testid="ambient-notice">
+            {method.notice}
+          </Alert>
+        )}
         {method && method.secret_fields.length > 0 && (
           <>
             <Divider label="Credentials" labelPosition="left" />

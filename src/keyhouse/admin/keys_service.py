@@ -14,6 +14,7 @@ from keyhouse.admin.validation import (
     FieldErrors,
     clean_config,
     clean_secrets,
+    refuse_ambient,
     require_config,
     resolve_method,
 )
@@ -31,6 +32,7 @@ class KeyService:
     store: Store
     keyring: Keyring
     allow_private: bool
+    allow_ambient: bool = False
 
     # --- reads ----------------------------------------------------------------------
 
@@ -56,6 +58,7 @@ class KeyService:
 
     def create(self, body: KeyCreate, actor: str) -> KeyView:
         spec, method = resolve_method(body.provider, body.auth_method)
+        refuse_ambient(method, self.allow_ambient)
         errors = FieldErrors()
         secrets = clean_secrets(method, body.credentials, errors, require_all=True,
                                 allow_private=self.allow_private)
@@ -86,6 +89,7 @@ class KeyService:
             row = _get(session, key_id, lock=True)
             check_version(row.version, if_match)
             _, method = resolve_method(row.provider, row.auth_method)
+            refuse_ambient(method, self.allow_ambient)
             errors = FieldErrors()
             given_secrets = clean_secrets(method, body.credentials or {}, errors,
                                           require_all=False, allow_private=self.allow_private,

@@ -23,7 +23,7 @@ def list_providers(admin: AdminDep) -> ProviderList:
             id=p.id, display_name=p.display_name, chat=p.chat, embeddings=p.embeddings,
             default_base_url=p.default_base_url,
             auth_methods=[AuthMethodView(
-                id=m.id, label=m.label,
+                id=m.id, label=m.label, ambient=m.ambient, notice=m.notice,
                 secret_fields=[_field(f) for f in m.secret_fields],
                 config_fields=[_field(f) for f in m.config_fields],
             ) for m in p.auth_methods])

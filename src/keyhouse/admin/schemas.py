@@ -346,6 +346,9 @@ class AuthMethodView(BaseModel):
     label: str
     secret_fields: list[FieldView]
     config_fields: list[FieldView]
+    # Keyless: acts as the server's own cloud identity (needs the operator's opt-in).
+    ambient: bool = False
+    notice: str = ""
 
 
 class ProviderView(BaseModel):

@@ -39,6 +39,16 @@ def resolve_method(provider: str, auth_method: str | None) -> tuple[ProviderSpec
     return spec, method
 
 
+def refuse_ambient(method: AuthMethod, allowed: bool) -> None:
+    """Keyless methods act as the server's own cloud identity: the operator opts in."""
+    if method.ambient and not allowed:
+        raise ValidationFailed(
+            f"The {method.id} auth method uses this server's own cloud identity; the "
+            "operator must set KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true to allow it.",
+            fields=[{"field": "auth_method",
+                     "message": "needs KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true"}])
+
+
 def clean_secrets(method: AuthMethod, given: dict[str, str], errors: FieldErrors,
                   *, require_all: bool, allow_private: bool = False,
                   stored_masks: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -19,14 +19,13 @@ def _fail(exc: KeyhouseError) -> None:
 
 
 def _open() -> tuple[Settings, Store, KeyFileSource | PassphraseSource, Keyring]:
-    from keyhouse.services import kek_source
-    from keyhouse.vault.keyring import open_keyring
+    from keyhouse.vault.kms.keyring import local_source, open_configured_keyring
 
     settings = Settings()
     store = Store(settings.resolved_database_url)
-    source = kek_source(settings)
+    source = local_source(settings)
     try:
-        keyring = open_keyring(source, store).keyring
+        keyring = open_configured_keyring(settings, store).keyring
     except KeyhouseError as exc:
         _fail(exc)
         raise
@@ -57,11 +56,15 @@ def kek_add() -> None:
     With a key file, a new line ``N:BASE64`` is appended to KEYHOUSE_KEK_FILE: copy that
     file to every server (they pick the new version up without a restart), then run
     ``keyhouse kek rotate``."""
+    from keyhouse.store.kek_targets import add_version
     from keyhouse.store.kek_versions import add_passphrase, add_to_key_file
+    from keyhouse.vault.kms.keyring import KMS_SETTINGS, kms_providers, target_kind
 
-    _, store, source, keyring = _open()
+    settings, store, source, keyring = _open()
     try:
-        if isinstance(source, KeyFileSource):
+        if target_kind(settings) in KMS_SETTINGS:  # a version in KEYHOUSE_KEK_PROVIDER's KMS
+            click.echo(add_version(settings, store, keyring, kms_providers(settings))[1])
+        elif isinstance(source, KeyFileSource):
             version = add_to_key_file(source, store, keyring)
             click.echo(f"added KEK version {version} to {source.path}")
         else:
@@ -77,27 +80,36 @@ def kek_add() -> None:
 @kek.command("rotate")
 @click.option("--batch", type=int, default=100, show_default=True, help="Rows per commit.")
 @click.option("--new", "mint", is_flag=True,
-              help="Start a new rotation: add a KEK version first (key file only; with a "
-                   "passphrase, run 'keyhouse kek add').")
+              help="Start a new rotation: add a KEK version first, in the key file or in "
+                   "KEYHOUSE_KEK_PROVIDER's KMS (with a passphrase, run 'keyhouse kek add').")
 def kek_rotate(batch: int, mint: bool) -> None:
     """Promote the KEK version added by 'kek add' and re-wrap every DEK under it, online.
 
     Each step is restartable: after an interruption, run the same command again and it
     finishes the rotation under way (it never mints a second version). With nothing
     left to do it says so and changes nothing."""
-    from keyhouse.store.kek_versions import add_to_key_file, rotate
+    from keyhouse.store.kek_targets import add_version, primary_elsewhere
+    from keyhouse.store.kek_versions import rotate
+    from keyhouse.vault.kms.keyring import kms_providers, target_kind
 
-    _, store, source, keyring = _open()
-    if mint and not isinstance(source, KeyFileSource):
-        _fail(KeyhouseError("--new needs a KEK file; with a passphrase, run "
+    settings, store, _, keyring = _open()
+    kind = target_kind(settings)
+    if mint and kind == "passphrase":
+        _fail(KeyhouseError("--new needs a KEK file or a KMS; with a passphrase, run "
                             "'keyhouse kek add' and then 'keyhouse kek rotate'."))
         return
+    providers = kms_providers(settings)
 
     def add() -> int:
-        assert isinstance(source, KeyFileSource)
-        version = add_to_key_file(source, store, keyring)
-        click.echo(f"added KEK version {version} to {source.path}")
+        version, message = add_version(settings, store, keyring, providers)
+        click.echo(message)
         return version
+
+    # A primary outside KEYHOUSE_KEK_PROVIDER's source (the key file while the target is a
+    # KMS, or back) starts a rotation there by itself; `rotate` mints only when no earlier
+    # rotation is unfinished, so a re-run after an interruption never mints twice.
+    if kind != "passphrase" and primary_elsewhere(settings, store, keyring):
+        mint = True
 
     try:
         total = sum(store.kek_versions_in_use().values())

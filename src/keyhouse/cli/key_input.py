@@ -39,8 +39,9 @@ def _names(fields: Sequence[FieldSpec]) -> str:
 
 
 def describe_method(method: AuthMethod) -> str:
-    return (f"{method.id} ({method.label}) — secrets: {_names(method.secret_fields)}; "
+    line = (f"{method.id} ({method.label}) — secrets: {_names(method.secret_fields)}; "
             f"config: {_names(method.config_fields)}  (* required)")
+    return f"{line}\n      keyless: {method.notice}" if method.ambient else line
 
 
 def config_values(method: AuthMethod, pairs: Sequence[tuple[str, str]],

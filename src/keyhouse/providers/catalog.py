@@ -41,6 +41,9 @@ class AuthMethod:
     config_fields: tuple[FieldSpec, ...] = ()
     # Which wire format serves this method, when it differs from the provider's default.
     adapter: str | None = None
+    # Keyless: the credential is the server's own cloud identity, not a stored secret.
+    ambient: bool = False
+    notice: str = ""
 
     def field(self, name: str) -> FieldSpec | None:
         for f in (*self.secret_fields, *self.config_fields):
@@ -102,6 +105,18 @@ AZURE_API_VERSION = _config("api_version", "API version", required=True,
                             placeholder="2024-10-21", default="2024-10-21")
 
 
+AMBIENT_NOTICE = (
+    "Uses this server's own {cloud} identity: every admin can make keys that act as it. "
+    "Allowed only when the operator sets KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true.")
+
+
+def _ambient(id_: str, label: str, cloud: str, secret_fields: tuple[FieldSpec, ...],
+             config_fields: tuple[FieldSpec, ...], adapter: str | None = None,
+             notice: str | None = None) -> AuthMethod:
+    return AuthMethod(id_, label, secret_fields, config_fields, adapter=adapter, ambient=True,
+                      notice=notice or AMBIENT_NOTICE.format(cloud=cloud))
+
+
 def _vendor(id_: str, name: str, base_url: str, embeddings: bool = False) -> ProviderSpec:
     """An OpenAI-compatible vendor: one row, served by the OpenAI wire format."""
     return ProviderSpec(
@@ -110,6 +125,15 @@ def _vendor(id_: str, name: str, base_url: str, embeddings: bool = False) -> Pro
         auth_methods=(AuthMethod("api_key", "API key", (API_KEY,), (BASE_URL,)),),
     )
 
+
+BEDROCK_CONFIG = (
+    _config("region", "Region", required=True, placeholder="us-east-1", pattern=REGION_PATTERN,
+            destination=True),
+    _config("base_url", "Endpoint URL", kind="url",
+            help="Leave empty for https://bedrock-runtime.{region}.amazonaws.com."),
+)
+DATABRICKS_HOST = _config("host", "Workspace URL", required=True, kind="url",
+                          placeholder="https://adb-123.azuredatabricks.net")
 
 PROVIDERS: tuple[ProviderSpec, ...] = (
     ProviderSpec(
@@ -136,6 +160,13 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                 _config("authority_url", "Authority URL", kind="url",
                         help="Leave empty for https://login.microsoftonline.com."),
             ), adapter="azure"),
+            _ambient("managed_identity", "Azure OpenAI (managed identity)", "Azure", (
+                _secret("client_id", "Client ID", required=False, kind="text"),
+            ), (
+                AZURE_ENDPOINT, AZURE_API_VERSION,
+                _config("deployment", "Deployment name",
+                        help="Leave empty to use the endpoint's model as the deployment."),
+            ), adapter="azure_managed_identity"),
         ),
     ),
     ProviderSpec(
@@ -160,7 +191,13 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                 _config("base_url", "API base URL", kind="url",
                         help="Leave empty for https://{location}-aiplatform.googleapis.com."),
             ),
-        ),),
+        ), _ambient("adc", "Application Default Credentials", "Google Cloud", (), (
+            _config("project_id", "Project ID", required=True),
+            _config("location", "Location", placeholder="us-central1", default="us-central1",
+                    pattern=LOCATION_PATTERN, destination=True),
+            _config("base_url", "API base URL", kind="url",
+                    help="Leave empty for https://{location}-aiplatform.googleapis.com."),
+        ), adapter="vertex_adc")),
     ),
     ProviderSpec(
         id="bedrock", display_name="Amazon Bedrock", adapter="bedrock", embeddings=True,
@@ -169,26 +206,35 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                 _secret("aws_access_key_id", "Access key ID"),
                 _secret("aws_secret_access_key", "Secret access key"),
                 _secret("aws_session_token", "Session token", required=False),
-            ), (
-                _config("region", "Region", required=True, placeholder="us-east-1",
-                        pattern=REGION_PATTERN, destination=True),
-                _config("base_url", "Endpoint URL", kind="url",
-                        help="Leave empty for https://bedrock-runtime.{region}.amazonaws.com."),
-            )),
-            AuthMethod("api_key", "Bedrock API key", (API_KEY,), (
-                _config("region", "Region", required=True, placeholder="us-east-1",
-                        pattern=REGION_PATTERN, destination=True),
-                _config("base_url", "Endpoint URL", kind="url",
-                        help="Leave empty for https://bedrock-runtime.{region}.amazonaws.com."),
-            )),
+            ), BEDROCK_CONFIG),
+            AuthMethod("api_key", "Bedrock API key", (API_KEY,), BEDROCK_CONFIG),
+            _ambient("default_chain", "Default credential chain", "AWS", (), BEDROCK_CONFIG,
+                     adapter="bedrock_keyless"),
+            _ambient("assume_role", "Assume an IAM role", "AWS", (
+                _secret("role_arn", "Role ARN", kind="text",
+                        placeholder="arn:aws:iam::123456789012:role/keyhouse"),
+                _secret("external_id", "External ID", required=False),
+                _secret("session_name", "Session name", required=False, kind="text"),
+                # Without these, the role is assumed with the server's default chain.
+                _secret("aws_access_key_id", "Access key ID (optional)", required=False),
+                _secret("aws_secret_access_key", "Secret access key (optional)",
+                        required=False),
+            ), BEDROCK_CONFIG, adapter="bedrock_keyless"),
         ),
     ),
     ProviderSpec(
         id="databricks", display_name="Databricks", adapter="databricks", embeddings=True,
-        auth_methods=(AuthMethod("token", "Personal access token",
-                                 (_secret("token", "Access token"),),
-                                 (_config("host", "Workspace URL", required=True, kind="url",
-                                          placeholder="https://adb-123.azuredatabricks.net"),)),),
+        auth_methods=(
+            AuthMethod("token", "Personal access token", (_secret("token", "Access token"),),
+                       (DATABRICKS_HOST,)),
+            _ambient("oauth_m2m", "Service principal (OAuth M2M)", "Databricks",
+                     (_secret("client_secret", "Client secret"),), (
+                DATABRICKS_HOST, _config("client_id", "Client ID", required=True),
+            ), adapter="databricks_oauth",
+                notice="Exchanges the service principal's secret for short-lived workspace "
+                      "tokens. Listed with the keyless methods: allowed only when the "
+                      "operator sets KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true."),
+        ),
     ),
     ProviderSpec(
         id="ollama", display_name="Ollama", adapter="openai", embeddings=True,

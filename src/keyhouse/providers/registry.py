@@ -20,6 +20,12 @@ ADAPTERS: dict[str, str] = {
     "gemini": "keyhouse.providers.gemini:GeminiAdapter",
     "vertex": "keyhouse.providers.vertex:VertexAdapter",
     "bedrock": "keyhouse.providers.bedrock:BedrockAdapter",
+    # Keyless auth methods: the provider's adapter with a short-lived credential source.
+    "bedrock_keyless": "keyhouse.providers.credentials.adapters:KeylessBedrockAdapter",
+    "vertex_adc": "keyhouse.providers.credentials.adapters:AdcVertexAdapter",
+    "azure_managed_identity":
+        "keyhouse.providers.credentials.adapters:ManagedIdentityAzureAdapter",
+    "databricks_oauth": "keyhouse.providers.credentials.adapters:OAuthDatabricksAdapter",
 }
 
 class Adapters:

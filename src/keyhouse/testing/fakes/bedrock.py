@@ -30,7 +30,7 @@ import json
 import random
 import struct
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -144,11 +144,19 @@ def sigv4_signature(secret: str, amz_date: str, scope: str, canonical: str) -> t
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(), to_sign
 
 
+SessionLookup = Callable[[str], "tuple[str, str] | None"]
+
+
 class Authenticator:
+    """``sessions`` looks up temporary credentials an STS issued — (secret, session
+    token) by access key id — as AWS itself does for an assumed role's requests."""
+
     def __init__(self, access_key_id: str, secret_access_key: str, session_token: str | None,
-                 api_key: str | None, region: str) -> None:
+                 api_key: str | None, region: str,
+                 sessions: SessionLookup | None = None) -> None:
         self.secrets = {access_key_id: secret_access_key}
         self.session_token, self.api_key, self.region = session_token, api_key, region
+        self.sessions = sessions
 
     def check(self, method: str, raw_path: str, raw_query: str,
               headers: list[tuple[str, str]], body: bytes) -> None:
@@ -172,8 +180,12 @@ class Authenticator:
                            f"'Signature' parameters (got: {auth}).", CORAL)
         key_id, _, scope = fields["Credential"].partition("/")
         secret = self.secrets.get(key_id)
+        expected_token = self.session_token
+        issued = self.sessions(key_id) if secret is None and self.sessions else None
+        if issued is not None:
+            secret, expected_token = issued
         presented_token = header.get("x-amz-security-token")
-        if secret is None or presented_token != self.session_token:
+        if secret is None or presented_token != expected_token:
             raise AwsError(403, "UnrecognizedClientException",
                            f"{BAD_TOKEN} (access key id: {key_id})", CORAL)
         self._check_date_and_scope(header.get("x-amz-date", ""), scope, key_id)
@@ -416,8 +428,9 @@ FOUNDATION_MODELS = [
 def create_app(access_key_id: str = "AKIDEXAMPLE",
                secret_access_key: str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                session_token: str | None = None, api_key: str | None = None,
-               region: str = "us-east-1") -> Starlette:
-    auth = Authenticator(access_key_id, secret_access_key, session_token, api_key, region)
+               region: str = "us-east-1", sessions: SessionLookup | None = None) -> Starlette:
+    auth = Authenticator(access_key_id, secret_access_key, session_token, api_key, region,
+                         sessions)
     calls: list[Recorded] = []
 
     async def dispatch(request: Request) -> Response:

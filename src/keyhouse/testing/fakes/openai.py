@@ -305,10 +305,14 @@ async def _serve(request: Request, recorded: Recorded, family: str, model: str,
 
 def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None,
                entra_client_secret: str | None = None, databricks_token: str | None = None,
-               entra_client_id: str = "keyhouse-client") -> Starlette:
-    """``api_key=None`` serves the OpenAI routes without auth, as Ollama does."""
+               entra_client_id: str = "keyhouse-client",
+               databricks_client: tuple[str, str] | None = None) -> Starlette:
+    """``api_key=None`` serves the OpenAI routes without auth, as Ollama does.
+    ``databricks_client`` is a service principal's (client id, secret) that the workspace's
+    ``POST /oidc/v1/token`` (OAuth M2M) exchanges for tokens the serving routes accept."""
     issued: set[str] = set()  # Entra tokens handed out, which the Azure routes accept
     stored: dict[str, JSON] = {}  # responses kept for previous_response_id (store: true)
+    workspace_tokens: set[str] = set()  # Databricks OAuth tokens handed out
 
     def openai_auth(request: Request) -> Response | None:
         if api_key is None:
@@ -354,9 +358,37 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
         if not token:
             return databricks_error(401, "401", "Credential was not sent or was of an "
                                     "unsupported type for this API.")
+        if token in workspace_tokens:
+            return None
         if databricks_token is None or token != databricks_token:
             return databricks_error(403, "403", f"Invalid access token: {token}.")
         return None
+
+    async def databricks_oauth(request: Request) -> Response:
+        recorded = await _record(request)
+        form = {k: v[0] for k, v in parse_qs(recorded.body.decode()).items()}
+        scheme, _, basic = request.headers.get("authorization", "").partition(" ")
+        try:
+            client_id, _, secret = base64.b64decode(basic).decode().partition(":")
+        except ValueError:
+            client_id = secret = ""
+        if form.get("grant_type") != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type",
+                                 "error_description": "grant_type must be "
+                                 "client_credentials"}, status_code=400)
+        if (scheme.lower() != "basic" or databricks_client is None
+                or (client_id, secret) != databricks_client):
+            return JSONResponse({"error": "invalid_client",
+                                 "error_description": "Client authentication failed"},
+                                status_code=401)
+        if form.get("scope") != "all-apis":
+            return JSONResponse({"error": "invalid_scope",
+                                 "error_description": "scope must be all-apis"},
+                                status_code=400)
+        token = "dapi-oauth-" + secrets.token_urlsafe(24)
+        workspace_tokens.add(token)
+        return JSONResponse({"access_token": token, "token_type": "Bearer",
+                             "scope": "all-apis", "expires_in": 3600})
 
     async def openai_route(request: Request) -> Response:
         recorded = await _record(request)
@@ -456,7 +488,9 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
         Route("/serving-endpoints/embeddings", databricks_route, methods=["POST"]),
         Route("/api/2.0/serving-endpoints", databricks_route, methods=["GET"]),
         Route("/{tenant}/oauth2/v2.0/token", entra_token, methods=["POST"]),
+        Route("/oidc/v1/token", databricks_oauth, methods=["POST"]),
     ])
     app.state.calls = []
     app.state.entra_tokens = issued
+    app.state.workspace_tokens = workspace_tokens
     return app
