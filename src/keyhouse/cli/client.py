@@ -55,6 +55,11 @@ class ApiError(CliError):
         self.body = dict(body)
         details = [f"{f.get('field', '?')}: {f.get('message', '')}"
                    for f in body.get("fields") or [] if isinstance(f, dict)]
+        # The server's message repeats the first field's problem: say each one once.
+        if len(details) == 1 and details[0] in message:
+            details = []
+        elif len(details) > 1 and details[0] in message:
+            message = f"{len(details)} fields are not valid"
         super().__init__(f"{code}: {message}", details=details)
 
 

@@ -21,9 +21,31 @@ def configure_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _require_free_port(host: str, port: int) -> None:
+    """Say plainly that the port is taken (most often by an earlier ``make run``) before
+    start-up work, instead of uvicorn's bare errno after it."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # uvicorn reports an unusable host itself
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError:
+            click.secho(f"keyhouse: {host}:{port} is already in use. Is another keyhouse "
+                        "serve (an earlier `make run`) still running? Stop it, or pick "
+                        "another port with --port or KEYHOUSE_PORT.", fg="red", err=True)
+            sys.exit(2)
+
+
 @click.command()
-@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 5000).")
+@click.option("--host", default=None,
+              help="Address to bind (default 127.0.0.1; env KEYHOUSE_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default 5000; env KEYHOUSE_PORT).")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Worker processes; each keeps its own cache and follows edits by poll.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
@@ -37,6 +59,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     host = host or settings.host
     port = port or settings.port
     configure_logging(settings.log_level)
+    _require_free_port(host, port)
     try:
         services = bootstrap(settings)
     except KeyhouseError as exc:
