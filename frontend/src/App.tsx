@@ -7,9 +7,9 @@ import { markSignedOut, useSession } from "./api/session";
 import { navigate, ROUTES, useRoute } from "./lib/router";
 import { SignIn } from "./components/SignIn";
 import { Shell } from "./components/Shell";
-import { Gateway } from "./components/Gateway";
+import { Gateway, GATEWAY_PATHS } from "./components/Gateway";
 
-const KNOWN_PATHS: string[] = [ROUTES.endpoints, ROUTES.apiKeys];
+const KNOWN_PATHS: string[] = GATEWAY_PATHS;
 
 export function App() {
   const qc = useQueryClient();

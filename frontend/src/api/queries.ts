@@ -2,7 +2,7 @@
 // (a key lists its endpoints, a target names its key), so every write refreshes both.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "./client";
-import type { EndpointCreate, EndpointUpdate, KeyCreate, KeyUpdate } from "./types";
+import type { AccessTokenCreate, EndpointCreate, EndpointUpdate, KeyCreate, KeyUpdate } from "./types";
 
 export const qk = {
   session: ["session"] as const,
@@ -11,6 +11,7 @@ export const qk = {
   // Under "keys", so every key write (which refreshes "keys") refreshes the history too.
   keyVersions: (id: string) => ["keys", id, "versions"] as const,
   endpoints: ["endpoints"] as const,
+  accessTokens: ["access-tokens"] as const,
 };
 
 export function useProviders() {
@@ -142,5 +143,29 @@ export function useVerifyKey() {
   return useMutation({
     mutationFn: (id: string) =>
       unwrap(api.POST("/api/v1/keys/{key_id}/verify", { params: { path: { key_id: id } } })),
+  });
+}
+
+export function useAccessTokens() {
+  return useQuery({
+    queryKey: qk.accessTokens,
+    queryFn: async () => (await unwrap(api.GET("/api/v1/access-tokens"))).access_tokens,
+  });
+}
+
+export function useCreateAccessToken() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (body: AccessTokenCreate) => unwrap(api.POST("/api/v1/access-tokens", { body })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: qk.accessTokens }),
+  });
+}
+
+export function useRevokeAccessToken() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE("/api/v1/access-tokens/{token_id}", { params: { path: { token_id: id } } })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: qk.accessTokens }),
   });
 }

@@ -156,7 +156,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verify */
+        /**
+         * Verify
+         * @description Try the stored credential with the provider; with a body, try it as it would be
+         *     after those changes, without saving them (the web form's "Save & test").
+         */
         post: operations["verify_api_v1_keys__key_id__verify_post"];
         delete?: never;
         options?: never;
@@ -439,6 +443,20 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * KeyCheck
+         * @description Changes to test with the provider before saving them (``POST .../verify``).
+         */
+        KeyCheck: {
+            /** Config */
+            config?: {
+                [key: string]: string | null;
+            } | null;
+            /** Credentials */
+            credentials?: {
+                [key: string]: string;
+            } | null;
         };
         /** KeyCreate */
         KeyCreate: {
@@ -1124,7 +1142,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["KeyCheck"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {

@@ -29,3 +29,10 @@ export type TargetView = EndpointView["targets"][number];
 export type EndpointCreate = Body<paths["/api/v1/endpoints"]["post"]>;
 export type EndpointUpdate = Body<paths["/api/v1/endpoints/{endpoint_id}"]["patch"]>;
 export type TargetIn = EndpointCreate["targets"][number];
+
+export type AccessTokenCreate = Body<paths["/api/v1/access-tokens"]["post"]>;
+export type AccessTokenCreated = Ok<paths["/api/v1/access-tokens"]["post"]>;
+// `last_used_at` arrives with usage tracking; the list shows the column once the API has it.
+export type AccessTokenView = Ok<paths["/api/v1/access-tokens"]["get"]>["access_tokens"][number] & {
+  last_used_at?: string | null;
+};

@@ -45,4 +45,5 @@ export function navigate(path: string, params?: Record<string, string>, replace 
 export const ROUTES = {
   endpoints: "/gateway",
   apiKeys: "/gateway/api-keys",
+  accessTokens: "/gateway/access-tokens",
 } as const;

@@ -64,6 +64,13 @@ class KeyUpdate(Strict):
     rotate_after_days: Annotated[int, Field(ge=0, le=3650)] | None = None
 
 
+class KeyCheck(Strict):
+    """Changes to test with the provider before saving them (``POST .../verify``)."""
+
+    credentials: Annotated[dict[str, SecretValue], Field(max_length=MAX_FIELDS)] | None = None
+    config: Annotated[dict[str, ConfigValue | None], Field(max_length=MAX_FIELDS)] | None = None
+
+
 class Ref(BaseModel):
     id: str
     name: str

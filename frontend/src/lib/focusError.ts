@@ -1,0 +1,20 @@
+// Every form's answer to an error: bring the first problem into view and put the focus
+// on it, so neither a field error below the fold nor an alert at the top goes unseen.
+
+/** The first invalid field (Mantine marks it aria-invalid) or error alert inside root. */
+export function firstError(root: ParentNode): HTMLElement | null {
+  return root.querySelector<HTMLElement>('[aria-invalid="true"], [role="alert"]');
+}
+
+/** Scroll to and focus the first error once React has rendered it. */
+export function focusFirstError(root: HTMLElement | null): void {
+  if (!root) return;
+  // Errors are set in the same tick as this call; they reach the DOM on the next frame.
+  requestAnimationFrame(() => {
+    const target = firstError(root);
+    if (!target) return;
+    target.scrollIntoView({ block: "center" });
+    if (target.getAttribute("role") === "alert" && !target.hasAttribute("tabindex")) target.tabIndex = -1;
+    target.focus({ preventScroll: true });
+  });
+}
