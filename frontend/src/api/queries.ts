@@ -2,7 +2,7 @@
 // (a key lists its endpoints, a target names its key), so every write refreshes both.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "./client";
-import type { AccessTokenCreate, EndpointCreate, EndpointUpdate, KeyCreate, KeyUpdate } from "./types";
+import type { AccessTokenCreate, EndpointCreate, EndpointUpdate, KeyCheck, KeyCreate, KeyUpdate } from "./types";
 
 export const qk = {
   session: ["session"] as const,
@@ -135,6 +135,15 @@ export function useDeleteEndpoint() {
     mutationFn: (id: string) =>
       unwrap(api.DELETE("/api/v1/endpoints/{endpoint_id}", { params: { path: { endpoint_id: id } } })),
     onSuccess: refresh,
+  });
+}
+
+/** Try the key as `body` would change it, before saving: the server merges the changes
+ * with the stored credential, calls the provider, and stores nothing. */
+export function useTestKeyChanges() {
+  return useMutation({
+    mutationFn: (v: { id: string; body: KeyCheck }) =>
+      unwrap(api.POST("/api/v1/keys/{key_id}/verify", { params: { path: { key_id: v.id } }, body: v.body })),
   });
 }
 

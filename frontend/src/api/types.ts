@@ -20,6 +20,7 @@ export type KeyView = Ok<paths["/api/v1/keys"]["get"]>["keys"][number];
 export type KeyCreate = Body<paths["/api/v1/keys"]["post"]>;
 export type KeyUpdate = Body<paths["/api/v1/keys/{key_id}"]["patch"]>;
 export type CredentialVersion = Ok<paths["/api/v1/keys/{key_id}/versions"]["get"]>["versions"][number];
+export type KeyCheck = NonNullable<Body<paths["/api/v1/keys/{key_id}/verify"]["post"]>>;
 export type VerifyResult = Ok<paths["/api/v1/keys/{key_id}/verify"]["post"]>;
 
 export type SessionView = Ok<paths["/api/v1/session"]["get"]>;

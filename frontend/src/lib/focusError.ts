@@ -7,12 +7,16 @@ export function firstError(root: ParentNode): HTMLElement | null {
 }
 
 /** Scroll to and focus the first error once React has rendered it. */
-export function focusFirstError(root: HTMLElement | null): void {
+export function focusFirstError(root: HTMLElement | null, frames = 10): void {
   if (!root) return;
-  // Errors are set in the same tick as this call; they reach the DOM on the next frame.
+  // Errors are set in the same tick as this call and reach the DOM a frame or so later
+  // (a section holding them may be opening): look again for a few frames.
   requestAnimationFrame(() => {
     const target = firstError(root);
-    if (!target) return;
+    if (!target || target.offsetParent === null) {
+      if (frames > 1) focusFirstError(root, frames - 1);
+      return;
+    }
     target.scrollIntoView({ block: "center" });
     if (target.getAttribute("role") === "alert" && !target.hasAttribute("tabindex")) target.tabIndex = -1;
     target.focus({ preventScroll: true });
