@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from keyhouse.cli import preflight
 from keyhouse.errors import KeyhouseError
 from keyhouse.settings import Settings
 from keyhouse.store.store import Store
@@ -23,6 +24,8 @@ def _open() -> tuple[Settings, Store, KeyFileSource | PassphraseSource, Keyring]
     from keyhouse.vault.keyring import open_keyring
 
     settings = Settings()
+    preflight.check_store(settings)
+    preflight.check_kek_file(settings)
     store = Store(settings.resolved_database_url)
     source = kek_source(settings)
     try:

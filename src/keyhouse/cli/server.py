@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
+from pathlib import Path
 
 import click
 
@@ -105,3 +107,35 @@ def db_upgrade() -> None:
     store = Store(settings.resolved_database_url)
     store_db.upgrade(store.engine)
     click.echo(f"database at revision {store_db.current_revision(store.engine)}")
+
+
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+def db_backup(file: Path, force: bool) -> None:
+    """Copy the SQLite store to FILE, consistently, while the server runs.
+
+    Uses SQLite's online backup API: a plain file copy of keyhouse.db misses what is
+    still in its write-ahead log (keyhouse.db-wal), and can catch a write half done.
+    The KEK is not in the copy: back it up separately (docs/backup.md). For PostgreSQL,
+    use pg_dump."""
+    from keyhouse.cli import backup, preflight
+
+    settings = Settings()
+    source = preflight.sqlite_path(settings)
+    if source is None:
+        raise preflight.StoreProblem(
+            "`keyhouse db backup` copies the embedded SQLite store; this server uses "
+            "KEYHOUSE_DATABASE_URL. Back PostgreSQL up with pg_dump (docs/backup.md).")
+    preflight.check_store(settings)
+    if file.exists() and not force:
+        raise preflight.StoreProblem(f"{file} exists; pass --force to overwrite it.")
+    try:
+        summary = backup.sqlite_backup(source, file)
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        raise preflight.StoreProblem(f"the backup failed, {file} is unchanged: {exc}") from None
+    kek = ("the KEK passphrase" if settings.kek_passphrase is not None
+           else f"the KEK file {settings.resolved_kek_file}")
+    click.echo(f"backed up {source} to {file}: {summary}.")
+    click.echo(f"Keep {kek} too, stored apart from this copy: the copy cannot be "
+               "decrypted without it.")
