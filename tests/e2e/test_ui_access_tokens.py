@@ -52,7 +52,7 @@ def test_create_a_token_in_the_ui_and_call_an_endpoint_with_the_sdk(
     token = shown.get_by_test_id("new-token").inner_text().strip()
     assert token.startswith("kh_")
     shown.get_by_role("button", name="Copy token").click()
-    expect(shown.get_by_role("button", name="Token copied")).to_be_visible()
+    expect(shown.get_by_role("button", name="Copied")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == token
     signed_in.shot("access-token-created")
     shown.get_by_role("button", name="Done").click()

@@ -119,7 +119,7 @@ function TryIt({ endpoint, onLeave }: { endpoint: EndpointView; onLeave: () => v
               p="sm"
               radius="md"
               withBorder={t.role === "assistant"}
-              bg={t.role === "user" ? "indigo.0" : undefined}
+              bg={t.role === "user" ? "var(--mantine-color-indigo-light)" : undefined}
               ml={t.role === "user" ? "xl" : 0}
               mr={t.role === "assistant" ? "xl" : 0}
               data-role={t.role}

@@ -323,7 +323,7 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
           <>
             <Divider label="Credentials" labelPosition="left" />
             {reenter && (
-              <Text size="sm" c="orange.8">
+              <Text size="sm" c="var(--mantine-color-orange-text)">
                 A URL changed: re-enter the credential so it is never sent to a new address unconfirmed.
               </Text>
             )}

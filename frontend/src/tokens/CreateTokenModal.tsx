@@ -125,9 +125,8 @@ function ShowOnce({ created, onDone }: { created: AccessTokenCreated; onDone: ()
               color={copied ? "teal" : undefined}
               leftSection={copied ? <IconCheck size={16} /> : undefined}
               onClick={copy}
-              aria-label={copied ? "Token copied" : "Copy token"}
             >
-              {copied ? "Copied" : "Copy"}
+              {copied ? "Copied" : "Copy token"}
             </Button>
           )}
         </CopyButton>
