@@ -7,12 +7,12 @@ BIN    := $(VENV)/bin
 UI_OUT := src/keyhouse/ui/static/index.html
 UI_SRC := $(shell find frontend/src frontend/index.html frontend/package.json frontend/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: run test install dev ui browser lint typecheck pytest bench clean
+.PHONY: run test install dev ui browser lint typecheck ui-lint ui-test pytest bench screenshots clean
 
 run: install ui
 	$(BIN)/keyhouse serve
 
-test: dev ui browser lint typecheck pytest
+test: dev ui browser lint typecheck ui-lint ui-test pytest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,11 +53,22 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
+# The web UI: ESLint, and the Vitest unit tests of its form helpers and lib/.
+ui-lint: frontend/node_modules/.package-lock.json
+	cd frontend && npm run --silent lint
+
+ui-test: frontend/node_modules/.package-lock.json
+	cd frontend && npm run --silent test
+
 pytest: dev
 	$(BIN)/pytest
 
 bench: install ui
 	$(BIN)/python -m bench
+
+# docs/screenshots/*.png, from a browser script with demo data (docs/screenshots.py).
+screenshots: dev ui browser
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules src/keyhouse/ui/static .pytest_cache .mypy_cache .ruff_cache

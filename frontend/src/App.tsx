@@ -18,7 +18,9 @@ export function App() {
   // {"signed_in": false} is the server's way of saying "sign in".
   const signedIn = session.data?.signed_in === true;
   const wasSignedIn = useRef(false);
-  wasSignedIn.current = signedIn;
+  useEffect(() => {
+    wasSignedIn.current = signedIn;
+  }, [signedIn]);
 
   // Any 401 from the admin API means the session is gone: back to sign-in, drop cached data.
   useEffect(

@@ -157,7 +157,7 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
   }
 
   return (
-    <form ref={root} onSubmit={form.onSubmit(submit, showErrors)} noValidate>
+    <form ref={root} onSubmit={(e) => form.onSubmit(submit, showErrors)(e)} noValidate>
       <Stack gap="md">
         {failure && (
           <Alert color="red" icon={<IconAlert />} title="Could not save" role="alert">

@@ -237,8 +237,9 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
 
   const liveNameError = form.values.name ? nameError(form.values.name, existing, original?.id) : null;
 
+  // onSubmit is wrapped so its handlers, which read the form's ref, are made at submit time.
   return (
-    <form ref={root} onSubmit={form.onSubmit(submit, showErrors)} noValidate>
+    <form ref={root} onSubmit={(e) => form.onSubmit(submit, showErrors)(e)} noValidate>
       <Stack gap="md">
         {stale && (
           <Alert color="yellow" icon={<IconAlert />} title="Changed elsewhere" role="alert">

@@ -62,7 +62,7 @@ function CreateForm({ onCreated, onCancel }: { onCreated: (t: AccessTokenCreated
 
   const names = (endpoints.data ?? []).map((e) => e.name);
   return (
-    <form ref={root} onSubmit={form.onSubmit(submit, () => focusFirstError(root.current))} noValidate>
+    <form ref={root} onSubmit={(e) => form.onSubmit(submit, () => focusFirstError(root.current))(e)} noValidate>
       <Stack gap="md">
         {failure && (
           <Alert color="red" icon={<IconAlert />} role="alert">
