@@ -28,14 +28,16 @@ def test_a_missing_home_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [None, b"", b"not a database at all" * 100])
-def test_a_home_without_a_keyhouse_database_is_named(tmp_path: Path,
-                                                    content: bytes | None) -> None:
+def test_a_home_without_a_keyhouse_database_is_named(tmp_path: Path, content: bytes | None) -> None:
     if content is not None:
         (tmp_path / "keyhouse.db").write_bytes(content)
     code, err = _status(tmp_path)
     assert code == 2
-    assert ("no Keyhouse database" in err or "not a Keyhouse database" in err
-            or "cannot open the database" in err), err
+    assert (
+        "no Keyhouse database" in err
+        or "not a Keyhouse database" in err
+        or "cannot open the database" in err
+    ), err
     assert "KEYHOUSE_HOME" in err
     assert not (tmp_path / "kek.key").exists(), "looking must not generate a KEK"
 
@@ -56,7 +58,9 @@ def test_a_missing_kek_file_is_named_not_created(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_database_url_is_shown_without_its_password(tmp_path: Path) -> None:
-    code, err = _status(tmp_path, KEYHOUSE_DATABASE_URL="postgresql+psycopg://u:hunter2@127.0.0.1:1/x")
+    code, err = _status(
+        tmp_path, KEYHOUSE_DATABASE_URL="postgresql+psycopg://u:hunter2@127.0.0.1:1/x"
+    )
     assert code == 2 and "cannot open the database" in err and "KEYHOUSE_DATABASE_URL" in err
     assert "hunter2" not in err
 

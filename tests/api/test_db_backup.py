@@ -20,8 +20,12 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 def _decrypt_all(home: Path, db: Path) -> int:
     """Every key in ``db`` opens with the home's KEK: no row is torn or half-written."""
-    settings = Settings(home=home, database_url=f"sqlite:///{db}", admin_token=ADMIN_TOKEN,
-                        kek_file=home / "kek.key")
+    settings = Settings(
+        home=home,
+        database_url=f"sqlite:///{db}",
+        admin_token=ADMIN_TOKEN,
+        kek_file=home / "kek.key",
+    )
     services = bootstrap(settings, migrate=False)
     try:
         keys = services.keys.list()
@@ -40,20 +44,27 @@ def test_backups_taken_while_the_server_writes_are_consistent(tmp_path: Path) ->
     stop = threading.Event()
     written: list[int] = []
     with replica(env) as url:
+
         def writer() -> None:
             with httpx.Client(base_url=url, headers=ADMIN, timeout=30) as c:
                 i = 0
                 while not stop.is_set():
-                    r = c.post("/api/v1/keys", json={
-                        "name": f"k{i}", "provider": "openai",
-                        "credentials": {"api_key": f"sk-backup-{i:04d}-" + "x" * 24}})
+                    r = c.post(
+                        "/api/v1/keys",
+                        json={
+                            "name": f"k{i}",
+                            "provider": "openai",
+                            "credentials": {"api_key": f"sk-backup-{i:04d}-" + "x" * 24},
+                        },
+                    )
                     assert r.status_code == 201, r.text
                     # Rotate an earlier key too: updates must be all-in or all-out.
                     if i:
                         first = c.get("/api/v1/keys").json()["keys"][0]["id"]
                         secret = f"sk-backup-r{i}-" + "y" * 24
-                        r = c.patch(f"/api/v1/keys/{first}",
-                                    json={"credentials": {"api_key": secret}})
+                        r = c.patch(
+                            f"/api/v1/keys/{first}", json={"credentials": {"api_key": secret}}
+                        )
                         assert r.status_code == 200, r.text
                     i += 1
                     written.append(i)
@@ -93,11 +104,17 @@ def test_backups_taken_while_the_server_writes_are_consistent(tmp_path: Path) ->
 
 
 def test_backup_explains_a_wrong_home_and_postgres(tmp_path: Path) -> None:
-    missing = keyhouse("db", "backup", str(tmp_path / "b.db"),
-                       env=keyhouse_env(tmp_path / "nowhere"), check=False)
+    missing = keyhouse(
+        "db", "backup", str(tmp_path / "b.db"), env=keyhouse_env(tmp_path / "nowhere"), check=False
+    )
     assert missing.returncode == 2
     assert "no Keyhouse database" in missing.stderr and "KEYHOUSE_HOME" in missing.stderr
     assert not (tmp_path / "nowhere").exists() and not (tmp_path / "b.db").exists()
-    pg = keyhouse("db", "backup", str(tmp_path / "b.db"), check=False,
-                  env=keyhouse_env(tmp_path, "postgresql+psycopg://127.0.0.1:1/x"))
+    pg = keyhouse(
+        "db",
+        "backup",
+        str(tmp_path / "b.db"),
+        check=False,
+        env=keyhouse_env(tmp_path, "postgresql+psycopg://127.0.0.1:1/x"),
+    )
     assert pg.returncode == 2 and "pg_dump" in pg.stderr

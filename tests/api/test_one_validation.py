@@ -15,21 +15,35 @@ from keyhouse.settings import Settings
 from tests.api.conftest import CheckedClient, Run
 from tests.conftest import ADMIN_TOKEN
 
-URL_FIELDS = [(p.id, m.id, f.name) for p in catalog.PROVIDERS for m in p.auth_methods
-              for f in m.config_fields if f.kind == "url"]
+URL_FIELDS = [
+    (p.id, m.id, f.name)
+    for p in catalog.PROVIDERS
+    for m in p.auth_methods
+    for f in m.config_fields
+    if f.kind == "url"
+]
 
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """The default an operator gets: private upstreams refused."""
-    return Settings(home=tmp_path / "home", database_url=database_url,
-                    kek_file=tmp_path / "kek.key", admin_token=ADMIN_TOKEN,
-                    allow_private_upstreams=False)
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        kek_file=tmp_path / "kek.key",
+        admin_token=ADMIN_TOKEN,
+        allow_private_upstreams=False,
+    )
 
 
 def _body(provider: str, method: str, field: str, value: str) -> dict[str, Any]:
-    return {"name": "k", "provider": provider, "auth_method": method,
-            "credentials": {}, "config": {field: value}}
+    return {
+        "name": "k",
+        "provider": provider,
+        "auth_method": method,
+        "credentials": {},
+        "config": {field: value},
+    }
 
 
 def _field_errors(response: Any) -> dict[str, str]:
@@ -38,7 +52,8 @@ def _field_errors(response: Any) -> dict[str, str]:
 
 @pytest.mark.parametrize(("provider", "method", "field"), URL_FIELDS)
 def test_every_url_field_refuses_a_value_without_a_scheme(
-        client: CheckedClient, provider: str, method: str, field: str) -> None:
+    client: CheckedClient, provider: str, method: str, field: str
+) -> None:
     r = client.post("/api/v1/keys", json=_body(provider, method, field, "notaurl"))
     assert r.status_code == 422, r.text
     assert "https://" in _field_errors(r)[f"config.{field}"]
@@ -48,7 +63,8 @@ def test_every_url_field_refuses_a_value_without_a_scheme(
 @pytest.mark.parametrize(("provider", "method", "field"), URL_FIELDS)
 @pytest.mark.parametrize("url", ["http://localhost:11434/v1", "http://10.1.2.3/v1"])
 def test_every_url_field_explains_a_private_refusal_once(
-        client: CheckedClient, provider: str, method: str, field: str, url: str) -> None:
+    client: CheckedClient, provider: str, method: str, field: str, url: str
+) -> None:
     r = client.post("/api/v1/keys", json=_body(provider, method, field, url))
     assert r.status_code == 422, r.text
     message = _field_errors(r)[f"config.{field}"]
@@ -58,16 +74,27 @@ def test_every_url_field_explains_a_private_refusal_once(
 
 def test_a_metadata_address_gets_no_hint(client: CheckedClient) -> None:
     """The setting does not lift it, so naming the setting would mislead."""
-    r = client.post("/api/v1/keys", json=_body("openai_compatible", "api_key", "base_url",
-                                               "http://169.254.169.254/v1"))
+    r = client.post(
+        "/api/v1/keys",
+        json=_body("openai_compatible", "api_key", "base_url", "http://169.254.169.254/v1"),
+    )
     assert r.status_code == 422
     message = _field_errors(r)["config.base_url"]
     assert "metadata" in message and "KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS" not in message
 
 
 def test_the_cli_sends_urls_as_given_and_shows_the_servers_error(run: Run) -> None:
-    result = run("keys", "create", "k", "--provider", "openai_compatible",
-                 "--config", "base_url=notaurl", "--stdin", input="sk-x\n")
+    result = run(
+        "keys",
+        "create",
+        "k",
+        "--provider",
+        "openai_compatible",
+        "--config",
+        "base_url=notaurl",
+        "--stdin",
+        input="sk-x\n",
+    )
     assert result.exit_code == 1, result.output
     assert "config.base_url" in result.stderr and "https://" in result.stderr
     assert "https://notaurl" not in result.output
@@ -75,8 +102,15 @@ def test_the_cli_sends_urls_as_given_and_shows_the_servers_error(run: Run) -> No
 
 
 def test_the_cli_shows_the_ollama_hint_once(run: Run) -> None:
-    result = run("keys", "create", "local", "--provider", "ollama",
-                 "--config", "base_url=http://localhost:11434/v1")
+    result = run(
+        "keys",
+        "create",
+        "local",
+        "--provider",
+        "ollama",
+        "--config",
+        "base_url=http://localhost:11434/v1",
+    )
     assert result.exit_code == 1, result.output
     assert result.stderr.count("KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS=true") == 1, result.stderr
     assert "off by default" in result.stderr

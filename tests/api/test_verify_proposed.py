@@ -23,17 +23,23 @@ def fake() -> Iterator[ServerThread]:
         yield server
 
 
-def _key(client: CheckedClient, fake: ServerThread, secret: str,
-         name: str = "k") -> dict[str, Any]:
-    r = client.post("/api/v1/keys", json={
-        "name": name, "provider": "openai_compatible", "credentials": {"api_key": secret},
-        "config": {"base_url": fake.url + "/v1"}})
+def _key(client: CheckedClient, fake: ServerThread, secret: str, name: str = "k") -> dict[str, Any]:
+    r = client.post(
+        "/api/v1/keys",
+        json={
+            "name": name,
+            "provider": "openai_compatible",
+            "credentials": {"api_key": secret},
+            "config": {"base_url": fake.url + "/v1"},
+        },
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
 
-def test_a_proposed_credential_is_tested_and_not_saved(client: CheckedClient,
-                                                       fake: ServerThread) -> None:
+def test_a_proposed_credential_is_tested_and_not_saved(
+    client: CheckedClient, fake: ServerThread
+) -> None:
     key = _key(client, fake, GOOD)
     url = f"/api/v1/keys/{key['id']}/verify"
     rejected = client.post(url, json={"credentials": {"api_key": BAD}})
@@ -48,11 +54,15 @@ def test_a_proposed_credential_is_tested_and_not_saved(client: CheckedClient,
     assert fixed.json()["status"] == "ok"
     assert client.post(f"/api/v1/keys/{bad['id']}/verify").json()["status"] == "rejected"
     assert [call.headers.get("authorization") for call in fake.app.state.calls][-3:] == [
-        f"Bearer {GOOD}", f"Bearer {GOOD}", f"Bearer {BAD}"]
+        f"Bearer {GOOD}",
+        f"Bearer {GOOD}",
+        f"Bearer {BAD}",
+    ]
 
 
 def test_a_test_with_changed_settings_needs_the_whole_credential(
-        client: CheckedClient, fake: ServerThread) -> None:
+    client: CheckedClient, fake: ServerThread
+) -> None:
     key = _key(client, fake, GOOD)
     url = f"/api/v1/keys/{key['id']}/verify"
     with serve(openai_fake(api_key=GOOD)) as elsewhere:
@@ -65,18 +75,23 @@ def test_a_test_with_changed_settings_needs_the_whole_credential(
         assert r.json()["status"] == "ok"
         assert len(elsewhere.app.state.calls) == 1
     assert client.get(f"/api/v1/keys/{key['id']}").json()["config"]["base_url"] == (
-        fake.url + "/v1")
+        fake.url + "/v1"
+    )
 
 
-@pytest.mark.parametrize("change", [
-    {"config": {"base_url": "http://169.254.169.254/v1"}, "credentials": {"api_key": GOOD}},
-    {"config": {"base_url": "notaurl"}, "credentials": {"api_key": GOOD}},
-    {"credentials": {"api_key": "sk-…abcd"}},
-    {"credentials": {"no_such_field": "x"}},
-    {"unknown": 1},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"config": {"base_url": "http://169.254.169.254/v1"}, "credentials": {"api_key": GOOD}},
+        {"config": {"base_url": "notaurl"}, "credentials": {"api_key": GOOD}},
+        {"credentials": {"api_key": "sk-…abcd"}},
+        {"credentials": {"no_such_field": "x"}},
+        {"unknown": 1},
+    ],
+)
 def test_a_proposed_change_is_held_to_the_rules_of_a_save(
-        client: CheckedClient, fake: ServerThread, change: dict[str, Any]) -> None:
+    client: CheckedClient, fake: ServerThread, change: dict[str, Any]
+) -> None:
     key = _key(client, fake, GOOD)
     before = len(fake.app.state.calls)
     r = client.post(f"/api/v1/keys/{key['id']}/verify", json=change)

@@ -12,8 +12,12 @@ from keyhouse.testing.fakes import FAKES
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "keyhouse.testing.fakes", *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "keyhouse.testing.fakes", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_help_lists_every_fake_its_credentials_and_models() -> None:

@@ -123,8 +123,7 @@ def test_readme_demo_prints_echo_hello(tmp_path: Path) -> None:
                 assert make_recipe("run")[-1] == "$(BIN)/keyhouse serve", make_recipe("run")
                 env.update(KEYHOUSE_PORT=port, KEYHOUSE_HOME=str(tmp_path / "home"))
                 log = tmp_path / "serve.log"
-                proc = stack.enter_context(
-                    _process([str(BIN / "keyhouse"), "serve"], env, log))
+                proc = stack.enter_context(_process([str(BIN / "keyhouse"), "serve"], env, log))
                 _wait_for(f"http://127.0.0.1:{port}/healthz", proc, log)
                 printed = re.search(r"\b(kh_admin_[A-Za-z0-9_-]{20,})", log.read_text())
                 assert printed, f"the server printed no admin token:\n{log.read_text()}"
@@ -134,15 +133,27 @@ def test_readme_demo_prints_echo_hello(tmp_path: Path) -> None:
         assert admin_token, "the demo's servers block never starts Keyhouse"
 
         script = demo_block("client")
-        for placeholder in ("kh_admin_...", f"127.0.0.1:{README_PORT}", f"127.0.0.1:{FAKE_PORT}",
-                            ".venv/bin/"):
+        for placeholder in (
+            "kh_admin_...",
+            f"127.0.0.1:{README_PORT}",
+            f"127.0.0.1:{FAKE_PORT}",
+            ".venv/bin/",
+        ):
             assert placeholder in script, f"the client block no longer contains {placeholder!r}"
-        script = (script.replace("kh_admin_...", admin_token)
-                  .replace(f"127.0.0.1:{README_PORT}", f"127.0.0.1:{port}")
-                  .replace(f"127.0.0.1:{FAKE_PORT}", f"127.0.0.1:{fake_port}")
-                  .replace(".venv/bin/", f"{BIN}/"))
-        result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=_env(),
-                                cwd=ROOT, capture_output=True, text=True, timeout=120)
+        script = (
+            script.replace("kh_admin_...", admin_token)
+            .replace(f"127.0.0.1:{README_PORT}", f"127.0.0.1:{port}")
+            .replace(f"127.0.0.1:{FAKE_PORT}", f"127.0.0.1:{fake_port}")
+            .replace(".venv/bin/", f"{BIN}/")
+        )
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            env=_env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[-1] == "echo: hello", result.stdout
 
@@ -157,18 +168,23 @@ def test_the_demo_imports_are_installed_by_make_install() -> None:
     (install,) = make_recipe(r"\$\(VENV\)/\.installed")[:1]
     extras = re.search(r"-e '\.\[([a-z,]+)\]'", install)
     installed = _distributions(project["dependencies"])
-    for extra in (extras.group(1).split(",") if extras else []):
+    for extra in extras.group(1).split(",") if extras else []:
         installed |= _distributions(project["optional-dependencies"][extra])
     script = demo_block("client")
     snippets = re.findall(r'python -c "(.*?)"', script, re.S)
     assert snippets, "the client block has no Python snippet"
-    imported = {alias.name.split(".")[0] if isinstance(node, ast.Import)
-                else (node.module or "").split(".")[0]
-                for snippet in snippets for node in ast.walk(ast.parse(snippet))
-                if isinstance(node, ast.Import | ast.ImportFrom)
-                for alias in node.names}
+    imported = {
+        alias.name.split(".")[0]
+        if isinstance(node, ast.Import)
+        else (node.module or "").split(".")[0]
+        for snippet in snippets
+        for node in ast.walk(ast.parse(snippet))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
     third_party = {name for name in imported if name not in sys.stdlib_module_names}
     assert third_party, "the snippet imports no SDK: has it changed?"
     assert third_party <= installed, (
         f"the demo imports {sorted(third_party - installed)}, which `make install` "
-        f"({install!r}) does not install")
+        f"({install!r}) does not install"
+    )

@@ -27,9 +27,13 @@ def test_a_taken_port_is_named_with_the_way_out(tmp_path: Path, how: str) -> Non
         holder.listen()
         args = ["--port", str(port)] if how == "--port" else []
         extra = {"KEYHOUSE_PORT": str(port)} if how == "KEYHOUSE_PORT" else {}
-        result = subprocess.run([sys.executable, "-m", "keyhouse", "serve", *args],
-                                env=_env(tmp_path / "home", **extra), capture_output=True,
-                                text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "keyhouse", "serve", *args],
+            env=_env(tmp_path / "home", **extra),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 2, result.stderr
     assert f"127.0.0.1:{port} is already in use" in result.stderr
     assert "--port or KEYHOUSE_PORT" in result.stderr

@@ -24,16 +24,21 @@ def openai_fake() -> Iterator[ServerThread]:
 
 
 def _endpoint(server: Server, fake: ServerThread) -> str:
-    key = create_key(server, unique("tok-key"), "openai_compatible",
-                     credentials={"api_key": FAKE_KEY},
-                     config={"base_url": f"http://127.0.0.1:{fake.port}/v1"})
+    key = create_key(
+        server,
+        unique("tok-key"),
+        "openai_compatible",
+        credentials={"api_key": FAKE_KEY},
+        config={"base_url": f"http://127.0.0.1:{fake.port}/v1"},
+    )
     name = unique("tok-chat")
     create_endpoint(server, name, key["id"])
     return name
 
 
 def test_create_a_token_in_the_ui_and_call_an_endpoint_with_the_sdk(
-        signed_in: UI, server: Server, openai_fake: ServerThread) -> None:
+    signed_in: UI, server: Server, openai_fake: ServerThread
+) -> None:
     allowed, other = _endpoint(server, openai_fake), _endpoint(server, openai_fake)
     name = unique("my-app")
     page = signed_in.page
@@ -60,7 +65,8 @@ def test_create_a_token_in_the_ui_and_call_an_endpoint_with_the_sdk(
 
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=token, max_retries=0)
     answer = client.chat.completions.create(
-        model=allowed, messages=[{"role": "user", "content": "hello"}])
+        model=allowed, messages=[{"role": "user", "content": "hello"}]
+    )
     assert answer.choices[0].message.content == "echo: hello"
     with pytest.raises(openai.PermissionDeniedError):  # outside the token's scope
         client.chat.completions.create(model=other, messages=[{"role": "user", "content": "x"}])
@@ -80,7 +86,8 @@ def test_create_a_token_in_the_ui_and_call_an_endpoint_with_the_sdk(
 
 
 def test_a_token_form_error_is_focused_and_a_server_error_lands_on_its_field(
-        signed_in: UI, server: Server, openai_fake: ServerThread) -> None:
+    signed_in: UI, server: Server, openai_fake: ServerThread
+) -> None:
     doomed = _endpoint(server, openai_fake)
     page = signed_in.page
     signed_in.goto("/gateway/access-tokens")
@@ -100,20 +107,23 @@ def test_a_token_form_error_is_focused_and_a_server_error_lands_on_its_field(
     page.get_by_role("option", name=doomed, exact=True).click()
     page.keyboard.press("Escape")
     with server.api() as c:
-        (gone,) = [e for e in c.get("/api/v1/endpoints").json()["endpoints"]
-                   if e["name"] == doomed]
+        (gone,) = [e for e in c.get("/api/v1/endpoints").json()["endpoints"] if e["name"] == doomed]
         assert c.delete(f"/api/v1/endpoints/{gone['id']}").status_code == 204
     signed_in.allow_http_error(422, "/api/v1/access-tokens")
     dialog.get_by_role("button", name="Create token").click()
     expect(dialog.get_by_text("No endpoint with that name")).to_be_visible()
     expect(endpoints).to_be_focused()
     with server.api() as c:
-        assert not [t for t in c.get("/api/v1/access-tokens").json()["access_tokens"]
-                    if t["endpoints"] == [doomed]]
+        assert not [
+            t
+            for t in c.get("/api/v1/access-tokens").json()["access_tokens"]
+            if t["endpoints"] == [doomed]
+        ]
 
 
 def test_try_it_links_to_the_access_tokens_tab(
-        signed_in: UI, server: Server, openai_fake: ServerThread) -> None:
+    signed_in: UI, server: Server, openai_fake: ServerThread
+) -> None:
     name = _endpoint(server, openai_fake)
     page = signed_in.page
     signed_in.goto("/gateway")
@@ -121,5 +131,4 @@ def test_try_it_links_to_the_access_tokens_tab(
     drawer = page.get_by_role("dialog", name=f"Try “{name}”")
     drawer.get_by_role("link", name="create one under Access Tokens").click()
     expect(page).to_have_url(f"{server.url}/#/gateway/access-tokens")
-    expect(page.get_by_role("tab", name="Access Tokens")).to_have_attribute(
-        "aria-selected", "true")
+    expect(page.get_by_role("tab", name="Access Tokens")).to_have_attribute("aria-selected", "true")

@@ -22,7 +22,8 @@ def _choose(ui: UI, dialog: Locator, label: str, option: str) -> None:
 
 
 def test_a_duplicate_name_from_the_server_is_focused_and_in_view(
-        signed_in: UI, server: Server) -> None:
+    signed_in: UI, server: Server
+) -> None:
     # A short window: the Name field is out of view when Create is clicked.
     signed_in.page.set_viewport_size({"width": 1280, "height": 460})
     dialog = _open_create_key(signed_in)
@@ -58,7 +59,8 @@ def test_the_servers_url_rule_lands_on_the_url_field(signed_in: UI, server: Serv
 
 
 def test_a_browser_side_error_on_the_endpoint_form_is_focused(
-        signed_in: UI, server: Server) -> None:
+    signed_in: UI, server: Server
+) -> None:
     create_key(server, unique("ep-err-key"))
     signed_in.goto("/gateway")
     signed_in.page.get_by_role("button", name="Create endpoint").first.click()

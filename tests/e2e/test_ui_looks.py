@@ -26,8 +26,9 @@ def _luminance(page: Page, selector: str) -> float:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_ui_follows_the_browsers_color_scheme(browser: Browser, server: Server,
-                                                  scheme: str) -> None:
+def test_the_ui_follows_the_browsers_color_scheme(
+    browser: Browser, server: Server, scheme: str
+) -> None:
     context = browser.new_context(color_scheme=scheme)  # type: ignore[arg-type]
     try:
         page = context.new_page()
@@ -62,24 +63,54 @@ def test_every_button_has_one_accessible_name(signed_in: UI, server: Server) -> 
     page = signed_in.page
     dialogs: dict[str, list[tuple[str, Callable[[], None]]]] = {
         "/gateway": [
-            ("Create endpoint", lambda: page.get_by_role("button", name="Create endpoint")
-             .first.click()),
-            ("Edit endpoint", lambda: row_named(signed_in, endpoint)
-             .get_by_role("button", name=f"Edit {endpoint}").click()),
-            ("Try it", lambda: row_named(signed_in, endpoint)
-             .get_by_role("button", name=f"Try it: {endpoint}").click()),
+            (
+                "Create endpoint",
+                lambda: page.get_by_role("button", name="Create endpoint").first.click(),
+            ),
+            (
+                "Edit endpoint",
+                lambda: (
+                    row_named(signed_in, endpoint)
+                    .get_by_role("button", name=f"Edit {endpoint}")
+                    .click()
+                ),
+            ),
+            (
+                "Try it",
+                lambda: (
+                    row_named(signed_in, endpoint)
+                    .get_by_role("button", name=f"Try it: {endpoint}")
+                    .click()
+                ),
+            ),
         ],
         "/gateway/api-keys": [
-            ("Create API key", lambda: page.get_by_role("button", name="Create API key")
-             .first.click()),
-            ("Edit API key", lambda: row_named(signed_in, key["name"])
-             .get_by_role("button", name=f"Edit {key['name']}").click()),
-            ("Delete API key", lambda: row_named(signed_in, key["name"])
-             .get_by_role("button", name=f"Delete {key['name']}").click()),
+            (
+                "Create API key",
+                lambda: page.get_by_role("button", name="Create API key").first.click(),
+            ),
+            (
+                "Edit API key",
+                lambda: (
+                    row_named(signed_in, key["name"])
+                    .get_by_role("button", name=f"Edit {key['name']}")
+                    .click()
+                ),
+            ),
+            (
+                "Delete API key",
+                lambda: (
+                    row_named(signed_in, key["name"])
+                    .get_by_role("button", name=f"Delete {key['name']}")
+                    .click()
+                ),
+            ),
         ],
         "/gateway/access-tokens": [
-            ("Create access token", lambda: page.get_by_role(
-                "button", name="Create access token").first.click()),
+            (
+                "Create access token",
+                lambda: page.get_by_role("button", name="Create access token").first.click(),
+            ),
         ],
     }
     for route, openers in dialogs.items():

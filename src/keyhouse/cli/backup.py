@@ -52,5 +52,7 @@ def _summary(conn: sqlite3.Connection) -> str:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
 
     (revision,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    return (f"{count('api_keys')} API keys, {count('endpoints')} endpoints, "
-            f"{count('access_tokens')} access tokens, schema revision {revision}")
+    return (
+        f"{count('api_keys')} API keys, {count('endpoints')} endpoints, "
+        f"{count('access_tokens')} access tokens, schema revision {revision}"
+    )

@@ -49,7 +49,8 @@ def check_store(settings: Settings) -> None:
         raise StoreProblem(
             f"no Keyhouse database at {path}{home}. Check {_where(settings)}: it must "
             "point at the server's data folder, or at its database through "
-            "KEYHOUSE_DATABASE_URL. `keyhouse serve` creates a new one on first start.")
+            "KEYHOUSE_DATABASE_URL. `keyhouse serve` creates a new one on first start."
+        )
     shown = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -57,14 +58,16 @@ def check_store(settings: Settings) -> None:
             tables = set(inspect(conn).get_table_names())
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
-        raise StoreProblem(f"cannot open the database {shown}: {reason}. Check "
-                           f"{_where(settings)}.") from None
+        raise StoreProblem(
+            f"cannot open the database {shown}: {reason}. Check {_where(settings)}."
+        ) from None
     finally:
         engine.dispose()
     if MARKER_TABLE not in tables:
         raise StoreProblem(
             f"{shown} is not a Keyhouse database (it has no {MARKER_TABLE} table). Check "
-            f"{_where(settings)}, or run `keyhouse db upgrade` to create the tables there.")
+            f"{_where(settings)}, or run `keyhouse db upgrade` to create the tables there."
+        )
 
 
 def check_kek_file(settings: Settings) -> None:
@@ -76,4 +79,5 @@ def check_kek_file(settings: Settings) -> None:
         setting = "KEYHOUSE_KEK_FILE" if settings.kek_file else f"KEYHOUSE_HOME ({settings.home})"
         raise StoreProblem(
             f"no KEK file at {path}. Check {setting}, or set KEYHOUSE_KEK_PASSPHRASE if "
-            "the server derives its KEK from a passphrase.")
+            "the server derives its KEK from a passphrase."
+        )
