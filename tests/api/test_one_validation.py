@@ -121,3 +121,34 @@ def test_ollamas_default_url_field_carries_the_hint(client: CheckedClient) -> No
     (ollama,) = [p for p in providers if p["id"] == "ollama"]
     (base_url,) = ollama["auth_methods"][0]["config_fields"]
     assert "KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS=true" in base_url["help"]
+
+
+def test_a_taken_name_is_an_error_on_the_name_field(client: CheckedClient) -> None:
+    body = {"name": "k", "provider": "openai", "credentials": {"api_key": "sk-x" * 5}}
+    assert client.post("/api/v1/keys", json=body).status_code == 201
+    again = client.post("/api/v1/keys", json=body)
+    assert again.status_code == 409
+    assert _field_errors(again) == {"name": "An API key named 'k' already exists."}
+    key_id = client.get("/api/v1/keys").json()["keys"][0]["id"]
+    endpoint = {"name": "chat", "targets": [{"key_id": key_id, "model": "gpt-4o-mini"}]}
+    assert client.post("/api/v1/endpoints", json=endpoint).status_code == 201
+    again = client.post("/api/v1/endpoints", json=endpoint)
+    assert again.status_code == 409
+    assert list(_field_errors(again)) == ["name"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("keys", "create", "k", "--provider", "openai_compatible", "--config", "base_url=x"),
+        ("keys", "create", "k", "--provider", "ollama", "--config", "base_url=http://[::1]/v1"),
+        ("keys", "create", "taken", "--provider", "openai"),
+    ],
+)
+def test_the_cli_says_each_server_error_once(run: Run, args: tuple[str, ...]) -> None:
+    assert run("keys", "create", "taken", "-p", "openai", "--stdin", input="sk-1\n").exit_code == 0
+    result = run(*args, "--stdin", input="sk-2\n") if "ollama" not in args else run(*args)
+    assert result.exit_code == 1, result.output
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    problems = [line.split(": ", 2)[-1] for line in lines]
+    assert len(problems) == len(set(problems)), result.stderr

@@ -104,7 +104,9 @@ def _get(session: Session, endpoint_id: str, lock: bool = False) -> EndpointRow:
 def _ensure_name_free(session: Session, name: str, own_id: str | None) -> None:
     other = session.scalar(select(EndpointRow.id).where(EndpointRow.name == name))
     if other is not None and other != own_id:
-        raise AlreadyExists(f"An endpoint named {name!r} already exists.")
+        message = f"An endpoint named {name!r} already exists."
+        # On the field, so every client shows it where the name is typed.
+        raise AlreadyExists(message, fields=[{"field": "name", "message": message}])
 
 
 def _check_targets(session: Session, targets: list[TargetIn], task: str) -> None:
