@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
-from keyhouse import http_errors
-from keyhouse.admin import endpoints_routes, keys_routes, misc_routes
+from keyhouse import http_errors, redaction
+from keyhouse.admin.routers import DEPENDENCIES, ROUTERS
 from keyhouse.errors import KeyhouseError
 from keyhouse.middleware import BodyLimit, SecurityHeaders
 from keyhouse.services import Services, bootstrap
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 await poller
             await app.state.http.aclose()
 
+    # Every log record of the process is scrubbed of the secrets this app opens.
+    redaction.protect_logs(services.registry.secrets)
     app = FastAPI(title="Keyhouse", version="0.1.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.services = services
@@ -76,9 +78,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                 status_code=503)
         return JSONResponse({"status": "ready", "config_version": services.registry.version})
 
-    app.include_router(keys_routes.router)
-    app.include_router(endpoints_routes.router)
-    app.include_router(misc_routes.router)
+    for admin_router in ROUTERS:
+        app.include_router(admin_router, dependencies=DEPENDENCIES)
 
     from keyhouse.gateway.routes import router as gateway_router
 

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 
 from keyhouse.errors import BadRequest, KeyhouseError, NotFound, ValidationFailed
 from keyhouse.gateway.errors import anthropic_error, openai_error
+from keyhouse.text_rules import printable
 
 log = logging.getLogger("keyhouse.http")
 
@@ -40,7 +41,8 @@ def render(request: Request, exc: KeyhouseError) -> JSONResponse:
 def _validation_fields(errors: list[Any]) -> list[dict[str, str]]:
     fields = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "header")]
+        loc = [printable(str(p)) for p in err.get("loc", ())
+               if p not in ("body", "query", "header")]
         # Only the location and pydantic's message: never the offending input, which may
         # be a secret.
         fields.append({"field": ".".join(loc) or "body", "message": str(err.get("msg", ""))})

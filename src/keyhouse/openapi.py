@@ -12,11 +12,11 @@ from fastapi.openapi.utils import get_openapi
 
 
 def schema() -> dict[str, Any]:
-    from keyhouse.admin import endpoints_routes, keys_routes, misc_routes
+    from keyhouse.admin.routers import DEPENDENCIES, ROUTERS
 
     app = FastAPI(title="Keyhouse", version="0.1.0")
-    for module in (keys_routes, endpoints_routes, misc_routes):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router, dependencies=DEPENDENCIES)
     return get_openapi(title=app.title, version=app.version, routes=app.routes)
 
 

@@ -14,7 +14,7 @@ from keyhouse.admin.tokens import (
     admin_token_hashes,
     ensure_admin_token,
 )
-from keyhouse.registry import LiveRegistry
+from keyhouse.gateway.live_config import LiveRegistry
 from keyhouse.settings import Settings
 from keyhouse.store import db
 from keyhouse.store.store import Store
@@ -47,6 +47,7 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
     """Open the store and the keyring; raise KekConfigError if the KEK is wrong."""
     if settings.is_sqlite:
         settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db.create_private_sqlite_file(settings.resolved_database_url)
     store = Store(settings.resolved_database_url)
     if migrate if migrate is not None else settings.is_sqlite:
         db.upgrade(store.engine)
@@ -65,6 +66,7 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
     registry = LiveRegistry(store, opened.keyring, hashes, settings.max_stale_seconds,
                             reopen_keyring=lambda: open_keyring(source, store).keyring)
     registry.load()
+    store.on_commit(registry.load)
     return Services(
         settings=settings, store=store, keyring=opened.keyring, registry=registry,
         keys=KeyService(store, opened.keyring, settings.allow_private_upstreams),

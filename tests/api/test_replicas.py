@@ -91,7 +91,7 @@ def test_kek_rotate_with_the_cli_under_load(two_replicas: tuple[dict[str, str], 
     assert "primary" in before
     with Load(a, token, ["alpha", "beta"]) as load_a, Load(b, token, ["alpha"]) as load_b:
         time.sleep(0.3)
-        rotated = keyhouse("kek", "rotate", env=env)
+        rotated = keyhouse("kek", "rotate", "--new", env=env)
         time.sleep(1.0)
     assert "re-wrapping DEKs" in rotated.stderr, rotated.stderr
     assert "done: 1 re-wrapped" in rotated.stdout

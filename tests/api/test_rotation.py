@@ -15,11 +15,12 @@ from keyhouse.app import create_app
 from keyhouse.errors import Conflict, DecryptionFailed
 from keyhouse.services import Services
 from keyhouse.settings import Settings
+from keyhouse.store.credentials import rewrap_all
+from keyhouse.store.kek_versions import add_to_key_file, promote, retire
 from keyhouse.store.models import ApiKeyRow, ApiKeyVersionRow
 from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import ServerThread, serve
 from keyhouse.vault.envelope import Sealed, open_sealed
-from keyhouse.vault.rotation import add_to_key_file, promote, retire, rewrap_all
 from tests.conftest import ADMIN_TOKEN
 
 FAKE_KEY = "sk-fake-upstream-" + "k" * 24

@@ -23,6 +23,7 @@ from tests.conftest import ADMIN_TOKEN
 def _write_kek(path: Path, version: int | None = None) -> None:
     key = base64.b64encode(os.urandom(32)).decode()
     path.write_text(f"{version}:{key}\n" if version else key + "\n")
+    path.chmod(0o600)
 
 
 def test_first_start_creates_a_private_kek_file(tmp_path: Path) -> None:
@@ -123,8 +124,9 @@ def test_serve_exits_non_zero_before_binding_with_a_wrong_kek(tmp_path: Path) ->
 
 
 def test_passphrase_rotation_with_both_passphrases_listed(tmp_path: Path) -> None:
+    from keyhouse.store.credentials import rewrap_all
+    from keyhouse.store.kek_versions import add_passphrase, promote, retire
     from keyhouse.vault.kek import PassphraseSource
-    from keyhouse.vault.rotation import add_passphrase, promote, retire, rewrap_all
 
     old, new = "correct horse battery", "a brand new passphrase"
     settings = Settings(home=tmp_path, kek_passphrase=SecretStr(old), admin_token=ADMIN_TOKEN)

@@ -1,4 +1,5 @@
-"""API keys: create, read, edit and delete, sealing credentials through the vault."""
+"""API keys: create, read, edit and delete. Credentials are sealed and opened only by
+``keyhouse.store.credentials``; docs/security.md is the contract."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keyhouse.admin.key_versions import push_history
 from keyhouse.admin.schemas import KeyCreate, KeyUpdate, KeyView, Ref
 from keyhouse.admin.validation import (
     FieldErrors,
@@ -19,13 +19,11 @@ from keyhouse.admin.validation import (
 )
 from keyhouse.errors import AlreadyExists, KeyInUse, NotFound, PreconditionFailed
 from keyhouse.providers import catalog
+from keyhouse.providers.catalog import AuthMethod
+from keyhouse.store import credentials
 from keyhouse.store.models import ApiKeyRow, EndpointRow, EndpointTargetRow, utcnow
 from keyhouse.store.store import Store, audit
-from keyhouse.vault.envelope import open_sealed, seal
 from keyhouse.vault.keyring import Keyring
-from keyhouse.vault.masking import mask_field
-
-TABLE = "api_keys"
 
 
 @dataclass
@@ -66,7 +64,6 @@ class KeyService:
         require_config(method, config, errors)
         errors.raise_if_any()
         key_id = str(uuid.uuid4())
-        sealed = seal(self.keyring.primary, TABLE, key_id, spec.id, secrets)
         now = utcnow()
         with self.store.write() as session:
             _ensure_name_free(session, body.name, None)
@@ -76,7 +73,7 @@ class KeyService:
                 rotate_after_days=body.rotate_after_days,
                 created_at=now, updated_at=now, credential_updated_at=now,
             )
-            row.store_sealed(sealed, _masks(secrets))
+            credentials.seal_onto(self.keyring, row, secrets)
             session.add(row)
             audit(session, actor, "key.create", "key", key_id, body.name,
                   provider=spec.id, auth_method=method.id, fields=sorted(secrets),
@@ -87,13 +84,12 @@ class KeyService:
                if_match: int | None) -> KeyView:
         with self.store.write() as session:
             row = _get(session, key_id, lock=True)
-            if if_match is not None and if_match != row.version:
-                raise PreconditionFailed(
-                    f"The key is at version {row.version}, not {if_match}; reload and retry.")
+            check_version(row.version, if_match)
             _, method = resolve_method(row.provider, row.auth_method)
             errors = FieldErrors()
             given_secrets = clean_secrets(method, body.credentials or {}, errors,
-                                          require_all=False, allow_private=self.allow_private)
+                                          require_all=False, allow_private=self.allow_private,
+                                          stored_masks=row.masked)
             config_changes = clean_config(method, dict(body.config or {}), errors,
                                           self.allow_private)
             config = {**row.config}
@@ -103,15 +99,7 @@ class KeyService:
                 else:
                     config[name] = value
             require_config(method, config, errors)
-            url_changed = [n for n in method.url_fields if config.get(n) != row.config.get(n)]
-            if url_changed:
-                # Exfiltration guard: whoever redirects a key must also know its secret.
-                missing = [f.name for f in method.secret_fields
-                           if f.required and f.name not in given_secrets]
-                if missing:
-                    errors.add("credentials", "changing "
-                               f"{', '.join(url_changed)} requires re-entering the "
-                               f"credentials ({', '.join(missing)})")
+            _guard_destination(method, row, config, given_secrets, errors)
             errors.raise_if_any()
 
             changed: list[str] = []
@@ -131,12 +119,7 @@ class KeyService:
                                   if config.get(k) != row.config.get(k))
                 row.config = config
             if given_secrets:
-                push_history(session, row)
-                merged = {**decrypt_row(self.keyring, row), **given_secrets}
-                row.store_sealed(seal(self.keyring.primary, TABLE, row.id, row.provider, merged),
-                                 _masks(merged))
-                row.credential_updated_at = utcnow()
-                row.credential_version += 1
+                credentials.replace(session, self.keyring, row, given_secrets)
                 changed.append("credentials")
             if changed:
                 row.version += 1
@@ -162,6 +145,28 @@ class KeyService:
             session.delete(row)
             audit(session, actor, "key.delete", "key", row.id, row.name, force=force,
                   endpoints=[u.name for u in users])
+
+
+def check_version(current: int, if_match: int | None) -> None:
+    """The If-Match half of the compare-and-set; the other half is the store's version
+    column check on UPDATE (``version_id_col``), which a writer that read a stale row
+    cannot pass."""
+    if if_match is not None and if_match != current:
+        raise PreconditionFailed(
+            f"The key is at version {current}, not {if_match}; reload and retry.")
+
+
+def _guard_destination(method: AuthMethod, row: ApiKeyRow, config: dict[str, str],
+                       given: dict[str, str], errors: FieldErrors) -> None:
+    """Exfiltration guard: whoever changes where a key's secret is sent must send every
+    secret it holds (required or optional) in the same request."""
+    moved = [n for n in method.destination_fields if config.get(n) != row.config.get(n)]
+    if not moved:
+        return
+    missing = [name for name in row.fields if name not in given]
+    if missing:
+        errors.add("credentials", f"changing {', '.join(moved)} requires re-entering every "
+                   f"stored secret ({', '.join(missing)})")
 
 
 def _get(session: Session, key_id: str, lock: bool = False) -> ApiKeyRow:
@@ -200,10 +205,6 @@ def _endpoints_by_key(session: Session, key_ids: list[str]) -> dict[str, list[Re
     return out
 
 
-def _masks(secrets: dict[str, str]) -> dict[str, str]:
-    return {k: mask_field(k, v) for k, v in sorted(secrets.items())}
-
-
 def _view(row: ApiKeyRow, users: list[Ref]) -> KeyView:
     spec = catalog.get(row.provider)
     age = (utcnow() - row.credential_updated_at).days
@@ -218,8 +219,3 @@ def _view(row: ApiKeyRow, users: list[Ref]) -> KeyView:
         rotation_due=row.rotate_after_days is not None and age >= row.rotate_after_days,
         version=row.version,
     )
-
-
-def decrypt_row(keyring: Keyring, row: ApiKeyRow) -> dict[str, str]:
-    return open_sealed(keyring.get(row.kek_version), row.sealed(), TABLE, row.id,
-                       row.provider, row.fields)

@@ -86,7 +86,10 @@ class AccessTokenService:
 
     def delete(self, token_id: str, actor: str) -> None:
         with self.store.write() as session:
-            row = session.get(AccessTokenRow, token_id)
+            # Locked (and, on SQLite, behind the write lock): of two concurrent deletes
+            # one finds the row and the other a 404, and only one audit row is written.
+            row = session.scalar(select(AccessTokenRow).where(AccessTokenRow.id == token_id)
+                                 .with_for_update())
             if row is None:
                 raise NotFound("No access token with that id.")
             session.delete(row)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Mapping
 
+from keyhouse.admin.secret_rules import looks_like_mask, secret_problem
 from keyhouse.errors import ValidationFailed
 from keyhouse.providers import catalog
 from keyhouse.providers.catalog import AuthMethod, ProviderSpec
-
-MASK_MARKERS = ("…", "••", "***")
 
 
 class FieldErrors:
@@ -41,7 +40,8 @@ def resolve_method(provider: str, auth_method: str | None) -> tuple[ProviderSpec
 
 
 def clean_secrets(method: AuthMethod, given: dict[str, str], errors: FieldErrors,
-                  *, require_all: bool, allow_private: bool = False) -> dict[str, str]:
+                  *, require_all: bool, allow_private: bool = False,
+                  stored_masks: Mapping[str, str] | None = None) -> dict[str, str]:
     """Validated secret values; empty ones are dropped (on edit: "keep the current one")."""
     names = {f.name: f for f in method.secret_fields}
     out: dict[str, str] = {}
@@ -53,15 +53,14 @@ def clean_secrets(method: AuthMethod, given: dict[str, str], errors: FieldErrors
         value = raw.strip()
         if not value:
             continue
-        if any(marker in value for marker in MASK_MARKERS):
+        if looks_like_mask(value, stored_masks or {}, name):
             errors.add(f"credentials.{name}",
                        "looks like a masked value; enter the real secret or leave it empty")
             continue
-        if spec.kind == "json":
-            problem = _json_problem(name, value, allow_private)
-            if problem:
-                errors.add(f"credentials.{name}", problem)
-                continue
+        problem = secret_problem(spec, value, allow_private)
+        if problem:
+            errors.add(f"credentials.{name}", problem)
+            continue
         out[name] = value
     if require_all:
         for spec in method.secret_fields:
@@ -69,29 +68,6 @@ def clean_secrets(method: AuthMethod, given: dict[str, str], errors: FieldErrors
                     e["field"] for e in errors.items}:
                 errors.add(f"credentials.{spec.name}", "required")
     return out
-
-
-def _json_problem(name: str, value: str, allow_private: bool) -> str | None:
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return "must be valid JSON"
-    if not isinstance(data, dict):
-        return "must be a JSON object"
-    if name == "service_account_json":
-        if data.get("type") != "service_account":
-            return 'must be a service-account key file ("type": "service_account")'
-        for key in ("client_email", "private_key", "token_uri"):
-            if not isinstance(data.get(key), str) or not data[key]:
-                return f"the service-account JSON lacks {key!r}"
-        # The signed grant goes to token_uri: hold it to the same policy as a base URL.
-        from keyhouse.gateway.urlpolicy import check_url
-
-        try:
-            check_url(data["token_uri"], allow_private)
-        except Exception as exc:
-            return f"token_uri: {getattr(exc, 'message', 'URL not allowed')}"
-    return None
 
 
 def clean_config(method: AuthMethod, given: dict[str, str | None], errors: FieldErrors,

@@ -4,11 +4,13 @@ or the stored one with proposed changes applied (tested before they are saved)."
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import anyio
 import httpx
 
 from keyhouse.admin.schemas import KeyCheck, VerifyResult
+from keyhouse.admin.secret_rules import secret_problem
 from keyhouse.admin.validation import (
     FieldErrors,
     clean_config,
@@ -17,6 +19,7 @@ from keyhouse.admin.validation import (
     resolve_method,
 )
 from keyhouse.errors import (
+    KeyhouseError,
     NoKey,
     NotFound,
     Unsupported,
@@ -25,12 +28,13 @@ from keyhouse.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.live_config import LiveRegistry
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.registry import adapter_for
-from keyhouse.registry import LiveRegistry
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+log = logging.getLogger("keyhouse.verify")
 
 
 async def verify_key(registry: LiveRegistry, client: httpx.AsyncClient, key_id: str,
@@ -47,6 +51,15 @@ async def verify_key(registry: LiveRegistry, client: httpx.AsyncClient, key_id: 
     spec = catalog.get(credential.provider)
     if spec is None:
         return VerifyResult(status="unsupported", message="Unknown provider.")
+    method = spec.auth_method(credential.auth_method)
+    for field in method.secret_fields if method else ():
+        value = credential.secrets.get(field.name)
+        # A row stored before secrets were checked: say which field, without a request
+        # (the URL policy is the gateway's job at connect time, hence allow_private).
+        problem = secret_problem(field, value, allow_private=True) if value else None
+        if problem:
+            return VerifyResult(status="error", message=f"credentials.{field.name} {problem}; "
+                                "enter it again.")
     call = Call(client=client, credential=credential, model="", timeout=TIMEOUT)
     try:
         await adapter_for(spec, credential.auth_method).verify(call)
@@ -58,6 +71,11 @@ async def verify_key(registry: LiveRegistry, client: httpx.AsyncClient, key_id: 
         return VerifyResult(status="unsupported", message=exc.message)
     except UpstreamError as exc:  # messages of this tree are already scrubbed
         return VerifyResult(status="error", message=exc.message)
+    except KeyhouseError as exc:
+        return VerifyResult(status="error", message=exc.message)
+    except Exception as exc:  # a check is an answer, never a 500; the text may hold a value
+        log.error("verify of key %s failed with %s", key_id, type(exc).__name__)
+        return VerifyResult(status="error", message="The check failed unexpectedly.")
     return VerifyResult(status="ok", message=f"{spec.display_name} accepted the credential.")
 
 

@@ -60,7 +60,7 @@ def kek_add() -> None:
     With a key file, a new line ``N:BASE64`` is appended to KEYHOUSE_KEK_FILE: copy that
     file to every server (they pick the new version up without a restart), then run
     ``keyhouse kek rotate``."""
-    from keyhouse.vault.rotation import add_passphrase, add_to_key_file
+    from keyhouse.store.kek_versions import add_passphrase, add_to_key_file
 
     _, store, source, keyring = _open()
     try:
@@ -79,42 +79,60 @@ def kek_add() -> None:
 
 @kek.command("rotate")
 @click.option("--batch", type=int, default=100, show_default=True, help="Rows per commit.")
-def kek_rotate(batch: int) -> None:
-    """Promote the newest KEK version (adding one first if there is none) and re-wrap
-    every DEK under it, online. Safe to interrupt and re-run."""
-    from keyhouse.vault.rotation import add_to_key_file, promote, rewrap_all
+@click.option("--new", "mint", is_flag=True,
+              help="Start a new rotation: add a KEK version first (key file only; with a "
+                   "passphrase, run 'keyhouse kek add').")
+def kek_rotate(batch: int, mint: bool) -> None:
+    """Promote the KEK version added by 'kek add' and re-wrap every DEK under it, online.
+
+    Each step is restartable: after an interruption, run the same command again and it
+    finishes the rotation under way (it never mints a second version). With nothing
+    left to do it says so and changes nothing."""
+    from keyhouse.store.kek_versions import add_to_key_file, rotate
 
     _, store, source, keyring = _open()
+    if mint and not isinstance(source, KeyFileSource):
+        _fail(KeyhouseError("--new needs a KEK file; with a passphrase, run "
+                            "'keyhouse kek add' and then 'keyhouse kek rotate'."))
+        return
+
+    def add() -> int:
+        assert isinstance(source, KeyFileSource)
+        version = add_to_key_file(source, store, keyring)
+        click.echo(f"added KEK version {version} to {source.path}")
+        return version
+
     try:
-        newer = [v for v in keyring.versions
-                 if v > keyring.primary_version]
-        if newer:
-            target = max(newer)
-        elif isinstance(source, KeyFileSource):
-            target = add_to_key_file(source, store, keyring)
-            click.echo(f"added KEK version {target} to {source.path}")
-        else:
-            target = keyring.primary_version
-        if target != keyring.primary_version:
-            promote(store, keyring, target)
-            click.echo(f"KEK version {target} is now the primary")
         total = sum(store.kek_versions_in_use().values())
         with click.progressbar(length=total, label="re-wrapping DEKs",
                                file=sys.stderr) as bar:
-            report = rewrap_all(store, keyring, batch=batch,
-                                progress=bar.update)
+            done = rotate(store, keyring, mint=add if mint else None, batch=batch,
+                          progress=bar.update)
     except KeyhouseError as exc:
         _fail(exc)
         return
+    if done.did_nothing:
+        click.echo(f"nothing to do: every row is already on KEK version {done.primary}, "
+                   "the primary. Run 'keyhouse kek add' (or 'kek rotate --new') to start "
+                   "a new rotation.")
+        return
+    if done.resumed and mint:
+        click.echo("an interrupted rotation was under way: finished it instead of adding "
+                   "a version; run 'keyhouse kek rotate --new' again to start a new one")
+    elif done.resumed:
+        click.echo("finished an interrupted rotation")
+    if done.promoted is not None:
+        click.echo(f"KEK version {done.promoted} is now the primary")
+    report = done.rewrap
     click.echo(f"done: {report.rewrapped} re-wrapped, {report.already} already on version "
-               f"{target}, {report.raced} edited meanwhile (already under the primary)")
+               f"{done.primary}, {report.raced} edited meanwhile (already under the primary)")
 
 
 @kek.command("retire")
 @click.argument("version", type=int)
 def kek_retire(version: int) -> None:
     """Retire a KEK version; refused while any row still uses it."""
-    from keyhouse.vault.rotation import retire
+    from keyhouse.store.kek_versions import retire
 
     _, store, _, _ = _open()
     try:

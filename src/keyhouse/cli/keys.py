@@ -162,13 +162,16 @@ def create_key(api: Api, name: str, provider: str, auth_method: str | None,
 
 def _ask_for_redirect(method: AuthMethod, key: Obj, config: dict[str, str | None],
                       secrets: dict[str, str]) -> dict[str, str]:
-    """Changing a URL field requires every required secret again (the server insists, so a
-    stolen admin session cannot point a key at its own host); ask for them up front."""
-    moved = [n for n in method.url_fields
+    """Changing a destination field requires every stored secret again (the server
+    insists, so a stolen admin session cannot point a key at its own host); ask for them
+    up front."""
+    moved = [n for n in method.destination_fields
              if n in config and config[n] != key.get("config", {}).get(n)]
     if not moved:
         return {}
-    missing = key_input.missing_required(method, secrets)
+    held = set(key.get("masked", {}))
+    missing = [f for f in method.secret_fields
+               if (f.required or f.name in held) and not secrets.get(f.name)]
     why = f"changing {', '.join(moved)} requires re-entering"
     return key_input.prompt_secrets(missing, why) if missing else {}
 

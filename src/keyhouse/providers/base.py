@@ -27,6 +27,7 @@ from keyhouse.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from keyhouse.redaction import SecretIndex
 
 JSON = dict[str, Any]
 
@@ -53,15 +54,8 @@ class Credential:
 
 
 def redact(text: str, secrets: Any) -> str:
-    """Replace every secret value (and its JSON-escaped form) in ``text``."""
-    for value in secrets:
-        if not value or len(value) < 4:
-            continue
-        text = text.replace(value, REDACTED)
-        escaped = json.dumps(value)[1:-1]
-        if escaped != value:
-            text = text.replace(escaped, REDACTED)
-    return text
+    """Replace every secret value, and any 8+ character fragment of one, in ``text``."""
+    return SecretIndex(secrets).redact(text)
 
 
 @dataclass(slots=True)
@@ -267,8 +261,3 @@ class TokenCache:
         self._tokens[(credential.key_id, credential.version)] = (
             token, time.monotonic() + expires_in,
         )
-
-
-def openai_error_body(message: str, type_: str, code: str | None = None,
-                      param: str | None = None) -> JSON:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}

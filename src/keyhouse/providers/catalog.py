@@ -23,6 +23,10 @@ class FieldSpec:
     default: str | None = None
     # A value that becomes part of the upstream host (region, location) must match this.
     pattern: str | None = None
+    # This field decides where the credential is sent (a URL, a host, a region that names
+    # the host, a tenant in the token URL). Changing it requires every stored secret again
+    # in the same request: the exfiltration guard of docs/security.md.
+    destination: bool = False
 
 
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
@@ -45,10 +49,10 @@ class AuthMethod:
         return None
 
     @property
-    def url_fields(self) -> tuple[str, ...]:
-        """Fields that decide where the credential is sent: changing one requires the
-        credential again (exfiltration guard)."""
-        return tuple(f.name for f in self.config_fields if f.kind == "url" or f.pattern)
+    def destination_fields(self) -> tuple[str, ...]:
+        """Fields that decide where the credential is sent: changing one requires every
+        stored secret again (exfiltration guard)."""
+        return tuple(f.name for f in self.config_fields if f.destination)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +87,11 @@ def _secret(name: str, label: str, required: bool = True, kind: str = "password"
 
 def _config(name: str, label: str, required: bool = False, kind: str = "text",
             placeholder: str = "", help: str = "", default: str | None = None,
-            pattern: str | None = None) -> FieldSpec:
+            pattern: str | None = None, destination: bool | None = None) -> FieldSpec:
+    # A URL always decides where the credential goes; other fields say so explicitly.
     return FieldSpec(name, label, required=required, kind=kind, placeholder=placeholder,
-                     help=help, default=default, pattern=pattern)
+                     help=help, default=default, pattern=pattern,
+                     destination=kind == "url" if destination is None else destination)
 
 
 API_KEY = _secret("api_key", "API key")
@@ -122,7 +128,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
             ), adapter="azure"),
             AuthMethod("azure_entra_id", "Azure OpenAI (Entra ID service principal)",
                        (_secret("client_secret", "Client secret"),), (
-                _config("tenant_id", "Tenant ID", required=True),
+                _config("tenant_id", "Tenant ID", required=True, destination=True),
                 _config("client_id", "Client ID", required=True),
                 AZURE_ENDPOINT, AZURE_API_VERSION,
                 _config("deployment", "Deployment name",
@@ -150,7 +156,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
             (
                 _config("project_id", "Project ID", required=True),
                 _config("location", "Location", placeholder="us-central1",
-                        default="us-central1", pattern=LOCATION_PATTERN),
+                        default="us-central1", pattern=LOCATION_PATTERN, destination=True),
                 _config("base_url", "API base URL", kind="url",
                         help="Leave empty for https://{location}-aiplatform.googleapis.com."),
             ),
@@ -165,13 +171,13 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                 _secret("aws_session_token", "Session token", required=False),
             ), (
                 _config("region", "Region", required=True, placeholder="us-east-1",
-                        pattern=REGION_PATTERN),
+                        pattern=REGION_PATTERN, destination=True),
                 _config("base_url", "Endpoint URL", kind="url",
                         help="Leave empty for https://bedrock-runtime.{region}.amazonaws.com."),
             )),
             AuthMethod("api_key", "Bedrock API key", (API_KEY,), (
                 _config("region", "Region", required=True, placeholder="us-east-1",
-                        pattern=REGION_PATTERN),
+                        pattern=REGION_PATTERN, destination=True),
                 _config("base_url", "Endpoint URL", kind="url",
                         help="Leave empty for https://bedrock-runtime.{region}.amazonaws.com."),
             )),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Execution option marking a connection that will write (see ``_sqlite_begin``).
+WRITE_OPTION = "keyhouse_write"
 
 
 def make_engine(url: str) -> Engine:
@@ -23,7 +26,22 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def create_private_sqlite_file(url: str) -> None:
+    """Create a new SQLite database file 0600 in a folder 0700 before SQLite does (it
+    would follow the umask, typically 0644). SQLite gives its -wal and -shm files the
+    database file's mode."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    db_file = Path(path)
+    if db_file.exists():
+        return
+    db_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -34,6 +52,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # SQLAlchemy emits BEGIN itself (``_sqlite_begin``); pysqlite's implicit one would be
+    # DEFERRED, under which SELECT ... FOR UPDATE locks nothing.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A writer takes the write lock up front: two writers then run one after the other
+    # and the second reads what the first committed, so its If-Match check is against
+    # the truth. Readers stay DEFERRED and, thanks to WAL, never wait.
+    writes = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -97,6 +97,9 @@ class ApiKeyRow(SealedCredential, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     credential_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Compare-and-set: every UPDATE and DELETE of the row carries "AND version = <the
+    # version read>", so a writer holding a stale row changes nothing (412), on every store.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
 class ApiKeyVersionRow(SealedCredential, Base):
@@ -128,6 +131,9 @@ class EndpointRow(Base):
         back_populates="endpoint", cascade="all, delete-orphan",
         order_by="EndpointTargetRow.position", lazy="selectin",
     )
+    # Compare-and-set: every UPDATE and DELETE of the row carries "AND version = <the
+    # version read>", so a writer holding a stale row changes nothing (412), on every store.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
 class EndpointTargetRow(Base):

@@ -1,1 +1,2 @@
-"""Envelope encryption of provider credentials (see SECURITY.md)."""
+"""Envelope encryption of provider credentials: pure crypto, no I/O beyond the KEK
+source (see docs/security.md). Storing sealed rows is ``keyhouse.store.credentials``."""

@@ -1,8 +1,7 @@
 """KEK sources: a random key file (the default) or a passphrase stretched with scrypt.
 
-A ``KekSource`` only yields key material; matching it to the versions recorded in the
-database (by key-check value) is the keyring's job. The interface leaves room for a cloud
-KMS or Vault transit source later.
+A source only yields key material; matching it to the versions recorded in the database
+(by key-check value) is the keyring's job (docs/security.md, "KEK sources").
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ import binascii
 import hashlib
 import hmac
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -40,12 +39,6 @@ class KekMaterial:
     origin: str = ""  # which setting it came from, for messages
 
 
-class KekSource(Protocol):
-    kind: str
-
-    def materials(self) -> list[KekMaterial]: ...
-
-
 class KeyFileSource:
     """A file of lines ``[VERSION:]BASE64`` (32 bytes each); ``#`` starts a comment.
 
@@ -63,6 +56,7 @@ class KeyFileSource:
 
     def materials(self) -> list[KekMaterial]:
         try:
+            self._check_private()
             text = self.path.read_text()
         except OSError as exc:
             raise KekConfigError(
@@ -94,6 +88,23 @@ class KeyFileSource:
         if not out:
             raise KekConfigError(f"The KEK file {self.path} holds no key; set {self.setting}.")
         return out
+
+    def _check_private(self) -> None:
+        """As ssh does with a private key: a KEK file others may read is not used."""
+        mode = stat.S_IMODE(self.path.stat().st_mode)
+        if mode & 0o077:
+            raise KekConfigError(
+                f"The KEK file {self.path} is readable or writable by others (mode "
+                f"{mode:04o}); run 'chmod 600 {self.path}' and start again.")
+
+    def append(self, version: int, key: bytes) -> None:
+        """Add ``N:BASE64`` durably: the line must be on disk before the version is
+        recorded, or a crash would leave a recorded version no server can hold."""
+        self._check_private()
+        with self.path.open("a") as fh:
+            fh.write(f"{version}:{base64.b64encode(key).decode()}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
 
     def generate(self) -> None:
         """Create a fresh random KEK file readable by its owner only."""

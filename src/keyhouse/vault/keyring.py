@@ -34,7 +34,7 @@ class KekRecord:
 class KekStore(Protocol):
     def kek_records(self) -> list[KekRecord]: ...
 
-    def add_kek_record(self, record: KekRecord) -> None: ...
+    def add_kek_records(self, records: list[KekRecord]) -> None: ...
 
     def kek_versions_in_use(self) -> dict[int, int]: ...
 
@@ -84,11 +84,14 @@ class KeyringResult:
 
 
 def open_keyring(source: KeyFileSource | PassphraseSource, store: KekStore) -> KeyringResult:
+    """Every check passes before any new version is recorded: a start that fails leaves
+    the ``kek_versions`` table as it found it."""
     records = {r.version: r for r in store.kek_records()}
     generated: str | None = None
+    new: list[KekRecord] = []
 
     if isinstance(source, PassphraseSource):
-        keks = _from_passphrase(source, records, store)
+        keks = _from_passphrase(source, records, new)
     else:
         if not source.exists():
             if records:
@@ -99,9 +102,8 @@ def open_keyring(source: KeyFileSource | PassphraseSource, store: KekStore) -> K
                 )
             source.generate()
             generated = str(source.path)
-        keks = _from_materials(source.materials(), records, store)
+        keks = _from_materials(source.materials(), records, new)
 
-    records = {r.version: r for r in store.kek_records()}
     in_use = store.kek_versions_in_use()
     missing = sorted(v for v in in_use if v not in keks)
     if missing:
@@ -116,11 +118,14 @@ def open_keyring(source: KeyFileSource | PassphraseSource, store: KekStore) -> K
             f"KEK version {primary} is the primary version but is not configured; "
             f"add it to {source.setting}."
         )
+    store.add_kek_records(new)
     return KeyringResult(Keyring(keks, primary), generated)
 
 
 def _from_materials(materials: list[KekMaterial], records: dict[int, KekRecord],
-                    store: KekStore) -> dict[int, Kek]:
+                    new: list[KekRecord]) -> dict[int, Kek]:
+    """Match each key to its recorded version; versions seen for the first time go to
+    ``new`` (and into ``records``) for the caller to record once all is well."""
     keks: dict[int, Kek] = {}
     for material in materials:
         kcv = key_check_value(material.key)
@@ -141,7 +146,7 @@ def _from_materials(materials: list[KekMaterial], records: dict[int, KekRecord],
         if record is None:
             state = "primary" if not records and not keks else "active"
             record = KekRecord(version, kcv, "file", None, state)
-            store.add_kek_record(record)
+            new.append(record)
             records[version] = record
         elif record.kcv != kcv:
             raise KekConfigError(
@@ -153,7 +158,7 @@ def _from_materials(materials: list[KekMaterial], records: dict[int, KekRecord],
 
 
 def _from_passphrase(source: PassphraseSource, records: dict[int, KekRecord],
-                     store: KekStore) -> dict[int, Kek]:
+                     new: list[KekRecord]) -> dict[int, Kek]:
     keks: dict[int, Kek] = {}
     for record in (r for r in records.values() if r.source == "passphrase"):
         for key in source.derive_each(record.salt or b""):
@@ -169,5 +174,7 @@ def _from_passphrase(source: PassphraseSource, records: dict[int, KekRecord],
         )
     salt = os.urandom(SALT_BYTES)
     key = source.derive(salt)
-    store.add_kek_record(KekRecord(1, key_check_value(key), "passphrase", salt, "primary"))
+    record = KekRecord(1, key_check_value(key), "passphrase", salt, "primary")
+    new.append(record)
+    records[1] = record
     return {1: Kek(1, key)}

@@ -1,14 +1,18 @@
-"""The in-memory configuration every request reads: endpoints, keys, tokens.
+"""The gateway's live configuration: endpoints, keys and tokens every request reads.
 
-Loaded whole from the store and swapped atomically; each replica polls the store's config
-version (off the request path) and reloads when it moves, so an edit anywhere reaches
-every replica within one poll interval. Credentials are decrypted on first use and kept
-per key version, so the hot path does no database query and no key derivation.
+Loaded whole from the store and swapped atomically; an admin write on this replica
+reloads it on commit (``Store.on_commit``), and each replica polls the store's config
+version (off the request path) so an edit anywhere reaches it within one poll interval.
+Credentials are opened through ``keyhouse.store.credentials`` when a key's version is
+first seen and kept per key version, so the hot path does no database query and no key
+derivation; every opened secret joins ``secrets``, the index that scrubs this process's
+logs (docs/security.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -22,6 +26,8 @@ from sqlalchemy import select
 from keyhouse.errors import KeyhouseError, NoKey, Unavailable
 from keyhouse.gateway.types import Endpoint, Principal, Target
 from keyhouse.providers.base import Credential
+from keyhouse.redaction import SecretIndex
+from keyhouse.store.credentials import open_credential
 from keyhouse.store.models import (
     AccessTokenRow,
     ApiKeyRow,
@@ -30,10 +36,10 @@ from keyhouse.store.models import (
     KekVersionRow,
 )
 from keyhouse.store.store import Store
-from keyhouse.vault.envelope import Sealed, open_sealed
+from keyhouse.vault.envelope import Sealed
 from keyhouse.vault.keyring import Keyring
 
-log = logging.getLogger("keyhouse.registry")
+log = logging.getLogger("keyhouse.live_config")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,7 @@ class LiveRegistry:
         self._max_stale = max_stale_seconds
         self._stale_since: float | None = None
         self._admin = Principal(token_id="admin", name="admin", is_admin=True)
+        self.secrets = SecretIndex()
 
     # --- Registry protocol (the hot path) ----------------------------------------------
 
@@ -88,8 +95,9 @@ class LiveRegistry:
         hit = self._credentials.get(key_id)
         if hit and hit[0] == record.version and hit[1] == record.sealed.kek_version:
             return hit[2]
-        secrets = open_sealed(self.keyring.get(record.sealed.kek_version), record.sealed,
-                              "api_keys", record.id, record.provider, record.fields)
+        secrets = open_credential(self.keyring, record.id, record.provider, record.sealed,
+                                  record.fields)
+        self.secrets.add(*secrets.values())
         credential = Credential(key_id=record.id, provider=record.provider,
                                 auth_method=record.auth_method, secrets=secrets,
                                 config=record.config, version=record.version)
@@ -159,6 +167,15 @@ class LiveRegistry:
         self._snapshot = Snapshot(version, endpoints, keys, tokens)
         self._credentials = {k: v for k, v in self._credentials.items() if k in keys}
         self._stale_since = None
+        self._open_new_keys()
+
+    def _open_new_keys(self) -> None:
+        """Open each key version not seen yet: its secrets must be known to the log
+        scrubber before any request, trace or upstream echo can carry them."""
+        for key_id in self._snapshot.keys:
+            # A row that does not open fails on use, with its typed error.
+            with contextlib.suppress(KeyhouseError):
+                self.credential(key_id)
 
     def _follow_kek_changes(self, states: dict[int, str]) -> None:
         """A KEK version was added or promoted elsewhere: re-read this server's KEK source
