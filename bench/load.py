@@ -51,6 +51,8 @@ class Target:
                                      "max_tokens": 16}).encode()
         self.stream_body = json.dumps({"model": spec["model"], "messages": messages,
                                        "max_tokens": 16, "stream": True}).encode()
+        self.long_body = json.dumps({"model": spec["long_model"], "messages": messages,
+                                     "max_tokens": 1000, "stream": True}).encode()
         limits = httpx.Limits(max_connections=concurrency + 4,
                               max_keepalive_connections=concurrency + 4)
         self.client = httpx.AsyncClient(limits=limits, timeout=30, trust_env=False)
@@ -64,10 +66,18 @@ class Target:
             raise RuntimeError(f"{self.name}: HTTP {response.status_code} {response.text[:200]}")
         return elapsed * 1000
 
-    async def stream(self) -> tuple[float, float]:
+    async def long_stream(self) -> float:
+        """A long streamed answer (the streaming-throughput case); ms for the whole."""
+        return (await self.stream(self.long_body))[1]
+
+    async def stream_total(self) -> float:
+        return (await self.stream())[1]
+
+    async def stream(self, body: bytes | None = None) -> tuple[float, float]:
         """(time to first body byte, time to the end of the stream), in ms."""
         started = time.perf_counter()
-        request = self.client.build_request("POST", self.url, content=self.stream_body,
+        request = self.client.build_request("POST", self.url,
+                                            content=body or self.stream_body,
                                             headers=self.headers)
         response = await self.client.send(request, stream=True)
         first = 0.0
@@ -128,9 +138,11 @@ async def latency(targets: list[Target], rounds: int, per_round: int,
 
 async def throughput(target: Target, kind: str, concurrency: int, seconds: float,
                      warmup: float) -> JSON:
-    call = target.chat if kind == "chat" else target.stream
+    call = {"chat": target.chat, "stream": target.stream_total,
+            "long_stream": target.long_stream}[kind]
     done = 0
     errors = 0
+    samples: list[float] = []
     loop = asyncio.get_running_loop()
     start_counting = loop.time() + warmup
     deadline = start_counting + seconds
@@ -139,7 +151,7 @@ async def throughput(target: Target, kind: str, concurrency: int, seconds: float
         nonlocal done, errors
         while loop.time() < deadline:
             try:
-                await call()
+                elapsed = await call()
             except Exception:
                 errors += 1
                 if errors > 1000:  # the target is down: do not spin until the deadline
@@ -147,6 +159,7 @@ async def throughput(target: Target, kind: str, concurrency: int, seconds: float
                 continue
             if start_counting <= loop.time() < deadline:
                 done += 1
+                samples.append(elapsed)
 
     cpu: list[float] = []
 
@@ -159,7 +172,7 @@ async def throughput(target: Target, kind: str, concurrency: int, seconds: float
 
     await asyncio.gather(sample_cpu(), *(worker() for _ in range(concurrency)))
     used = cpu[1] - cpu[0]
-    return {"rps": done / seconds, "errors": errors,
+    return {"rps": done / seconds, "errors": errors, "latencies_ms": samples,
             "server_cpu_ms_per_request": used * 1000 / done if done else None}
 
 
@@ -175,10 +188,12 @@ async def main(plan: JSON) -> JSON:
         tp = plan["throughput"]
         result["throughput"] = {}
         for target in targets:
-            result["throughput"][target.name] = {
-                kind: await throughput(target, kind, conc, tp["seconds"], tp["warmup"])
-                for kind in ("chat", "stream")
-            }
+            runs = {kind: await throughput(target, kind, conc, tp["seconds"], tp["warmup"])
+                    for kind in ("chat", "stream")}
+            runs["long_stream"] = await throughput(target, "long_stream",
+                                                   tp["long_concurrency"], tp["seconds"],
+                                                   tp["warmup"])
+            result["throughput"][target.name] = runs
         return result
     finally:
         for target in targets:

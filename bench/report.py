@@ -6,8 +6,13 @@ from typing import Any
 
 JSON = dict[str, Any]
 
-TARGET_ADDED_P50_MS = 2.0
-TARGET_ADDED_TTFB_MS = 2.0
+# Issue 10's targets, keyhouse against direct (the fake upstream itself), from one run.
+TARGET_ADDED_P50_MS = 0.5
+TARGET_ADDED_TTFB_MS = 0.5
+TARGET_RPS_SHARE = 0.80  # of direct's requests per second at 32 callers
+TARGET_P99_RATIO = 2.0  # keyhouse's c32 p99 over direct's
+TARGET_RSS_MB = 120.0
+TARGET_STARTUP_S = 1.0
 NAMES = ("direct", "bare", "keyhouse")
 
 
@@ -20,11 +25,18 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def summarise(raw: JSON) -> JSON:
+def _cpu(run: JSON) -> float:
+    value = run.get("server_cpu_ms_per_request")
+    return float(value) if value is not None else float("nan")
+
+
+def summarise(raw: JSON, rss_kb: JSON | None = None, startup_s: float | None = None,
+              long_tokens: int = 500) -> JSON:
     rows: JSON = {}
     for name in NAMES:
         lat = raw["latency"][name]
         tp = raw["throughput"][name]
+        long = tp.get("long_stream", {"rps": 0.0, "errors": 0})
         rows[name] = {
             "chat_p50_ms": percentile(lat["chat"], 50),
             "chat_p99_ms": percentile(lat["chat"], 99),
@@ -32,10 +44,14 @@ def summarise(raw: JSON) -> JSON:
             "ttfb_p99_ms": percentile(lat["stream_ttfb"], 99),
             "stream_p50_ms": percentile(lat["stream_total"], 50),
             "chat_rps": tp["chat"]["rps"],
-            "chat_cpu_ms": tp["chat"].get("server_cpu_ms_per_request") or float("nan"),
-            "stream_cpu_ms": tp["stream"].get("server_cpu_ms_per_request") or float("nan"),
+            "chat_c32_p50_ms": percentile(tp["chat"].get("latencies_ms", []), 50),
+            "chat_c32_p99_ms": percentile(tp["chat"].get("latencies_ms", []), 99),
             "stream_rps": tp["stream"]["rps"],
-            "errors": tp["chat"]["errors"] + tp["stream"]["errors"],
+            "tokens_per_s": long["rps"] * long_tokens,
+            "chat_cpu_ms": _cpu(tp["chat"]),
+            "stream_cpu_ms": _cpu(tp["stream"]),
+            "long_cpu_ms": _cpu(long),
+            "errors": tp["chat"]["errors"] + tp["stream"]["errors"] + long["errors"],
             "samples": len(lat["chat"]),
         }
     direct = rows["direct"]
@@ -43,25 +59,48 @@ def summarise(raw: JSON) -> JSON:
                     "chat_p99_ms": rows[name]["chat_p99_ms"] - direct["chat_p99_ms"],
                     "ttfb_p50_ms": rows[name]["ttfb_p50_ms"] - direct["ttfb_p50_ms"]}
              for name in ("bare", "keyhouse")}
-    met = (added["keyhouse"]["chat_p50_ms"] < TARGET_ADDED_P50_MS
-           and added["keyhouse"]["ttfb_p50_ms"] < TARGET_ADDED_TTFB_MS
-           and rows["keyhouse"]["errors"] == 0)
-    return {"rows": rows, "added_over_direct": added, "targets_met": met}
+    share = {name: rows[name]["chat_rps"] / direct["chat_rps"] if direct["chat_rps"] else 0.0
+             for name in ("bare", "keyhouse")}
+    p99_ratio = {name: (rows[name]["chat_c32_p99_ms"] / direct["chat_c32_p99_ms"]
+                        if direct["chat_c32_p99_ms"] else float("inf"))
+                 for name in ("bare", "keyhouse")}
+    rss_mb = (rss_kb or {}).get("VmRSS", 0) / 1024
+    kh = "keyhouse"
+    targets = {
+        "added_p50": (added[kh]["chat_p50_ms"], TARGET_ADDED_P50_MS,
+                      added[kh]["chat_p50_ms"] <= TARGET_ADDED_P50_MS),
+        "added_ttfb": (added[kh]["ttfb_p50_ms"], TARGET_ADDED_TTFB_MS,
+                       added[kh]["ttfb_p50_ms"] <= TARGET_ADDED_TTFB_MS),
+        "rps_share": (share[kh], TARGET_RPS_SHARE, share[kh] >= TARGET_RPS_SHARE),
+        "c32_p99_ratio": (p99_ratio[kh], TARGET_P99_RATIO, p99_ratio[kh] <= TARGET_P99_RATIO),
+        "rss_mb": (rss_mb, TARGET_RSS_MB, rss_kb is None or rss_mb <= TARGET_RSS_MB),
+        "startup_s": (startup_s, TARGET_STARTUP_S,
+                      startup_s is None or startup_s <= TARGET_STARTUP_S),
+        "errors": (rows[kh]["errors"], 0, rows[kh]["errors"] == 0),
+    }
+    met = all(ok for _, _, ok in targets.values())
+    return {"rows": rows, "added_over_direct": added, "rps_share_of_direct": share,
+            "c32_p99_over_direct": p99_ratio, "targets": targets, "targets_met": met}
 
 
 def render(result: JSON) -> str:
     s = result["summary"]
     rows, added = s["rows"], s["added_over_direct"]
+    conc = result["plan"]["throughput"]["concurrency"]
+    long_conc = result["plan"]["throughput"].get("long_concurrency", 8)
 
-    def line(label: str, key: str, fmt: str = "{:8.2f}", added_key: str | None = None) -> str:
+    def line(label: str, key: str, fmt: str = "{:8.2f}", added_key: str | None = None,
+             extra: str = "") -> str:
         cells = [fmt.format(rows[n][key]) for n in NAMES]
-        extra = ""
         if added_key:
             extra = "".join(f"{added[n][added_key]:+10.2f}" for n in ("bare", "keyhouse"))
-        return f"{label:<26}" + "".join(f"{c:>10}" for c in cells) + extra
+        return f"{label:<30}" + "".join(f"{c:>10}" for c in cells) + extra
 
-    header = (f"{'':<26}" + "".join(f"{n:>10}" for n in NAMES)
-              + f"{'+bare':>10}{'+keyhouse':>10}")
+    def share(key: str, fmt: str) -> str:
+        return "".join(f"{fmt.format(s[key][n]):>10}" for n in ("bare", "keyhouse"))
+
+    header = (f"{'':<30}" + "".join(f"{n:>10}" for n in NAMES)
+              + f"{'bare':>10}{'keyhouse':>10}")
     rss = result["keyhouse_rss_kb"]["after_load"]
     idle = result["keyhouse_rss_kb"]["idle"]
     plan = result["plan"]
@@ -72,27 +111,48 @@ def render(result: JSON) -> str:
         f"{result['load_average']['before']:.1f} before / {result['load_average']['after']:.1f} "
         "after",
         f"latency: {plan['latency']['rounds']} rounds x {plan['latency']['requests']} "
-        f"sequential requests per target; throughput: {plan['throughput']['concurrency']} "
-        f"concurrent callers x {plan['throughput']['seconds']:g} s",
+        f"sequential requests per target; throughput: {conc} concurrent callers x "
+        f"{plan['throughput']['seconds']:g} s; streaming throughput: {long_conc} callers "
+        f"reading {plan['throughput'].get('long_tokens', 500)}-token streams",
         "",
         header,
+        f"{'':<60}{'(added over direct)':>20}",
         line("chat p50 (ms)", "chat_p50_ms", added_key="chat_p50_ms"),
         line("chat p99 (ms)", "chat_p99_ms", added_key="chat_p99_ms"),
         line("stream TTFB p50 (ms)", "ttfb_p50_ms", added_key="ttfb_p50_ms"),
         line("stream TTFB p99 (ms)", "ttfb_p99_ms"),
         line("stream whole p50 (ms)", "stream_p50_ms"),
-        line(f"chat req/s @{plan['throughput']['concurrency']}", "chat_rps", "{:8.0f}"),
-        line(f"stream req/s @{plan['throughput']['concurrency']}", "stream_rps", "{:8.0f}"),
+        f"{'':<60}{'(share of direct)':>20}",
+        line(f"chat req/s @{conc}", "chat_rps", "{:8.0f}",
+             extra=share("rps_share_of_direct", "{:.0%}")),
+        line(f"chat p99 @{conc} (ms)", "chat_c32_p99_ms",
+             extra=share("c32_p99_over_direct", "{:.2f}x")),
+        line(f"stream req/s @{conc}", "stream_rps", "{:8.0f}"),
+        line(f"stream tokens/s @{long_conc}", "tokens_per_s", "{:8.0f}"),
         line("server CPU ms/req, chat", "chat_cpu_ms", "{:8.3f}"),
         line("server CPU ms/req, stream", "stream_cpu_ms", "{:8.3f}"),
+        line("server CPU ms/long stream", "long_cpu_ms", "{:8.2f}"),
         line("errors", "errors", "{:8d}"),
         "",
         f"keyhouse RSS: {rss.get('VmRSS', 0) / 1024:.1f} MB after load "
-        f"(idle {idle.get('VmRSS', 0) / 1024:.1f} MB, peak {rss.get('VmHWM', 0) / 1024:.1f} MB)",
+        f"(idle {idle.get('VmRSS', 0) / 1024:.1f} MB, peak {rss.get('VmHWM', 0) / 1024:.1f} MB); "
+        f"start-up to first answer {result.get('keyhouse_startup_seconds', float('nan')):.2f} s",
         "(server CPU: the upstream's own for direct, the proxy process's for bare and "
-        "keyhouse; it does not depend on what else the machine is running)",
-        f"targets (keyhouse over direct): p50 +{added['keyhouse']['chat_p50_ms']:.2f} ms "
-        f"(< {TARGET_ADDED_P50_MS:g}), stream TTFB +{added['keyhouse']['ttfb_p50_ms']:.2f} ms "
-        f"(< {TARGET_ADDED_TTFB_MS:g}) → {ok}",
+        "keyhouse; it depends least on what else the machine is running)",
+        "",
+        "targets (keyhouse, from this run):",
     ]
+    labels = {"added_p50": ("added p50", "ms", "<="), "added_ttfb": ("stream TTFB added", "ms",
+                                                                      "<="),
+              "rps_share": (f"req/s @{conc} share of direct", "", ">="),
+              "c32_p99_ratio": (f"p99 @{conc} over direct", "x", "<="),
+              "rss_mb": ("RSS after load", "MB", "<="),
+              "startup_s": ("start-up to first answer", "s", "<="),
+              "errors": ("errors", "", "==")}
+    for key, (value, bound, passed) in s["targets"].items():
+        label, unit, op = labels[key]
+        shown = "n/a" if value is None else f"{value:.2f}"
+        out.append(f"  {label:<32} {shown:>8} {unit:<2} ({op} {bound:g})  "
+                   f"{'ok' if passed else 'MISSED'}")
+    out.append(f"→ {ok}")
     return "\n".join(out)

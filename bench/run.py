@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from bench.report import render, summarise
+from bench.upstream import LONG_TOKENS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -80,6 +81,15 @@ class Processes:
         self.started.append(process)
         return process, log
 
+    def stop_one(self, process: subprocess.Popen[bytes]) -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        self.started.remove(process)
+
     def stop(self) -> None:
         for process in reversed(self.started):
             if process.poll() is None:
@@ -110,6 +120,10 @@ def configure_keyhouse(base: str, admin_token: str, upstream: str) -> str:
             "name": "bench-chat", "task": "chat",
             "targets": [{"key_id": key.json()["id"], "model": "bench-model"}]})
         endpoint.raise_for_status()
+        client.post("/api/v1/endpoints", json={
+            "name": "bench-long", "task": "chat",
+            "targets": [{"key_id": key.json()["id"], "model": "bench-long"}]}
+        ).raise_for_status()
         token = client.post("/api/v1/access-tokens", json={"name": "bench"})
         token.raise_for_status()
         access: str = token.json()["token"]
@@ -124,6 +138,30 @@ def configure_keyhouse(base: str, admin_token: str, upstream: str) -> str:
             if time.monotonic() > deadline:
                 raise SystemExit(f"keyhouse never served the endpoint: {answer.text[:300]}")
             time.sleep(0.1)
+
+
+def first_answer_seconds(procs: Processes, argv: list[str], env: dict[str, str], port: int,
+                         access: str, name: str = "keyhouse-restart") -> tuple[float, Any]:
+    """Start ``keyhouse serve`` on an existing home and time it to its first gateway
+    answer (a 200 chat completion): imports, bootstrap, registry load, bind, serve."""
+    body = json.dumps({"model": "bench-chat",
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    started = time.monotonic()
+    process, log = procs.start(name, argv, "proxy", env)
+    headers = {"authorization": f"Bearer {access}", "content-type": "application/json"}
+    with httpx.Client(timeout=5, trust_env=False) as client:
+        while time.monotonic() - started < 30:
+            if process.poll() is not None:
+                raise SystemExit(f"{name} exited with {process.returncode}:\n{tail(log)}")
+            try:
+                answer = client.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                                     content=body, headers=headers)
+                if answer.status_code == 200:
+                    return time.monotonic() - started, process
+            except httpx.TransportError:
+                pass
+            time.sleep(0.01)
+    raise SystemExit(f"{name} did not answer within 30 s:\n{tail(log)}")
 
 
 def rss_kb(pid: int) -> dict[str, int]:
@@ -177,28 +215,33 @@ def run(args: argparse.Namespace) -> JSON:
                    "KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS": "true"}
             if args.log_level:
                 env["KEYHOUSE_LOG_LEVEL"] = args.log_level
-            kh, kh_log = procs.start("keyhouse", [*keyhouse_argv(), "serve", "--host",
-                                                  "127.0.0.1", "--port", str(kh_port)],
-                                     "proxy", env)
+            kh_argv = [*keyhouse_argv(), "serve", "--host", "127.0.0.1", "--port",
+                       str(kh_port)]
+            kh, kh_log = procs.start("keyhouse", kh_argv, "proxy", env)
             wait_for_port(up_port, up, "upstream", up_log)
             wait_for_port(bare_port, bare, "bare proxy", bare_log)
             wait_for_port(kh_port, kh, "keyhouse serve", kh_log)
             access = configure_keyhouse(f"http://127.0.0.1:{kh_port}", admin_token, upstream)
+            # Start-up to first answer, on the home the first start created (a restart).
+            procs.stop_one(kh)
+            startup, kh = first_answer_seconds(procs, kh_argv, env, kh_port, access)
             rss_idle = rss_kb(kh.pid)
 
             plan = {
                 "targets": [
                     {"name": "direct", "url": f"{upstream}/v1/chat/completions",
-                     "model": "bench-model", "pid": up.pid},
+                     "model": "bench-model", "long_model": "bench-long", "pid": up.pid},
                     {"name": "bare", "url": f"http://127.0.0.1:{bare_port}/v1/chat/completions",
-                     "model": "bench-model", "pid": bare.pid},
-                    {"name": "keyhouse", "model": "bench-chat", "token": access,
-                     "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions", "pid": kh.pid},
+                     "model": "bench-model", "long_model": "bench-long", "pid": bare.pid},
+                    {"name": "keyhouse", "model": "bench-chat", "long_model": "bench-long",
+                     "token": access, "pid": kh.pid,
+                     "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions"},
                 ],
                 "latency": {"rounds": args.rounds, "requests": args.requests,
                             "warmup": args.warmup},
                 "throughput": {"concurrency": args.concurrency, "seconds": args.seconds,
-                               "warmup": 0.5},
+                               "warmup": 0.5, "long_concurrency": 8,
+                               "long_tokens": LONG_TOKENS},
             }
             plan_file = work / "plan.json"
             plan_file.write_text(json.dumps(plan))
@@ -206,7 +249,7 @@ def run(args: argparse.Namespace) -> JSON:
             if pin is not None:
                 argv = ["taskset", "-c", str(pin["load"]), *argv]
             started = time.monotonic()
-            done = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=150,
+            done = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=300,
                                   check=False)
             if done.returncode != 0:
                 raise SystemExit(f"load generator failed:\n{done.stderr.decode()[-3000:]}\n"
@@ -223,7 +266,8 @@ def run(args: argparse.Namespace) -> JSON:
                 "python": sys.version.split()[0],
                 "plan": {k: v for k, v in plan.items() if k != "targets"},
                 "keyhouse_rss_kb": {"idle": rss_idle, "after_load": rss_loaded},
-                "summary": summarise(raw),
+                "keyhouse_startup_seconds": round(startup, 3),
+                "summary": summarise(raw, rss_loaded, startup, LONG_TOKENS),
                 "raw": raw,
             }
         finally:

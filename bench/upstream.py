@@ -41,6 +41,9 @@ FIRST = _chunk({"role": "assistant", "content": ""})
 REST = [_chunk({"content": w}) for w in WORDS] + [_chunk({}, "stop")]
 USAGE = _chunk({}, usage={"prompt_tokens": 9, "completion_tokens": 8, "total_tokens": 17})
 DONE = b"data: [DONE]\n\n"
+# The streaming-throughput case: a long answer, one token per write, as a model sends it.
+LONG_TOKENS = 500
+LONG = _chunk({"content": " tok"})
 
 JSON_HEADERS = [(b"content-type", b"application/json"),
                 (b"content-length", str(len(COMPLETION)).encode())]
@@ -69,6 +72,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
     # The first chunk goes out on its own, as a model's first token would.
     await send({"type": "http.response.body", "body": FIRST, "more_body": True})
+    if b'"model":"bench-long"' in body.replace(b" ", b""):
+        for _ in range(LONG_TOKENS):
+            await send({"type": "http.response.body", "body": LONG, "more_body": True})
     tail = b"".join(REST) + (USAGE if b"include_usage" in body else b"") + DONE
     await send({"type": "http.response.body", "body": tail})
 

@@ -1,7 +1,7 @@
 """One exception tree for all of Keyhouse.
 
 Every error the product raises on purpose is a ``KeyhouseError``; foreign exceptions
-(SQLAlchemy, httpx, cryptography) are translated into it at one boundary each, and the
+(SQLAlchemy, aiohttp, cryptography) are translated into it at one boundary each, and the
 HTTP layer renders it once (``keyhouse.http_errors``). Each class carries its HTTP status
 and a stable machine-readable ``code``; ``message`` is safe to show to anyone — it never
 holds a secret, SQL text or a stack trace.
@@ -13,6 +13,8 @@ holds a secret, SQL text or a stack trace.
     ├── Unauthorized (401 unauthorized)
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not_found)
+    │   └── ModelNotFound (404 model_not_found)
+    ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict)
     │   ├── AlreadyExists (409 already_exists)
     │   └── KeyInUse (409 key_in_use)
@@ -85,6 +87,19 @@ class NotFound(KeyhouseError):
     status = 404
     code = "not_found"
     default_message = "Not found."
+
+
+class ModelNotFound(NotFound):
+    """The ``model`` a gateway caller named is not an endpoint (OpenAI's own code)."""
+
+    code = "model_not_found"
+    default_message = "No endpoint has that name."
+
+
+class MethodNotAllowed(KeyhouseError):
+    status = 405
+    code = "method_not_allowed"
+    default_message = "Method not allowed."
 
 
 class Conflict(KeyhouseError):

@@ -1,8 +1,8 @@
 """The one place errors become HTTP responses.
 
-Admin routes answer ``{"error": {"code", "message", ...}}``; gateway routes answer the
-envelope their clients' SDKs parse (OpenAI's, or Anthropic's on ``/v1/messages``).
-Unexpected exceptions answer a generic 500: their text is never shown, and only their
+Admin routes answer ``{"error": {"code", "message", ...}}`` (gateway routes never reach
+this app: ``gateway.dispatch`` renders their envelopes). Unexpected exceptions answer a
+generic 500: their text is never shown, and only their
 type is logged, since a foreign exception's message may carry a value.
 """
 
@@ -16,25 +16,22 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from keyhouse.errors import BadRequest, KeyhouseError, NotFound, ValidationFailed
-from keyhouse.gateway.errors import anthropic_error, openai_error
+from keyhouse.errors import (
+    BadRequest,
+    KeyhouseError,
+    MethodNotAllowed,
+    NotFound,
+    ValidationFailed,
+)
 from keyhouse.text_rules import printable
 
 log = logging.getLogger("keyhouse.http")
 
 
 def render(request: Request, exc: KeyhouseError) -> JSONResponse:
-    path = request.url.path
     headers: dict[str, str] = {}
     if exc.status == 401:
         headers["www-authenticate"] = "Bearer"
-    if path.startswith("/v1/"):
-        status, body = (anthropic_error(exc) if path.startswith("/v1/messages")
-                        else openai_error(exc))
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            headers["retry-after"] = str(int(retry_after))
-        return JSONResponse(body, status_code=status, headers=headers)
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
@@ -72,8 +69,7 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             return render(request, NotFound("No such route."))
         if exc.status_code == 405:
-            return JSONResponse({"error": {"code": "method_not_allowed",
-                                           "message": "Method not allowed."}}, status_code=405)
+            return render(request, MethodNotAllowed())
         return JSONResponse({"error": {"code": "http_error", "message": "Request failed."}},
                             status_code=exc.status_code)
 

@@ -8,9 +8,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _TOO_LARGE = json.dumps({"error": {"code": "payload_too_large",
                                    "message": "The request body is too large."}}).encode()
-_OPENAI_TOO_LARGE = json.dumps({"error": {"message": "The request body is too large.",
-                                          "type": "invalid_request_error", "param": None,
-                                          "code": "payload_too_large"}}).encode()
 
 
 class _TooLarge(Exception):
@@ -18,19 +15,20 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """413 for a body over the limit, whether or not it declares its length."""
+    """413 for an admin body over the limit, whether or not it declares its length.
 
-    def __init__(self, app: ASGIApp, gateway_limit: int, admin_limit: int) -> None:
+    The gateway's limit is not here: ``/v1`` requests never reach this app's middleware
+    (``gateway.dispatch`` reads and limits their bodies itself)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
-        self.gateway_limit = gateway_limit
-        self.admin_limit = admin_limit
+        self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        gateway = scope["path"].startswith("/v1/")
-        limit = self.gateway_limit if gateway else self.admin_limit
+        limit = self.limit
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -38,7 +36,7 @@ class BodyLimit:
                 except ValueError:
                     too_large = True
                 if too_large:
-                    await _reject(send, gateway)
+                    await _reject(send)
                     return
         seen = 0
         started = False
@@ -62,11 +60,11 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _reject(send, gateway)
+                await _reject(send)
 
 
-async def _reject(send: Send, gateway: bool) -> None:
-    body = _OPENAI_TOO_LARGE if gateway else _TOO_LARGE
+async def _reject(send: Send) -> None:
+    body = _TOO_LARGE
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
@@ -85,13 +83,14 @@ _UI_HEADERS = [
 
 
 class SecurityHeaders:
-    """Browser hardening for everything but the gateway's JSON/SSE answers."""
+    """Browser hardening for the admin API and the UI (the gateway's answers never pass
+    here)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/v1/"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 

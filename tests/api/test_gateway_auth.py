@@ -11,7 +11,6 @@ import pytest
 from fastapi import FastAPI
 from starlette.requests import Request
 
-from keyhouse.gateway import auth
 from keyhouse.gateway.types import Endpoint, Principal, Target
 from keyhouse.testing.registry import StaticRegistry, gateway_app
 
@@ -121,7 +120,7 @@ async def test_models_list_is_the_openai_shape(client: httpx.AsyncClient) -> Non
 
 @pytest.mark.anyio
 async def test_the_web_session_counts_only_with_the_client_header(
-        client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        client: httpx.AsyncClient, app: FastAPI) -> None:
     def session_principal(request: Request) -> Principal | None:
         if request.cookies.get("keyhouse_session") != "good-session":
             return None
@@ -129,7 +128,8 @@ async def test_the_web_session_counts_only_with_the_client_header(
             return None
         return Principal("web-session", "web-session", is_admin=True)
 
-    monkeypatch.setattr(auth, "session_principal", session_principal)
+    # The app factory hands the gateway its session check (admin.auth's in create_app).
+    app.state.gateway.session_check = session_principal
     cookie = {"cookie": "keyhouse_session=good-session"}
     web = {**cookie, "x-keyhouse-client": "web"}
     assert (await client.post("/v1/chat/completions", json=CHAT, headers=web)).status_code == 503

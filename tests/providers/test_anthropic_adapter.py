@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from keyhouse.errors import (
@@ -17,12 +16,14 @@ from keyhouse.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.anthropic import AnthropicAdapter
 from keyhouse.providers.base import Call, Credential
-from keyhouse.providers.registry import adapter_for
+from keyhouse.providers.registry import Adapters
 from keyhouse.testing.fakes.anthropic import create_app
-from keyhouse.testing.fakes.server import Recorded, ServerThread, serve
+from keyhouse.testing.fakes.server import Canned, Recorded, ServerThread, serve, serve_canned
+from tests.providers.raw import http_post
 
 KEY = "sk-ant-api03-good-0123456789abcdef"
 WRONG_KEY = "sk-ant-api03-bad-fedcba9876543210"
@@ -41,7 +42,7 @@ def fake() -> Iterator[ServerThread]:
         yield server
 
 
-def call(client: httpx.AsyncClient, server: ServerThread, key: str = KEY,
+def call(client: Upstream, server: ServerThread, key: str = KEY,
          model: str = MODEL) -> Call:
     cred = Credential("key-a", "anthropic", "api_key", {"api_key": key},
                       {"base_url": server.url})
@@ -68,7 +69,7 @@ def text_of(chunks: list[dict[str, Any]]) -> str:
 
 @pytest.mark.anyio
 async def test_chat_headers_system_and_default_max_tokens(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await ADAPTER.chat(call(client, fake), {"model": "endpoint", "messages": [
             {"role": "system", "content": "Answer briefly."},
             {"role": "user", "content": "first"},
@@ -94,7 +95,7 @@ async def test_chat_headers_system_and_default_max_tokens(fake: ServerThread) ->
 
 @pytest.mark.anyio
 async def test_sampling_params_reach_the_wire(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await ADAPTER.chat(call(client, fake), chat(
             "alpha beta gamma delta", temperature=0.4, top_p=0.9, stop=["gamma", "\n"],
             max_completion_tokens=64, user="user-7", seed=3))
@@ -108,7 +109,7 @@ async def test_sampling_params_reach_the_wire(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_max_tokens_finish_is_length(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await ADAPTER.chat(call(client, fake), chat("a b c d e", max_tokens=2))
         chunks = await collect(call(client, fake), chat("a b c d e", max_tokens=2))
     assert result["choices"][0]["finish_reason"] == "length"
@@ -118,7 +119,7 @@ async def test_max_tokens_finish_is_length(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_streaming_text_and_usage(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         chunks = await collect(call(client, fake), chat("stream this now"))
     assert sent(fake).json["stream"] is True
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -130,7 +131,7 @@ async def test_streaming_text_and_usage(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_tool_round_trip(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         first = await ADAPTER.chat(call(client, fake),
                                    chat("weather in Oslo", tools=[TOOL], tool_choice="required"))
         assert sent(fake).json["tool_choice"] == {"type": "any"}
@@ -163,7 +164,7 @@ async def test_image_input(fake: ServerThread) -> None:
     content = [{"type": "text", "text": "describe"},
                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
                {"type": "image_url", "image_url": {"url": "https://example.com/a.jpg"}}]
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await ADAPTER.chat(call(client, fake), {"model": MODEL, "messages": [
             {"role": "user", "content": content}]})
     blocks = sent(fake).json["messages"][0]["content"]
@@ -174,7 +175,7 @@ async def test_image_input(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_embeddings_are_unsupported(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         with pytest.raises(Unsupported):
             await ADAPTER.embeddings(call(client, fake), {"model": "x", "input": "hi"})
 
@@ -183,11 +184,11 @@ async def test_embeddings_are_unsupported(fake: ServerThread) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 async def test_wrong_key_is_auth_failure_without_the_key(fake: ServerThread,
                                                          stream: bool) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         c = call(client, fake, key=WRONG_KEY)
         with pytest.raises(UpstreamAuthFailed) as info:
             await (collect(c, chat()) if stream else ADAPTER.chat(c, chat()))
-        raw = await client.post(f"{fake.url}/v1/messages", json=chat(max_tokens=5),
+        raw = await http_post(f"{fake.url}/v1/messages", json=chat(max_tokens=5),
                                 headers={"x-api-key": WRONG_KEY,
                                          "anthropic-version": "2023-06-01"})
     assert WRONG_KEY in raw.text  # the hostile fake echoes it…
@@ -198,7 +199,7 @@ async def test_wrong_key_is_auth_failure_without_the_key(fake: ServerThread,
 
 @pytest.mark.anyio
 async def test_rate_limit_unavailable_and_overloaded(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamRateLimited) as info:
             await ADAPTER.chat(call(client, fake, model="fail-429"), chat())
         assert info.value.retry_after == 0.0
@@ -214,7 +215,7 @@ async def test_rate_limit_unavailable_and_overloaded(fake: ServerThread) -> None
 @pytest.mark.anyio
 async def test_error_event_mid_stream_is_raised(fake: ServerThread) -> None:
     chunks: list[dict[str, Any]] = []
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamUnavailable, match="Overloaded"):
             async for chunk in ADAPTER.chat_stream(call(client, fake, model="fail-midstream"),
                                                    chat()):
@@ -224,21 +225,22 @@ async def test_error_event_mid_stream_is_raised(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_stream_cut_short_is_an_error() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Recorded) -> Canned:
         body = (b'event: message_start\ndata: {"type":"message_start","message":{"id":"m",'
                 b'"usage":{"input_tokens":1,"output_tokens":1}}}\n\n')
-        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        return 200, body, {"content-type": "text/event-stream"}
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        cred = Credential("k", "anthropic", "api_key", {"api_key": KEY},
-                          {"base_url": "http://upstream.test/v1"})
-        with pytest.raises(UpstreamUnavailable, match="before it finished"):
-            await collect(Call(client, cred, MODEL), chat())
+    with serve_canned(handler) as server:
+        async with Upstream(allow_private=True) as client:
+            cred = Credential("k", "anthropic", "api_key", {"api_key": KEY},
+                              {"base_url": f"{server.url}/v1"})
+            with pytest.raises(UpstreamUnavailable, match="before it finished"):
+                await collect(Call(client, cred, MODEL), chat())
 
 
 @pytest.mark.anyio
 async def test_verify(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         await ADAPTER.verify(call(client, fake))
         assert (sent(fake).method, sent(fake).path) == ("GET", "/v1/models")
         with pytest.raises(UpstreamAuthFailed) as info:
@@ -249,14 +251,13 @@ async def test_verify(fake: ServerThread) -> None:
 @pytest.mark.anyio
 async def test_fake_rejects_what_the_real_api_rejects(fake: ServerThread) -> None:
     headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
-    async with httpx.AsyncClient() as client:
-        no_max = await client.post(f"{fake.url}/v1/messages", headers=headers, json=chat())
-        system_role = await client.post(f"{fake.url}/v1/messages", headers=headers, json={
-            "model": MODEL, "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]})
-        no_version = await client.post(f"{fake.url}/v1/messages", headers={"x-api-key": KEY},
-                                       json=chat(max_tokens=5))
-        no_key = await client.post(f"{fake.url}/v1/messages", json=chat(max_tokens=5),
-                                   headers={"anthropic-version": "2023-06-01"})
+    no_max = await http_post(f"{fake.url}/v1/messages", headers=headers, json=chat())
+    system_role = await http_post(f"{fake.url}/v1/messages", headers=headers, json={
+        "model": MODEL, "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]})
+    no_version = await http_post(f"{fake.url}/v1/messages", headers={"x-api-key": KEY},
+                                 json=chat(max_tokens=5))
+    no_key = await http_post(f"{fake.url}/v1/messages", json=chat(max_tokens=5),
+                             headers={"anthropic-version": "2023-06-01"})
     assert no_max.status_code == 400
     assert no_max.json()["error"] == {"type": "invalid_request_error",
                                       "message": "max_tokens: Field required"}
@@ -269,4 +270,4 @@ async def test_fake_rejects_what_the_real_api_rejects(fake: ServerThread) -> Non
 
 
 def test_registry_serves_anthropic_with_this_adapter() -> None:
-    assert type(adapter_for(catalog.BY_ID["anthropic"], "api_key")) is AnthropicAdapter
+    assert type(Adapters().get(catalog.BY_ID["anthropic"], "api_key")) is AnthropicAdapter

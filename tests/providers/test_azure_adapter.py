@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 
 from keyhouse.errors import (
@@ -15,11 +14,13 @@ from keyhouse.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.azure import AzureOpenAIAdapter
 from keyhouse.providers.base import Call, Credential
 from keyhouse.testing.fakes.openai import create_app
 from keyhouse.testing.fakes.server import Recorded, ServerThread, serve
+from tests.providers.raw import http_post
 
 AZURE_KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 WRONG_KEY = "ffffeeeeddddccccbbbbaaaa99998888"
@@ -64,7 +65,7 @@ def chat(text: str = "hello azure", **extra: Any) -> dict[str, Any]:
 
 @pytest.mark.anyio
 async def test_api_key_chat_uses_deployment_url_and_api_key_header(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await adapter().chat(
             Call(client, key_credential(fake, deployment="prod-gpt4o"), "gpt-4o"),
             chat(temperature=0.1, max_tokens=50))
@@ -79,14 +80,14 @@ async def test_api_key_chat_uses_deployment_url_and_api_key_header(fake: ServerT
 
 @pytest.mark.anyio
 async def test_deployment_defaults_to_the_model(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         await adapter().chat(Call(client, key_credential(fake), "gpt-4o-mini"), chat())
     assert calls(fake)[-1].path == "/openai/deployments/gpt-4o-mini/chat/completions"
 
 
 @pytest.mark.anyio
 async def test_streaming_passes_azure_chunks_through(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         chunks = [c async for c in adapter().chat_stream(
             Call(client, key_credential(fake), "gpt-4o"), chat("stream azure"))]
     assert calls(fake)[-1].json["stream_options"] == {"include_usage": True}
@@ -102,7 +103,7 @@ async def test_streaming_passes_azure_chunks_through(fake: ServerThread) -> None
 async def test_tools_and_embeddings(fake: ServerThread) -> None:
     tool = {"type": "function", "function": {"name": "find", "parameters": {
         "type": "object", "properties": {}}}}
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         call = Call(client, key_credential(fake), "gpt-4o")
         result = await adapter().chat(call, chat("find it", tools=[tool]))
         embedded = await adapter().embeddings(
@@ -115,7 +116,7 @@ async def test_tools_and_embeddings(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_wrong_key_is_redacted(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamAuthFailed) as info:
             await adapter().chat(Call(client, key_credential(fake, key=WRONG_KEY), "gpt-4o"),
                                  chat())
@@ -125,13 +126,13 @@ async def test_wrong_key_is_redacted(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_api_version_is_always_sent(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         cred = Credential("k", "openai", "azure", {"api_key": AZURE_KEY},
                           {"endpoint_url": fake.url, "api_version": ""})
         # An empty api_version falls back to the default GA version.
         await adapter().chat(Call(client, cred, "gpt-4o"), chat())
         assert parse_qs(calls(fake)[-1].query)["api-version"] == ["2024-10-21"]
-        raw = await client.post(f"{fake.url}/openai/deployments/x/chat/completions",
+        raw = await http_post(f"{fake.url}/openai/deployments/x/chat/completions",
                                 headers={"api-key": AZURE_KEY}, json=chat())
     # Azure answers a request without api-version with a bare 404.
     assert raw.status_code == 404
@@ -140,7 +141,7 @@ async def test_api_version_is_always_sent(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_rate_limit_and_unavailable(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamRateLimited) as info:
             await adapter().chat(Call(client, key_credential(fake), "fail-429"), chat())
         assert info.value.retry_after == 0.0
@@ -153,7 +154,7 @@ async def test_rate_limit_and_unavailable(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_verify_lists_models(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         await adapter().verify(Call(client, key_credential(fake), ""))
         seen = calls(fake)[-1]
         assert (seen.method, seen.path, seen.query) == ("GET", "/openai/models",
@@ -173,7 +174,7 @@ def token_requests(server: ServerThread) -> list[Recorded]:
 async def test_entra_token_is_fetched_once_and_reused(fake: ServerThread) -> None:
     azure = adapter()
     before = len(token_requests(fake))
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         call = Call(client, entra_credential(fake, key_id="key-reuse"), "gpt-4o")
         results = [await azure.chat(call, chat(f"call {i}")) for i in range(3)]
         chunks = [c async for c in azure.chat_stream(call, chat())]
@@ -197,7 +198,7 @@ async def test_entra_token_is_fetched_once_and_reused(fake: ServerThread) -> Non
 async def test_concurrent_cold_start_fetches_one_token(fake: ServerThread) -> None:
     azure = adapter()
     before = len(token_requests(fake))
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         call = Call(client, entra_credential(fake, key_id="key-burst"), "gpt-4o")
         results = await asyncio.gather(*(azure.chat(call, chat()) for _ in range(5)))
     assert len(results) == 5
@@ -208,7 +209,7 @@ async def test_concurrent_cold_start_fetches_one_token(fake: ServerThread) -> No
 async def test_new_key_version_fetches_a_new_token(fake: ServerThread) -> None:
     azure = adapter()
     before = len(token_requests(fake))
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         await azure.chat(Call(client, entra_credential(fake, key_id="key-v"), "m"), chat())
         await azure.chat(Call(client, entra_credential(fake, key_id="key-v", version=2), "m"),
                          chat())
@@ -218,7 +219,7 @@ async def test_new_key_version_fetches_a_new_token(fake: ServerThread) -> None:
 @pytest.mark.anyio
 async def test_wrong_client_secret_is_auth_failure_without_the_secret(
         fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamAuthFailed) as info:
             await adapter().chat(Call(client, entra_credential(fake, secret=WRONG_SECRET),
                                       "gpt-4o"), chat())
@@ -237,7 +238,7 @@ async def test_refused_token_is_redacted_and_dropped(fake: ServerThread) -> None
     cred = entra_credential(fake, key_id="key-stale")
     stale = "eyJ0eXAiOiJKV1Qi.revoked-token-value-123456"
     azure.tokens.put(cred, stale, 3600)
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         call = Call(client, cred, "gpt-4o")
         with pytest.raises(UpstreamAuthFailed) as info:
             await azure.chat(call, chat())

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import botocore.auth
-import httpx
 import pytest
 
 from keyhouse.errors import (
@@ -22,12 +21,14 @@ from keyhouse.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.providers import bedrock as bedrock_module
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.bedrock import BedrockAdapter
 from keyhouse.providers.catalog import get
 from keyhouse.testing.fakes.bedrock import create_app
 from keyhouse.testing.fakes.server import ServerThread, serve
+from tests.providers.raw import http_post, http_send
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -60,8 +61,8 @@ def calls(server: ServerThread) -> list[Any]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
+async def client() -> AsyncIterator[Upstream]:
+    async with Upstream(allow_private=True) as c:
         yield c
 
 
@@ -98,7 +99,7 @@ async def collect(call: Call, request: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.anyio
 async def test_chat_is_signed_and_answered(server: ServerThread, calls: list[Any],
-                                           client: httpx.AsyncClient) -> None:
+                                           client: Upstream) -> None:
     out = await adapter().chat(Call(client, keys(server), MODEL), user("hello there"))
     choice = out["choices"][0]
     assert choice["message"] == {"role": "assistant", "content": "echo: hello there"}
@@ -115,7 +116,7 @@ async def test_chat_is_signed_and_answered(server: ServerThread, calls: list[Any
 
 @pytest.mark.anyio
 async def test_an_arn_model_id_is_one_escaped_path_segment(
-        server: ServerThread, calls: list[Any], client: httpx.AsyncClient) -> None:
+        server: ServerThread, calls: list[Any], client: Upstream) -> None:
     out = await adapter().chat(Call(client, keys(server), ARN), user("hi"))
     assert out["choices"][0]["message"]["content"] == "echo: hi"
     assert calls[-1].path == ("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3A"
@@ -124,7 +125,7 @@ async def test_an_arn_model_id_is_one_escaped_path_segment(
 
 @pytest.mark.anyio
 async def test_streaming_decodes_the_event_stream(server: ServerThread, calls: list[Any],
-                                                  client: httpx.AsyncClient) -> None:
+                                                  client: Upstream) -> None:
     chunks = await collect(Call(client, keys(server), MODEL), user("one two three"))
     assert calls[-1].path.endswith("/converse-stream")
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -138,7 +139,7 @@ async def test_streaming_decodes_the_event_stream(server: ServerThread, calls: l
 
 @pytest.mark.anyio
 async def test_system_prompt_and_multi_turn_merge_reach_the_wire(
-        server: ServerThread, calls: list[Any], client: httpx.AsyncClient) -> None:
+        server: ServerThread, calls: list[Any], client: Upstream) -> None:
     request = {"messages": [
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "first"},
@@ -156,7 +157,7 @@ async def test_system_prompt_and_multi_turn_merge_reach_the_wire(
 
 @pytest.mark.anyio
 async def test_tools_round_trip(server: ServerThread, calls: list[Any],
-                                client: httpx.AsyncClient) -> None:
+                                client: Upstream) -> None:
     call = Call(client, keys(server), MODEL)
     first = await adapter().chat(call, {**user("cats"), "tools": TOOLS, "tool_choice": "auto"})
     choice = first["choices"][0]
@@ -178,7 +179,7 @@ async def test_tools_round_trip(server: ServerThread, calls: list[Any],
 
 @pytest.mark.anyio
 async def test_streamed_tool_call_assembles(server: ServerThread,
-                                            client: httpx.AsyncClient) -> None:
+                                            client: Upstream) -> None:
     chunks = await collect(Call(client, keys(server), MODEL), {**user("dogs"), "tools": TOOLS})
     calls_ = [tc for c in chunks if c["choices"]
               for tc in c["choices"][0]["delta"].get("tool_calls") or []]
@@ -190,7 +191,7 @@ async def test_streamed_tool_call_assembles(server: ServerThread,
 
 @pytest.mark.anyio
 async def test_image_input_is_sent_inline(server: ServerThread, calls: list[Any],
-                                          client: httpx.AsyncClient) -> None:
+                                          client: Upstream) -> None:
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n0000").decode()
     request = {"messages": [{"role": "user", "content": [
         {"type": "text", "text": "describe"},
@@ -203,7 +204,7 @@ async def test_image_input_is_sent_inline(server: ServerThread, calls: list[Any]
 
 @pytest.mark.anyio
 async def test_sampling_params_on_the_wire_and_length_finish(
-        server: ServerThread, calls: list[Any], client: httpx.AsyncClient) -> None:
+        server: ServerThread, calls: list[Any], client: Upstream) -> None:
     request = {**user("a b c d e"), "max_tokens": 3, "temperature": 0.3, "top_p": 0.8,
                "stop": ["zzz"]}
     out = await adapter().chat(Call(client, keys(server), MODEL), request)
@@ -215,7 +216,7 @@ async def test_sampling_params_on_the_wire_and_length_finish(
 
 @pytest.mark.anyio
 async def test_stop_sequence_maps_to_stop(server: ServerThread,
-                                          client: httpx.AsyncClient) -> None:
+                                          client: Upstream) -> None:
     out = await adapter().chat(Call(client, keys(server), MODEL), {**user("x STOP y"),
                                                                    "stop": "STOP"})
     assert out["choices"][0]["message"]["content"] == "echo: x "
@@ -227,7 +228,7 @@ async def test_stop_sequence_maps_to_stop(server: ServerThread,
 
 @pytest.mark.anyio
 async def test_titan_embeddings_one_call_per_input(server: ServerThread, calls: list[Any],
-                                                   client: httpx.AsyncClient) -> None:
+                                                   client: Upstream) -> None:
     call = Call(client, keys(server), "amazon.titan-embed-text-v2:0")
     out = await adapter().embeddings(call, {"input": ["a b", "c", "d e f"], "dimensions": 256})
     assert [d["index"] for d in out["data"]] == [0, 1, 2]
@@ -242,7 +243,7 @@ async def test_titan_embeddings_one_call_per_input(server: ServerThread, calls: 
 
 @pytest.mark.anyio
 async def test_cohere_embeddings_batch_and_base64(server: ServerThread, calls: list[Any],
-                                                  client: httpx.AsyncClient) -> None:
+                                                  client: Upstream) -> None:
     call = Call(client, keys(server), "cohere.embed-english-v3")
     floats = await adapter().embeddings(call, {"input": ["x y", "z"]})
     assert len(calls) == 1 and calls[0].json == {"texts": ["x y", "z"],
@@ -261,7 +262,7 @@ async def test_cohere_embeddings_batch_and_base64(server: ServerThread, calls: l
 
 @pytest.mark.anyio
 async def test_a_wrong_secret_fails_the_signature(server: ServerThread,
-                                                  client: httpx.AsyncClient) -> None:
+                                                  client: Upstream) -> None:
     with pytest.raises(UpstreamAuthFailed) as info:
         await adapter().chat(Call(client, keys(server, secret="not-the-secret-key"), MODEL),
                              user("hi"))
@@ -275,7 +276,7 @@ async def test_a_wrong_secret_fails_the_signature(server: ServerThread,
 
 @pytest.mark.anyio
 async def test_an_unknown_access_key_is_rejected(server: ServerThread,
-                                                 client: httpx.AsyncClient) -> None:
+                                                 client: Upstream) -> None:
     with pytest.raises(UpstreamAuthFailed, match="security token included in the request is "
                                                  "invalid") as info:
         await adapter().chat(Call(client, keys(server, key_id="AKIAUNKNOWNKEY0000"), MODEL),
@@ -285,7 +286,7 @@ async def test_an_unknown_access_key_is_rejected(server: ServerThread,
 
 @pytest.mark.anyio
 async def test_session_token_is_sent_and_required(token_server: ServerThread,
-                                                  client: httpx.AsyncClient) -> None:
+                                                  client: Upstream) -> None:
     out = await adapter().chat(Call(client, keys(token_server, token=TOKEN), MODEL), user("hi"))
     assert out["choices"][0]["message"]["content"] == "echo: hi"
     seen = token_server.app.state.calls[-1]
@@ -299,7 +300,7 @@ async def test_session_token_is_sent_and_required(token_server: ServerThread,
 
 @pytest.mark.anyio
 async def test_a_long_session_token_echoed_by_aws_is_redacted_even_when_cut(
-        client: httpx.AsyncClient) -> None:
+        client: Upstream) -> None:
     # AWS quotes the canonical request (session token included) when a signature does not
     # match; real STS tokens are long enough that the message truncation cuts them.
     long_token = "IQoJb3JpZ2luX2VjEJr" + "x7Qz" * 200
@@ -313,7 +314,7 @@ async def test_a_long_session_token_echoed_by_aws_is_redacted_even_when_cut(
 
 
 @pytest.mark.anyio
-async def test_a_stale_signature_is_rejected(server: ServerThread, client: httpx.AsyncClient,
+async def test_a_stale_signature_is_rejected(server: ServerThread, client: Upstream,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=10)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: past)
@@ -323,7 +324,7 @@ async def test_a_stale_signature_is_rejected(server: ServerThread, client: httpx
 
 @pytest.mark.anyio
 async def test_api_key_is_a_bearer_token(server: ServerThread, calls: list[Any],
-                                         client: httpx.AsyncClient) -> None:
+                                         client: Upstream) -> None:
     out = await adapter().chat(Call(client, bearer(server), MODEL), user("hi"))
     assert out["choices"][0]["message"]["content"] == "echo: hi"
     assert calls[-1].headers["authorization"] == f"Bearer {API_KEY}"
@@ -336,8 +337,8 @@ async def test_api_key_is_a_bearer_token(server: ServerThread, calls: list[Any],
 
 @pytest.mark.anyio
 async def test_unsigned_requests_are_refused_by_the_fake(server: ServerThread,
-                                                         client: httpx.AsyncClient) -> None:
-    response = await client.post(f"{server.url}/model/m/converse", json=user("hi"))
+                                                         client: Upstream) -> None:
+    response = await http_post(f"{server.url}/model/m/converse", json=user("hi"))
     assert response.status_code == 403
     assert response.headers["x-amzn-errortype"].startswith("MissingAuthenticationTokenException")
     assert response.json() == {"message": "Missing Authentication Token"}
@@ -345,34 +346,36 @@ async def test_unsigned_requests_are_refused_by_the_fake(server: ServerThread,
 
 @pytest.mark.anyio
 async def test_a_body_changed_after_signing_is_refused(server: ServerThread,
-                                                       client: httpx.AsyncClient) -> None:
+                                                       client: Upstream) -> None:
     call = Call(client, keys(server), MODEL)
     body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
     signed = adapter()._request(call, "POST", f"{server.url}/model/m/converse", body)
     original = signed.content
-    tampered = httpx.Request("POST", signed.url, headers=signed.headers,
-                             content=original.replace(b"hi", b"yo"))
-    assert len(tampered.content) == len(original)
-    response = await client.send(tampered)
+    assert original is not None
+    tampered = original.replace(b"hi", b"yo")
+    assert len(tampered) == len(original)
+    response = await http_send("POST", signed.url, headers=signed.headers, content=tampered)
     assert response.status_code == 403
     assert response.headers["x-amzn-errortype"].startswith("InvalidSignatureException")
-    assert (await client.send(signed)).status_code == 200
+    ok = await http_send("POST", signed.url, headers=signed.headers, content=original)
+    assert ok.status_code == 200
 
 
 @pytest.mark.anyio
 async def test_a_malformed_body_is_a_validation_error(server: ServerThread,
-                                                      client: httpx.AsyncClient) -> None:
+                                                      client: Upstream) -> None:
     call = Call(client, keys(server), MODEL)
     request = adapter()._request(call, "POST", f"{server.url}/model/m/converse",
                                  {"messages": [{"role": "user", "content": "not blocks"}]})
-    response = await client.send(request)
+    response = await http_send(request.method, request.url, headers=request.headers,
+                               content=request.content)
     assert response.status_code == 400
     assert response.headers["x-amzn-errortype"].startswith("ValidationException")
 
 
 @pytest.mark.anyio
 async def test_credentials_are_built_once_per_key_version(
-        server: ServerThread, client: httpx.AsyncClient,
+        server: ServerThread, client: Upstream,
         monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[str] = []
     real = bedrock_module.Credentials
@@ -403,7 +406,7 @@ def test_botocore_signer_debug_logs_are_silenced() -> None:
     ("fail-429", UpstreamRateLimited), ("fail-503", UpstreamUnavailable),
     ("fail-400", UpstreamBadRequest),
 ])
-async def test_error_statuses_map(server: ServerThread, client: httpx.AsyncClient,
+async def test_error_statuses_map(server: ServerThread, client: Upstream,
                                   model: str, cls: type[UpstreamError]) -> None:
     with pytest.raises(cls) as info:
         await adapter().chat(Call(client, keys(server), model), user("hi"))
@@ -415,7 +418,7 @@ async def test_error_statuses_map(server: ServerThread, client: httpx.AsyncClien
 
 @pytest.mark.anyio
 async def test_an_exception_inside_the_stream_is_raised(server: ServerThread,
-                                                        client: httpx.AsyncClient) -> None:
+                                                        client: Upstream) -> None:
     seen: list[dict[str, Any]] = []
     with pytest.raises(UpstreamRateLimited, match="throttlingException"):
         async for chunk in adapter().chat_stream(Call(client, keys(server), "fail-midstream"),
@@ -429,7 +432,7 @@ async def test_an_exception_inside_the_stream_is_raised(server: ServerThread,
 
 @pytest.mark.anyio
 async def test_verify(server: ServerThread, calls: list[Any],
-                      client: httpx.AsyncClient) -> None:
+                      client: Upstream) -> None:
     await adapter().verify(Call(client, keys(server), ""))
     assert (calls[-1].method, calls[-1].path) == ("GET", "/foundation-models")
     assert calls[-1].headers["authorization"].startswith("AWS4-HMAC-SHA256")
@@ -457,35 +460,15 @@ def test_a_region_that_is_not_a_region_is_refused(region: str) -> None:
         adapter()._runtime_base(cred)
 
 
-class ClosingTracker(httpx.AsyncHTTPTransport):
-    """Counts response bodies that were closed."""
-
-    closed = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await super().handle_async_request(request)
-        inner, tracker = response.stream, self
-
-        class Tracked(httpx.AsyncByteStream):
-            async def __aiter__(self) -> AsyncIterator[bytes]:
-                async for part in inner:  # type: ignore[union-attr]
-                    yield part
-
-            async def aclose(self) -> None:
-                tracker.closed += 1
-                await inner.aclose()  # type: ignore[union-attr]
-
-        response.stream = Tracked()
-        return response
-
-
 @pytest.mark.anyio
 async def test_abandoning_a_stream_releases_the_connection(server: ServerThread) -> None:
-    transport = ClosingTracker()
-    async with httpx.AsyncClient(transport=transport) as c:
-        stream = adapter().chat_stream(Call(c, keys(server), MODEL), user("a b c d"))
+    # One connection in the pool: if the abandoned stream kept it, the next call could
+    # not get one within its connect timeout.
+    async with Upstream(allow_private=True, limit=1) as c:
+        quick = Timeouts(read=5.0, connect=1.0)
+        stream = adapter().chat_stream(Call(c, keys(server), MODEL, quick), user("a b c d"))
         first = await stream.__anext__()
         assert first["choices"][0]["delta"]["role"] == "assistant"
-        assert transport.closed == 0
         await stream.aclose()  # type: ignore[attr-defined]
-        assert transport.closed == 1
+        answer = await adapter().chat(Call(c, keys(server), MODEL, quick), user("again"))
+        assert answer["choices"][0]["message"]["content"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from keyhouse.errors import UpstreamAuthFailed, UpstreamRateLimited, UpstreamUnavailable
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.openai import DatabricksAdapter
@@ -27,7 +27,7 @@ def fake() -> Iterator[ServerThread]:
         yield server
 
 
-def call(client: httpx.AsyncClient, server: ServerThread, token: str = TOKEN,
+def call(client: Upstream, server: ServerThread, token: str = TOKEN,
          model: str = ENDPOINT) -> Call:
     # A trailing slash on the workspace URL is common when pasted from a browser.
     cred = Credential("key-d", "databricks", "token", {"token": token},
@@ -46,7 +46,7 @@ def chat(text: str = "hello workspace") -> dict[str, Any]:
 
 @pytest.mark.anyio
 async def test_chat_posts_to_serving_endpoints_with_model_in_body(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await ADAPTER.chat(call(client, fake), chat())
     seen = last(fake)
     assert seen.path == "/serving-endpoints/chat/completions"
@@ -58,7 +58,7 @@ async def test_chat_posts_to_serving_endpoints_with_model_in_body(fake: ServerTh
 
 @pytest.mark.anyio
 async def test_streaming_ends_with_usage(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         chunks = [c async for c in ADAPTER.chat_stream(call(client, fake), chat())]
     assert last(fake).json["stream"] is True
     assert "stream_options" not in last(fake).json
@@ -70,7 +70,7 @@ async def test_streaming_ends_with_usage(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_embeddings(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await ADAPTER.embeddings(call(client, fake, model="databricks-bge-large-en"),
                                           {"model": "e", "input": "text to embed"})
     assert last(fake).path == "/serving-endpoints/embeddings"
@@ -79,7 +79,7 @@ async def test_embeddings(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_verify_and_wrong_token(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         await ADAPTER.verify(call(client, fake))
         assert (last(fake).method, last(fake).path) == ("GET", "/api/2.0/serving-endpoints")
         with pytest.raises(UpstreamAuthFailed) as info:
@@ -93,7 +93,7 @@ async def test_verify_and_wrong_token(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_rate_limit_and_unavailable(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamRateLimited) as info:
             await ADAPTER.chat(call(client, fake, model="fail-429"), chat())
         assert info.value.retry_after == 0.0

@@ -8,7 +8,6 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 
@@ -20,12 +19,14 @@ from keyhouse.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.catalog import get
 from keyhouse.providers.gemini import GeminiAdapter
-from keyhouse.providers.registry import adapter_for
+from keyhouse.providers.registry import Adapters
 from keyhouse.testing.fakes.gemini import create_app
-from keyhouse.testing.fakes.server import serve
+from keyhouse.testing.fakes.server import Canned, Recorded, serve, serve_canned
+from tests.providers.raw import http_post
 
 pytestmark = pytest.mark.anyio
 
@@ -60,11 +61,11 @@ def app(server: tuple[Starlette, str]) -> Iterator[Starlette]:
 
 @pytest.fixture
 async def client() -> Any:
-    async with httpx.AsyncClient() as c:
+    async with Upstream(allow_private=True) as c:
         yield c
 
 
-def make_call(client: httpx.AsyncClient, url: str, model: str = "gemini-2.5-flash",
+def make_call(client: Upstream, url: str, model: str = "gemini-2.5-flash",
               key: str = KEY) -> Call:
     credential = Credential(key_id="key_1", provider="gemini", auth_method="api_key",
                             secrets={"api_key": key}, config={"base_url": url})
@@ -80,11 +81,11 @@ async def collect(call: Call, request: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_registry_serves_gemini_with_this_adapter() -> None:
-    assert isinstance(adapter_for(SPEC, "api_key"), GeminiAdapter)
+    assert isinstance(Adapters().get(SPEC, "api_key"), GeminiAdapter)
 
 
 async def test_chat_sends_the_key_in_the_header_and_maps_the_answer(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     out = await ADAPTER.chat(make_call(client, server[1]), user("hello world"))
     assert out["object"] == "chat.completion" and out["model"] == "gemini-2.5-flash"
     assert out["choices"][0]["message"]["content"] == "echo: hello world"
@@ -99,7 +100,7 @@ async def test_chat_sends_the_key_in_the_header_and_maps_the_answer(
 
 
 async def test_system_prompt_and_multi_turn(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     out = await ADAPTER.chat(make_call(client, server[1]), {"messages": [
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "first question"},
@@ -115,7 +116,7 @@ async def test_system_prompt_and_multi_turn(
 
 
 async def test_streaming_is_role_then_words_then_finish_then_usage(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     chunks = await collect(make_call(client, server[1]), user("one two three"))
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
@@ -133,7 +134,7 @@ async def test_streaming_is_role_then_words_then_finish_then_usage(
 
 
 async def test_tools_round_trip_keeps_the_thought_signature(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     # The fake, like Gemini 3, refuses a follow-up whose function call lost its signature.
     call = make_call(client, server[1], model="gemini-3-pro-preview")
     messages: list[dict[str, Any]] = [{"role": "user", "content": "weather in Paris"}]
@@ -158,7 +159,7 @@ async def test_tools_round_trip_keeps_the_thought_signature(
 
 
 async def test_streamed_tool_call(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     chunks = await collect(make_call(client, server[1]),
                            {**user("find cats"), "tools": [TOOL]})
     calls = [tc for c in chunks if c["choices"]
@@ -170,7 +171,7 @@ async def test_streamed_tool_call(
 
 
 async def test_image_input_travels_inline(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n fake").decode()
     content = [{"type": "text", "text": "describe this"},
                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}]
@@ -182,7 +183,7 @@ async def test_image_input_travels_inline(
 
 
 async def test_sampling_parameters_on_the_wire_and_length_finish(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     out = await ADAPTER.chat(make_call(client, server[1]), {
         **user("a b c d e f"), "max_tokens": 3, "temperature": 0.3, "top_p": 0.8,
         "stop": ["STOP!"]})
@@ -194,21 +195,21 @@ async def test_sampling_parameters_on_the_wire_and_length_finish(
 
 
 async def test_stop_sequences_cut_the_answer(
-        server: tuple[Starlette, str], client: httpx.AsyncClient, app: Starlette) -> None:
+        server: tuple[Starlette, str], client: Upstream, app: Starlette) -> None:
     out = await ADAPTER.chat(make_call(client, server[1]), {**user("x y z"), "stop": " y"})
     assert out["choices"][0]["message"]["content"] == "echo: x"
     assert out["choices"][0]["finish_reason"] == "stop"
 
 
 async def test_n_asks_for_several_candidates(
-        server: tuple[Starlette, str], client: httpx.AsyncClient, app: Starlette) -> None:
+        server: tuple[Starlette, str], client: Upstream, app: Starlette) -> None:
     out = await ADAPTER.chat(make_call(client, server[1]), {**user("hi"), "n": 2})
     assert [c["index"] for c in out["choices"]] == [0, 1]
     assert app.state.calls[0].json["generationConfig"]["candidateCount"] == 2
 
 
 async def test_embeddings(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     call = make_call(client, server[1], model="text-embedding-004")
     out = await ADAPTER.embeddings(call, {"input": ["alpha", "beta", "alpha"], "dimensions": 16})
     assert out["object"] == "list" and out["model"] == "text-embedding-004"
@@ -229,7 +230,7 @@ async def test_embeddings(
 
 
 async def test_many_embeddings_are_split_into_batches_of_100(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     texts = [f"text {i}" for i in range(250)]
     out = await ADAPTER.embeddings(make_call(client, server[1], model="text-embedding-004"),
                                    {"input": texts, "dimensions": 4})
@@ -238,7 +239,7 @@ async def test_many_embeddings_are_split_into_batches_of_100(
 
 
 async def test_a_failing_batch_raises_the_upstream_error_itself(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     # Three concurrent batches: the failure must not arrive wrapped in an ExceptionGroup.
     with pytest.raises(UpstreamUnavailable):
         await ADAPTER.embeddings(make_call(client, server[1], model="fail-503"),
@@ -246,7 +247,7 @@ async def test_a_failing_batch_raises_the_upstream_error_itself(
 
 
 async def test_streaming_several_candidates(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     chunks = await collect(make_call(client, server[1]), {**user("hi there"), "n": 2})
     for index in (0, 1):
         mine = [choice for c in chunks for choice in c["choices"] if choice["index"] == index]
@@ -256,7 +257,7 @@ async def test_streaming_several_candidates(
 
 
 async def test_a_wrong_key_is_auth_failed_and_never_echoed(
-        server: tuple[Starlette, str], client: httpx.AsyncClient, app: Starlette) -> None:
+        server: tuple[Starlette, str], client: Upstream, app: Starlette) -> None:
     call = make_call(client, server[1], key=WRONG)
     with pytest.raises(UpstreamAuthFailed) as caught:
         await ADAPTER.chat(call, user("hi"))
@@ -271,12 +272,12 @@ async def test_a_wrong_key_is_auth_failed_and_never_echoed(
 
 
 async def test_the_fake_answers_like_google_without_a_key(
-        server: tuple[Starlette, str], client: httpx.AsyncClient, app: Starlette) -> None:
-    response = await client.post(f"{server[1]}/v1beta/models/gemini-2.5-flash:generateContent",
+        server: tuple[Starlette, str], client: Upstream, app: Starlette) -> None:
+    response = await http_post(f"{server[1]}/v1beta/models/gemini-2.5-flash:generateContent",
                                  json=user("hi"))
     assert response.status_code == 403
     assert response.json()["error"]["status"] == "PERMISSION_DENIED"
-    wrong = await client.post(f"{server[1]}/v1beta/models/gemini-2.5-flash:generateContent",
+    wrong = await http_post(f"{server[1]}/v1beta/models/gemini-2.5-flash:generateContent",
                               json=user("hi"), headers={"x-goog-api-key": WRONG})
     error = wrong.json()["error"]
     assert wrong.status_code == 400 and error["status"] == "INVALID_ARGUMENT"
@@ -284,14 +285,14 @@ async def test_the_fake_answers_like_google_without_a_key(
 
 
 async def test_an_empty_key_is_refused_before_anything_is_sent(
-        server: tuple[Starlette, str], client: httpx.AsyncClient, app: Starlette) -> None:
+        server: tuple[Starlette, str], client: Upstream, app: Starlette) -> None:
     with pytest.raises(UpstreamAuthFailed):
         await ADAPTER.chat(make_call(client, server[1], key=""), user("hi"))
     assert app.state.calls == []
 
 
 async def test_rate_limit_and_unavailable_map_to_retryable_errors(
-        server: tuple[Starlette, str], client: httpx.AsyncClient, app: Starlette) -> None:
+        server: tuple[Starlette, str], client: Upstream, app: Starlette) -> None:
     with pytest.raises(UpstreamRateLimited) as limited:
         await ADAPTER.chat(make_call(client, server[1], model="fail-429"), user("hi"))
     assert limited.value.retry_after == 0 and limited.value.upstream_status == 429
@@ -302,47 +303,46 @@ async def test_rate_limit_and_unavailable_map_to_retryable_errors(
         await ADAPTER.chat(make_call(client, server[1], model="fail-400"), user("hi"))
 
 
-async def test_retry_info_in_the_body_is_used_without_a_header(client: httpx.AsyncClient) -> None:
+async def test_retry_info_in_the_body_is_used_without_a_header(client: Upstream) -> None:
     body = {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED",
                       "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
                                    "retryDelay": "37s"}]}}
-    transport = httpx.MockTransport(lambda request: httpx.Response(429, json=body))
-    async with httpx.AsyncClient(transport=transport) as mocked:
-        with pytest.raises(UpstreamRateLimited) as caught:
-            await ADAPTER.chat(make_call(mocked, "https://gemini.invalid"), user("hi"))
+    with (serve_canned(lambda request: (429, json.dumps(body).encode(), {})) as server,
+          pytest.raises(UpstreamRateLimited) as caught):
+        await ADAPTER.chat(make_call(client, server.url), user("hi"))
     assert caught.value.retry_after == 37.0
 
 
-async def test_an_error_event_inside_the_stream_is_raised_and_redacted() -> None:
+async def test_an_error_event_inside_the_stream_is_raised_and_redacted(
+        client: Upstream) -> None:
     events = (b'data: {"candidates": [{"content": {"parts": [{"text": "Hi"}], '
               b'"role": "model"}, "index": 0}]}\r\n\r\n'
               b'data: {"error": {"code": 503, "message": "overloaded ' + KEY.encode() +
               b'", "status": "UNAVAILABLE"}}\r\n\r\n')
-    transport = httpx.MockTransport(lambda request: httpx.Response(
-        200, content=events, headers={"content-type": "text/event-stream"}))
     seen: list[dict[str, Any]] = []
-    async with httpx.AsyncClient(transport=transport) as mocked:
-        with pytest.raises(UpstreamUnavailable) as caught:
-            async for chunk in ADAPTER.chat_stream(make_call(mocked, "https://g.invalid"),
-                                                   user("hi")):
-                seen.append(chunk)
+    with serve_canned(lambda request: (200, events, {"content-type": "text/event-stream"})
+                      ) as server, pytest.raises(UpstreamUnavailable) as caught:
+        async for chunk in ADAPTER.chat_stream(make_call(client, server.url), user("hi")):
+            seen.append(chunk)
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in seen) == "Hi"
     assert KEY not in caught.value.message
 
 
-async def test_redirects_are_not_followed(client: httpx.AsyncClient) -> None:
-    def redirect(request: httpx.Request) -> httpx.Response:
-        assert request.url.host == "g.invalid"
-        return httpx.Response(307, headers={"location": "https://evil.invalid/"})
+async def test_redirects_are_not_followed(client: Upstream) -> None:
+    followed: list[str] = []
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(redirect)) as mocked:
-        with pytest.raises(UpstreamError) as caught:
-            await ADAPTER.chat(make_call(mocked, "https://g.invalid"), user("hi"))
+    def redirect(request: Recorded) -> Canned:
+        followed.append(request.path)
+        return 307, b"", {"location": "/elsewhere"}
+
+    with serve_canned(redirect) as server, pytest.raises(UpstreamError) as caught:
+        await ADAPTER.chat(make_call(client, server.url), user("hi"))
     assert caught.value.upstream_status == 307
+    assert len(followed) == 1  # the Location was never asked for
 
 
 async def test_model_names_cannot_escape_the_path(
-        server: tuple[Starlette, str], client: httpx.AsyncClient, app: Starlette) -> None:
+        server: tuple[Starlette, str], client: Upstream, app: Starlette) -> None:
     for model in ("../files/x", "a/b", "m?key=1", "m#x"):
         with pytest.raises(BadRequest):
             await ADAPTER.chat(make_call(client, server[1], model=model), user("hi"))
@@ -352,7 +352,7 @@ async def test_model_names_cannot_escape_the_path(
 
 
 async def test_verify_accepts_the_right_key_and_rejects_a_wrong_one(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     await ADAPTER.verify(make_call(client, server[1]))
     assert app.state.calls[0].method == "GET"
     assert app.state.calls[0].path == "/v1beta/models"
@@ -362,6 +362,6 @@ async def test_verify_accepts_the_right_key_and_rejects_a_wrong_one(
 
 
 async def test_a_base_url_with_the_version_suffix_still_works(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     out = await ADAPTER.chat(make_call(client, f"{server[1]}/v1beta/"), user("hi"))
     assert out["choices"][0]["message"]["content"] == "echo: hi"

@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from keyhouse.errors import (
@@ -17,13 +16,21 @@ from keyhouse.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.azure import AzureOpenAIAdapter
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.openai import DatabricksAdapter, OpenAIAdapter
-from keyhouse.providers.registry import adapter_for
+from keyhouse.providers.registry import Adapters
 from keyhouse.testing.fakes.openai import create_app
-from keyhouse.testing.fakes.server import Recorded, ServerThread, free_port, serve
+from keyhouse.testing.fakes.server import (
+    Canned,
+    Recorded,
+    ServerThread,
+    free_port,
+    serve,
+    serve_canned,
+)
 
 KEY = "sk-test-7a1c9e0f4b2d8c6e"
 WRONG_KEY = "sk-wrong-3f9d2a7b1c5e8f0a"
@@ -72,7 +79,7 @@ ADAPTER = OpenAIAdapter(catalog.BY_ID["openai"])
 
 @pytest.mark.anyio
 async def test_chat_sends_bearer_and_returns_the_completion(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         cred = credential(fake, organization="org-123", project="proj_9")
         result = await ADAPTER.chat(Call(client, cred, "gpt-4o-mini"), {
             "model": "gpt-4o-mini", "messages": [
@@ -93,7 +100,7 @@ async def test_chat_sends_bearer_and_returns_the_completion(fake: ServerThread) 
 
 @pytest.mark.anyio
 async def test_model_and_sampling_params_reach_the_wire(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await ADAPTER.chat(
             Call(client, credential(fake), "gpt-4o"),
             chat("one two three four five", model="endpoint-name", temperature=0.3,
@@ -110,7 +117,7 @@ async def test_model_and_sampling_params_reach_the_wire(fake: ServerThread) -> N
 
 @pytest.mark.anyio
 async def test_streaming_yields_chunks_and_a_final_usage_chunk(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         chunks = await collect(ADAPTER, Call(client, credential(fake), "gpt-4o-mini"),
                                chat("stream me please"))
     sent = last(fake).json
@@ -126,7 +133,7 @@ async def test_streaming_yields_chunks_and_a_final_usage_chunk(fake: ServerThrea
 
 @pytest.mark.anyio
 async def test_tool_call_round_trip(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         call = Call(client, credential(fake), "gpt-4o-mini")
         first = await ADAPTER.chat(call, chat("weather in Oslo", tools=[TOOL]))
         choice = first["choices"][0]
@@ -151,7 +158,7 @@ async def test_tool_call_round_trip(fake: ServerThread) -> None:
 async def test_image_input_is_passed_through(fake: ServerThread) -> None:
     content = [{"type": "text", "text": "what is this"},
                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await ADAPTER.chat(Call(client, credential(fake), "gpt-4o"), {
             "model": "gpt-4o", "messages": [{"role": "user", "content": content}]})
     assert last(fake).json["messages"][0]["content"] == content
@@ -160,7 +167,7 @@ async def test_image_input_is_passed_through(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_embeddings(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await ADAPTER.embeddings(
             Call(client, credential(fake), "text-embedding-3-small"),
             {"model": "emb", "input": ["alpha beta", "gamma"], "dimensions": 4})
@@ -176,7 +183,7 @@ async def test_embeddings(fake: ServerThread) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 async def test_wrong_key_is_auth_failure_without_the_key(fake: ServerThread,
                                                          stream: bool) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         call = Call(client, credential(fake, key=WRONG_KEY), "gpt-4o-mini")
         with pytest.raises(UpstreamAuthFailed) as info:
             if stream:
@@ -191,7 +198,7 @@ async def test_wrong_key_is_auth_failure_without_the_key(fake: ServerThread,
 
 @pytest.mark.anyio
 async def test_rate_limit_carries_retry_after(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamRateLimited) as info:
             await ADAPTER.chat(Call(client, credential(fake), "fail-429"), chat())
     assert info.value.retry_after == 0.0
@@ -200,7 +207,7 @@ async def test_rate_limit_carries_retry_after(fake: ServerThread) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("stream", [False, True])
 async def test_unavailable_and_bad_request(fake: ServerThread, stream: bool) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamUnavailable):
             call = Call(client, credential(fake), "fail-503")
             await (collect(ADAPTER, call, chat()) if stream else ADAPTER.chat(call, chat()))
@@ -211,10 +218,10 @@ async def test_unavailable_and_bad_request(fake: ServerThread, stream: bool) -> 
 
 @pytest.mark.anyio
 async def test_timeout_and_unreachable(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamTimeout):
             await ADAPTER.chat(Call(client, credential(fake), "slow",
-                                    timeout=httpx.Timeout(0.3)), chat())
+                                    timeout=Timeouts(read=0.3)), chat())
         closed = Credential("key-1", "openai", "api_key", {"api_key": KEY},
                             {"base_url": f"http://127.0.0.1:{free_port()}/v1"})
         with pytest.raises(UpstreamUnavailable) as info:
@@ -224,7 +231,7 @@ async def test_timeout_and_unreachable(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_verify(fake: ServerThread) -> None:
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         await ADAPTER.verify(Call(client, credential(fake), ""))
         assert (last(fake).method, last(fake).path) == ("GET", "/v1/models")
         with pytest.raises(UpstreamAuthFailed):
@@ -241,10 +248,10 @@ VENDORS = [p for p in catalog.PROVIDERS if "openai_compatible" in p.tags]
 @pytest.mark.parametrize("spec", VENDORS, ids=[p.id for p in VENDORS])
 async def test_every_vendor_row_chats_through_the_registry(fake: ServerThread,
                                                            spec: catalog.ProviderSpec) -> None:
-    adapter = adapter_for(spec, "api_key")
+    adapter = Adapters().get(spec, "api_key")
     assert isinstance(adapter, OpenAIAdapter)
     assert spec.default_base_url and spec.default_base_url.startswith("https://")
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         result = await adapter.chat(Call(client, credential(fake, provider=spec.id), "m"),
                                     chat("vendor call"))
     assert result["choices"][0]["message"]["content"] == "echo: vendor call"
@@ -253,9 +260,9 @@ async def test_every_vendor_row_chats_through_the_registry(fake: ServerThread,
 
 @pytest.mark.anyio
 async def test_ollama_sends_no_authorization_header(open_fake: ServerThread) -> None:
-    adapter = adapter_for(catalog.BY_ID["ollama"], "none")
+    adapter = Adapters().get(catalog.BY_ID["ollama"], "none")
     cred = Credential("key-o", "ollama", "none", {}, {"base_url": f"{open_fake.url}/v1"})
-    async with httpx.AsyncClient() as client:
+    async with Upstream(allow_private=True) as client:
         call = Call(client, cred, "llama3.2")
         result = await adapter.chat(call, chat("local model"))
         assert "authorization" not in last(open_fake).headers
@@ -271,8 +278,8 @@ async def test_ollama_sends_no_authorization_header(open_fake: ServerThread) -> 
 @pytest.mark.anyio
 async def test_openai_compatible_key_is_optional(open_fake: ServerThread,
                                                  fake: ServerThread) -> None:
-    adapter = adapter_for(catalog.BY_ID["openai_compatible"], "api_key")
-    async with httpx.AsyncClient() as client:
+    adapter = Adapters().get(catalog.BY_ID["openai_compatible"], "api_key")
+    async with Upstream(allow_private=True) as client:
         no_key = Credential("key-c", "openai_compatible", "api_key", {},
                             {"base_url": f"{open_fake.url}/v1"})
         await adapter.chat(Call(client, no_key, "m"), chat())
@@ -284,24 +291,25 @@ async def test_openai_compatible_key_is_optional(open_fake: ServerThread,
 
 def test_registry_picks_the_adapter_per_auth_method() -> None:
     openai_spec = catalog.BY_ID["openai"]
-    assert type(adapter_for(openai_spec, "api_key")) is OpenAIAdapter
-    assert type(adapter_for(openai_spec, "azure")) is AzureOpenAIAdapter
-    assert type(adapter_for(openai_spec, "azure_entra_id")) is AzureOpenAIAdapter
-    assert type(adapter_for(catalog.BY_ID["databricks"], "token")) is DatabricksAdapter
+    assert type(Adapters().get(openai_spec, "api_key")) is OpenAIAdapter
+    assert type(Adapters().get(openai_spec, "azure")) is AzureOpenAIAdapter
+    assert type(Adapters().get(openai_spec, "azure_entra_id")) is AzureOpenAIAdapter
+    assert type(Adapters().get(catalog.BY_ID["databricks"], "token")) is DatabricksAdapter
 
 
 @pytest.mark.anyio
 async def test_error_inside_a_200_stream_is_raised() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
+    chunks: list[Any] = []
+
+    def handler(request: Recorded) -> Canned:
         body = (b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
                 b'data: {"error":{"message":"overloaded","type":"server_error"}}\n\n')
-        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        return 200, body, {"content-type": "text/event-stream"}
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+    with serve_canned(handler) as server, pytest.raises(UpstreamUnavailable, match="overl"):
         cred = Credential("k", "openai", "api_key", {"api_key": KEY},
-                          {"base_url": "http://upstream.test/v1"})
-        chunks: list[Any] = []
-        with pytest.raises(UpstreamUnavailable, match="overloaded"):
+                          {"base_url": f"{server.url}/v1"})
+        async with Upstream(allow_private=True) as client:
             async for chunk in ADAPTER.chat_stream(Call(client, cred, "m"), chat()):
                 chunks.append(chunk)
     assert chunks[0]["choices"][0]["delta"]["content"] == "hi"

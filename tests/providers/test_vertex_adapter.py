@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
-import httpx
 import pytest
 from starlette.applications import Starlette
 
@@ -18,12 +17,14 @@ from keyhouse.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.catalog import get
-from keyhouse.providers.registry import adapter_for
+from keyhouse.providers.registry import Adapters
 from keyhouse.providers.vertex import GRANT_TYPE, VertexAdapter, make_assertion
 from keyhouse.testing.fakes.gemini import create_app, make_service_account
 from keyhouse.testing.fakes.server import free_port, serve
+from tests.providers.raw import http_post
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +59,7 @@ def app(server: tuple[Starlette, str]) -> Iterator[Starlette]:
 
 @pytest.fixture
 async def client() -> Any:
-    async with httpx.AsyncClient() as c:
+    async with Upstream(allow_private=True) as c:
         yield c
 
 
@@ -71,7 +72,7 @@ def credential(url: str, account: dict[str, Any] | None = None, version: int = 1
         version=version)
 
 
-def make_call(client: httpx.AsyncClient, cred: Credential,
+def make_call(client: Upstream, cred: Credential,
               model: str = "gemini-2.5-flash") -> Call:
     return Call(client=client, credential=cred, model=model)
 
@@ -85,11 +86,11 @@ def user(text: str) -> dict[str, Any]:
 
 
 async def test_registry_serves_vertex_with_this_adapter() -> None:
-    assert isinstance(adapter_for(SPEC, "service_account"), VertexAdapter)
+    assert isinstance(Adapters().get(SPEC, "service_account"), VertexAdapter)
 
 
 async def test_chat_with_a_token_from_the_service_account(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     adapter = VertexAdapter(SPEC)
     out = await adapter.chat(make_call(client, credential(server[1])), {"messages": [
         {"role": "system", "content": "Be kind."}, {"role": "user", "content": "hello vertex"}]})
@@ -107,7 +108,7 @@ async def test_chat_with_a_token_from_the_service_account(
 
 
 async def test_one_token_serves_many_calls_even_concurrent_first_ones(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     adapter = VertexAdapter(SPEC)
     call = make_call(client, credential(server[1]))
     results: list[dict[str, Any]] = []
@@ -128,7 +129,7 @@ async def test_one_token_serves_many_calls_even_concurrent_first_ones(
 
 
 async def test_a_new_credential_version_fetches_a_new_token(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     adapter = VertexAdapter(SPEC)
     await adapter.chat(make_call(client, credential(server[1], version=1)), user("a"))
     await adapter.chat(make_call(client, credential(server[1], version=1)), user("b"))
@@ -140,7 +141,7 @@ async def test_a_new_credential_version_fetches_a_new_token(
 
 
 async def test_a_revoked_token_is_replaced_once(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     adapter = VertexAdapter(SPEC)
     call = make_call(client, credential(server[1]))
     await adapter.chat(call, user("before"))
@@ -154,7 +155,7 @@ async def test_a_revoked_token_is_replaced_once(
 
 
 async def test_streaming(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     adapter = VertexAdapter(SPEC)
     chunks = [c async for c in adapter.chat_stream(make_call(client, credential(server[1])),
                                                    user("one two"))]
@@ -167,7 +168,7 @@ async def test_streaming(
 
 
 async def test_tools_round_trip(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     adapter = VertexAdapter(SPEC)
     call = make_call(client, credential(server[1]), model="gemini-3-pro-preview")
     messages: list[dict[str, Any]] = [{"role": "user", "content": "look this up"}]
@@ -181,7 +182,7 @@ async def test_tools_round_trip(
 
 
 async def test_embeddings_use_predict_one_instance_per_gemini_embedding_call(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     adapter = VertexAdapter(SPEC)
     cred = credential(server[1])
     out = await adapter.embeddings(make_call(client, cred, "gemini-embedding-001"),
@@ -207,7 +208,7 @@ async def test_embeddings_use_predict_one_instance_per_gemini_embedding_call(
 
 
 async def test_a_key_the_token_endpoint_refuses_is_auth_failed_and_scrubbed(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     # Same account, another private key: the signature does not verify.
     other, _ = make_service_account(TOKEN_URI)
     forged = {**other, "client_email": ACCOUNT["client_email"]}
@@ -223,7 +224,7 @@ async def test_a_key_the_token_endpoint_refuses_is_auth_failed_and_scrubbed(
 
 
 async def test_an_unknown_account_is_auth_failed(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     stranger, _ = make_service_account(TOKEN_URI)
     stranger["client_email"] = "stranger@elsewhere.iam.gserviceaccount.com"
     with pytest.raises(UpstreamAuthFailed, match="account not found"):
@@ -235,7 +236,7 @@ async def test_an_unknown_account_is_auth_failed(
                                  '{"client_email": "a@b", "private_key": "garbage"}'])
 async def test_a_broken_service_account_json_is_refused_without_a_request(
         raw: str, app: Starlette, server: tuple[Starlette, str],
-        client: httpx.AsyncClient) -> None:
+        client: Upstream) -> None:
     cred = credential(server[1])
     cred = Credential(cred.key_id, cred.provider, cred.auth_method,
                       {"service_account_json": raw}, cred.config)
@@ -248,7 +249,7 @@ async def test_a_broken_service_account_json_is_refused_without_a_request(
 
 
 async def test_a_token_the_api_refuses_is_auth_failed_and_scrubbed(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     adapter = VertexAdapter(SPEC)
     call = make_call(client, credential(server[1]))
     auth = await adapter.authorize(call)  # a freshly fetched token...
@@ -263,7 +264,7 @@ async def test_a_token_the_api_refuses_is_auth_failed_and_scrubbed(
 
 
 async def test_rate_limit_and_unavailable(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     adapter = VertexAdapter(SPEC)
     with pytest.raises(UpstreamRateLimited) as limited:
         await adapter.chat(make_call(client, credential(server[1]), "fail-429"), user("x"))
@@ -273,7 +274,7 @@ async def test_rate_limit_and_unavailable(
 
 
 async def test_verify_fetches_a_fresh_token_and_lists_models(
-        app: Starlette, server: tuple[Starlette, str], client: httpx.AsyncClient) -> None:
+        app: Starlette, server: tuple[Starlette, str], client: Upstream) -> None:
     adapter = VertexAdapter(SPEC)
     call = make_call(client, credential(server[1]))
     await adapter.chat(call, user("warm the cache"))
@@ -284,24 +285,24 @@ async def test_verify_fetches_a_fresh_token_and_lists_models(
 
 
 async def test_the_token_endpoint_checks_audience_and_lifetime(
-        server: tuple[Starlette, str], client: httpx.AsyncClient, app: Starlette) -> None:
+        server: tuple[Starlette, str], client: Upstream, app: Starlette) -> None:
     for info, now in (({**ACCOUNT, "token_uri": "https://oauth2.googleapis.com/token"}, None),
                       (ACCOUNT, 1_000_000_000)):
-        response = await client.post(TOKEN_URI, data={
+        response = await http_post(TOKEN_URI, data={
             "grant_type": GRANT_TYPE, "assertion": make_assertion(info, now)})
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_grant"
-    good = await client.post(TOKEN_URI, data={"grant_type": GRANT_TYPE,
+    good = await http_post(TOKEN_URI, data={"grant_type": GRANT_TYPE,
                                               "assertion": make_assertion(ACCOUNT)})
     assert good.status_code == 200
     assert good.json()["expires_in"] == 3600 and good.json()["token_type"] == "Bearer"
 
 
 async def test_the_fake_refuses_a_missing_token_like_vertex(
-        server: tuple[Starlette, str], client: httpx.AsyncClient, app: Starlette) -> None:
+        server: tuple[Starlette, str], client: Upstream, app: Starlette) -> None:
     url = (f"{server[1]}/v1/projects/{PROJECT}/locations/us-central1/publishers/google/models/"
            "gemini-2.5-flash:generateContent")
-    response = await client.post(url, json={"contents": []})
+    response = await http_post(url, json={"contents": []})
     error = response.json()["error"]
     assert response.status_code == 401 and error["status"] == "UNAUTHENTICATED"
     assert error["details"][0]["reason"] == "CREDENTIALS_MISSING"
@@ -313,7 +314,7 @@ def test_default_hosts_follow_the_location() -> None:
     def url(location: str) -> str:
         cred = Credential("k", "vertex_ai", "service_account", {},
                           {"project_id": PROJECT, "location": location})
-        return adapter.model_url(Call(httpx.AsyncClient(), cred, "gemini-2.5-flash"),
+        return adapter.model_url(Call(Upstream(allow_private=True), cred, "gemini-2.5-flash"),
                                  "generateContent")
 
     assert url("europe-west4") == (
@@ -322,7 +323,7 @@ def test_default_hosts_follow_the_location() -> None:
     assert url("global").startswith("https://aiplatform.googleapis.com/v1/projects/")
     pasted = Credential("k", "vertex_ai", "service_account", {},
                         {"project_id": PROJECT, "base_url": "https://vertex.example/v1/"})
-    assert adapter.base_url(Call(httpx.AsyncClient(), pasted, "m")) == "https://vertex.example"
+    assert adapter.base_url(Call(Upstream(allow_private=True), pasted, "m")) == "https://vertex.example"
     for bad in ("evil.com/x", "us-central1.attacker.net", "a b"):
         with pytest.raises(BadRequest):
             url(bad)

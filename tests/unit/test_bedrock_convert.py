@@ -6,8 +6,8 @@ import base64
 import json
 import struct
 from collections.abc import AsyncIterator
+from typing import Any
 
-import httpx
 import pytest
 
 from keyhouse.errors import (
@@ -17,6 +17,8 @@ from keyhouse.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.send import open_stream
+from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers import bedrock_convert as bc
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.bedrock_eventstream import iter_events
@@ -27,6 +29,7 @@ from keyhouse.testing.fakes.bedrock import (
     exception_frame,
     sigv4_signature,
 )
+from keyhouse.testing.fakes.server import serve
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 
@@ -304,9 +307,23 @@ async def _events(data: bytes, piece: int) -> list[tuple[str, dict[str, object]]
         for i in range(0, len(data), piece):
             yield data[i:i + piece]
 
-    async with httpx.AsyncClient() as client:
-        response = httpx.Response(200, content=body())
-        return [e async for e in iter_events(Call(client, CRED, "m"), response)]
+    # A real answer streamed in ``piece``-byte writes, through the real send path.
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        async for part in body():
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve(app) as server:
+        async with Upstream(allow_private=True) as client:
+            call = Call(client, CRED, "m")
+            stream = await open_stream(call, "GET", server.url)
+            return [e async for e in iter_events(call, stream)]
 
 
 @pytest.mark.anyio

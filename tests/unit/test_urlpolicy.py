@@ -6,18 +6,18 @@ import re
 import socket
 from typing import Any
 
-import httpcore
-import httpx
+import aiohttp
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from keyhouse.errors import UpstreamURLRefused
-from keyhouse.gateway.http import GuardedBackend, create_client
-from keyhouse.gateway.pool import LeanConnectionPool
-from keyhouse.gateway.urlpolicy import check_url, literal_ip
+from keyhouse.errors import UpstreamError, UpstreamUnavailable, UpstreamURLRefused
+from keyhouse.gateway.send import send
+from keyhouse.gateway.upstream import GuardedResolver, Upstream
+from keyhouse.providers.base import Call, Credential
+from keyhouse.shared.urlpolicy import check_url, literal_ip
 from keyhouse.testing.fakes.server import serve
 
 REFUSED = [
@@ -163,26 +163,37 @@ def _upstream() -> Starlette:
     return Starlette(routes=[Route("/ok", ok), Route("/redirect", redirect)])
 
 
-def test_the_shared_client_keeps_the_guard_under_its_pool() -> None:
-    # The guard sits on a private seam of httpx; this fails loudly if an upgrade drops it.
-    client = create_client(allow_private=False)
-    pool = client._transport._pool  # type: ignore[attr-defined]
-    assert isinstance(pool, LeanConnectionPool)
-    assert isinstance(pool._network_backend, GuardedBackend)
-    assert client.follow_redirects is False
-    assert client._trust_env is False
+async def _get(upstream: Upstream, url: str, **kwargs: Any) -> tuple[int, Any]:
+    """A request on the shared session itself: the guard must hold there, whatever
+    sends through it."""
+    async with upstream.session.get(url, **kwargs) as response:
+        body = await response.read()
+        return response.status, body
+
+
+@pytest.mark.anyio
+async def test_the_shared_client_is_configured_as_the_policy_needs() -> None:
+    async with Upstream(allow_private=False) as upstream:
+        session = upstream.session
+        assert isinstance(session.cookie_jar, aiohttp.DummyCookieJar)
+        assert session.trust_env is False
+        connector = session.connector
+        assert isinstance(connector, aiohttp.TCPConnector)
+        assert isinstance(connector._resolver, GuardedResolver)  # type: ignore[attr-defined]
 
 
 @pytest.mark.anyio
 async def test_the_client_refuses_a_loopback_upstream_at_connect_time() -> None:
     with serve(_upstream()) as server:
-        async with create_client(allow_private=False) as client:
+        async with Upstream(allow_private=False) as upstream:
             with pytest.raises(UpstreamURLRefused, match=re.escape("127.0.0.1")):
-                await client.get(f"{server.url}/ok")
+                await _get(upstream, f"{server.url}/ok")
             with pytest.raises(UpstreamURLRefused):
-                await client.get(f"http://localhost:{server.port}/ok")
-        async with create_client(allow_private=True) as client:
-            assert (await client.get(f"{server.url}/ok")).json() == {"ok": True}
+                await _get(upstream, f"http://localhost:{server.port}/ok")
+            with pytest.raises(UpstreamURLRefused):  # a numeric trick, through the resolver
+                await _get(upstream, f"http://2130706433:{server.port}/ok")
+        async with Upstream(allow_private=True) as upstream:
+            assert await _get(upstream, f"{server.url}/ok") == (200, b'{"ok":true}')
 
 
 @pytest.mark.anyio
@@ -192,9 +203,19 @@ async def test_dns_rebinding_is_caught_at_connect_time(monkeypatch: pytest.Monke
     monkeypatch.setattr(socket, "getaddrinfo", _resolver(answers))
     check_url("http://rebind.example/v1", allow_private=False)
     answers["rebind.example"] = ["127.0.0.1"]
-    async with create_client(allow_private=False) as client:
+    async with Upstream(allow_private=False) as upstream:
         with pytest.raises(UpstreamURLRefused, match=re.escape("rebind.example")):
-            await client.get("http://rebind.example/v1")
+            await _get(upstream, "http://rebind.example/v1")
+
+
+@pytest.mark.anyio
+async def test_one_bad_address_among_good_ones_refuses_the_name(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo",
+                        _resolver({"mixed.example": ["93.184.216.34", "169.254.169.254"]}))
+    async with Upstream(allow_private=True) as upstream:  # metadata: refused even so
+        with pytest.raises(UpstreamURLRefused, match="metadata"):
+            await _get(upstream, "http://mixed.example/v1")
 
 
 @pytest.mark.anyio
@@ -209,40 +230,48 @@ async def test_the_guard_connects_to_the_address_it_checked_and_caches_the_verdi
 
     monkeypatch.setattr(socket, "getaddrinfo", counting)
     with serve(_upstream()) as server:
-        async with create_client(allow_private=True) as client:
+        async with Upstream(allow_private=True) as upstream:
             for _ in range(3):
-                response = await client.get(f"http://model.internal-lab:{server.port}/ok")
-                assert response.json() == {"ok": True}
+                url = f"http://model.internal-lab:{server.port}/ok"
+                assert await _get(upstream, url) == (200, b'{"ok":true}')
     assert lookups == ["model.internal-lab"]
 
 
 @pytest.mark.anyio
 async def test_a_redirect_is_not_followed() -> None:
     with serve(_upstream()) as server:
-        async with create_client(allow_private=True) as client:
-            response = await client.get(f"{server.url}/redirect")
-            assert response.status_code == 302
-            assert response.next_request is not None
-            # Even a caller that asks to follow it cannot reach the metadata address.
+        async with Upstream(allow_private=True) as upstream:
+            credential = Credential("k", "openai", "api_key", {}, {})
+            call = Call(upstream, credential, "m")
+            with pytest.raises(UpstreamError) as caught:
+                await send(call, "GET", f"{server.url}/redirect")
+            assert caught.value.upstream_status == 302
+            # Even a request on the session that asks to follow it cannot reach the
+            # metadata address: the guard judges every hop.
             with pytest.raises(UpstreamURLRefused, match="metadata"):
-                await client.get(f"{server.url}/redirect", follow_redirects=True)
+                await _get(upstream, f"{server.url}/redirect", allow_redirects=True)
 
 
 @pytest.mark.anyio
-async def test_unix_sockets_are_refused() -> None:
-    with pytest.raises(UpstreamURLRefused):
-        await GuardedBackend(allow_private=True).connect_unix_socket("/run/docker.sock")
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "http://user:pw@127.0.0.1/x",
+                                 "http://[::ffff:169.254.169.254]/x"])
+async def test_schemes_userinfo_and_literal_addresses_are_judged_per_request(url: str) -> None:
+    async with Upstream(allow_private=True) as upstream:
+        call = Call(upstream, Credential("k", "openai", "api_key", {}, {}), "m")
+        with pytest.raises(UpstreamURLRefused):
+            await send(call, "GET", url)
 
 
 @pytest.mark.anyio
 async def test_a_name_that_does_not_resolve_is_a_connect_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", _resolver({}))
-    with pytest.raises(httpcore.ConnectError):
-        await GuardedBackend(allow_private=False).connect_tcp("nowhere.example", 443)
-    async with create_client(allow_private=False) as client:
-        with pytest.raises(httpx.ConnectError):
-            await client.get("https://nowhere.example/v1")
+    async with Upstream(allow_private=False) as upstream:
+        with pytest.raises(aiohttp.ClientConnectorError):
+            await _get(upstream, "https://nowhere.example/v1")
+        call = Call(upstream, Credential("k", "openai", "api_key", {}, {}), "m")
+        with pytest.raises(UpstreamUnavailable, match="could not be reached"):
+            await send(call, "GET", "https://nowhere.example/v1")
 
 
 @pytest.mark.anyio
@@ -254,9 +283,8 @@ async def test_the_shared_client_keeps_no_cookies() -> None:
         return response
 
     with serve(Starlette(routes=[Route("/c", set_cookie)])) as server:
-        async with create_client(allow_private=True) as client:
-            first = await client.get(f"{server.url}/c")
-            assert "set-cookie" in first.headers
-            second = await client.get(f"{server.url}/c")
-            assert second.json() == {"cookie": None}
-            assert not client.cookies
+        async with Upstream(allow_private=True) as upstream:
+            async with upstream.session.get(f"{server.url}/c") as first:
+                assert "set-cookie" in first.headers
+            assert await _get(upstream, f"{server.url}/c") == (200, b'{"cookie":null}')
+            assert len(upstream.session.cookie_jar) == 0

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from keyhouse.errors import Forbidden, Unauthorized
-from keyhouse.gateway.types import Principal
+from keyhouse.shared.session import CLIENT_HEADER, SESSION_COOKIE
 
-SESSION_COOKIE = "keyhouse_session"
-CLIENT_HEADER = "x-keyhouse-client"
+__all__ = ["CLIENT_HEADER", "SESSION_COOKIE", "Admin", "bearer", "require_admin"]
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -50,13 +50,3 @@ def require_admin(request: Request) -> Admin:
             raise Forbidden("Cross-site request refused.", reason="csrf")
         return Admin(actor="web-session", session_id=session_id)
     raise Unauthorized()
-
-
-def session_principal(request: Request) -> Principal | None:
-    """The web UI's session as a gateway caller (for the "Try it" panel)."""
-    session_id = request.cookies.get(SESSION_COOKIE)
-    if not session_id or request.headers.get(CLIENT_HEADER) != "web":
-        return None
-    if request.app.state.services.sessions.lookup(session_id) is None:
-        return None
-    return Principal(token_id="web-session", name="web-session", is_admin=True)

@@ -73,5 +73,6 @@ async def verify(key_id: str, request: Request, admin: AdminDep, services: Servi
                  body: KeyCheck | None = None) -> VerifyResult:
     """Try the stored credential with the provider; with a body, try it as it would be
     after those changes, without saving them (the web form's "Save & test")."""
-    return await verify_key(services.registry, request.app.state.http, key_id, body,
-                            allow_private=services.keys.allow_private)
+    gateway = request.app.state.gateway
+    return await verify_key(services.registry, request.app.state.http, gateway.router, key_id,
+                            body, allow_private=services.keys.allow_private)

@@ -79,7 +79,7 @@ def _service_account_problem(data: dict[str, object], allow_private: bool) -> st
     except (ValueError, TypeError):
         return "private_key is not an unencrypted PEM private key"
     # The signed grant goes to token_uri: hold it to the same policy as a base URL.
-    from keyhouse.gateway.urlpolicy import check_url
+    from keyhouse.shared.urlpolicy import check_url
 
     try:
         check_url(str(data["token_uri"]), allow_private)

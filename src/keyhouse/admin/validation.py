@@ -73,7 +73,7 @@ def clean_secrets(method: AuthMethod, given: dict[str, str], errors: FieldErrors
 def clean_config(method: AuthMethod, given: dict[str, str | None], errors: FieldErrors,
                  allow_private: bool) -> dict[str, str | None]:
     """Validated config values; None or "" means "remove this optional value"."""
-    from keyhouse.gateway.urlpolicy import check_url  # the same policy the gateway enforces
+    from keyhouse.shared.urlpolicy import check_url  # the same policy the gateway enforces
 
     names = {f.name: f for f in method.config_fields}
     out: dict[str, str | None] = {}

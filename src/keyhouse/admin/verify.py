@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 
 import anyio
-import httpx
 
 from keyhouse.admin.schemas import KeyCheck, VerifyResult
 from keyhouse.admin.secret_rules import secret_problem
@@ -29,15 +29,16 @@ from keyhouse.errors import (
     UpstreamUnavailable,
 )
 from keyhouse.gateway.live_config import LiveRegistry
+from keyhouse.gateway.routing import Router
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call, Credential
-from keyhouse.providers.registry import adapter_for
 
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+TIMEOUT = Timeouts(read=15.0, connect=5.0)
 log = logging.getLogger("keyhouse.verify")
 
 
-async def verify_key(registry: LiveRegistry, client: httpx.AsyncClient, key_id: str,
+async def verify_key(registry: LiveRegistry, client: Upstream, router: Router, key_id: str,
                      proposed: KeyCheck | None = None, *,
                      allow_private: bool = False) -> VerifyResult:
     # The key may have been written on another replica a moment ago.
@@ -62,7 +63,7 @@ async def verify_key(registry: LiveRegistry, client: httpx.AsyncClient, key_id: 
                                 "enter it again.")
     call = Call(client=client, credential=credential, model="", timeout=TIMEOUT)
     try:
-        await adapter_for(spec, credential.auth_method).verify(call)
+        await router.adapters.get(spec, credential.auth_method).verify(call)
     except UpstreamAuthFailed as exc:
         return VerifyResult(status="rejected", message=exc.message)
     except (UpstreamUnavailable, UpstreamTimeout) as exc:
@@ -100,4 +101,7 @@ def with_changes(current: Credential, proposed: KeyCheck, allow_private: bool) -
         errors.add("credentials", "testing changed settings requires re-entering every "
                    f"stored secret ({', '.join(sorted(missing))})")
     errors.raise_if_any()
-    return dataclasses.replace(current, secrets={**current.secrets, **secrets}, config=config)
+    # Its own identity: adapters cache tokens per (key_id, version), and a token got with
+    # an unsaved credential must never serve the key's live traffic.
+    return dataclasses.replace(current, key_id=f"{current.key_id}#proposed-{uuid.uuid4()}",
+                               secrets={**current.secrets, **secrets}, config=config)

@@ -83,11 +83,13 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         click.echo(f"Keyhouse on {url}", err=True)
     if workers > 1:
         services.store.dispose()
-        uvicorn.run("keyhouse.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, log_level=settings.log_level, timeout_graceful_shutdown=30)
+        uvicorn.run("keyhouse.app:serving_app", factory=True, host=host, port=port,
+                    workers=workers, log_level=settings.log_level,
+                    access_log=settings.access_log, timeout_graceful_shutdown=30)
     else:
-        uvicorn.run(create_app(settings, services), host=host, port=port,
-                    log_level=settings.log_level, timeout_graceful_shutdown=30)
+        uvicorn.run(create_app(settings, services, tune_gc=True), host=host, port=port,
+                    log_level=settings.log_level, access_log=settings.access_log,
+                    timeout_graceful_shutdown=30)
 
 
 @click.group()

@@ -1,34 +1,17 @@
-"""What every gateway route shares: the retry router, the registry, endpoint lookup."""
+"""What every gateway route shares: endpoint lookup and the start of a call."""
 
 from __future__ import annotations
 
-import json
-import random
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from keyhouse.errors import BadRequest
-from keyhouse.gateway.auth import authorize
-from keyhouse.gateway.errors import ModelNotFound
-from keyhouse.gateway.routing import Router
+from keyhouse.errors import BadRequest, ModelNotFound
+from keyhouse.gateway.auth import authenticate, authorize
+from keyhouse.gateway.context import CallContext
+from keyhouse.gateway.dispatch import GatewayRequest
 from keyhouse.gateway.types import Endpoint, Principal, Registry, Task
+from keyhouse.gateway.upstream import Upstream
 
 JSON = dict[str, Any]
-
-_default_router = Router(random.Random())  # noqa: S311 (load balancing, not crypto)
-
-
-def gateway_router(request: Request) -> Router:
-    """``app.state.gateway_router`` when the app set one (tests seed its RNG)."""
-    custom = getattr(request.app.state, "gateway_router", None)
-    return custom if isinstance(custom, Router) else _default_router
-
-
-def registry_of(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
 
 
 def resolve_endpoint(registry: Registry, principal: Principal, name: str,
@@ -44,6 +27,25 @@ def resolve_endpoint(registry: Registry, principal: Principal, name: str,
     return endpoint
 
 
-def json_response(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(),
-                    status_code=status, media_type="application/json")
+def upstream_of(request: GatewayRequest) -> Upstream:
+    upstream = request.gateway.upstream
+    if upstream is None:  # only before the lifespan ran: a wiring bug, not the caller's
+        raise RuntimeError("the gateway's upstream client is not started")
+    return upstream
+
+
+async def begin(request: GatewayRequest, ctx: CallContext, name: str,
+                task: Task, stream: bool) -> Endpoint:
+    """Resolve and admit one call: the endpoint it names, checked against the caller
+    (``ctx.principal``), then every admission hook."""
+    assert ctx.principal is not None
+    endpoint = resolve_endpoint(request.gateway.registry, ctx.principal, name, task)
+    ctx.endpoint = endpoint.name
+    ctx.stream = stream
+    await request.gateway.admit(ctx)
+    return endpoint
+
+
+async def caller(request: GatewayRequest, ctx: CallContext) -> Principal:
+    ctx.principal = await authenticate(request)
+    return ctx.principal

@@ -3,41 +3,35 @@
 The Messages body becomes an OpenAI chat body (``anthropic_inbound``), goes through the
 same router as ``/v1/chat/completions`` — so any endpoint, whatever its provider, serves
 Anthropic clients — and the answer is turned back into a Message or its event stream.
-Errors use Anthropic's envelope (the app's handler picks it by path).
+Errors use Anthropic's envelope (the dispatcher picks it by path).
 """
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-
-from keyhouse.gateway.auth import authenticate
-from keyhouse.gateway.body import model_name, read_json, wants_stream
-from keyhouse.gateway.common import (
-    gateway_router,
-    json_response,
-    registry_of,
-    resolve_endpoint,
-)
-from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, anthropic_events
+from keyhouse.gateway.body import model_name, wants_stream
+from keyhouse.gateway.common import begin, caller, upstream_of
+from keyhouse.gateway.context import CallContext
+from keyhouse.gateway.dispatch import Answer, EventStreamAnswer, GatewayRequest, JSONAnswer
+from keyhouse.gateway.streaming import anthropic_events
 from keyhouse.providers.anthropic_convert import (
     anthropic_to_openai_request,
     openai_to_anthropic_response,
 )
 
 
-async def messages(request: Request) -> Response:
-    principal = await authenticate(request)
-    body = await read_json(request)
+async def messages(request: GatewayRequest, ctx: CallContext) -> Answer:
+    await caller(request, ctx)
+    body = await request.json()
     name = model_name(body)
-    registry = registry_of(request)
-    endpoint = resolve_endpoint(registry, principal, name, "chat")
+    endpoint = await begin(request, ctx, name, "chat", body.get("stream") is True)
     chat_body = anthropic_to_openai_request(body)
-    router_ = gateway_router(request)
-    client = request.app.state.http
-    if wants_stream(chat_body):
-        opened = await router_.chat_stream(registry, client, endpoint, chat_body)
-        return StreamingResponse(anthropic_events(opened, name), media_type=SSE_MEDIA_TYPE,
-                                 headers=SSE_HEADERS)
-    answer = await router_.chat(registry, client, endpoint, chat_body)
-    return json_response(openai_to_anthropic_response(answer, name))
+    stream = wants_stream(chat_body)
+    gateway = request.gateway
+    if stream:
+        opened = await gateway.router.chat_stream(gateway.registry, upstream_of(request),
+                                                  endpoint, chat_body, ctx)
+        return EventStreamAnswer(anthropic_events(opened, name, ctx))
+    answer = await gateway.router.chat(gateway.registry, upstream_of(request), endpoint,
+                                       chat_body, ctx)
+    ctx.answered(answer)
+    return JSONAnswer(openai_to_anthropic_response(answer, name))

@@ -3,60 +3,59 @@
 The hot path per request: authenticate the token against the in-memory registry, read
 and parse the body once, look the endpoint up in memory, hand the dict to the router.
 No database, no per-request HTTP client, no key derivation, no model of the whole body.
+A chat answer that needs no conversion is relayed as the upstream's bytes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-
-from keyhouse.gateway.auth import authenticate, authorize
-from keyhouse.gateway.body import model_name, read_json, wants_stream
-from keyhouse.gateway.common import (
-    gateway_router,
-    json_response,
-    registry_of,
-    resolve_endpoint,
+from keyhouse.errors import ModelNotFound
+from keyhouse.gateway.auth import authorize
+from keyhouse.gateway.body import model_name, wants_stream
+from keyhouse.gateway.common import begin, caller, upstream_of
+from keyhouse.gateway.context import CallContext
+from keyhouse.gateway.dispatch import (
+    Answer,
+    EventStreamAnswer,
+    Gateway,
+    GatewayRequest,
+    JSONAnswer,
 )
-from keyhouse.gateway.errors import ModelNotFound
 from keyhouse.gateway.messages import messages
-from keyhouse.gateway.streaming import SSE_HEADERS, SSE_MEDIA_TYPE, openai_events
+from keyhouse.gateway.streaming import openai_events
 from keyhouse.gateway.types import Endpoint
 
 JSON = dict[str, Any]
 
-# Plain Starlette routes: the gateway reads its JSON itself, so FastAPI's dependency
-# solving and response validation would only add time to every request.
-router = APIRouter(tags=["gateway"])
 
-
-async def chat_completions(request: Request) -> Response:
-    principal = await authenticate(request)
-    body = await read_json(request)
-    registry = registry_of(request)
-    endpoint = resolve_endpoint(registry, principal, model_name(body), "chat")
-    router_ = gateway_router(request)
-    client = request.app.state.http
-    if wants_stream(body):
+async def chat_completions(request: GatewayRequest, ctx: CallContext) -> Answer:
+    await caller(request, ctx)
+    body = await request.json()
+    stream = wants_stream(body)
+    endpoint = await begin(request, ctx, model_name(body), "chat", stream)
+    gateway = request.gateway
+    if stream:
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        opened = await router_.chat_stream(registry, client, endpoint, body)
-        return StreamingResponse(openai_events(opened, include_usage),
-                                 media_type=SSE_MEDIA_TYPE, headers=SSE_HEADERS)
-    return json_response(await router_.chat(registry, client, endpoint, body))
+        opened = await gateway.router.chat_stream_relayed(
+            gateway.registry, upstream_of(request), endpoint, body, include_usage, ctx)
+        return EventStreamAnswer(openai_events(opened, include_usage, ctx))
+    answer = await gateway.router.chat_relayed(gateway.registry, upstream_of(request),
+                                               endpoint, body, ctx)
+    ctx.answered(answer)
+    return JSONAnswer(answer)
 
 
-async def embeddings(request: Request) -> Response:
-    principal = await authenticate(request)
-    body = await read_json(request)
-    registry = registry_of(request)
-    endpoint = resolve_endpoint(registry, principal, model_name(body), "embeddings")
-    result = await gateway_router(request).embeddings(
-        registry, request.app.state.http, endpoint, body)
-    return json_response(result)
+async def embeddings(request: GatewayRequest, ctx: CallContext) -> Answer:
+    await caller(request, ctx)
+    body = await request.json()
+    endpoint = await begin(request, ctx, model_name(body), "embeddings", False)
+    gateway = request.gateway
+    result = await gateway.router.embeddings(gateway.registry, upstream_of(request),
+                                             endpoint, body, ctx)
+    ctx.answered(result)
+    return JSONAnswer(result)
 
 
 def _model_view(endpoint: Endpoint) -> JSON:
@@ -64,24 +63,27 @@ def _model_view(endpoint: Endpoint) -> JSON:
     return {"id": endpoint.name, "object": "model", "created": 0, "owned_by": "keyhouse"}
 
 
-async def list_models(request: Request) -> Response:
-    principal = await authenticate(request)
-    data = [_model_view(e) for e in registry_of(request).endpoints() if principal.may_call(e)]
-    return json_response({"object": "list", "data": data})
+async def list_models(request: GatewayRequest, ctx: CallContext) -> Answer:
+    principal = await caller(request, ctx)
+    data = [_model_view(e) for e in request.gateway.registry.endpoints()
+            if principal.may_call(e)]
+    return JSONAnswer({"object": "list", "data": data})
 
 
-async def get_model(request: Request) -> Response:
-    principal = await authenticate(request)
-    name = request.path_params["name"]
-    endpoint = registry_of(request).endpoint(name)
+async def get_model(request: GatewayRequest, ctx: CallContext) -> Answer:
+    principal = await caller(request, ctx)
+    name = request.path_param
+    endpoint = request.gateway.registry.endpoint(name)
     if endpoint is None:
         raise ModelNotFound(f"No endpoint is named {name!r}.", param="model")
     authorize(principal, endpoint)
-    return json_response(_model_view(endpoint))
+    return JSONAnswer(_model_view(endpoint))
 
 
-router.add_route("/v1/chat/completions", chat_completions, methods=["POST"])
-router.add_route("/v1/embeddings", embeddings, methods=["POST"])
-router.add_route("/v1/models", list_models, methods=["GET"])
-router.add_route("/v1/models/{name:path}", get_model, methods=["GET"])
-router.add_route("/v1/messages", messages, methods=["POST"])
+def install(gateway: Gateway) -> None:
+    """The gateway's own routes."""
+    gateway.add_route("/v1/chat/completions", "POST", chat_completions)
+    gateway.add_route("/v1/embeddings", "POST", embeddings)
+    gateway.add_route("/v1/models", "GET", list_models)
+    gateway.add_route("/v1/models/{rest}", "GET", get_model)
+    gateway.add_route("/v1/messages", "POST", messages)

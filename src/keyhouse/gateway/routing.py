@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
-import httpx
 
 from keyhouse.errors import (
     KeyhouseError,
@@ -38,10 +37,12 @@ from keyhouse.errors import (
     UpstreamError,
     UpstreamURLRefused,
 )
+from keyhouse.gateway.context import CallContext
 from keyhouse.gateway.types import Endpoint, Registry, Target
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.providers import catalog
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
-from keyhouse.providers.registry import adapter_for
+from keyhouse.providers.registry import Adapters
 
 log = logging.getLogger("keyhouse.gateway")
 
@@ -59,11 +60,15 @@ class RetryPolicy:
 
 @dataclass(slots=True)
 class OpenStream:
-    """A stream whose first chunk has arrived (``first`` is None for an empty stream)."""
+    """A stream whose first chunk has arrived (``first`` is None for an empty stream).
 
-    first: JSON | None
-    rest: AsyncIterator[JSON]
+    ``relayed``: the chunks are the caller's SSE bytes already (an OpenAI-framed
+    upstream relayed as it is), not chunk dicts to frame."""
+
+    first: Any
+    rest: AsyncIterator[Any]
     credential: Credential
+    relayed: bool = False
 
     async def aclose(self) -> None:
         await close_iterator(self.rest)
@@ -91,8 +96,8 @@ def plan(endpoint: Endpoint, rng: random.Random) -> list[Target]:
 
 
 @functools.lru_cache(maxsize=256)
-def _timeout(read: float, connect: float) -> httpx.Timeout:
-    return httpx.Timeout(read, connect=connect)
+def _timeout(read: float, connect: float) -> Timeouts:
+    return Timeouts(read=read, connect=connect)
 
 
 async def close_iterator(iterator: AsyncIterator[Any]) -> None:
@@ -102,32 +107,65 @@ async def close_iterator(iterator: AsyncIterator[Any]) -> None:
 
 
 def log_unexpected(exc: BaseException, where: str, credential: Credential | None) -> None:
-    """Log a bug's traceback with the credential scrubbed out of it."""
-    text = "".join(traceback.format_exception(exc))
+    """Log a bug as its type and where it happened (file, line, function per frame),
+    never its message: a foreign exception's text may quote a body or a secret."""
+    frames = "".join(f"\n  {frame.filename}:{frame.lineno} in {frame.name}"
+                     for frame in traceback.extract_tb(exc.__traceback__))
     if credential is not None:
-        text = credential.redact(text)
-    log.error("%s: unexpected %s\n%s", where, type(exc).__name__, text)
+        frames = credential.redact(frames)
+    log.error("%s: unexpected %s%s", where, type(exc).__name__, frames)
 
 
 class Router:
+    """The retry loop. One per app (``create_app`` makes it with the app's adapters)."""
+
     def __init__(self, rng: random.Random | None = None,
                  sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-                 policy: RetryPolicy = RetryPolicy()) -> None:
+                 policy: RetryPolicy = RetryPolicy(),
+                 adapters: Adapters | None = None) -> None:
         self.rng = rng or random.Random()  # noqa: S311 (load balancing, not crypto)
         self.sleep = sleep
         self.policy = policy
+        self.adapters = adapters or Adapters()
 
-    async def chat(self, registry: Registry, client: httpx.AsyncClient, endpoint: Endpoint,
-                   request: JSON) -> JSON:
-        return await self._run(registry, client, endpoint, request, _chat)
+    async def chat(self, registry: Registry, client: Upstream, endpoint: Endpoint,
+                   request: JSON, ctx: CallContext | None = None) -> JSON:
+        return await self._run(registry, client, endpoint, request, _chat, ctx)
 
-    async def embeddings(self, registry: Registry, client: httpx.AsyncClient,
-                         endpoint: Endpoint, request: JSON) -> JSON:
-        return await self._run(registry, client, endpoint, request, _embeddings)
+    async def chat_relayed(self, registry: Registry, client: Upstream, endpoint: Endpoint,
+                           request: JSON, ctx: CallContext | None = None) -> JSON | bytes:
+        """``chat``, but an adapter that needs no conversion hands back the upstream's
+        JSON bytes untouched (the caller relays them)."""
+        return await self._run(registry, client, endpoint, request, _chat_relayed, ctx)
 
-    async def chat_stream(self, registry: Registry, client: httpx.AsyncClient,
-                          endpoint: Endpoint, request: JSON) -> OpenStream:
-        return await self._run(registry, client, endpoint, request, _open_stream)
+    async def embeddings(self, registry: Registry, client: Upstream,
+                         endpoint: Endpoint, request: JSON,
+                         ctx: CallContext | None = None) -> JSON:
+        return await self._run(registry, client, endpoint, request, _embeddings, ctx)
+
+    async def chat_stream(self, registry: Registry, client: Upstream,
+                          endpoint: Endpoint, request: JSON,
+                          ctx: CallContext | None = None) -> OpenStream:
+        return await self._run(registry, client, endpoint, request, _open_stream, ctx)
+
+    async def chat_stream_relayed(self, registry: Registry, client: Upstream,
+                                  endpoint: Endpoint, request: JSON, include_usage: bool,
+                                  ctx: CallContext | None = None) -> OpenStream:
+        """``chat_stream`` for a caller of /v1/chat/completions: a target whose upstream
+        frames its stream as OpenAI does is relayed as bytes (``OpenStream.relayed``);
+        any other is converted chunk by chunk, as ``chat_stream`` does."""
+
+        def usage(value: JSON) -> None:
+            if ctx is not None:
+                ctx.usage = value
+
+        async def attempt(adapter: ProviderAdapter, call: Call, body: JSON) -> OpenStream:
+            relayed = adapter.chat_stream_relayed(call, body, include_usage, usage)
+            if relayed is None:
+                return await _open_stream(adapter, call, body)
+            return await _first(relayed, call, relayed=True)
+
+        return await self._run(registry, client, endpoint, request, attempt, ctx)
 
     def retry_delay(self, exc: UpstreamError, tries: int, max_retries: int) -> float | None:
         """Seconds to wait before trying the same target again, or None to move on."""
@@ -141,20 +179,26 @@ class Router:
         delay = min(self.policy.backoff_max, self.policy.backoff_base * 2.0 ** tries)
         return delay * (0.5 + self.rng.random() / 2)  # jitter: spread herds of retries
 
-    async def _run(self, registry: Registry, client: httpx.AsyncClient, endpoint: Endpoint,
-                   request: JSON, attempt: Attempt[T]) -> T:
+    async def _run(self, registry: Registry, client: Upstream, endpoint: Endpoint,
+                   request: JSON, attempt: Attempt[T], ctx: CallContext | None) -> T:
         last: KeyhouseError | None = None
         targets = plan(endpoint, self.rng)
         for position, target in enumerate(targets):
+            if ctx is not None:
+                ctx.target(position, target)
             try:
-                adapter, call = _prepare(registry, client, endpoint, target)
+                adapter, call = self._prepare(registry, client, endpoint, target)
             except KeyhouseError as exc:
                 _log_failure(endpoint, position, target, 0, exc, None)
                 last = exc
                 continue
+            if ctx is not None:
+                ctx.credential(call.credential)
             body = {**request, "model": target.model}
             tries = 0
             while True:
+                if ctx is not None:
+                    ctx.attempts += 1
                 try:
                     return await attempt(adapter, call, body)
                 except UpstreamBadRequest as exc:
@@ -190,19 +234,19 @@ class Router:
                     break
         raise last if last is not None else NoKey()
 
-
-def _prepare(registry: Registry, client: httpx.AsyncClient, endpoint: Endpoint,
-             target: Target) -> tuple[ProviderAdapter, Call]:
-    if target.key_id is None:
-        raise NoKey()
-    credential = registry.credential(target.key_id)
-    spec = catalog.get(credential.provider)
-    if spec is None:
-        raise Unsupported(f"Provider {credential.provider!r} is not in the catalog.")
-    adapter = adapter_for(spec, credential.auth_method)
-    call = Call(client=client, credential=credential, model=target.model,
-                timeout=_timeout(endpoint.timeout_seconds, endpoint.connect_timeout_seconds))
-    return adapter, call
+    def _prepare(self, registry: Registry, client: Upstream, endpoint: Endpoint,
+                 target: Target) -> tuple[ProviderAdapter, Call]:
+        if target.key_id is None:
+            raise NoKey()
+        credential = registry.credential(target.key_id)
+        spec = catalog.get(credential.provider)
+        if spec is None:
+            raise Unsupported(f"Provider {credential.provider!r} is not in the catalog.")
+        adapter = self.adapters.get(spec, credential.auth_method)
+        call = Call(client=client, credential=credential, model=target.model,
+                    timeout=_timeout(endpoint.timeout_seconds,
+                                     endpoint.connect_timeout_seconds))
+        return adapter, call
 
 
 def _log_failure(endpoint: Endpoint, position: int, target: Target, tries: int,
@@ -217,18 +261,25 @@ async def _chat(adapter: ProviderAdapter, call: Call, body: JSON) -> JSON:
     return await adapter.chat(call, body)
 
 
+async def _chat_relayed(adapter: ProviderAdapter, call: Call, body: JSON) -> JSON | bytes:
+    return await adapter.chat_relayed(call, body)
+
+
 async def _embeddings(adapter: ProviderAdapter, call: Call, body: JSON) -> JSON:
     return await adapter.embeddings(call, body)
 
 
 async def _open_stream(adapter: ProviderAdapter, call: Call, body: JSON) -> OpenStream:
-    chunks = adapter.chat_stream(call, body)
+    return await _first(adapter.chat_stream(call, body), call)
+
+
+async def _first(chunks: AsyncIterator[Any], call: Call, relayed: bool = False) -> OpenStream:
     try:
-        first: JSON | None = await anext(chunks)
+        first = await anext(chunks)
     except StopAsyncIteration:
         first = None
     except BaseException:
         await close_iterator(chunks)
         raise
-    return OpenStream(first, chunks, call.credential)
+    return OpenStream(first, chunks, call.credential, relayed)
 

@@ -7,27 +7,24 @@ in the caller's format (both SDKs raise on it) and the stream ends — never a h
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
+import orjson
+
 from keyhouse.errors import KeyhouseError
-from keyhouse.gateway.errors import anthropic_error, openai_error
+from keyhouse.gateway.context import CallContext
 from keyhouse.gateway.routing import OpenStream, log_unexpected
 from keyhouse.providers.anthropic_convert import OpenAIStreamToAnthropic
+from keyhouse.shared.envelopes import anthropic_error, openai_error
 
 log = logging.getLogger("keyhouse.gateway")
 
 JSON = dict[str, Any]
 
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-SSE_MEDIA_TYPE = "text/event-stream"
 DONE = b"data: [DONE]\n\n"
-
-
-def dumps(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+dumps = orjson.dumps
 
 
 def data_event(data: Any) -> bytes:
@@ -48,19 +45,27 @@ def strip_usage(chunk: JSON) -> JSON | None:
     return {k: v for k, v in chunk.items() if k != "usage"}
 
 
-def openai_events(stream: OpenStream, include_usage: bool) -> AsyncIterator[bytes]:
+def openai_events(stream: OpenStream, include_usage: bool,
+                  ctx: CallContext | None = None) -> AsyncIterator[bytes]:
     """``data: {chunk}`` events, then ``data: [DONE]``; an error ends the stream with
     ``data: {"error": {...}}`` (the OpenAI SDK raises APIError on it)."""
+
+    if stream.relayed:  # already the caller's bytes, [DONE] included
+        return _events(stream, _as_is, list, openai_error, data_event, ctx)
 
     def frame(chunk: JSON) -> list[bytes]:
         shown = chunk if include_usage else strip_usage(chunk)
         return [] if shown is None else [data_event(shown)]
 
-    return _events(stream, frame, lambda: [DONE],
-                   lambda exc: data_event(openai_error(exc)[1]))
+    return _events(stream, frame, lambda: [DONE], openai_error, data_event, ctx)
 
 
-def anthropic_events(stream: OpenStream, model: str) -> AsyncIterator[bytes]:
+def _as_is(data: bytes) -> list[bytes]:
+    return [data]
+
+
+def anthropic_events(stream: OpenStream, model: str,
+                     ctx: CallContext | None = None) -> AsyncIterator[bytes]:
     """The Messages API event sequence; an error ends it with an ``error`` event."""
     converter = OpenAIStreamToAnthropic(model)
 
@@ -73,25 +78,36 @@ def anthropic_events(stream: OpenStream, model: str) -> AsyncIterator[bytes]:
     def done() -> list[bytes]:
         return [b"".join(named_event(name, data) for name, data in converter.finish())]
 
-    return _events(stream, frame, done,
-                   lambda exc: named_event("error", anthropic_error(exc)[1]))
+    return _events(stream, frame, done, anthropic_error,
+                   lambda body: named_event("error", body), ctx)
 
 
-async def _events(stream: OpenStream, frame: Callable[[JSON], Iterable[bytes]],
+async def _events(stream: OpenStream, frame: Callable[[Any], Iterable[bytes]],
                   done: Callable[[], Iterable[bytes]],
-                  failed: Callable[[Exception], bytes]) -> AsyncIterator[bytes]:
+                  envelope: Callable[[Exception], tuple[int, JSON]],
+                  event_of: Callable[[JSON], bytes],
+                  ctx: CallContext | None) -> AsyncIterator[bytes]:
+    # A relayed stream reports its usage itself (the router's on_usage).
+    usage_ctx = None if stream.relayed else ctx
     try:
         if stream.first is not None:
+            if usage_ctx is not None and stream.first.get("usage"):
+                usage_ctx.usage = stream.first["usage"]
             for event in frame(stream.first):
                 yield event
         async for chunk in stream.rest:
+            if usage_ctx is not None and chunk.get("usage"):
+                usage_ctx.usage = chunk["usage"]
             for event in frame(chunk):
                 yield event
         for event in done():
             yield event
     except Exception as exc:
         _report(exc, stream)
-        yield failed(exc)
+        status, body = envelope(exc)
+        if ctx is not None:
+            ctx.failed(status, exc.code if isinstance(exc, KeyhouseError) else "internal_error")
+        yield event_of(body)
     finally:
         await stream.aclose()
 

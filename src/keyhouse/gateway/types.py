@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from keyhouse.providers.base import Credential
+from keyhouse.shared.principal import Principal
+
+__all__ = ["Endpoint", "Principal", "Registry", "Role", "Target", "Task"]
 
 Role = Literal["primary", "fallback"]
 Task = Literal["chat", "embeddings"]
@@ -34,20 +37,6 @@ class Endpoint:
     timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 5.0
     max_retries: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the admin token, or a named access token."""
-
-    token_id: str
-    name: str
-    is_admin: bool
-    # Endpoint names this token may call; None means every endpoint.
-    endpoints: frozenset[str] | None = None
-
-    def may_call(self, endpoint: Endpoint) -> bool:
-        return self.endpoints is None or endpoint.name in self.endpoints
 
 
 class Registry(Protocol):

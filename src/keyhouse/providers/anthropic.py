@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
-from typing import cast
+from collections.abc import AsyncIterator
 
-import httpx
+import orjson
 
 from keyhouse.errors import UpstreamError, UpstreamUnavailable
+from keyhouse.gateway.send import open_stream, send, send_json
 from keyhouse.providers.anthropic_convert import (
     AnthropicStreamToOpenAI,
     anthropic_to_openai_response,
@@ -21,10 +19,6 @@ from keyhouse.providers.base import (
     Call,
     Credential,
     ProviderAdapter,
-    iter_sse,
-    open_stream,
-    send,
-    send_json,
     upstream_error,
 )
 from keyhouse.providers.catalog import ProviderSpec
@@ -46,8 +40,6 @@ _ERROR_STATUS: dict[str, int] = {
     "overloaded_error": 529,
 }
 
-_Events = AsyncGenerator[tuple[str, str], None]
-
 
 class AnthropicAdapter(ProviderAdapter):
     """Chat through ``POST /v1/messages``; Anthropic has no embeddings API (501)."""
@@ -61,28 +53,28 @@ class AnthropicAdapter(ProviderAdapter):
         # The SDKs take the base without /v1; accept it with, too.
         return base.rstrip("/").removesuffix("/v1")
 
-    def _request(self, call: Call, method: str, path: str,
-                 body: JSON | None = None) -> httpx.Request:
-        headers = {"x-api-key": call.credential.secrets.get("api_key", ""),
-                   "anthropic-version": API_VERSION}
-        return call.client.build_request(method, self._base(call.credential) + path,
-                                         json=body, headers=headers, timeout=call.timeout)
+    @staticmethod
+    def _headers(call: Call) -> dict[str, str]:
+        return {"x-api-key": call.credential.secrets.get("api_key", ""),
+                "anthropic-version": API_VERSION}
 
     async def chat(self, call: Call, request: JSON) -> JSON:
         body = openai_to_anthropic_request(request, call.model)
-        data = await send_json(call, self._request(call, "POST", "/v1/messages", body))
+        data = await send_json(call, "POST", self._base(call.credential) + "/v1/messages",
+                               json=body, headers=self._headers(call))
         return anthropic_to_openai_response(data, call.model)
 
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         body = openai_to_anthropic_request(request, call.model)
         body["stream"] = True
-        response = await open_stream(call, self._request(call, "POST", "/v1/messages", body))
+        stream = await open_stream(call, "POST", self._base(call.credential) + "/v1/messages",
+                                   json=body, headers=self._headers(call))
         converter = AnthropicStreamToOpenAI(call.model)
-        async with aclosing(cast(_Events, iter_sse(call, response))) as events:
-            async for event, data in events:
+        try:
+            async for event, data in stream.events():
                 try:
-                    payload = json.loads(data)
-                except ValueError:
+                    payload = orjson.loads(data)
+                except orjson.JSONDecodeError:
                     raise UpstreamError(
                         f"Upstream ({call.credential.provider}) sent a stream event that is "
                         "not JSON.") from None
@@ -92,12 +84,15 @@ class AnthropicAdapter(ProviderAdapter):
                     yield chunk
                 if converter.done:
                     return
+        finally:
+            await stream.aclose()
         # A stream cut before message_stop is a failed answer, not a short one.
         raise UpstreamUnavailable(
             f"Upstream ({call.credential.provider}) ended the stream before it finished.")
 
     async def verify(self, call: Call) -> None:
-        await send(call, self._request(call, "GET", "/v1/models?limit=1"))
+        await send(call, "GET", self._base(call.credential) + "/v1/models?limit=1",
+                   headers=self._headers(call))
 
 
 def _stream_error(call: Call, payload: JSON, raw: str) -> UpstreamError:

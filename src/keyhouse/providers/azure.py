@@ -12,9 +12,8 @@ import json
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
-import httpx
-
 from keyhouse.errors import UpstreamAuthFailed, UpstreamBadRequest, UpstreamError
+from keyhouse.gateway.send import object_bytes, send, send_json
 from keyhouse.providers.base import (
     JSON,
     Call,
@@ -22,9 +21,6 @@ from keyhouse.providers.base import (
     ProviderAdapter,
     TokenCache,
     redact,
-    send,
-    send_json,
-    transport_error,
     upstream_error,
 )
 from keyhouse.providers.catalog import ProviderSpec
@@ -90,25 +86,18 @@ class AzureOpenAIAdapter(ProviderAdapter):
         credential = call.credential
         authority = (credential.config.get("authority_url") or ENTRA_AUTHORITY).rstrip("/")
         tenant = quote(credential.config.get("tenant_id", ""), safe="")
-        request = call.client.build_request(
-            "POST", f"{authority}/{tenant}/oauth2/v2.0/token", timeout=call.timeout,
-            data={
+        reply = await send(
+            call, "POST", f"{authority}/{tenant}/oauth2/v2.0/token",
+            form={
                 "grant_type": "client_credentials",
                 "client_id": credential.config.get("client_id", ""),
                 "client_secret": credential.secrets.get("client_secret", ""),
                 "scope": ENTRA_SCOPE,
             },
+            on_error=_entra_error,
         )
         try:
-            response = await call.client.send(request, follow_redirects=False)
-            body = await response.aread()
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, credential) from None
-        if response.status_code >= 300:
-            raise _entra_error(response.status_code, body.decode("utf-8", "replace"),
-                               credential)
-        try:
-            data = json.loads(body)
+            data = json.loads(reply.body)
             return str(data["access_token"]), float(data.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError):
             raise UpstreamError("Entra ID answered without an access token.") from None
@@ -119,10 +108,8 @@ class AzureOpenAIAdapter(ProviderAdapter):
 
     async def _post(self, call: Call, url: str, body: JSON) -> JSON:
         headers, token = await self._auth_headers(call)
-        request = call.client.build_request("POST", url, json=body, headers=headers,
-                                            timeout=call.timeout)
         try:
-            return await send_json(call, request)
+            return await send_json(call, "POST", url, json=body, headers=headers)
         except UpstreamError as exc:
             raise self._scrubbed(call, exc, token) from None
 
@@ -142,16 +129,25 @@ class AzureOpenAIAdapter(ProviderAdapter):
         url = self._deployment_url(call.credential, call.model, "chat/completions")
         return await self._post(call, url, {**request, "model": call.model})
 
+    async def chat_relayed(self, call: Call, request: JSON) -> bytes:
+        """Azure answers in OpenAI's shape: relay its bytes (see ``OpenAIAdapter``)."""
+        url = self._deployment_url(call.credential, call.model, "chat/completions")
+        headers, token = await self._auth_headers(call)
+        try:
+            reply = await send(call, "POST", url, json={**request, "model": call.model},
+                               headers=headers)
+            return object_bytes(call, reply.body)
+        except UpstreamError as exc:
+            raise self._scrubbed(call, exc, token) from None
+
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         url = self._deployment_url(call.credential, call.model, "chat/completions")
         body = {**request, "model": call.model, "stream": True,
                 "stream_options": {**(request.get("stream_options") or {}),
                                    "include_usage": True}}
         headers, token = await self._auth_headers(call)
-        request_ = call.client.build_request("POST", url, json=body, headers=headers,
-                                             timeout=call.timeout)
         try:
-            async for chunk in stream_chunks(call, request_):
+            async for chunk in stream_chunks(call, url, body, headers):
                 yield chunk
         except UpstreamError as exc:
             raise self._scrubbed(call, exc, token) from None
@@ -165,17 +161,17 @@ class AzureOpenAIAdapter(ProviderAdapter):
                f"?api-version={self._api_version(call.credential)}")
         headers, token = await self._auth_headers(call)
         try:
-            await send(call, call.client.build_request("GET", url, headers=headers,
-                                                       timeout=call.timeout))
+            await send(call, "GET", url, headers=headers)
         except UpstreamError as exc:
             raise self._scrubbed(call, exc, token) from None
 
 
-def _entra_error(status: int, body: str, credential: Credential) -> UpstreamError:
+def _entra_error(status: int, body: str, credential: Credential,
+                 retry_after: float | None = None) -> UpstreamError:
     """Entra ID answers ``{"error": "invalid_client", "error_description": "AADSTS…"}``;
     any 4xx other than throttling means the service principal is wrong."""
     if status == 429 or status >= 500:
-        return upstream_error(status, body, credential)
+        return upstream_error(status, body, credential, retry_after)
     try:
         data = json.loads(body)
         detail = f"{data.get('error', '')}: {data.get('error_description', '')}"

@@ -1,21 +1,19 @@
 """The seam between the gateway and a provider.
 
 A provider adapter turns an OpenAI-shaped request into the provider's wire format, sends
-it with the shared HTTP client, and turns the answer back into the OpenAI shape. The
-conversions live in pure functions beside each adapter; this module holds what every
-adapter shares: the call context, the one place where httpx exceptions become Keyhouse
-errors, upstream error mapping, and secret redaction.
+it with the shared send path (``keyhouse.gateway.send``), and turns the answer back into
+the OpenAI shape. The conversions live in pure functions beside each adapter; this module
+holds what every adapter shares: the call context, upstream error mapping, and secret
+redaction.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
 
 from keyhouse.errors import (
     Unsupported,
@@ -27,6 +25,7 @@ from keyhouse.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from keyhouse.gateway.upstream import Timeouts, Upstream
 from keyhouse.redaction import SecretIndex
 
 JSON = dict[str, Any]
@@ -62,10 +61,10 @@ def redact(text: str, secrets: Any) -> str:
 class Call:
     """Everything one upstream request needs besides its body."""
 
-    client: httpx.AsyncClient
+    client: Upstream
     credential: Credential
     model: str
-    timeout: httpx.Timeout = field(default_factory=lambda: httpx.Timeout(60.0, connect=5.0))
+    timeout: Timeouts = field(default_factory=Timeouts)
 
 
 class ProviderAdapter:
@@ -78,10 +77,22 @@ class ProviderAdapter:
         ChatCompletion dict."""
         raise Unsupported(f"Provider {self.id!r} does not serve chat completions.")
 
+    async def chat_relayed(self, call: Call, request: JSON) -> JSON | bytes:
+        """``chat``; an adapter whose upstream answers in OpenAI's shape returns the
+        answer's JSON bytes instead, for the gateway to relay without re-encoding."""
+        return await self.chat(call, request)
+
     def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         """Yields OpenAI ``chat.completion.chunk`` dicts; the last one carries ``usage``
         when the provider reports it."""
         raise Unsupported(f"Provider {self.id!r} does not stream chat completions.")
+
+    def chat_stream_relayed(self, call: Call, request: JSON, include_usage: bool,
+                            on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes] | None:
+        """For an upstream that streams in OpenAI's own framing: the caller's SSE bytes,
+        relayed as they arrive (``on_usage`` gets the usage chunk's ``usage``); None when
+        the adapter converts, and ``chat_stream`` serves instead."""
+        return None
 
     async def embeddings(self, call: Call, request: JSON) -> JSON:
         """``request`` is an OpenAI embeddings body; returns an OpenAI embeddings list."""
@@ -92,17 +103,7 @@ class ProviderAdapter:
         raise Unsupported(f"Provider {self.id!r} cannot verify a credential.")
 
 
-# --- the one boundary where httpx exceptions become Keyhouse errors -----------------
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+# --- upstream error answers -----------------------------------------------------------
 
 
 def _upstream_message(body: str) -> str:
@@ -149,94 +150,6 @@ def upstream_error(status: int, body: str, credential: Credential,
     else:
         cls = UpstreamError
     return cls(message, upstream_status=status, retry_after=retry_after)
-
-
-def transport_error(exc: httpx.HTTPError, credential: Credential) -> UpstreamError:
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"Upstream ({credential.provider}) did not answer in time.")
-    # The exception text may hold the URL, and a URL may hold a secret: never echo it raw.
-    return UpstreamUnavailable(
-        f"Upstream ({credential.provider}) could not be reached: "
-        f"{credential.redact(type(exc).__name__)}."
-    )
-
-
-async def send(call: Call, request: httpx.Request) -> httpx.Response:
-    """Send and read a whole response; error answers become UpstreamError."""
-    try:
-        response = await call.client.send(request, follow_redirects=False)
-        body = await response.aread()
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, call.credential) from None
-    if response.status_code >= 300:
-        raise upstream_error(
-            response.status_code, body.decode("utf-8", "replace"), call.credential,
-            _retry_after(response),
-        )
-    return response
-
-
-async def send_json(call: Call, request: httpx.Request) -> JSON:
-    response = await send(call, request)
-    try:
-        data = response.json()
-    except ValueError:
-        raise UpstreamError(
-            f"Upstream ({call.credential.provider}) sent a body that is not JSON."
-        ) from None
-    if not isinstance(data, dict):
-        raise UpstreamError(f"Upstream ({call.credential.provider}) sent unexpected JSON.")
-    return data
-
-
-async def open_stream(call: Call, request: httpx.Request) -> httpx.Response:
-    """Send and return a response whose body is still to be read (the caller closes it).
-
-    An error status is read whole and raised before any byte reaches the caller, so the
-    router can still fall back.
-    """
-    try:
-        response = await call.client.send(request, stream=True, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, call.credential) from None
-    if response.status_code >= 300:
-        try:
-            body = await response.aread()
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, call.credential) from None
-        finally:
-            await response.aclose()
-        raise upstream_error(
-            response.status_code, body.decode("utf-8", "replace"), call.credential,
-            _retry_after(response),
-        )
-    return response
-
-
-async def iter_sse(call: Call, response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
-    """Yield ``(event, data)`` pairs of a server-sent event stream, then close it."""
-    event, data_lines = "", list[str]()
-    try:
-        async for line in response.aiter_lines():
-            if not line:
-                if data_lines:
-                    yield event, "\n".join(data_lines)
-                event, data_lines = "", list[str]()
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "event":
-                event = value
-            elif name == "data":
-                data_lines.append(value)
-        if data_lines:
-            yield event, "\n".join(data_lines)
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, call.credential) from None
-    finally:
-        await response.aclose()
 
 
 class TokenCache:

@@ -2,28 +2,28 @@
 
 Two ways to authenticate, by the key's auth method:
 - ``access_keys``: every request is signed with SigV4 by botocore's own signer, over the
-  exact URL, Host header and body bytes that httpx then sends (service name ``bedrock``);
+  exact URL, Host header and body bytes that the send path then sends (service name ``bedrock``);
 - ``api_key``: a Bedrock API key, sent as ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-import httpx
+import orjson
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from keyhouse.errors import BadRequest, UpstreamError
+from keyhouse.gateway.send import Reply, Stream, open_stream, send
 from keyhouse.providers import bedrock_convert as convert
 from keyhouse.providers.base import (
     JSON,
@@ -31,8 +31,6 @@ from keyhouse.providers.base import (
     Call,
     Credential,
     ProviderAdapter,
-    open_stream,
-    send,
 )
 from keyhouse.providers.bedrock_eventstream import iter_events
 from keyhouse.providers.catalog import ProviderSpec
@@ -69,18 +67,33 @@ def _scrub_cut_secrets(error: UpstreamError, credential: Credential) -> Upstream
     return error
 
 
-async def _send(call: Call, request: httpx.Request) -> httpx.Response:
+async def _send(call: Call, request: _Request) -> Reply:
     try:
-        return await send(call, request)
+        return await send(call, request.method, request.url, content=request.content,
+                          headers=request.headers)
     except UpstreamError as exc:
         raise _scrub_cut_secrets(exc, call.credential) from None
 
 
-async def _open(call: Call, request: httpx.Request) -> httpx.Response:
+async def _open(call: Call, request: _Request) -> Stream:
     try:
-        return await open_stream(call, request)
+        return await open_stream(call, request.method, request.url, content=request.content,
+                                 headers=request.headers)
     except UpstreamError as exc:
         raise _scrub_cut_secrets(exc, call.credential) from None
+
+
+class _Request:
+    """What will be sent, exactly: the signature covers these bytes."""
+
+    __slots__ = ("content", "headers", "method", "url")
+
+    def __init__(self, method: str, url: str, content: bytes | None,
+                 headers: dict[str, str]) -> None:
+        self.method = method
+        self.url = url
+        self.content = content
+        self.headers = headers
 
 
 class _Signers:
@@ -147,67 +160,67 @@ class BedrockAdapter(ProviderAdapter):
     # --- requests --------------------------------------------------------------------
 
     def _request(self, call: Call, method: str, url: str, body: JSON | None = None,
-                 accept: str = "application/json") -> httpx.Request:
-        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
-        headers = {"accept": accept}
+                 accept: str = "application/json") -> _Request:
+        content = orjson.dumps(body) if body is not None else None
+        headers = {"accept": accept, "host": _host_header(url)}
         if body is not None:
             headers["content-type"] = "application/json"
-        request = call.client.build_request(method, url, content=content or None,
-                                            headers=headers, timeout=call.timeout)
+        request = _Request(method, url, content, headers)
         credential = call.credential
         if credential.auth_method == "api_key":
-            request.headers["authorization"] = f"Bearer {credential.secrets.get('api_key', '')}"
+            headers["authorization"] = f"Bearer {credential.secrets.get('api_key', '')}"
             return request
-        self._sign(request, credential, content)
+        self._sign(request, credential)
         return request
 
-    def _sign(self, request: httpx.Request, credential: Credential, content: bytes) -> None:
-        """Sign what httpx will send: its URL (already percent-encoded), its Host header,
-        our content type, and the body bytes."""
-        to_sign = {"host": request.headers["host"]}
-        if "content-type" in request.headers:
-            to_sign["content-type"] = request.headers["content-type"]
-        aws = AWSRequest(method=request.method, url=str(request.url), data=content,
+    def _sign(self, request: _Request, credential: Credential) -> None:
+        """Sign what will be sent: the URL (already percent-encoded, sent as it is), the
+        Host header, our content type, and the body bytes."""
+        headers = request.headers
+        to_sign = {"host": headers["host"]}
+        if "content-type" in headers:
+            to_sign["content-type"] = headers["content-type"]
+        aws = AWSRequest(method=request.method, url=request.url, data=request.content or b"",
                          headers=to_sign)
         self._signers.get(credential, self._region(credential)).add_auth(aws)
         for name, value in aws.headers.items():
             if name.lower() not in to_sign:
-                request.headers[name] = value
+                headers[name] = value
 
     @staticmethod
-    def _json(call: Call, response: httpx.Response) -> JSON:
+    def _json(call: Call, reply: Reply) -> JSON:
         try:
-            data = response.json()
-        except ValueError:
+            data = reply.json()
+        except orjson.JSONDecodeError:
             data = None
         if not isinstance(data, dict):
             raise UpstreamError(f"Upstream ({call.credential.provider}) sent unexpected JSON.")
         return data
 
     @staticmethod
-    def _response_id(response: httpx.Response) -> str:
-        request_id = response.headers.get("x-amzn-requestid")
+    def _response_id(headers: Mapping[str, str]) -> str:
+        request_id = headers.get("x-amzn-requestid")
         return f"chatcmpl-{request_id or uuid.uuid4().hex}"
 
     # --- capabilities ----------------------------------------------------------------
 
     async def chat(self, call: Call, request: JSON) -> JSON:
         body = convert.chat_request(request)
-        response = await _send(call, self._request(call, "POST",
-                                                   self._model_url(call, "converse"), body))
-        return convert.chat_response(self._json(call, response), call.model,
-                                     self._response_id(response), int(time.time()))
+        reply = await _send(call, self._request(call, "POST",
+                                                self._model_url(call, "converse"), body))
+        return convert.chat_response(self._json(call, reply), call.model,
+                                     self._response_id(reply.headers), int(time.time()))
 
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         body = convert.chat_request(request)
         http_request = self._request(call, "POST", self._model_url(call, "converse-stream"),
                                      body, accept="application/vnd.amazon.eventstream")
-        response = await _open(call, http_request)
-        converter = convert.ChatStreamConverter(call.model, self._response_id(response),
+        stream = await _open(call, http_request)
+        converter = convert.ChatStreamConverter(call.model, self._response_id(stream.headers),
                                                 int(time.time()))
         # aclosing: a caller that stops reading early releases the connection now, not
         # whenever the abandoned generator is garbage-collected.
-        async with aclosing(iter_events(call, response)) as events:
+        async with aclosing(iter_events(call, stream)) as events:
             async for event, payload in events:
                 for chunk in converter.feed(event, payload):
                     yield chunk
@@ -224,10 +237,10 @@ class BedrockAdapter(ProviderAdapter):
 
         async def invoke(body: JSON) -> tuple[JSON, int]:
             async with limit:
-                response = await _send(call, self._request(call, "POST", url, body))
+                reply = await _send(call, self._request(call, "POST", url, body))
             # Bedrock reports the tokens it billed in a header for every InvokeModel.
-            header = response.headers.get("x-amzn-bedrock-input-token-count", "")
-            return self._json(call, response), int(header) if header.isdigit() else -1
+            header = reply.headers.get("x-amzn-bedrock-input-token-count", "")
+            return self._json(call, reply), int(header) if header.isdigit() else -1
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -258,3 +271,14 @@ class BedrockAdapter(ProviderAdapter):
     async def verify(self, call: Call) -> None:
         url = f"{self._control_base(call.credential)}/foundation-models"
         await _send(call, self._request(call, "GET", url))
+
+
+def _host_header(url: str) -> str:
+    """The Host header for ``url``, as an HTTP client derives it (no default port)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    default = 443 if parts.scheme == "https" else 80
+    return host if port is None or port == default else f"{host}:{port}"

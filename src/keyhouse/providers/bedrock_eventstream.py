@@ -1,8 +1,8 @@
 """Reading ConverseStream's ``application/vnd.amazon.eventstream`` body.
 
 The framing (prelude, typed headers, CRC32s) is decoded by botocore's own
-``EventStreamBuffer`` — the parser every AWS SDK for Python runs — fed from httpx's async
-byte iterator. What this module adds is the mapping of each frame to either an event
+``EventStreamBuffer`` — the parser every AWS SDK for Python runs — fed from the send
+path's stream of raw chunks. What this module adds is the mapping of each frame to either an event
 ``(event_type, payload)`` or one of our UpstreamErrors: AWS reports failures that happen
 after the 200 (throttling, a model that broke mid-answer) as frames of
 ``:message-type`` ``exception`` (or ``error``) inside the stream.
@@ -14,11 +14,11 @@ import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import httpx
 from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
 
 from keyhouse.errors import UpstreamError
-from keyhouse.providers.base import Call, Credential, transport_error, upstream_error
+from keyhouse.gateway.send import Stream
+from keyhouse.providers.base import Call, Credential, upstream_error
 
 JSON = dict[str, Any]
 
@@ -75,16 +75,14 @@ def _stream_error(name: str, body: str, credential: Credential) -> UpstreamError
 
 
 async def iter_events(call: Call,
-                      response: httpx.Response) -> AsyncGenerator[tuple[str, JSON], None]:
+                      stream: Stream) -> AsyncGenerator[tuple[str, JSON], None]:
     """Yield the events of an event-stream response, then close it."""
     buffer = EventStreamBuffer()
     try:
-        async for data in response.aiter_bytes():
+        async for data in stream.chunks():
             buffer.add_data(data)
             for message in buffer:
                 yield decode_message(message, call.credential)
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, call.credential) from None
     except ParserError as exc:
         # A CRC mismatch or a truncated frame: the bytes were damaged on the way.
         raise UpstreamError(
@@ -92,4 +90,4 @@ async def iter_events(call: Call,
             f"({type(exc).__name__})."
         ) from None
     finally:
-        await response.aclose()
+        await stream.aclose()

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import anyio
-import httpx
+import orjson
 
 from keyhouse.errors import BadRequest, UpstreamAuthFailed, UpstreamError
+from keyhouse.gateway.send import Reply, Stream, open_stream, send
 from keyhouse.providers import gemini_convert as convert
 from keyhouse.providers import gemini_embeddings as embed
 from keyhouse.providers.base import (
@@ -27,13 +28,12 @@ from keyhouse.providers.base import (
     Call,
     Credential,
     ProviderAdapter,
-    iter_sse,
-    transport_error,
     upstream_error,
 )
 from keyhouse.providers.catalog import ProviderSpec
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Google answers a bad or expired API key with 400 INVALID_ARGUMENT; these ErrorInfo
 # reasons make it what it is: a credential the provider refused.
@@ -81,35 +81,10 @@ def google_error(status: int, text: str, credential: Credential,
     return error
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def parse_json(call: Call, reply: Reply) -> JSON:
     try:
-        return max(0.0, float(response.headers["retry-after"]))
-    except (KeyError, ValueError):
-        return None
-
-
-async def send_google(call: Call, request: httpx.Request, stream: bool = False
-                      ) -> httpx.Response:
-    """Send; an error answer is read whole, scrubbed and raised as UpstreamError."""
-    try:
-        response = await call.client.send(request, stream=stream, follow_redirects=False)
-        if stream and response.status_code >= 300:
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, call.credential) from None
-    if response.status_code >= 300:
-        raise google_error(response.status_code, response.content.decode("utf-8", "replace"),
-                           call.credential, _retry_after(response))
-    return response
-
-
-def parse_json(call: Call, response: httpx.Response) -> JSON:
-    try:
-        data = response.json()
-    except ValueError:
+        data = reply.json()
+    except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
         raise UpstreamError(f"Upstream ({call.credential.provider}) sent a body that is "
@@ -179,18 +154,12 @@ class GoogleAdapter(ProviderAdapter):
 
     # -- shared plumbing ---------------------------------------------------------------
 
-    async def request(self, call: Call, method: str, url: str, body: JSON | None = None,
-                      params: dict[str, str] | None = None, stream: bool = False,
-                      auth: Auth | None = None) -> tuple[Auth, httpx.Response]:
+    async def _authorized(self, call: Call, auth: Auth | None,
+                          once: Callable[[Auth], Awaitable[R]]) -> tuple[Auth, R]:
         auth = auth or await self.authorize(call)
         while True:
-            request = call.client.build_request(
-                method, url, json=body, params=params, timeout=call.timeout,
-                headers={**auth.headers,
-                         "Accept": "text/event-stream" if stream else "application/json"},
-            )
             try:
-                return auth, await send_google(auth.call, request, stream=stream)
+                return auth, await once(auth)
             except UpstreamAuthFailed as exc:
                 # A cached token can be revoked before it expires: fetch one more and
                 # retry once; a freshly fetched token that fails is a real rejection,
@@ -199,9 +168,29 @@ class GoogleAdapter(ProviderAdapter):
                     raise
                 auth = await self.authorize(call, stale_token=auth.token)
 
+    async def request(self, call: Call, method: str, url: str, body: JSON | None = None,
+                      params: dict[str, str] | None = None,
+                      auth: Auth | None = None) -> tuple[Auth, Reply]:
+        """Send with the key's authorization; a whole answer; errors in Google's terms."""
+        async def once(auth: Auth) -> Reply:
+            return await send(auth.call, method, url, json=body, params=params,
+                              headers={**auth.headers, "Accept": "application/json"},
+                              on_error=google_error)
+
+        return await self._authorized(call, auth, once)
+
+    async def open(self, call: Call, url: str, body: JSON,
+                   params: dict[str, str]) -> tuple[Auth, Stream]:
+        async def once(auth: Auth) -> Stream:
+            return await open_stream(auth.call, "POST", url, json=body, params=params,
+                                     headers={**auth.headers, "Accept": "text/event-stream"},
+                                     on_error=google_error)
+
+        return await self._authorized(call, None, once)
+
     async def post_json(self, call: Call, url: str, body: JSON) -> JSON:
-        auth, response = await self.request(call, "POST", url, body)
-        return parse_json(auth.call, response)
+        auth, reply = await self.request(call, "POST", url, body)
+        return parse_json(auth.call, reply)
 
     async def chat(self, call: Call, request: JSON) -> JSON:
         body = convert.chat_request(request)
@@ -210,24 +199,25 @@ class GoogleAdapter(ProviderAdapter):
 
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         body = convert.chat_request(request)
-        auth, response = await self.request(
-            call, "POST", self.model_url(call, "streamGenerateContent"), body,
-            params={"alt": "sse"}, stream=True,
-        )
+        auth, stream = await self.open(
+            call, self.model_url(call, "streamGenerateContent"), body, {"alt": "sse"})
         converter = convert.StreamConverter(call.model)
-        async for _, data in iter_sse(auth.call, response):
-            try:
-                event = json.loads(data)
-            except ValueError:
-                raise UpstreamError(f"Upstream ({call.credential.provider}) sent a stream "
-                                    "event that is not JSON.") from None
-            if isinstance(event, dict) and isinstance(event.get("error"), dict):
-                # Google reports a failure after the 200 as one last event.
-                code = event["error"].get("code")
-                status = code if isinstance(code, int) and code >= 400 else 502
-                raise google_error(status, data, auth.call.credential, None)
-            for chunk in converter.feed(event if isinstance(event, dict) else {}):
-                yield chunk
+        try:
+            async for _, data in stream.events():
+                try:
+                    event = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise UpstreamError(f"Upstream ({call.credential.provider}) sent a "
+                                        "stream event that is not JSON.") from None
+                if isinstance(event, dict) and isinstance(event.get("error"), dict):
+                    # Google reports a failure after the 200 as one last event.
+                    code = event["error"].get("code")
+                    status = code if isinstance(code, int) and code >= 400 else 502
+                    raise google_error(status, data, auth.call.credential, None)
+                for chunk in converter.feed(event if isinstance(event, dict) else {}):
+                    yield chunk
+        finally:
+            await stream.aclose()
         for chunk in converter.finish():
             yield chunk
 

@@ -3,35 +3,29 @@ custom OpenAI-compatible servers, and Databricks serving endpoints.
 
 The gateway's internal shape *is* OpenAI's, so nothing is converted: the body goes out
 as it came in (with the provider's model) and the answer comes back untouched. This is
-the hot path of most deployments, so a request costs one dict and one httpx.Request.
+the hot path of most deployments, so a request costs one dict and one send; ``chat_relayed``
+relays the answer's bytes without parsing them at all.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
-from typing import Any, cast
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
-import httpx
+import orjson
 
 from keyhouse.errors import UpstreamBadRequest, UpstreamError
+from keyhouse.gateway.send import object_bytes, open_stream, send, send_json
 from keyhouse.providers.base import (
     JSON,
     Call,
     Credential,
     ProviderAdapter,
-    iter_sse,
-    open_stream,
-    send,
-    send_json,
     upstream_error,
 )
 from keyhouse.providers.catalog import ProviderSpec
 
 _STREAM_USAGE = {"include_usage": True}
-
-_Events = AsyncGenerator[tuple[str, str], None]
 
 
 class OpenAIAdapter(ProviderAdapter):
@@ -72,32 +66,46 @@ class OpenAIAdapter(ProviderAdapter):
 
     # --- the adapter ----------------------------------------------------------------------
 
-    def _post(self, call: Call, path: str, body: JSON) -> httpx.Request:
-        return call.client.build_request(
-            "POST", self.base_url(call.credential) + path, json=body,
-            headers=self.headers(call.credential), timeout=call.timeout,
-        )
+    def _url(self, call: Call, path: str) -> str:
+        return self.base_url(call.credential) + path
 
     async def chat(self, call: Call, request: JSON) -> JSON:
         body = request if request.get("model") == call.model else {**request, "model": call.model}
-        return await send_json(call, self._post(call, "/chat/completions", body))
+        return await send_json(call, "POST", self._url(call, "/chat/completions"), json=body,
+                               headers=self.headers(call.credential))
 
-    async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+    async def chat_relayed(self, call: Call, request: JSON) -> bytes:
+        """The answer's JSON bytes, untouched: the gateway's shape is OpenAI's, so a
+        caller of /v1/chat/completions gets them without a decode and an encode."""
+        body = request if request.get("model") == call.model else {**request, "model": call.model}
+        reply = await send(call, "POST", self._url(call, "/chat/completions"), json=body,
+                           headers=self.headers(call.credential))
+        return object_bytes(call, reply.body)
+
+    def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        # The chunks generator itself, not a generator around it: one hop less per chunk.
         body = {**request, "model": call.model, "stream": True}
         if self.stream_usage:
             body["stream_options"] = {**(request.get("stream_options") or {}), **_STREAM_USAGE}
-        async for chunk in stream_chunks(call, self._post(call, "/chat/completions", body)):
-            yield chunk
+        return stream_chunks(call, self._url(call, "/chat/completions"), body,
+                             self.headers(call.credential))
+
+    def chat_stream_relayed(self, call: Call, request: JSON, include_usage: bool,
+                            on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes]:
+        body = {**request, "model": call.model, "stream": True}
+        if self.stream_usage:
+            body["stream_options"] = {**(request.get("stream_options") or {}), **_STREAM_USAGE}
+        return relay_stream(call, self._url(call, "/chat/completions"), body,
+                            self.headers(call.credential), include_usage, on_usage)
 
     async def embeddings(self, call: Call, request: JSON) -> JSON:
         body = request if request.get("model") == call.model else {**request, "model": call.model}
-        return await send_json(call, self._post(call, "/embeddings", body))
+        return await send_json(call, "POST", self._url(call, "/embeddings"), json=body,
+                               headers=self.headers(call.credential))
 
     async def verify(self, call: Call) -> None:
-        await send(call, call.client.build_request(
-            "GET", self.verify_url(call.credential), headers=self.headers(call.credential),
-            timeout=call.timeout,
-        ))
+        await send(call, "GET", self.verify_url(call.credential),
+                   headers=self.headers(call.credential))
 
 
 class DatabricksAdapter(OpenAIAdapter):
@@ -124,20 +132,20 @@ def _host(credential: Credential) -> str:
     return host if "://" in host else f"https://{host}"
 
 
-async def stream_chunks(call: Call, request: httpx.Request) -> AsyncIterator[JSON]:
+async def stream_chunks(call: Call, url: str, body: JSON,
+                        headers: Mapping[str, str]) -> AsyncIterator[JSON]:
     """Send a streaming chat request and yield its chunks until ``[DONE]``.
 
     Shared by every adapter whose upstream speaks OpenAI's SSE framing.
     """
-    response = await open_stream(call, request)
-    # iter_sse is an async generator: closing it at once releases the connection.
-    async with aclosing(cast(_Events, iter_sse(call, response))) as events:
-        async for _event, data in events:
+    stream = await open_stream(call, "POST", url, json=body, headers=headers)
+    try:
+        async for _event, data in stream.events():
             if data == "[DONE]":
                 return
             try:
-                chunk = json.loads(data)
-            except ValueError:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
                 raise UpstreamError(
                     f"Upstream ({call.credential.provider}) sent a stream event that is not "
                     "JSON."
@@ -147,12 +155,90 @@ async def stream_chunks(call: Call, request: httpx.Request) -> AsyncIterator[JSO
             if "error" in chunk and not chunk.get("choices"):
                 raise _stream_error(call, chunk, data)
             yield chunk
+    finally:
+        await stream.aclose()
+
+
+async def relay_stream(call: Call, url: str, body: JSON, headers: Mapping[str, str],
+                       include_usage: bool,
+                       on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes]:
+    """The upstream's events as SSE bytes for a caller of /v1/chat/completions, one write
+    per network read, without a decode and an encode per chunk.
+
+    Parsed, because something depends on them: the first data event (a 200 whose body
+    is not an event stream is an error the router can still fall back on), an event
+    that mentions an error (OpenAI reports overload mid-answer that way) and the usage
+    chunk (recorded; kept only for a caller who asked for it). The rest goes out as the
+    upstream framed it, ending with ``data: [DONE]`` (added if the upstream omitted it).
+    """
+    stream = await open_stream(call, "POST", url, json=body, headers=headers)
+    checked = False
+    try:
+        async for blocks in stream.blocks():
+            out: list[bytes] = []
+            for block in blocks:
+                if not block.startswith(b"data:"):
+                    out.append(block)  # comments, event names: the SDK skips them
+                    continue
+                data = block[5:].lstrip(b" ")
+                if data == b"[DONE]":
+                    out.append(block)
+                    yield b"\n\n".join(out) + b"\n\n"
+                    return
+                if not checked or b'"error"' in data or (
+                        b'"usage"' in data and b'"usage":null' not in data
+                        and b'"usage": null' not in data):
+                    try:
+                        shown = _relayed_chunk(call, data, include_usage, on_usage)
+                    except UpstreamError:
+                        if out:  # what came before the error still goes out first
+                            yield b"\n\n".join(out) + b"\n\n"
+                        raise
+                    checked = True
+                    if shown is None:
+                        continue
+                    if shown is not data:
+                        block = b"data: " + shown
+                out.append(block)
+            if out:
+                yield b"\n\n".join(out) + b"\n\n"
+        yield DONE_EVENT
+    finally:
+        await stream.aclose()
+
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+def _relayed_chunk(call: Call, data: bytes, include_usage: bool,
+                   on_usage: Callable[[JSON], None]) -> bytes | None:
+    """One parsed chunk's bytes as the caller gets them (None: dropped)."""
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(
+            f"Upstream ({call.credential.provider}) sent a stream event that is not JSON."
+        ) from None
+    if not isinstance(chunk, dict):
+        return data
+    if "error" in chunk and not chunk.get("choices"):
+        raise _stream_error(call, chunk, data.decode("utf-8", "replace"))
+    usage = chunk.get("usage")
+    if usage is None:
+        return data
+    if isinstance(usage, dict):
+        on_usage(usage)
+    if include_usage:
+        return data
+    if not chunk.get("choices"):
+        return None
+    return orjson.dumps({k: v for k, v in chunk.items() if k != "usage"})
 
 
 def _stream_error(call: Call, chunk: JSON, raw: str) -> UpstreamError:
     """An error sent inside a 200 stream (OpenAI does this on overload mid-answer)."""
     error: Any = chunk.get("error")
-    text = json.dumps(error).lower() if isinstance(error, dict) else str(error).lower()
+    text = orjson.dumps(error).decode().lower() if isinstance(error, dict) else str(error).lower()
     status = 500
     if "rate_limit" in text or "rate limit" in text:
         status = 429

@@ -22,21 +22,25 @@ ADAPTERS: dict[str, str] = {
     "bedrock": "keyhouse.providers.bedrock:BedrockAdapter",
 }
 
-_instances: dict[tuple[str, str], ProviderAdapter] = {}
+class Adapters:
+    """One adapter instance per (provider, auth method), made on first use. The app
+    factory makes one of these (adapters hold token caches and signers), so two apps in
+    one process share nothing."""
 
+    def __init__(self) -> None:
+        self._instances: dict[tuple[str, str], ProviderAdapter] = {}
 
-def adapter_for(spec: ProviderSpec, auth_method: str) -> ProviderAdapter:
-    """One adapter instance per (provider, auth method), made on first use."""
-    hit = _instances.get((spec.id, auth_method))
-    if hit is not None:
-        return hit
-    method = spec.auth_method(auth_method)
-    name = (method.adapter if method and method.adapter else None) or spec.adapter
-    target = ADAPTERS.get(name)
-    if target is None:
-        raise Unsupported(f"No adapter serves provider {spec.id!r}.")
-    module_name, _, cls_name = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    adapter: ProviderAdapter = cls(spec)
-    _instances[(spec.id, auth_method)] = adapter
-    return adapter
+    def get(self, spec: ProviderSpec, auth_method: str) -> ProviderAdapter:
+        hit = self._instances.get((spec.id, auth_method))
+        if hit is not None:
+            return hit
+        method = spec.auth_method(auth_method)
+        name = (method.adapter if method and method.adapter else None) or spec.adapter
+        target = ADAPTERS.get(name)
+        if target is None:
+            raise Unsupported(f"No adapter serves provider {spec.id!r}.")
+        module_name, _, cls_name = target.partition(":")
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        adapter: ProviderAdapter = cls(spec)
+        self._instances[(spec.id, auth_method)] = adapter
+        return adapter

@@ -2,7 +2,7 @@
 
 The service account's private key never leaves the gateway: google-auth signs a short
 JWT grant with it (RFC 7523), which is exchanged at the JSON's ``token_uri`` for an
-OAuth2 access token. The exchange goes through the shared async httpx client rather than
+OAuth2 access token. The exchange goes through the shared send path rather than
 google-auth's ``requests`` transport — no blocking I/O, no extra dependency, and the same
 no-redirect, timeout and error rules as every other upstream call. Tokens are cached per
 credential version for their lifetime; concurrent first requests share one fetch.
@@ -17,13 +17,13 @@ import time
 from typing import Any
 
 import anyio
-import httpx
 from google.auth import crypt, jwt
 from google.auth.exceptions import GoogleAuthError
 
 from keyhouse.errors import BadRequest, UpstreamAuthFailed, UpstreamError
+from keyhouse.gateway.send import send
 from keyhouse.providers import gemini_embeddings as embed
-from keyhouse.providers.base import JSON, Call, TokenCache, transport_error, upstream_error
+from keyhouse.providers.base import JSON, Call, Credential, TokenCache, upstream_error
 from keyhouse.providers.catalog import ProviderSpec
 from keyhouse.providers.gemini import Auth, GoogleAdapter, gather, model_id
 
@@ -173,18 +173,14 @@ class VertexAdapter(GoogleAdapter):
     async def _fetch_token(self, call: Call, info: JSON) -> tuple[str, float]:
         assertion = make_assertion(info)
         scrubbed = _with_secrets(call, private_key=info["private_key"], assertion=assertion)
-        request = call.client.build_request(
-            "POST", info["token_uri"], timeout=call.timeout,
-            data={"grant_type": GRANT_TYPE, "assertion": assertion},
-            headers={"Accept": "application/json"},
-        )
-        try:
-            response = await call.client.send(request, follow_redirects=False)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, scrubbed.credential) from None
-        body = response.content.decode("utf-8", "replace")
-        if response.status_code >= 300:
-            raise _token_error(response.status_code, body, scrubbed)
+        def token_error(status: int, body: str, credential: Credential,
+                        retry_after: float | None) -> UpstreamError:
+            return _token_error(status, body, scrubbed)
+
+        reply = await send(scrubbed, "POST", info["token_uri"],
+                           form={"grant_type": GRANT_TYPE, "assertion": assertion},
+                           headers={"Accept": "application/json"}, on_error=token_error)
+        body = reply.body.decode("utf-8", "replace")
         try:
             data: Any = json.loads(body)
             token = data["access_token"]

@@ -67,29 +67,32 @@ class StaticRegistry:
 
 
 def gateway_app(registry: StaticRegistry, *, allow_private: bool = True,
-                router: Any = None) -> FastAPI:
-    """The gateway alone: its routes, the real error rendering, the shared client.
+                router: Any = None, session_check: Any = None,
+                max_body_bytes: int = 10 * 1024 * 1024) -> FastAPI:
+    """The gateway alone: its dispatcher and routes, the real error rendering, the
+    shared client — wired the way ``create_app`` wires them.
 
     The client is made by the app's lifespan (so it lives on the serving loop); for an
     in-process ``httpx.ASGITransport`` run that lifespan with
     ``async with app.router.lifespan_context(app): ...``.
     """
-    from keyhouse import http_errors
-    from keyhouse.gateway.http import create_client
-    from keyhouse.gateway.routes import router as routes
+    from keyhouse.app import KeyhouseApp, gateway_lifespan
+    from keyhouse.gateway import routes
+    from keyhouse.gateway.dispatch import Gateway
+    from keyhouse.gateway.routing import Router
+
+    gateway = Gateway(registry=registry, router=router or Router(),
+                      max_body_bytes=max_body_bytes, session_check=session_check)
+    routes.install(gateway)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.http = create_client(allow_private=allow_private)
-        try:
+        async with gateway_lifespan(gateway, allow_private) as upstream:
+            app.state.http = upstream
             yield
-        finally:
-            await app.state.http.aclose()
 
-    app = FastAPI(lifespan=lifespan)
+    app = KeyhouseApp(lifespan=lifespan)
+    app.gateway = gateway
+    app.state.gateway = gateway
     app.state.registry = registry
-    if router is not None:
-        app.state.gateway_router = router
-    http_errors.install(app)
-    app.include_router(routes)
     return app

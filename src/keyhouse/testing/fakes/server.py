@@ -64,3 +64,32 @@ def serve(app: Any, port: int | None = None) -> Iterator[ServerThread]:
         yield server
     finally:
         server.stop()
+
+
+Canned = tuple[int, bytes, dict[str, str]]
+
+
+@contextmanager
+def serve_canned(answer: Any) -> Iterator[ServerThread]:
+    """A real server that answers every request with ``answer(recorded)`` — a
+    ``(status, body, headers)`` tuple — for tests of how a client reads odd answers.
+    ``recorded.path`` is the path as it came on the wire (escapes not decoded)."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        request = Request(scope, receive)
+        body = await request.body()
+        raw_path = scope.get("raw_path") or request.url.path.encode()
+        recorded = Recorded(request.method, raw_path.decode("latin-1"), request.url.query,
+                            dict(request.headers), body)
+        status, content, headers = answer(recorded)
+        await Response(content, status_code=status, headers=headers)(scope, receive, send)
+
+    with serve(app) as server:
+        yield server

@@ -1,8 +1,8 @@
 """How gateway errors look to callers: the OpenAI and the Anthropic error envelopes.
 
-Pure functions from the one exception tree to ``(status, body)``. The app-level handler
-picks one by path (``/v1/messages`` → Anthropic, other ``/v1/*`` → OpenAI); the stream
-writers use the same functions for an error that happens after the first byte. Both SDKs
+Pure functions from the one exception tree to ``(status, body)``. The gateway's
+dispatcher picks one by path (``/v1/messages`` → Anthropic, other ``/v1/*`` → OpenAI);
+the stream writers use the same functions for an error that happens after the first byte. Both SDKs
 choose their exception class from the HTTP status, so the status is what matters most;
 ``type`` follows each vendor's own vocabulary and ``code`` is our stable machine code.
 """
@@ -11,16 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyhouse.errors import KeyhouseError, NotFound
+from keyhouse.errors import KeyhouseError
 
 JSON = dict[str, Any]
-
-
-class ModelNotFound(NotFound):
-    """The ``model`` a caller named is not an endpoint (OpenAI's own code for this)."""
-
-    code = "model_not_found"
-    default_message = "No endpoint has that name."
 
 
 _OPENAI_TYPES = {
@@ -28,6 +21,7 @@ _OPENAI_TYPES = {
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
+    405: "invalid_request_error",
     409: "conflict_error",
     413: "invalid_request_error",
     422: "invalid_request_error",
@@ -40,6 +34,7 @@ _ANTHROPIC_TYPES = {
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
+    405: "invalid_request_error",
     409: "invalid_request_error",
     413: "request_too_large",
     422: "invalid_request_error",

@@ -12,7 +12,7 @@ numeric tricks (``2130706433``, ``0177.0.0.1``, ``0x7f.1``), which are normalise
 the C resolver reads them before they are judged. Cloud metadata services are refused
 even when private upstreams are allowed: no local model lives there.
 
-``check_url`` runs when a key is saved; ``keyhouse.gateway.http`` checks the address
+``check_url`` runs when a key is saved; ``keyhouse.gateway.upstream`` checks the address
 again at connect time, against DNS rebinding.
 """
 
