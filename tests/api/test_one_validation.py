@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from keyhouse.gateway.urlpolicy import PRIVATE_HINT
 from keyhouse.providers import catalog
 from keyhouse.settings import Settings
+from keyhouse.shared.urlpolicy import PRIVATE_HINT
 from tests.api.conftest import CheckedClient, Run
 from tests.conftest import ADMIN_TOKEN
 
