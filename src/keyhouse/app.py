@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+                redaction.unprotect_logs(services.registry.secrets)
 
     # Every log record of the process is scrubbed of the secrets this app opens.
     redaction.protect_logs(services.registry.secrets)

@@ -96,15 +96,16 @@ def _pieces(secret: str) -> list[str]:
 
 # --- logs -------------------------------------------------------------------------------
 # The log record factory is process-wide, as logging itself is; each app adds its index
-# here and the factory scrubs with all of them. Weak references: an app that is gone
-# (tests make many) stops costing anything.
-_INDEXES: weakref.WeakSet[SecretIndex] = weakref.WeakSet()
+# here and the factory scrubs with all of them, until the app shuts down. Weak
+# references: an app dropped without a shutdown (tests make many) costs nothing either.
+# Counted: two apps over one set of services share an index until both have stopped.
+_INDEXES: weakref.WeakKeyDictionary[SecretIndex, int] = weakref.WeakKeyDictionary()
 _INSTALLED: list[Callable[..., logging.LogRecord]] = []
 
 
 def protect_logs(index: SecretIndex) -> None:
     """Scrub every log record of this process with ``index`` from now on."""
-    _INDEXES.add(index)
+    _INDEXES[index] = _INDEXES.get(index, 0) + 1
     if _INSTALLED:
         return
     previous = logging.getLogRecordFactory()
@@ -118,8 +119,17 @@ def protect_logs(index: SecretIndex) -> None:
     logging.setLogRecordFactory(factory)
 
 
+def unprotect_logs(index: SecretIndex) -> None:
+    """An app holding ``index`` has shut down; the last one out takes the index away."""
+    left = _INDEXES.get(index, 0) - 1
+    if left > 0:
+        _INDEXES[index] = left
+    else:
+        _INDEXES.pop(index, None)
+
+
 def scrub_record(record: logging.LogRecord) -> None:
-    indexes = list(_INDEXES)
+    indexes = list(_INDEXES.keys())
     if not any(len(i) for i in indexes):
         return
     try:

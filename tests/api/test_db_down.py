@@ -43,6 +43,7 @@ def test_gateway_serves_from_memory_while_the_database_is_down(
         # Pull the database away: nothing listens on port 1.
         dead = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
         services.store.engine, services.store._sessions = dead, make_sessionmaker(dead)
+        services.store._write_sessions = make_sessionmaker(dead)
         time.sleep(0.3)
         assert gw.post("/v1/chat/completions", json=body).status_code == 200
         r = admin.post("/api/v1/keys", json={"name": "k2", "provider": "openai",

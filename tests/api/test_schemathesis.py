@@ -8,6 +8,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -30,9 +31,7 @@ EXAMPLES_PER_OPERATION = 8  # per operation and mode (valid, and near misses)
 def admin_api(settings: Settings, services: Services) -> Iterator[tuple[OpenApiSchema, str]]:
     app = create_app(settings, services)
     with serve(app) as server:
-        # Something to find, so generated ids are not the only ones tried.
-        import httpx
-
+        # A key and an endpoint, so the list routes answer with data, not empty lists.
         with httpx.Client(base_url=server.url, headers=AUTH) as api:
             key = api.post("/api/v1/keys", json=openai_key()).json()
             api.post("/api/v1/endpoints", json={

@@ -9,17 +9,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from keyhouse.text_rules import MESSAGE, find_bad_text
+
+
+def _storable(value: str) -> str:
+    if find_bad_text(value):
+        raise ValueError(MESSAGE)
+    return value
+
+
+# Dict keys and values checked where they are, so a 422 names "credentials.api_key".
+Storable = AfterValidator(_storable)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Description = Annotated[str, StringConstraints(max_length=500)]
 # A service-account JSON is ~2.5 KB; 16 KB leaves room and bounds what a caller can store.
-SecretValue = Annotated[str, StringConstraints(max_length=16384)]
-ConfigValue = Annotated[str, StringConstraints(max_length=2048)]
+SecretValue = Annotated[str, StringConstraints(max_length=16384), Storable]
+ConfigValue = Annotated[str, StringConstraints(max_length=2048), Storable]
+FieldName = Annotated[str, StringConstraints(max_length=64), Storable]
 MAX_FIELDS = 16
+Secrets = Annotated[dict[FieldName, SecretValue], Field(max_length=MAX_FIELDS)]
 
 
 class Strict(BaseModel):
@@ -38,8 +57,8 @@ class KeyCreate(Strict):
     name: Name
     provider: Annotated[str, StringConstraints(max_length=64)]
     auth_method: Annotated[str, StringConstraints(max_length=64)] | None = None
-    credentials: Annotated[dict[str, SecretValue], Field(max_length=MAX_FIELDS)] = {}
-    config: Annotated[dict[str, ConfigValue], Field(max_length=MAX_FIELDS)] = {}
+    credentials: Secrets = {}
+    config: Annotated[dict[FieldName, ConfigValue], Field(max_length=MAX_FIELDS)] = {}
     description: Description = ""
     rotate_after_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
@@ -68,8 +87,9 @@ class VerifyResult(BaseModel):
 class KeyUpdate(Strict):
     name: Name | None = None
     description: Description | None = None
-    credentials: Annotated[dict[str, SecretValue], Field(max_length=MAX_FIELDS)] | None = None
-    config: Annotated[dict[str, ConfigValue | None], Field(max_length=MAX_FIELDS)] | None = None
+    credentials: Secrets | None = None
+    config: Annotated[dict[FieldName, ConfigValue | None],
+                      Field(max_length=MAX_FIELDS)] | None = None
     # 0 turns the rotation reminder off.
     rotate_after_days: Annotated[int, Field(ge=0, le=3650)] | None = None
 

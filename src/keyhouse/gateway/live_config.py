@@ -72,7 +72,9 @@ class LiveRegistry:
         self._kek_retry_at: float | None = None
         self._admin_hashes = list(admin_hashes)
         self._snapshot = Snapshot()
-        self._credentials: dict[str, tuple[int, int, Credential]] = {}
+        # Keyed on the sealed columns themselves: any change to them, an edit or a
+        # tampering in SQL, opens the row again.
+        self._credentials: dict[str, tuple[int, Sealed, Credential]] = {}
         self._max_stale = max_stale_seconds
         self._stale_since: float | None = None
         self._admin = Principal(token_id="admin", name="admin", is_admin=True)
@@ -93,7 +95,7 @@ class LiveRegistry:
         if record is None:
             raise NoKey()
         hit = self._credentials.get(key_id)
-        if hit and hit[0] == record.version and hit[1] == record.sealed.kek_version:
+        if hit and hit[0] == record.version and hit[1] == record.sealed:
             return hit[2]
         secrets = open_credential(self.keyring, record.id, record.provider, record.sealed,
                                   record.fields)
@@ -101,7 +103,7 @@ class LiveRegistry:
         credential = Credential(key_id=record.id, provider=record.provider,
                                 auth_method=record.auth_method, secrets=secrets,
                                 config=record.config, version=record.version)
-        self._credentials[key_id] = (record.version, record.sealed.kek_version, credential)
+        self._credentials[key_id] = (record.version, record.sealed, credential)
         return credential
 
     def authenticate(self, token: str) -> Principal | None:
