@@ -9,23 +9,24 @@ UI_SRC := $(shell find frontend/src frontend/index.html frontend/package.json fr
 
 AGENTS := tests/agents
 
-.PHONY: run test install dev ui browser agents lint typecheck pytest bench clean
+.PHONY: run test install dev ui browser agents lint typecheck ui-lint ui-test pytest bench screenshots clean
 
 run: install ui
 	$(BIN)/keyhouse serve
 
-test: dev ui browser agents lint typecheck pytest
+test: dev ui browser agents lint typecheck ui-lint ui-test pytest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The `demo` extra is the openai SDK the README's no-account demo imports.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[demo,dev]'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -57,16 +58,27 @@ $(AGENTS)/node_modules/.package-lock.json: $(AGENTS)/package-lock.json
 agents: $(AGENTS)/node_modules/.package-lock.json
 
 lint: dev
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench docs
 
 typecheck: dev
 	$(BIN)/mypy
+
+# The web UI: ESLint, and the Vitest unit tests of its form helpers and lib/.
+ui-lint: frontend/node_modules/.package-lock.json
+	cd frontend && npm run --silent lint
+
+ui-test: frontend/node_modules/.package-lock.json
+	cd frontend && npm run --silent test
 
 pytest: dev
 	$(BIN)/pytest
 
 bench: install ui
 	$(BIN)/python -m bench
+
+# docs/screenshots/*.png, from a browser script with demo data (docs/screenshots.py).
+screenshots: dev ui browser
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules $(AGENTS)/node_modules src/keyhouse/ui/static .pytest_cache .mypy_cache .ruff_cache

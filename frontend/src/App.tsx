@@ -7,9 +7,9 @@ import { markSignedOut, useSession } from "./api/session";
 import { navigate, ROUTES, useRoute } from "./lib/router";
 import { SignIn } from "./components/SignIn";
 import { Shell } from "./components/Shell";
-import { Gateway } from "./components/Gateway";
+import { Gateway, GATEWAY_PATHS } from "./components/Gateway";
 
-const KNOWN_PATHS: string[] = Object.values(ROUTES);
+const KNOWN_PATHS: string[] = GATEWAY_PATHS;
 
 export function App() {
   const qc = useQueryClient();
@@ -18,7 +18,9 @@ export function App() {
   // {"signed_in": false} is the server's way of saying "sign in".
   const signedIn = session.data?.signed_in === true;
   const wasSignedIn = useRef(false);
-  wasSignedIn.current = signedIn;
+  useEffect(() => {
+    wasSignedIn.current = signedIn;
+  }, [signedIn]);
 
   // Any 401 from the admin API means the session is gone: back to sign-in, drop cached data.
   useEffect(

@@ -17,6 +17,9 @@ const theme = createTheme({
     Modal: { defaultProps: { closeButtonProps: { "aria-label": "Close" } }, styles: { title: { fontWeight: 650, fontSize: "var(--mantine-font-size-lg)" } } },
     // Badges in table cells must not be squeezed to an ellipsis.
     Badge: { styles: { root: { flexShrink: 0, minWidth: "max-content" } } },
+    // The up/down steppers are unnamed buttons to a screen reader; typing and the arrow
+    // keys do the same.
+    NumberInput: { defaultProps: { hideControls: true } },
     Drawer: { defaultProps: { closeButtonProps: { "aria-label": "Close" } }, styles: { title: { fontWeight: 650, fontSize: "var(--mantine-font-size-lg)" } } },
   },
 });
@@ -34,7 +37,8 @@ const queryClient = new QueryClient({
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <MantineProvider theme={theme} defaultColorScheme="light">
+    {/* "auto": follow the browser's prefers-color-scheme (dark mode). */}
+    <MantineProvider theme={theme} defaultColorScheme="auto">
       <Notifications position="top-right" limit={4} />
       <QueryClientProvider client={queryClient}>
         <App />

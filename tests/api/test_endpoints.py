@@ -151,9 +151,14 @@ def test_providers_catalog_is_complete(client: CheckedClient) -> None:
         assert "KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true" in method["notice"]
 
 
-def test_a_url_without_a_scheme_gets_https(client: CheckedClient) -> None:
-    r = client.post("/api/v1/keys", json={
-        "name": "dbx", "provider": "databricks", "credentials": {"token": "dapi" + "x" * 32},
-        "config": {"host": "adb-123.azuredatabricks.net/"}})
+def test_a_url_without_a_scheme_is_refused_on_its_field(client: CheckedClient) -> None:
+    """No guessed https:// (issue 9): the API, the CLI and the UI accept the same text."""
+    body = {"name": "dbx", "provider": "databricks", "credentials": {"token": "dapi" + "x" * 32},
+            "config": {"host": "adb-123.azuredatabricks.net/"}}
+    r = client.post("/api/v1/keys", json=body)
+    assert r.status_code == 422, r.text
+    assert [f["field"] for f in r.json()["error"]["fields"]] == ["config.host"]
+    body["config"] = {"host": "https://adb-123.azuredatabricks.net/"}
+    r = client.post("/api/v1/keys", json=body)
     assert r.status_code == 201, r.text
     assert r.json()["config"]["host"] == "https://adb-123.azuredatabricks.net"

@@ -86,6 +86,9 @@ def _bodies(world: dict[str, str]) -> dict[tuple[str, str], JSON]:
         ("patch", "/api/v1/keys/{key_id}"): {
             "name": "k3", "description": "d", "credentials": {"api_key": "sk-" + "c" * 30},
             "config": {"base_url": "https://c.example.com/v1"}},
+        ("post", "/api/v1/keys/{key_id}/verify"): {
+            "credentials": {"api_key": "sk-" + "d" * 30},
+            "config": {"base_url": "https://d.example.com/v1"}},
         ("post", "/api/v1/endpoints"): {"name": "e2", "description": "d", "targets": [target],
                                         "aliases": ["e2-alias"]},
         ("patch", "/api/v1/endpoints/{endpoint_id}"): {"name": "e3", "description": "d",

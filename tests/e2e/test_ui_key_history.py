@@ -68,11 +68,20 @@ def test_restore_an_earlier_credential_from_the_edit_dialog(
     page = signed_in.page
     signed_in.goto("/gateway/api-keys")
 
-    # Two rotations to credentials the provider refuses.
+    # Two rotations to credentials the provider refuses: Save & test tries each with the
+    # provider first, saves nothing, and keeps it only after an explicit "Save anyway".
     for secret in wrong:
         dialog = open_edit(signed_in, key["name"])
         textbox(dialog, "API key").fill(secret)
-        dialog.get_by_role("button", name="Save").click()
+        before = get_key(server, key["id"])["credential_version"]
+        dialog.get_by_role("button", name="Save & test", exact=True).click()
+        refusal = dialog.get_by_role("alert").filter(has_text="Not saved")
+        expect(refusal).to_be_visible()
+        expect(refusal).to_be_focused()
+        expect(refusal).to_contain_text("401")
+        assert get_key(server, key["id"])["credential_version"] == before
+        assert openai_fake.app.state.calls[-1].headers["authorization"] == f"Bearer {secret}"
+        refusal.get_by_role("button", name="Save anyway").click()
         expect(dialog).to_be_hidden()
         expect(page.get_by_text("Saved. 1 endpoint now uses the new credential.").last
                ).to_be_visible()

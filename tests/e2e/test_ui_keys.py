@@ -52,8 +52,14 @@ def fill_azure(ui: UI, d: Locator) -> list[str]:
 
 
 def fill_vertex(ui: UI, d: Locator) -> list[str]:
-    body = f"MIIE{uuid.uuid4().hex}"
-    private_key = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
+    # A real key: the server checks that the PEM parses.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    body = private_key.splitlines()[5]  # a line from the middle, unique to this key
     sa = {"type": "service_account", "project_id": "e2e-project",
           "private_key_id": uuid.uuid4().hex, "private_key": private_key,
           "client_email": "e2e@e2e-project.iam.gserviceaccount.com",

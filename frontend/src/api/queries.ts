@@ -2,7 +2,7 @@
 // (a key lists its endpoints, a target names its key), so every write refreshes both.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "./client";
-import type { EndpointCreate, EndpointUpdate, KeyCreate, KeyUpdate, UsageGroupBy } from "./types";
+import type { AccessTokenCreate, EndpointCreate, EndpointUpdate, KeyCheck, KeyCreate, KeyUpdate, UsageGroupBy } from "./types";
 
 export const qk = {
   session: ["session"] as const,
@@ -12,6 +12,7 @@ export const qk = {
   keyVersions: (id: string) => ["keys", id, "versions"] as const,
   endpoints: ["endpoints"] as const,
   usage: ["usage"] as const,
+  accessTokens: ["access-tokens"] as const,
 };
 
 export interface UsageQuery {
@@ -166,10 +167,43 @@ export function useDeleteEndpoint() {
   });
 }
 
+/** Try the key as `body` would change it, before saving: the server merges the changes
+ * with the stored credential, calls the provider, and stores nothing. */
+export function useTestKeyChanges() {
+  return useMutation({
+    mutationFn: (v: { id: string; body: KeyCheck }) =>
+      unwrap(api.POST("/api/v1/keys/{key_id}/verify", { params: { path: { key_id: v.id } }, body: v.body })),
+  });
+}
+
 /** Ask the server to try the stored credential against the provider (never reveals it). */
 export function useVerifyKey() {
   return useMutation({
     mutationFn: (id: string) =>
       unwrap(api.POST("/api/v1/keys/{key_id}/verify", { params: { path: { key_id: id } } })),
+  });
+}
+
+export function useAccessTokens() {
+  return useQuery({
+    queryKey: qk.accessTokens,
+    queryFn: async () => (await unwrap(api.GET("/api/v1/access-tokens"))).access_tokens,
+  });
+}
+
+export function useCreateAccessToken() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (body: AccessTokenCreate) => unwrap(api.POST("/api/v1/access-tokens", { body })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: qk.accessTokens }),
+  });
+}
+
+export function useRevokeAccessToken() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE("/api/v1/access-tokens/{token_id}", { params: { path: { token_id: id } } })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: qk.accessTokens }),
   });
 }

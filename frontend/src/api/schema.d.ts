@@ -178,7 +178,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verify */
+        /**
+         * Verify
+         * @description Try the stored credential with the provider; with a body, try it as it would be
+         *     after those changes, without saving them (the web form's "Save & test").
+         */
         post: operations["verify_api_v1_keys__key_id__verify_post"];
         delete?: never;
         options?: never;
@@ -649,6 +653,20 @@ export interface components {
             required: boolean;
             /** Secret */
             secret: boolean;
+        };
+        /**
+         * KeyCheck
+         * @description Changes to test with the provider before saving them (``POST .../verify``).
+         */
+        KeyCheck: {
+            /** Config */
+            config?: {
+                [key: string]: string | null;
+            } | null;
+            /** Credentials */
+            credentials?: {
+                [key: string]: string;
+            } | null;
         };
         /** KeyCreate */
         KeyCreate: {
@@ -2437,7 +2455,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["KeyCheck"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -2446,6 +2468,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VerifyResult"];
+                };
+            };
+            /** @description The body is not valid JSON, or a header is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The admin token (or a signed-in session) is missing or wrong. */
@@ -2459,6 +2490,15 @@ export interface operations {
             };
             /** @description No such resource. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is too large. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -20,6 +20,7 @@ export type KeyView = Ok<paths["/api/v1/keys"]["get"]>["keys"][number];
 export type KeyCreate = Body<paths["/api/v1/keys"]["post"]>;
 export type KeyUpdate = Body<paths["/api/v1/keys/{key_id}"]["patch"]>;
 export type CredentialVersion = Ok<paths["/api/v1/keys/{key_id}/versions"]["get"]>["versions"][number];
+export type KeyCheck = NonNullable<Body<paths["/api/v1/keys/{key_id}/verify"]["post"]>>;
 export type VerifyResult = Ok<paths["/api/v1/keys/{key_id}/verify"]["post"]>;
 
 export type SessionView = Ok<paths["/api/v1/session"]["get"]>;
@@ -35,3 +36,9 @@ export type UsageRow = UsageReport["rows"][number];
 export type UsageTotals = UsageReport["totals"];
 export type UsageRecord = Ok<paths["/api/v1/usage/requests"]["get"]>["records"][number];
 export type UsageGroupBy = NonNullable<NonNullable<paths["/api/v1/usage"]["get"]["parameters"]["query"]>["group_by"]>;
+export type AccessTokenCreate = Body<paths["/api/v1/access-tokens"]["post"]>;
+export type AccessTokenCreated = Ok<paths["/api/v1/access-tokens"]["post"]>;
+// `last_used_at` arrives with usage tracking; the list shows the column once the API has it.
+export type AccessTokenView = Ok<paths["/api/v1/access-tokens"]["get"]>["access_tokens"][number] & {
+  last_used_at?: string | null;
+};

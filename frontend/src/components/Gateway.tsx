@@ -1,11 +1,12 @@
-import { lazy, Suspense } from "react";
+import { lazy, Suspense, type ReactNode } from "react";
 import { Badge, Box, Tabs, Text, Title } from "@mantine/core";
-import { useEndpoints, useKeys } from "../api/queries";
+import { useAccessTokens, useEndpoints, useKeys } from "../api/queries";
 import { navigate, ROUTES, type Route } from "../lib/router";
 import { KeysTab } from "../keys/KeysTab";
 import { EndpointsTab } from "../endpoints/EndpointsTab";
+import { AccessTokensTab } from "../tokens/AccessTokensTab";
 import { TableSkeleton } from "./DataState";
-import { IconChart, IconKey, IconRoute } from "./icons";
+import { IconChart, IconKey, IconRoute, IconTicket } from "./icons";
 
 // The charts library is most of the Usage tab's weight: load it when the tab is opened.
 const UsageTab = lazy(() => import("../usage/UsageTab").then((m) => ({ default: m.UsageTab })));
@@ -19,10 +20,54 @@ function Count({ n }: { n: number | undefined }) {
   );
 }
 
-export function Gateway({ route }: { route: Route }) {
-  const tab = route.path === ROUTES.apiKeys ? "api-keys" : route.path === ROUTES.usage ? "usage" : "endpoints";
+interface TabSpec {
+  path: string;
+  label: string;
+  icon: ReactNode;
+  count?: number;
+  panel: ReactNode;
+}
+
+/** The gateway's tabs, in order: a new tab is one more entry here and a route in ROUTES. */
+function useTabs(route: Route): TabSpec[] {
   const keys = useKeys();
   const endpoints = useEndpoints();
+  const tokens = useAccessTokens();
+  return [
+    {
+      path: ROUTES.endpoints,
+      label: "Endpoints",
+      icon: <IconRoute size={16} />,
+      count: endpoints.data?.length,
+      panel: <EndpointsTab highlightId={route.params.get("endpoint")} />,
+    },
+    { path: ROUTES.apiKeys, label: "API Keys", icon: <IconKey size={16} />, count: keys.data?.length, panel: <KeysTab /> },
+    {
+      path: ROUTES.accessTokens,
+      label: "Access Tokens",
+      icon: <IconTicket size={16} />,
+      count: tokens.data?.length,
+      panel: <AccessTokensTab />,
+    },
+    {
+      path: ROUTES.usage,
+      label: "Usage",
+      icon: <IconChart size={16} />,
+      panel: (
+        <Suspense fallback={<TableSkeleton />}>
+          <UsageTab />
+        </Suspense>
+      ),
+    },
+  ];
+}
+
+/** Every path the gateway shows (App sends anything else to the first tab). */
+export const GATEWAY_PATHS: string[] = [ROUTES.endpoints, ROUTES.apiKeys, ROUTES.accessTokens, ROUTES.usage];
+
+export function Gateway({ route }: { route: Route }) {
+  const tabs = useTabs(route);
+  const tab = tabs.find((t) => t.path === route.path)?.path ?? ROUTES.endpoints;
 
   return (
     <Box>
@@ -30,36 +75,22 @@ export function Gateway({ route }: { route: Route }) {
         AI Gateway
       </Title>
       <Text c="dimmed" size="sm" mt={4} mb="md">
-        Endpoints are the model names your applications call; API keys hold the provider
-        credentials they use, encrypted at rest.
+        Endpoints are the model names your applications call; API keys hold the provider credentials they use,
+        encrypted at rest; access tokens let your applications in.
       </Text>
-      <Tabs
-        value={tab}
-        onChange={(v) => navigate(v === "api-keys" ? ROUTES.apiKeys : v === "usage" ? ROUTES.usage : ROUTES.endpoints)}
-        keepMounted={false}
-      >
+      <Tabs value={tab} onChange={(v) => navigate(v ?? ROUTES.endpoints)} keepMounted={false}>
         <Tabs.List mb="md">
-          <Tabs.Tab value="endpoints" leftSection={<IconRoute size={16} />} rightSection={<Count n={endpoints.data?.length} />}>
-            Endpoints
-          </Tabs.Tab>
-          <Tabs.Tab value="api-keys" leftSection={<IconKey size={16} />} rightSection={<Count n={keys.data?.length} />}>
-            API Keys
-          </Tabs.Tab>
-          <Tabs.Tab value="usage" leftSection={<IconChart size={16} />}>
-            Usage
-          </Tabs.Tab>
+          {tabs.map((t) => (
+            <Tabs.Tab key={t.path} value={t.path} leftSection={t.icon} rightSection={<Count n={t.count} />}>
+              {t.label}
+            </Tabs.Tab>
+          ))}
         </Tabs.List>
-        <Tabs.Panel value="endpoints">
-          <EndpointsTab highlightId={route.params.get("endpoint")} />
-        </Tabs.Panel>
-        <Tabs.Panel value="api-keys">
-          <KeysTab />
-        </Tabs.Panel>
-        <Tabs.Panel value="usage">
-          <Suspense fallback={<TableSkeleton />}>
-            <UsageTab />
-          </Suspense>
-        </Tabs.Panel>
+        {tabs.map((t) => (
+          <Tabs.Panel key={t.path} value={t.path}>
+            {t.panel}
+          </Tabs.Panel>
+        ))}
       </Tabs>
     </Box>
   );

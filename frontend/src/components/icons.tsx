@@ -131,3 +131,12 @@ export const IconRestore = (p: IconProps) => (
     <path d="M12 12m-1 0a1 1 0 1 0 2 0a1 1 0 1 0 -2 0" />
   </Icon>
 );
+
+export const IconTicket = (p: IconProps) => (
+  <Icon {...p}>
+    <path d="M15 5l0 2" />
+    <path d="M15 11l0 2" />
+    <path d="M15 17l0 2" />
+    <path d="M5 5h14a2 2 0 0 1 2 2v3a2 2 0 0 0 0 4v3a2 2 0 0 1 -2 2h-14a2 2 0 0 1 -2 -2v-3a2 2 0 0 0 0 -4v-3a2 2 0 0 1 2 -2" />
+  </Icon>
+);

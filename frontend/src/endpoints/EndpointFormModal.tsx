@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useMemo, useRef, useState } from "react";
 import {
   ActionIcon,
   Alert,
@@ -23,6 +23,7 @@ import { useForm } from "@mantine/form";
 import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import { ApiError, errorMessage, fieldErrors } from "../api/errors";
+import { focusFirstError } from "../lib/focusError";
 import { qk, useCreateEndpoint, useKeys, useProviders, useUpdateEndpoint } from "../api/queries";
 import type { EndpointView } from "../api/types";
 import { usePhone } from "../lib/useNarrow";
@@ -68,6 +69,8 @@ export function EndpointFormModal({ editing, onClose, existing }: Props) {
   );
 }
 
+const ADVANCED = ["timeout_seconds", "connect_timeout_seconds", "max_retries"];
+
 const ROLE_OPTIONS = [
   { value: "primary", label: "Primary" },
   { value: "fallback", label: "Fallback" },
@@ -81,10 +84,12 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
   const update = useUpdateEndpoint();
   const [failure, setFailure] = useState<string[] | null>(null);
   const [advanced, setAdvanced] = useState(false);
-  const top = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (failure) top.current?.scrollIntoView({ block: "start" });
-  }, [failure]);
+  const root = useRef<HTMLFormElement>(null);
+  // Errors on the advanced settings must be visible to be focused.
+  const showErrors = (errors: Record<string, unknown>) => {
+    if (Object.keys(errors).some((k) => ADVANCED.includes(k))) setAdvanced(true);
+    focusFirstError(root.current);
+  };
 
   const form = useForm<EndpointFormValues>({
     mode: "controlled",
@@ -128,12 +133,15 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
       onDone();
     } catch (err) {
       if (err instanceof ApiError && err.status === 409 && err.code === "already_exists") {
-        form.setFieldError(/alias/i.test(err.message) && !err.message.startsWith("An endpoint named") ? "aliases" : "name", err.message);
+        const field = /alias/i.test(err.message) && !err.message.startsWith("An endpoint named") ? "aliases" : "name";
+        form.setFieldError(field, err.message);
+        showErrors({ [field]: err.message });
         return;
       }
       if (err instanceof ApiError && err.status === 412) {
         void qc.invalidateQueries({ queryKey: qk.endpoints });
         setFailure(["Someone else changed this endpoint after you opened it. Close and reopen it to get the latest version."]);
+        showErrors({});
         return;
       }
       const fields = fieldErrors(err);
@@ -147,12 +155,13 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
       form.setErrors(inline);
       if (Object.keys(fields).length === 0) loose.push(errorMessage(err));
       setFailure(loose.length ? loose : null);
+      showErrors(inline);
     }
   }
 
   return (
-    <form onSubmit={form.onSubmit(submit)} noValidate>
-      <Stack gap="md" ref={top} style={{ scrollMarginTop: 80 }}>
+    <form ref={root} onSubmit={(e) => form.onSubmit(submit, showErrors)(e)} noValidate>
+      <Stack gap="md">
         {failure && (
           <Alert color="red" icon={<IconAlert />} title="Could not save" role="alert">
             {failure.map((m) => (

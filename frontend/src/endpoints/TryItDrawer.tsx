@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import {
   Alert,
+  Anchor,
   Box,
   Button,
   Code,
@@ -13,6 +14,8 @@ import {
   Textarea,
 } from "@mantine/core";
 import { useNarrow } from "../lib/useNarrow";
+import { href, ROUTES } from "../lib/router";
+import { pythonSample } from "../tokens/tokenForm";
 import type { EndpointView } from "../api/types";
 import { IconAlert, IconSend } from "../components/icons";
 import { GatewayError, streamChat, type ChatMessage, type Usage } from "./chatStream";
@@ -30,7 +33,7 @@ export function TryItDrawer({ endpoint, onClose }: { endpoint: EndpointView | nu
       size={narrow ? "100%" : "lg"}
       title={current ? `Try “${current.name}”` : "Try it"}
     >
-      {current && <TryIt key={current.id} endpoint={current} />}
+      {current && <TryIt key={current.id} endpoint={current} onLeave={onClose} />}
     </Drawer>
   );
 }
@@ -47,7 +50,7 @@ function describe(err: unknown): { title: string; message: string } {
   return { title: "Network error", message: err instanceof Error ? err.message : String(err) };
 }
 
-function TryIt({ endpoint }: { endpoint: EndpointView }) {
+function TryIt({ endpoint, onLeave }: { endpoint: EndpointView; onLeave: () => void }) {
   const [turns, setTurns] = useState<Turn[]>([]);
   const [text, setText] = useState("");
   const [error, setError] = useState<{ title: string; message: string } | null>(null);
@@ -116,7 +119,7 @@ function TryIt({ endpoint }: { endpoint: EndpointView }) {
               p="sm"
               radius="md"
               withBorder={t.role === "assistant"}
-              bg={t.role === "user" ? "indigo.0" : undefined}
+              bg={t.role === "user" ? "var(--mantine-color-indigo-light)" : undefined}
               ml={t.role === "user" ? "xl" : 0}
               mr={t.role === "assistant" ? "xl" : 0}
               data-role={t.role}
@@ -186,13 +189,16 @@ function TryIt({ endpoint }: { endpoint: EndpointView }) {
         <Text size="sm" fw={500} mb={4}>
           From your code
         </Text>
-        <Code block>{`from openai import OpenAI
-
-client = OpenAI(base_url="${origin}/v1", api_key="<access token>")
-client.chat.completions.create(
-    model="${endpoint.name}",
-    messages=[{"role": "user", "content": "Hello"}],
-)`}</Code>
+        <Text size="sm" c="dimmed" mb={6}>
+          Your application needs an access token:{" "}
+          <Anchor href={href(ROUTES.accessTokens)} onClick={onLeave}>
+            create one under Access Tokens
+          </Anchor>
+          .
+        </Text>
+        <Code block style={{ overflowX: "auto" }}>
+          {pythonSample(origin, "<access token>", endpoint.name)}
+        </Code>
       </Box>
     </Stack>
   );

@@ -49,7 +49,7 @@ export function VersionTable({ rows, fields, asking, action }: RowsProps) {
         </Table.Thead>
         <Table.Tbody>
           {rows.map((r) => (
-            <Table.Tr key={r.version} data-version={r.version} bg={asking === r.version ? "yellow.0" : undefined}>
+            <Table.Tr key={r.version} data-version={r.version} bg={asking === r.version ? "var(--mantine-color-yellow-light)" : undefined}>
               <Table.Td>
                 <VersionNumber r={r} />
               </Table.Td>
@@ -82,7 +82,7 @@ export function VersionCards({ rows, fields, asking, action }: RowsProps) {
           data-version={r.version}
           py="xs"
           px={6}
-          bg={asking === r.version ? "yellow.0" : undefined}
+          bg={asking === r.version ? "var(--mantine-color-yellow-light)" : undefined}
           style={{ borderTop: "1px solid var(--mantine-color-gray-3)" }}
         >
           <Group justify="space-between" wrap="nowrap" align="flex-start">

@@ -1,7 +1,8 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useMemo, useRef, useState } from "react";
 import {
   Alert,
   Button,
+  Checkbox,
   Divider,
   Group,
   Modal,
@@ -17,8 +18,9 @@ import { useForm } from "@mantine/form";
 import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import { ApiError, errorMessage, fieldErrors } from "../api/errors";
-import { qk, useCreateKey, useProviders, useUpdateKey } from "../api/queries";
-import type { KeyView, ProviderView } from "../api/types";
+import { qk, useCreateKey, useProviders, useTestKeyChanges, useUpdateKey } from "../api/queries";
+import type { KeyUpdate, KeyView, ProviderView, VerifyResult } from "../api/types";
+import { focusFirstError } from "../lib/focusError";
 import { usePhone } from "../lib/useNarrow";
 import { IconAlert } from "../components/icons";
 import { FieldInput } from "./FieldInput";
@@ -26,6 +28,7 @@ import { VerifyButton } from "./VerifyButton";
 import { CredentialAge } from "./CredentialAge";
 import { CredentialHistory } from "./CredentialHistory";
 import {
+  blocksSave,
   createBody,
   createValues,
   editValues,
@@ -34,6 +37,7 @@ import {
   MAX_ROTATE_DAYS,
   nameError,
   savedMessage,
+  testBody,
   updateBody,
   urlChanged,
   validateKey,
@@ -103,13 +107,15 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
   const qc = useQueryClient();
   const create = useCreateKey();
   const update = useUpdateKey();
+  const test = useTestKeyChanges();
   const [failure, setFailure] = useState<string[] | null>(null);
   const [stale, setStale] = useState(false);
-  const top = useRef<HTMLDivElement>(null);
-  // Problems are shown at the top of the form: bring them into view (Save is at the bottom).
-  useEffect(() => {
-    if (stale || failure) top.current?.scrollIntoView({ block: "start" });
-  }, [stale, failure]);
+  // Save & test: a changed credential is tried with the provider first; one it does not
+  // accept is saved only through the explicit "Save anyway".
+  const [testFirst, setTestFirst] = useState(true);
+  const [rejected, setRejected] = useState<VerifyResult | null>(null);
+  const root = useRef<HTMLFormElement>(null);
+  const showErrors = () => focusFirstError(root.current);
 
   const initial = useMemo<KeyFormValues>(
     () => (original ? editValues(original, findMethod(providers, original.provider, original.auth_method)) : createValues()),
@@ -126,7 +132,7 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
 
   const provider = providers.find((p) => p.id === form.values.provider);
   const method = findMethod(providers, form.values.provider, form.values.auth_method);
-  const busy = create.isPending || update.isPending;
+  const busy = create.isPending || update.isPending || test.isPending;
   const reenter = urlChanged(method, form.values, original);
 
   function chooseProvider(id: string | null) {
@@ -147,10 +153,12 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
     if (err instanceof ApiError && err.status === 412) {
       setStale(true);
       void qc.invalidateQueries({ queryKey: qk.keys });
+      showErrors();
       return;
     }
     if (err instanceof ApiError && err.status === 409 && err.code === "already_exists") {
       form.setFieldError("name", err.message);
+      showErrors();
       return;
     }
     const fields = fieldErrors(err);
@@ -166,10 +174,29 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
     form.setErrors(inline);
     if (Object.keys(fields).length === 0) loose.push(errorMessage(err));
     setFailure(loose.length ? loose : null);
+    showErrors();
+  }
+
+  async function save(original: KeyView, body: KeyUpdate, tested: VerifyResult | null) {
+    const updated = await update.mutateAsync({ id: original.id, version: original.version, body });
+    const message = savedMessage(updated, Boolean(body.credentials));
+    notifications.show({ color: "green", message: tested?.status === "ok" ? `${message} ${tested.message}` : message });
+    onDone();
+  }
+
+  async function saveAnyway() {
+    if (!original) return;
+    setRejected(null);
+    try {
+      await save(original, updateBody(form.values, method, original), null);
+    } catch (err) {
+      showServerError(err);
+    }
   }
 
   async function submit(values: KeyFormValues) {
     setFailure(null);
+    setRejected(null);
     try {
       if (!original) {
         const created = await create.mutateAsync(createBody(values, method));
@@ -183,9 +210,14 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
         onDone();
         return;
       }
-      const updated = await update.mutateAsync({ id: original.id, version: original.version, body });
-      notifications.show({ color: "green", message: savedMessage(updated, Boolean(body.credentials)) });
-      onDone();
+      const check = testFirst ? testBody(body) : null;
+      const tested = check ? await test.mutateAsync({ id: original.id, body: check }) : null;
+      if (tested && blocksSave(tested)) {
+        setRejected(tested);
+        showErrors();
+        return;
+      }
+      await save(original, body, tested);
     } catch (err) {
       showServerError(err);
     }
@@ -205,14 +237,26 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
 
   const liveNameError = form.values.name ? nameError(form.values.name, existing, original?.id) : null;
 
+  // onSubmit is wrapped so its handlers, which read the form's ref, are made at submit time.
   return (
-    <form onSubmit={form.onSubmit(submit)} noValidate>
-      <Stack gap="md" ref={top} style={{ scrollMarginTop: 80 }}>
+    <form ref={root} onSubmit={(e) => form.onSubmit(submit, showErrors)(e)} noValidate>
+      <Stack gap="md">
         {stale && (
           <Alert color="yellow" icon={<IconAlert />} title="Changed elsewhere" role="alert">
             Someone else saved this key after you opened it. Load the latest version and make your change again.
             <Button size="xs" mt="sm" variant="light" color="yellow" display="block" onClick={loadLatest}>
               Load latest version
+            </Button>
+          </Alert>
+        )}
+        {rejected && (
+          <Alert color="red" icon={<IconAlert />} title="Not saved: the provider did not accept it" role="alert">
+            <Text size="sm">{rejected.message || rejected.status}</Text>
+            <Text size="sm" mt={4}>
+              The key still uses its current credential. Fix the value and save again, or save it regardless.
+            </Text>
+            <Button size="xs" mt="sm" variant="light" color="red" onClick={saveAnyway} loading={update.isPending}>
+              Save anyway
             </Button>
           </Alert>
         )}
@@ -285,7 +329,7 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
           <>
             <Divider label="Credentials" labelPosition="left" />
             {reenter && (
-              <Text size="sm" c="orange.8">
+              <Text size="sm" c="var(--mantine-color-orange-text)">
                 A URL changed: re-enter the credential so it is never sent to a new address unconfirmed.
               </Text>
             )}
@@ -355,6 +399,13 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
             {...form.getInputProps("description")}
           />
         )}
+        {original && testBody(updateBody(form.values, method, original)) && (
+          <Checkbox
+            label="Test the new credential with the provider before saving"
+            checked={testFirst}
+            onChange={(e) => setTestFirst(e.currentTarget.checked)}
+          />
+        )}
         <Group justify="space-between" align="flex-start" gap="sm" mt="xs">
           {original ? <VerifyButton id={original.id} /> : <span />}
           <Group gap="sm" ml="auto" wrap="nowrap">
@@ -362,7 +413,7 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
               Cancel
             </Button>
             <Button type="submit" loading={busy} disabled={stale}>
-              {original ? "Save" : "Create"}
+              {!original ? "Create" : testFirst && testBody(updateBody(form.values, method, original)) ? "Save & test" : "Save"}
             </Button>
           </Group>
         </Group>

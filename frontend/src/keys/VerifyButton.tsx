@@ -3,7 +3,13 @@ import { Button, Stack, Text } from "@mantine/core";
 import { errorMessage } from "../api/errors";
 import { useVerifyKey } from "../api/queries";
 
-const COLORS: Record<string, string> = { ok: "teal.8", rejected: "red.8", unreachable: "orange.8", error: "red.8" };
+// The "-text" variables read well on light and on dark backgrounds.
+const COLORS: Record<string, string> = {
+  ok: "var(--mantine-color-teal-text)",
+  rejected: "var(--mantine-color-red-text)",
+  unreachable: "var(--mantine-color-orange-text)",
+  error: "var(--mantine-color-red-text)",
+};
 
 export function VerifyButton({ id }: { id: string }) {
   const verify = useVerifyKey();
@@ -14,7 +20,7 @@ export function VerifyButton({ id }: { id: string }) {
       <Button variant="light" color="gray" onClick={() => verify.mutate(id)} loading={verify.isPending}>
         Test stored credential
       </Button>
-      <Text size="xs" role="status" c={result ? (COLORS[result.status] ?? "dimmed") : "red.8"}>
+      <Text size="xs" role="status" c={result ? (COLORS[result.status] ?? "dimmed") : "var(--mantine-color-red-text)"}>
         {text}
       </Text>
     </Stack>

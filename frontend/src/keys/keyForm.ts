@@ -1,6 +1,6 @@
 // Pure helpers behind the Create/Edit API key form: initial values, validation and the
 // request body (only what changed, only non-empty secrets).
-import type { AuthMethodView, FieldView, KeyCreate, KeyUpdate, KeyView, ProviderView } from "../api/types";
+import type { AuthMethodView, FieldView, KeyCheck, KeyCreate, KeyUpdate, KeyView, ProviderView, VerifyResult } from "../api/types";
 
 export interface KeyFormValues {
   name: string;
@@ -60,15 +60,6 @@ export function editValues(key: KeyView, method: AuthMethodView | undefined): Ke
 export function reminderDays(value: number | string): number | null {
   if (typeof value === "number") return value;
   return value.trim() === "" ? null : Number(value);
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const u = new URL(value);
-    return u.protocol === "http:" || u.protocol === "https:";
-  } catch {
-    return false;
-  }
 }
 
 function jsonError(name: string, value: string): string | null {
@@ -135,8 +126,9 @@ export function validateKey(
   }
   for (const f of method?.config_fields ?? []) {
     const v = (values.config[f.name] ?? "").trim();
+    // What a URL may be is the server's rule alone (scheme, private addresses, metadata
+    // services): its answer lands on this field, exactly as the CLI and the API get it.
     if (!v && f.required) errors[`config.${f.name}`] = `${f.label} is required.`;
-    else if (v && f.kind === "url" && !isHttpUrl(v)) errors[`config.${f.name}`] = "Enter a full http(s) URL.";
   }
   return errors;
 }
@@ -203,4 +195,15 @@ export function restoredMessage(restored: number, updated: KeyView): string {
   const head = `Version ${restored} is current again (as version ${updated.credential_version}).`;
   if (n === 0) return `${head} No endpoints use this key yet.`;
   return `${head} ${endpointsNowUse(n)} the restored credential.`;
+}
+
+/** What a Save & test sends to the verify call: the changed credential and settings. */
+export function testBody(body: KeyUpdate): KeyCheck | null {
+  if (!body.credentials) return null;
+  return body.config ? { credentials: body.credentials, config: body.config } : { credentials: body.credentials };
+}
+
+/** A test result that stops the save until the user says "save anyway". */
+export function blocksSave(result: Pick<VerifyResult, "status">): boolean {
+  return result.status !== "ok" && result.status !== "unsupported";
 }

@@ -46,4 +46,5 @@ export const ROUTES = {
   endpoints: "/gateway",
   apiKeys: "/gateway/api-keys",
   usage: "/gateway/usage",
+  accessTokens: "/gateway/access-tokens",
 } as const;

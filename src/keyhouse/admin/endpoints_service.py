@@ -141,7 +141,9 @@ def _ensure_names_free(session: Session, name: str, aliases: list[str],
         .join(EndpointRow, EndpointRow.id == EndpointAliasRow.endpoint_id)
         .where(EndpointAliasRow.name.in_(wanted), EndpointRow.id != (own_id or "")))}
     if names.get(name, own_id) != own_id:
-        raise AlreadyExists(f"An endpoint named {name!r} already exists.")
+        message = f"An endpoint named {name!r} already exists."
+        # On the field, so every client shows it where the name is typed.
+        raise AlreadyExists(message, fields=[{"field": "name", "message": message}])
     if name in held:
         raise AlreadyExists(f"{name!r} is already an alias of the endpoint {held[name]!r}.")
     for alias in aliases:

@@ -11,6 +11,7 @@ from keyhouse.admin.error_docs import errors
 from keyhouse.admin.key_versions import KeyVersions
 from keyhouse.admin.schemas import (
     CredentialVersionList,
+    KeyCheck,
     KeyCreate,
     KeyList,
     KeyUpdate,
@@ -74,7 +75,10 @@ def rollback(key_id: str, body: Rollback, admin: AdminDep, services: ServicesDep
 
 
 @router.post("/{key_id}/verify", response_model=VerifyResult)
-async def verify(key_id: str, request: Request, admin: AdminDep,
-                 services: ServicesDep) -> VerifyResult:
+async def verify(key_id: str, request: Request, admin: AdminDep, services: ServicesDep,
+                 body: KeyCheck | None = None) -> VerifyResult:
+    """Try the stored credential with the provider; with a body, try it as it would be
+    after those changes, without saving them (the web form's "Save & test")."""
     gateway = request.app.state.gateway
-    return await verify_key(services.registry, request.app.state.http, gateway.router, key_id)
+    return await verify_key(services.registry, request.app.state.http, gateway.router, key_id,
+                            body, allow_private=services.keys.allow_private)

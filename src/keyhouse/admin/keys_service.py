@@ -189,7 +189,9 @@ def _get(session: Session, key_id: str, lock: bool = False) -> ApiKeyRow:
 def _ensure_name_free(session: Session, name: str, own_id: str | None) -> None:
     other = session.scalar(select(ApiKeyRow.id).where(ApiKeyRow.name == name))
     if other is not None and other != own_id:
-        raise AlreadyExists(f"An API key named {name!r} already exists.")
+        message = f"An API key named {name!r} already exists."
+        # On the field, so every client shows it where the name is typed.
+        raise AlreadyExists(message, fields=[{"field": "name", "message": message}])
 
 
 def _endpoints_by_key(session: Session, key_ids: list[str]) -> dict[str, list[Ref]]:

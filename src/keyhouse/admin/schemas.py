@@ -165,6 +165,13 @@ class KeyUpdate(Strict):
     limits: LimitsIn | None = None
 
 
+class KeyCheck(Strict):
+    """Changes to test with the provider before saving them (``POST .../verify``)."""
+
+    credentials: Annotated[dict[str, SecretValue], Field(max_length=MAX_FIELDS)] | None = None
+    config: Annotated[dict[str, ConfigValue | None], Field(max_length=MAX_FIELDS)] | None = None
+
+
 class Ref(BaseModel):
     id: str
     name: str

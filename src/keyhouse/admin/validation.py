@@ -103,9 +103,12 @@ def clean_config(method: AuthMethod, given: dict[str, str | None], errors: Field
             errors.add(f"config.{name}", f"is not a valid {spec.label.lower()}")
             continue
         if spec.kind == "url":
-            # People paste workspace hosts without a scheme; https is the only sane guess.
+            # Taken as given (no guessed scheme), so the CLI, the API and the web form
+            # accept and refuse exactly the same text.
             if "://" not in value:
-                value = "https://" + value
+                errors.add(f"config.{name}", "must be a full URL starting with https:// "
+                           "(or http://)")
+                continue
             value = value.rstrip("/")
             try:
                 check_url(value, allow_private)

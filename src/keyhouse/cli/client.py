@@ -53,8 +53,14 @@ class ApiError(CliError):
         self.status = status
         self.code = code
         self.body = dict(body)
-        details = [f"{f.get('field', '?')}: {f.get('message', '')}"
-                   for f in body.get("fields") or [] if isinstance(f, dict)]
+        fields = [f for f in body.get("fields") or [] if isinstance(f, dict)]
+        details = [f"{f.get('field', '?')}: {f.get('message', '')}" for f in fields]
+        # The server's message repeats the first field's problem: say each one once.
+        if fields and str(fields[0].get("message", "")) in message:
+            if len(fields) == 1:
+                details = []
+            else:
+                message = f"{len(fields)} fields are not valid"
         super().__init__(f"{code}: {message}", details=details)
 
 

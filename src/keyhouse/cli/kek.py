@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from keyhouse.cli import preflight
 from keyhouse.errors import KeyhouseError
 from keyhouse.settings import Settings
 from keyhouse.store.store import Store
@@ -22,6 +23,8 @@ def _open() -> tuple[Settings, Store, KeyFileSource | PassphraseSource, Keyring]
     from keyhouse.vault.kms.keyring import local_source, open_configured_keyring
 
     settings = Settings()
+    preflight.check_store(settings)
+    preflight.check_kek_file(settings)
     store = Store(settings.resolved_database_url)
     source = local_source(settings)
     try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
+from pathlib import Path
 
 import click
 
@@ -21,9 +23,31 @@ def configure_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _require_free_port(host: str, port: int) -> None:
+    """Say plainly that the port is taken (most often by an earlier ``make run``) before
+    start-up work, instead of uvicorn's bare errno after it."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # uvicorn reports an unusable host itself
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError:
+            click.secho(f"keyhouse: {host}:{port} is already in use. Is another keyhouse "
+                        "serve (an earlier `make run`) still running? Stop it, or pick "
+                        "another port with --port or KEYHOUSE_PORT.", fg="red", err=True)
+            sys.exit(2)
+
+
 @click.command()
-@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 5000).")
+@click.option("--host", default=None,
+              help="Address to bind (default 127.0.0.1; env KEYHOUSE_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default 5000; env KEYHOUSE_PORT).")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Worker processes; each keeps its own cache and follows edits by poll.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
@@ -37,6 +61,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     host = host or settings.host
     port = port or settings.port
     configure_logging(settings.log_level)
+    _require_free_port(host, port)
     try:
         services = bootstrap(settings)
     except KeyhouseError as exc:
@@ -84,3 +109,35 @@ def db_upgrade() -> None:
     store = Store(settings.resolved_database_url)
     store_db.upgrade(store.engine)
     click.echo(f"database at revision {store_db.current_revision(store.engine)}")
+
+
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+def db_backup(file: Path, force: bool) -> None:
+    """Copy the SQLite store to FILE, consistently, while the server runs.
+
+    Uses SQLite's online backup API: a plain file copy of keyhouse.db misses what is
+    still in its write-ahead log (keyhouse.db-wal), and can catch a write half done.
+    The KEK is not in the copy: back it up separately (docs/backup.md). For PostgreSQL,
+    use pg_dump."""
+    from keyhouse.cli import backup, preflight
+
+    settings = Settings()
+    source = preflight.sqlite_path(settings)
+    if source is None:
+        raise preflight.StoreProblem(
+            "`keyhouse db backup` copies the embedded SQLite store; this server uses "
+            "KEYHOUSE_DATABASE_URL. Back PostgreSQL up with pg_dump (docs/backup.md).")
+    preflight.check_store(settings)
+    if file.exists() and not force:
+        raise preflight.StoreProblem(f"{file} exists; pass --force to overwrite it.")
+    try:
+        summary = backup.sqlite_backup(source, file)
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        raise preflight.StoreProblem(f"the backup failed, {file} is unchanged: {exc}") from None
+    kek = ("the KEK passphrase" if settings.kek_passphrase is not None
+           else f"the KEK file {settings.resolved_kek_file}")
+    click.echo(f"backed up {source} to {file}: {summary}.")
+    click.echo(f"Keep {kek} too, stored apart from this copy: the copy cannot be "
+               "decrypted without it.")

@@ -240,7 +240,10 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         id="ollama", display_name="Ollama", adapter="openai", embeddings=True,
         auth_methods=(AuthMethod("none", "No authentication", (), (
             _config("base_url", "Base URL", required=True, kind="url",
-                    placeholder="http://localhost:11434/v1"),
+                    placeholder="http://localhost:11434/v1",
+                    help="Ollama's default, http://localhost:11434/v1, is a loopback "
+                         "address: the server needs KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS=true "
+                         "for it."),
         )),),
     ),
     ProviderSpec(

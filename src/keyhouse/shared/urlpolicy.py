@@ -56,6 +56,20 @@ _NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\
 
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa")
 
+# Added to a refusal that the setting would lift, so the operator learns both the switch
+# and why it is off: a key's URL is where its credential is sent.
+PRIVATE_HINT = ("Set KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS=true on the server to allow loopback "
+                "and private addresses (local models such as Ollama, tests); it is off by "
+                "default because whoever can edit a key could otherwise aim the gateway, "
+                "with its credentials, at internal services.")
+
+
+def _refused(refusal: str, host: str, allow_private: bool) -> UpstreamURLRefused:
+    hint = ""
+    if not allow_private and host_refusal(host, True) is None and "metadata" not in refusal:
+        hint = " " + PRIVATE_HINT
+    return UpstreamURLRefused(f"Upstream URL refused: {refusal}.{hint}")
+
 
 def check_url(url: str, allow_private: bool) -> None:
     """Raise ``UpstreamURLRefused`` unless ``url`` may be an upstream.
@@ -68,7 +82,7 @@ def check_url(url: str, allow_private: bool) -> None:
     host, port = split_url(url)
     refusal = host_refusal(host, allow_private)
     if refusal:
-        raise UpstreamURLRefused(f"Upstream URL refused: {refusal}.")
+        raise _refused(refusal, host, allow_private)
     if literal_ip(host) is not None or allow_private:
         # With private upstreams allowed, a name could only be refused for resolving to a
         # metadata address, which the connect-time guard refuses anyway: skip the lookup
@@ -80,7 +94,7 @@ def check_url(url: str, allow_private: bool) -> None:
         return
     refusal = addresses_refusal(host, (str(info[4][0]) for info in infos), allow_private)
     if refusal:
-        raise UpstreamURLRefused(f"Upstream URL refused: {refusal}.")
+        raise _refused(refusal, host, allow_private)
 
 
 def split_url(url: str) -> tuple[str, int]:
