@@ -95,6 +95,7 @@ def _bodies(world: dict[str, str]) -> dict[tuple[str, str], JSON]:
                                                        "targets": [target],
                                                        "aliases": ["e3-alias"]},
         ("post", "/api/v1/access-tokens"): {"name": "t2", "endpoints": ["chat"]},
+        ("patch", "/api/v1/access-tokens/{token_id}"): {"name": "t3", "endpoints": ["chat"]},
         ("post", "/api/v1/session"): {"token": "kh_admin_x"},
     }
 

@@ -89,7 +89,10 @@ async def test_chat_sends_bearer_and_returns_the_completion(fake: ServerThread) 
                 {"role": "user", "content": "second question"}]})
     assert result["choices"][0]["message"]["content"] == "echo: second question"
     assert result["choices"][0]["finish_reason"] == "stop"
-    assert result["usage"] == {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+    usage = result["usage"]
+    assert {k: usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")} == {
+        "prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+    assert usage["prompt_tokens_details"]["cached_tokens"] == 0  # relayed as the fake sent it
     seen = last(fake)
     assert seen.path == "/v1/chat/completions"
     assert seen.headers["authorization"] == f"Bearer {KEY}"

@@ -71,13 +71,29 @@ def check_store(settings: Settings) -> None:
 
 
 def check_kek_file(settings: Settings) -> None:
-    """A status or rotation needs the KEK the server uses; it must never make a new one."""
-    if settings.kek_passphrase is not None:
+    """A status or rotation needs the KEK the server uses; it must never make a new one.
+
+    The one exception: when the store's KEK versions live in a KMS, a missing key file is
+    where a rotation back to a file will put the new key (see store/kek_targets.py)."""
+    if settings.kek_passphrase is not None or settings.kek_provider not in ("file", None):
         return
     path = settings.resolved_kek_file
-    if not path.exists():
+    if not path.exists() and not _kms_versions(settings):
         setting = "KEYHOUSE_KEK_FILE" if settings.kek_file else f"KEYHOUSE_HOME ({settings.home})"
         raise StoreProblem(
             f"no KEK file at {path}. Check {setting}, or set KEYHOUSE_KEK_PASSPHRASE if "
             "the server derives its KEK from a passphrase."
         )
+
+
+def _kms_versions(settings: Settings) -> bool:
+    """Whether any KEK version of the store lives outside a key file or passphrase."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT DISTINCT source FROM kek_versions").all()
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+    return any(source not in ("file", "passphrase") for (source,) in rows)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # httpx loads only when a webhook is configured (serve starts lean)
+    import httpx
 
 log = logging.getLogger("keyhouse.limits.alerts")
 
@@ -51,6 +52,8 @@ class AlertSender:
     async def _run(self) -> None:
         # Its own client: the webhook is the operator's, not a provider, and must not
         # share the upstream pool's limits or its URL policy.
+        import httpx
+
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False,
                                      trust_env=False) as client:
             while True:
@@ -58,6 +61,8 @@ class AlertSender:
                 await self._post(client, alert)
 
     async def _post(self, client: httpx.AsyncClient, alert: JSON) -> None:
+        import httpx
+
         for attempt in range(self.attempts):
             try:
                 response = await client.post(self.url, json=alert)
