@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
@@ -24,7 +24,7 @@ Run = Callable[..., Result]
 class CheckedClient(TestClient):
     """Fails the test the moment any response carries the canary secret."""
 
-    def request(self, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> httpx2.Response:  # type: ignore[override]
         if CANARY in repr(kwargs.get("json")) or CANARY in repr(kwargs.get("content")):
             CANARY_USES[0] += 1
         response = super().request(*args, **kwargs)

@@ -185,9 +185,10 @@ def test_tool_round_trip(world: tuple[str, str, list[Case]], name: str) -> None:
     call = choice.message.tool_calls[0]  # type: ignore[index]
     assert call.function.name == "lookup"  # type: ignore[union-attr]
     assert json.loads(call.function.arguments) == {"q": "hello there"}  # type: ignore[union-attr]
-    follow = client.chat.completions.create(model=f"chat-{name}", tools=TOOLS, messages=[
-        *MESSAGES, choice.message.model_dump(exclude_none=True),
-        {"role": "tool", "tool_call_id": call.id, "content": "42"}])
+    # The assistant turn goes back as the plain dict the SDK gave us, as a client would.
+    again: list[Any] = [*MESSAGES, choice.message.model_dump(exclude_none=True),
+                        {"role": "tool", "tool_call_id": call.id, "content": "42"}]
+    follow = client.chat.completions.create(model=f"chat-{name}", tools=TOOLS, messages=again)
     assert follow.choices[0].message.content == "tool said: 42"
 
 

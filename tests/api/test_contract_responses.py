@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.responses import ResponseFunctionToolCall
 
 from tests.api import test_contract
 from tests.api.test_contract import NAMES, Case
@@ -81,10 +82,11 @@ def test_tool_round_trip(world: World, name: str, stream: bool) -> None:
     calls = [o for o in first.output if o.type == "function_call"]
     assert len(calls) == 1, first.output
     call = calls[0]
+    assert isinstance(call, ResponseFunctionToolCall)
     assert call.name == "lookup" and json.loads(call.arguments) == {"q": "hello there"}
-    follow = client.responses.create(model=f"chat-{name}", tools=TOOLS, store=False, input=[
-        *asked, call.model_dump(exclude_none=True),
-        {"type": "function_call_output", "call_id": call.call_id, "output": "42"}])
+    again: list[Any] = [*asked, call.model_dump(exclude_none=True),
+                        {"type": "function_call_output", "call_id": call.call_id, "output": "42"}]
+    follow = client.responses.create(model=f"chat-{name}", tools=TOOLS, store=False, input=again)
     assert follow.output_text == "tool said: 42"
 
 

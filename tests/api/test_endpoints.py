@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.api.conftest import CheckedClient, openai_key
 
 
-def _key(client: CheckedClient, name: str = "openai-main", body: dict | None = None) -> str:
+def _key(client: CheckedClient, name: str = "openai-main",
+         body: dict[str, Any] | None = None) -> str:
     r = client.post("/api/v1/keys", json=body or openai_key(name))
     assert r.status_code == 201, r.text
     return str(r.json()["id"])

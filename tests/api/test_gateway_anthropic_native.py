@@ -279,8 +279,8 @@ def test_a_passed_through_message_never_shows_the_key(world: World) -> None:
     client = _client(world)
     asked: Any = {"model": "claude", "max_tokens": 64,
                   "messages": [{"role": "user", "content": f"say {ANTHROPIC_KEY}"}]}
-    assert client.messages.create(**asked).content[0].text == \
-        "echo: say [REDACTED]"  # type: ignore[union-attr]
+    first = client.messages.create(**asked).content[0]
+    assert first.type == "text" and first.text == "echo: say [REDACTED]"
     with client.messages.stream(**asked) as stream:
-        assert stream.get_final_message().content[0].text == \
-            "echo: say [REDACTED]"  # type: ignore[union-attr]
+        block = stream.get_final_message().content[0]
+        assert block.type == "text" and block.text == "echo: say [REDACTED]"

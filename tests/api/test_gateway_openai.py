@@ -8,6 +8,7 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from keyhouse.gateway.types import Endpoint, Principal, Target
 from keyhouse.providers.base import Credential
@@ -81,7 +82,7 @@ def test_chat_completion(gateway: ServerThread, upstream: ServerThread) -> None:
 
 def test_streaming_hides_usage_unless_asked(gateway: ServerThread) -> None:
     client = _client(gateway)
-    messages = [{"role": "user", "content": "one two three"}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "one two three"}]
     chunks = list(client.chat.completions.create(model="chat", messages=messages,
                                                  stream=True))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

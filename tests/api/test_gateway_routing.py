@@ -9,7 +9,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import openai
@@ -251,7 +251,8 @@ async def test_the_openai_sdk_raises_on_a_mid_stream_error(
     client, registry, _ = gateway
     registry.put_endpoint(_endpoint("flaky", ("scripted", "error-mid-stream", 1, "primary")))
     sdk = openai.AsyncOpenAI(base_url="http://gw/v1", api_key=TOKEN, max_retries=0,
-                             http_client=client)
+                             # openai types this as an httpx2 client; it takes an httpx one too
+                             http_client=cast(Any, client))
     stream = await sdk.chat.completions.create(
         model="flaky", messages=[{"role": "user", "content": "hi"}], stream=True)
     seen = []

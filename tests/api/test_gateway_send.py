@@ -52,7 +52,8 @@ def _app() -> Starlette:
 
 def _serve(keep_alive: float = 5.0) -> ServerThread:
     server = ServerThread(_app())
-    server.server.config.timeout_keep_alive = keep_alive  # uvicorn reads it per connection
+    # uvicorn reads it per connection; it is annotated int, but a float works (and is needed here)
+    server.server.config.timeout_keep_alive = keep_alive  # type: ignore[assignment]
     return server.start()
 
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
@@ -98,7 +99,7 @@ PUBLIC = {("POST", "/api/v1/session"), ("GET", "/api/v1/session"),
           ("DELETE", "/api/v1/session"), ("GET", "/healthz"), ("GET", "/readyz")}
 
 
-def _flatten(routes: list) -> list:
+def _flatten(routes: list[Any]) -> list[Any]:
     """Every route, including those of included routers (newer FastAPI keeps them nested)."""
     out = []
     for route in routes:
@@ -186,7 +187,7 @@ def _stored(services: Services) -> tuple[int, int]:
     ({**openai_key(), "config": {f"f{i}": "v" for i in range(10_000)}}, 422),
 ])
 def test_bad_input_gets_a_4xx_and_stores_nothing(client: CheckedClient, services: Services,
-                                                 body: dict, status: int) -> None:
+                                                 body: dict[str, Any], status: int) -> None:
     """SECURITY.md test 17."""
     r = client.post("/api/v1/keys", json=body)
     assert r.status_code == status, r.text

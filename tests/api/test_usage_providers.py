@@ -9,6 +9,7 @@ import time
 
 import httpx
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.api.test_contract import Case, _sdk, world  # noqa: F401 - the fixture
 from tests.conftest import ADMIN_TOKEN
@@ -32,7 +33,8 @@ def test_every_provider_records_the_tokens_it_reported(
         world: tuple[str, str, list[Case]]) -> None:  # noqa: F811
     url, _, cases = world
     sdk: openai.OpenAI = _sdk(world)
-    messages = [{"role": "user", "content": "Count the tokens of this, please."}]
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "Count the tokens of this, please."}]
     for case in cases:
         endpoint = f"chat-{case.name}"
         whole = sdk.chat.completions.create(model=endpoint, messages=messages)  # type: ignore

@@ -11,6 +11,7 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from sqlalchemy import select
 
 from keyhouse.services import Services
@@ -72,7 +73,7 @@ def sdk(server_url: str, token: str) -> openai.OpenAI:
 def test_one_record_per_call_with_the_providers_tokens(
         server_url: str, services: Services, world: dict[str, Any]) -> None:
     (one_id, one), (_, two) = world["tokens"]["app-one"], world["tokens"]["app-two"]
-    messages = [{"role": "user", "content": PROMPT}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": PROMPT}]
     a, b = sdk(server_url, one), sdk(server_url, two)
 
     whole = a.chat.completions.create(model="chat", messages=messages)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import pytest
@@ -27,11 +28,12 @@ pytestmark = pytest.mark.anyio
 
 
 def record(i: int = 0, at: datetime | None = None) -> UsageRecord:
+    when: dict[str, Any] = {"at": at} if at else {}
     return UsageRecord(operation="chat", endpoint_id="e1", endpoint_name="chat",
                        token_id="t1", token_name="app", is_admin=False, stream=False,
                        key_id="k1", key_name="key", provider="openai", model="gpt-4o",
                        latency_ms=10.0 + i % 500, input_tokens=10, output_tokens=5,
-                       cost_usd=0.001, attempts=1, **({"at": at} if at else {}))
+                       cost_usd=0.001, attempts=1, **when)
 
 
 def totals(store: Store) -> tuple[int, int, int]:

@@ -93,8 +93,8 @@ def test_a_fresh_server_keeps_its_kek_in_the_kms(tmp_path: Path, kms: Kms) -> No
     with pytest.raises(DecryptionFailed):
         moved.registry.credential(ids[1])
     assert moved.registry.credential(ids[0]).secrets["api_key"] == SECRET
-    for s in (services, again, moved):
-        s.store.dispose()
+    for svc in (services, again, moved):
+        svc.store.dispose()
 
 
 def test_start_up_refuses_a_wrong_or_absent_kms_key(tmp_path: Path, kms: Kms) -> None:
@@ -146,5 +146,5 @@ def test_kek_rotate_moves_every_row_to_the_kms_and_back(tmp_path: Path, kms: Kms
     back = bootstrap(file_only)
     assert back.keyring.versions == [3]
     assert back.registry.credential(ids[0]).secrets["api_key"] == SECRET
-    for s in (services, on_kms, back):
-        s.store.dispose()
+    for svc in (services, on_kms, back):
+        svc.store.dispose()

@@ -90,7 +90,7 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"{proc.args} did not come up:\n{log.read_text()[-2000:]}")
+            pytest.fail(f"{proc.args!r} did not come up:\n{log.read_text()[-2000:]}")
         time.sleep(0.1)
 
 

@@ -4,13 +4,14 @@ against every other endpoint's names and aliases, shown in the list, edited."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import UI, Server, create_endpoint, create_key, row_named, textbox, unique
 
 
-def _stored(server: Server, name: str) -> dict:
+def _stored(server: Server, name: str) -> dict[str, Any]:
     with server.api() as c:
         return next(e for e in c.get("/api/v1/endpoints").json()["endpoints"]
                     if e["name"] == name)

@@ -19,7 +19,7 @@ BUTTONS = """root => [...root.querySelectorAll('button, [role=button], a[role=bu
 
 
 def _luminance(page: Page, selector: str) -> float:
-    rgb = page.evaluate(f"""() => getComputedStyle(document.querySelector('{selector}'))
+    rgb: list[int] = page.evaluate(f"""() => getComputedStyle(document.querySelector('{selector}'))
                             .backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)""")
     r, g, b = (c / 255 for c in rgb)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,7 +24,8 @@ from tests.e2e.conftest import ADMIN_TOKEN, UI, Server, row_named, unique
 
 SECRET_A = "sk-e2e-usage-a-" + "a" * 24
 SECRET_B = "sk-e2e-usage-b-" + "b" * 24
-PROMPT = [{"role": "user", "content": "How many tokens does this cost?"}]
+PROMPT: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "How many tokens does this cost?"}]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from typing import Any
 
 import botocore.auth
 import pytest
+from botocore.credentials import Credentials
 
 from keyhouse.errors import (
     BadRequest,
@@ -378,7 +379,7 @@ async def test_credentials_are_built_once_per_key_version(
         server: ServerThread, client: Upstream,
         monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[str] = []
-    real = bedrock_module.Credentials
+    real = Credentials
 
     def counting(*args: Any) -> Any:
         built.append(args[0])

@@ -32,8 +32,9 @@ pytestmark = pytest.mark.anyio
 
 KEY = "AIzaSyD-test-key-0123456789abcdef"
 WRONG = "AIzaSyD-wrong-key-9876543210fedcba"
-SPEC = get("gemini")
-assert SPEC is not None
+_SPEC = get("gemini")
+assert _SPEC is not None
+SPEC = _SPEC
 ADAPTER = GeminiAdapter(SPEC)
 TOOL = {"type": "function", "function": {
     "name": "lookup", "description": "Look something up",

@@ -28,8 +28,9 @@ from tests.providers.raw import http_post
 
 pytestmark = pytest.mark.anyio
 
-SPEC = get("vertex_ai")
-assert SPEC is not None
+_SPEC = get("vertex_ai")
+assert _SPEC is not None
+SPEC = _SPEC
 PROJECT = "keyhouse-test"
 PORT = free_port()
 TOKEN_URI = f"http://127.0.0.1:{PORT}/token"

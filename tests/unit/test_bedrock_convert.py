@@ -214,7 +214,7 @@ def test_converse_response_becomes_a_chat_completion() -> None:
 
 def test_stream_events_become_chunks() -> None:
     conv = bc.ChatStreamConverter("m", "id1", 1)
-    events = [
+    events: list[tuple[str, dict[str, Any]]] = [
         ("messageStart", {"role": "assistant", "p": "pad"}),
         ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hi"}}),
         ("contentBlockStop", {"contentBlockIndex": 0}),
@@ -342,7 +342,8 @@ async def test_event_stream_decodes_however_the_bytes_are_split(piece: int) -> N
     ("serviceUnavailableException", UpstreamUnavailable),
     ("modelStreamErrorException", UpstreamUnavailable),
 ])
-async def test_exception_frames_become_upstream_errors(name: str, cls: type) -> None:
+async def test_exception_frames_become_upstream_errors(
+        name: str, cls: type[UpstreamError]) -> None:
     data = event_frame("messageStart", {"role": "assistant"}) + exception_frame(
         name, "slow down, AKIDSECRETID")
     with pytest.raises(cls) as info:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+from typing import Any
 
 import pytest
 
@@ -143,7 +144,8 @@ def test_a_tool_without_parameters_sends_no_empty_object_schema() -> None:
     ({"type": "function", "function": {"name": "get_weather"}},
      {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}),
 ])
-def test_tool_choice_maps_to_function_calling_config(choice: object, expected: dict) -> None:
+def test_tool_choice_maps_to_function_calling_config(choice: object,
+                                                     expected: dict[str, Any]) -> None:
     body = cv.chat_request({"messages": [{"role": "user", "content": "x"}],
                             "tools": [WEATHER_TOOL], "tool_choice": choice})
     assert body["toolConfig"] == {"functionCallingConfig": expected}
@@ -211,7 +213,8 @@ def test_max_completion_tokens_wins_and_no_config_means_no_key() -> None:
 # --- response -----------------------------------------------------------------------
 
 
-def _answer(parts: list[dict], finish: str = "STOP", **extra: object) -> dict:
+def _answer(parts: list[dict[str, Any]], finish: str = "STOP",
+            **extra: object) -> dict[str, Any]:
     return {"candidates": [{"content": {"role": "model", "parts": parts},
                             "finishReason": finish, "index": 0}],
             "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 4,
