@@ -59,6 +59,7 @@ agents: $(AGENTS)/node_modules/.package-lock.json
 
 lint: dev
 	$(BIN)/ruff check src tests bench docs
+	$(BIN)/ruff format --check src tests bench docs
 
 typecheck: dev
 	$(BIN)/mypy

@@ -26,8 +26,9 @@ def create_app(upstream: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=512)
-        async with aiohttp.ClientSession(connector=connector, trust_env=False,
-                                         cookie_jar=aiohttp.DummyCookieJar()) as client:
+        async with aiohttp.ClientSession(
+            connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
+        ) as client:
             app.state.client = client
             yield
 
@@ -36,19 +37,25 @@ def create_app(upstream: str) -> Starlette:
     async def chat(request: Request) -> Response:
         body = await request.body()
         client: aiohttp.ClientSession = request.app.state.client
-        headers = {"content-type": "application/json",
-                   "authorization": request.headers.get("authorization", "")}
+        headers = {
+            "content-type": "application/json",
+            "authorization": request.headers.get("authorization", ""),
+        }
         response = await client.post(url, data=body, headers=headers, allow_redirects=False)
         if orjson.loads(body).get("stream"):
-            return StreamingResponse(response.content.iter_any(), status_code=response.status,
-                                     media_type="text/event-stream",
-                                     background=BackgroundTask(response.release))
+            return StreamingResponse(
+                response.content.iter_any(),
+                status_code=response.status,
+                media_type="text/event-stream",
+                background=BackgroundTask(response.release),
+            )
         content = await response.read()
         response.release()
         return Response(content, status_code=response.status, media_type="application/json")
 
-    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])],
-                     lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/v1/chat/completions", chat, methods=["POST"])], lifespan=lifespan
+    )
 
 
 def main() -> None:
@@ -56,8 +63,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True)
     args = parser.parse_args()
-    uvicorn.run(create_app(args.upstream), host="127.0.0.1", port=args.port,
-                log_level="warning", access_log=False, loop="uvloop", http="httptools")
+    uvicorn.run(
+        create_app(args.upstream),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
 
 
 if __name__ == "__main__":

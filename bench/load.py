@@ -44,23 +44,28 @@ class Target:
         self.name: str = spec["name"]
         self.pid: int | None = spec.get("pid")
         self.url: str = spec["url"]
-        self.headers = {"content-type": "application/json",
-                        "authorization": f"Bearer {spec.get('token', 'none')}"}
+        self.headers = {
+            "content-type": "application/json",
+            "authorization": f"Bearer {spec.get('token', 'none')}",
+        }
         messages = [{"role": "user", "content": "Say hello in a few words."}]
-        self.chat_body = json.dumps({"model": spec["model"], "messages": messages,
-                                     "max_tokens": 16}).encode()
-        self.stream_body = json.dumps({"model": spec["model"], "messages": messages,
-                                       "max_tokens": 16, "stream": True}).encode()
-        self.long_body = json.dumps({"model": spec["long_model"], "messages": messages,
-                                     "max_tokens": 1000, "stream": True}).encode()
-        limits = httpx.Limits(max_connections=concurrency + 4,
-                              max_keepalive_connections=concurrency + 4)
+        self.chat_body = json.dumps(
+            {"model": spec["model"], "messages": messages, "max_tokens": 16}
+        ).encode()
+        self.stream_body = json.dumps(
+            {"model": spec["model"], "messages": messages, "max_tokens": 16, "stream": True}
+        ).encode()
+        self.long_body = json.dumps(
+            {"model": spec["long_model"], "messages": messages, "max_tokens": 1000, "stream": True}
+        ).encode()
+        limits = httpx.Limits(
+            max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4
+        )
         self.client = httpx.AsyncClient(limits=limits, timeout=30, trust_env=False)
 
     async def chat(self) -> float:
         started = time.perf_counter()
-        response = await self.client.post(self.url, content=self.chat_body,
-                                          headers=self.headers)
+        response = await self.client.post(self.url, content=self.chat_body, headers=self.headers)
         elapsed = time.perf_counter() - started
         if response.status_code != 200:
             raise RuntimeError(f"{self.name}: HTTP {response.status_code} {response.text[:200]}")
@@ -76,17 +81,18 @@ class Target:
     async def stream(self, body: bytes | None = None) -> tuple[float, float]:
         """(time to first body byte, time to the end of the stream), in ms."""
         started = time.perf_counter()
-        request = self.client.build_request("POST", self.url,
-                                            content=body or self.stream_body,
-                                            headers=self.headers)
+        request = self.client.build_request(
+            "POST", self.url, content=body or self.stream_body, headers=self.headers
+        )
         response = await self.client.send(request, stream=True)
         first = 0.0
         tail = b""
         try:
             if response.status_code != 200:
                 await response.aread()
-                raise RuntimeError(f"{self.name}: HTTP {response.status_code} "
-                                   f"{response.text[:200]}")
+                raise RuntimeError(
+                    f"{self.name}: HTTP {response.status_code} {response.text[:200]}"
+                )
             async for chunk in response.aiter_raw():
                 if not first and chunk:
                     first = time.perf_counter()
@@ -101,13 +107,15 @@ class Target:
 
 async def check(target: Target) -> None:
     """One request of each kind, checked for content, before anything is timed."""
-    response = await target.client.post(target.url, content=target.chat_body,
-                                        headers=target.headers)
+    response = await target.client.post(
+        target.url, content=target.chat_body, headers=target.headers
+    )
     text = response.json()["choices"][0]["message"]["content"]
     if response.status_code != 200 or "Hello" not in text:
         raise RuntimeError(f"{target.name}: unexpected answer {response.text[:200]}")
-    request = target.client.build_request("POST", target.url, content=target.stream_body,
-                                          headers=target.headers)
+    request = target.client.build_request(
+        "POST", target.url, content=target.stream_body, headers=target.headers
+    )
     response = await target.client.send(request, stream=True)
     body = (await response.aread()).decode()
     await response.aclose()
@@ -115,16 +123,18 @@ async def check(target: Target) -> None:
         raise RuntimeError(f"{target.name}: unexpected stream {body[:300]}")
 
 
-async def latency(targets: list[Target], rounds: int, per_round: int,
-                  warmup: int) -> dict[str, JSON]:
-    out: dict[str, JSON] = {t.name: {"chat": [], "stream_ttfb": [], "stream_total": []}
-                            for t in targets}
+async def latency(
+    targets: list[Target], rounds: int, per_round: int, warmup: int
+) -> dict[str, JSON]:
+    out: dict[str, JSON] = {
+        t.name: {"chat": [], "stream_ttfb": [], "stream_total": []} for t in targets
+    }
     for target in targets:
         for _ in range(warmup):
             await target.chat()
             await target.stream()
     for r in range(rounds):
-        order = targets[r % len(targets):] + targets[:r % len(targets)]
+        order = targets[r % len(targets) :] + targets[: r % len(targets)]
         for target in order:
             samples = out[target.name]
             for _ in range(per_round):
@@ -136,10 +146,12 @@ async def latency(targets: list[Target], rounds: int, per_round: int,
     return out
 
 
-async def throughput(target: Target, kind: str, concurrency: int, seconds: float,
-                     warmup: float) -> JSON:
-    call = {"chat": target.chat, "stream": target.stream_total,
-            "long_stream": target.long_stream}[kind]
+async def throughput(
+    target: Target, kind: str, concurrency: int, seconds: float, warmup: float
+) -> JSON:
+    call = {"chat": target.chat, "stream": target.stream_total, "long_stream": target.long_stream}[
+        kind
+    ]
     done = 0
     errors = 0
     samples: list[float] = []
@@ -172,8 +184,12 @@ async def throughput(target: Target, kind: str, concurrency: int, seconds: float
 
     await asyncio.gather(sample_cpu(), *(worker() for _ in range(concurrency)))
     used = cpu[1] - cpu[0]
-    return {"rps": done / seconds, "errors": errors, "latencies_ms": samples,
-            "server_cpu_ms_per_request": used * 1000 / done if done else None}
+    return {
+        "rps": done / seconds,
+        "errors": errors,
+        "latencies_ms": samples,
+        "server_cpu_ms_per_request": used * 1000 / done if done else None,
+    }
 
 
 async def main(plan: JSON) -> JSON:
@@ -183,16 +199,19 @@ async def main(plan: JSON) -> JSON:
         for target in targets:
             await check(target)
         lat = plan["latency"]
-        result: JSON = {"latency": await latency(targets, lat["rounds"], lat["requests"],
-                                                 lat["warmup"])}
+        result: JSON = {
+            "latency": await latency(targets, lat["rounds"], lat["requests"], lat["warmup"])
+        }
         tp = plan["throughput"]
         result["throughput"] = {}
         for target in targets:
-            runs = {kind: await throughput(target, kind, conc, tp["seconds"], tp["warmup"])
-                    for kind in ("chat", "stream")}
-            runs["long_stream"] = await throughput(target, "long_stream",
-                                                   tp["long_concurrency"], tp["seconds"],
-                                                   tp["warmup"])
+            runs = {
+                kind: await throughput(target, kind, conc, tp["seconds"], tp["warmup"])
+                for kind in ("chat", "stream")
+            }
+            runs["long_stream"] = await throughput(
+                target, "long_stream", tp["long_concurrency"], tp["seconds"], tp["warmup"]
+            )
             result["throughput"][target.name] = runs
         return result
     finally:
@@ -205,6 +224,7 @@ if __name__ == "__main__":
         plan = json.load(f)
     try:
         import uvloop  # a faster loop makes the load generator less of the measurement
+
         runner: Any = uvloop.run
     except ImportError:
         runner = asyncio.run

@@ -30,8 +30,9 @@ def _cpu(run: JSON) -> float:
     return float(value) if value is not None else float("nan")
 
 
-def summarise(raw: JSON, rss_kb: JSON | None = None, startup_s: float | None = None,
-              long_tokens: int = 500) -> JSON:
+def summarise(
+    raw: JSON, rss_kb: JSON | None = None, startup_s: float | None = None, long_tokens: int = 500
+) -> JSON:
     rows: JSON = {}
     for name in NAMES:
         lat = raw["latency"][name]
@@ -55,32 +56,58 @@ def summarise(raw: JSON, rss_kb: JSON | None = None, startup_s: float | None = N
             "samples": len(lat["chat"]),
         }
     direct = rows["direct"]
-    added = {name: {"chat_p50_ms": rows[name]["chat_p50_ms"] - direct["chat_p50_ms"],
-                    "chat_p99_ms": rows[name]["chat_p99_ms"] - direct["chat_p99_ms"],
-                    "ttfb_p50_ms": rows[name]["ttfb_p50_ms"] - direct["ttfb_p50_ms"]}
-             for name in ("bare", "keyhouse")}
-    share = {name: rows[name]["chat_rps"] / direct["chat_rps"] if direct["chat_rps"] else 0.0
-             for name in ("bare", "keyhouse")}
-    p99_ratio = {name: (rows[name]["chat_c32_p99_ms"] / direct["chat_c32_p99_ms"]
-                        if direct["chat_c32_p99_ms"] else float("inf"))
-                 for name in ("bare", "keyhouse")}
+    added = {
+        name: {
+            "chat_p50_ms": rows[name]["chat_p50_ms"] - direct["chat_p50_ms"],
+            "chat_p99_ms": rows[name]["chat_p99_ms"] - direct["chat_p99_ms"],
+            "ttfb_p50_ms": rows[name]["ttfb_p50_ms"] - direct["ttfb_p50_ms"],
+        }
+        for name in ("bare", "keyhouse")
+    }
+    share = {
+        name: rows[name]["chat_rps"] / direct["chat_rps"] if direct["chat_rps"] else 0.0
+        for name in ("bare", "keyhouse")
+    }
+    p99_ratio = {
+        name: (
+            rows[name]["chat_c32_p99_ms"] / direct["chat_c32_p99_ms"]
+            if direct["chat_c32_p99_ms"]
+            else float("inf")
+        )
+        for name in ("bare", "keyhouse")
+    }
     rss_mb = (rss_kb or {}).get("VmRSS", 0) / 1024
     kh = "keyhouse"
     targets = {
-        "added_p50": (added[kh]["chat_p50_ms"], TARGET_ADDED_P50_MS,
-                      added[kh]["chat_p50_ms"] <= TARGET_ADDED_P50_MS),
-        "added_ttfb": (added[kh]["ttfb_p50_ms"], TARGET_ADDED_TTFB_MS,
-                       added[kh]["ttfb_p50_ms"] <= TARGET_ADDED_TTFB_MS),
+        "added_p50": (
+            added[kh]["chat_p50_ms"],
+            TARGET_ADDED_P50_MS,
+            added[kh]["chat_p50_ms"] <= TARGET_ADDED_P50_MS,
+        ),
+        "added_ttfb": (
+            added[kh]["ttfb_p50_ms"],
+            TARGET_ADDED_TTFB_MS,
+            added[kh]["ttfb_p50_ms"] <= TARGET_ADDED_TTFB_MS,
+        ),
         "rps_share": (share[kh], TARGET_RPS_SHARE, share[kh] >= TARGET_RPS_SHARE),
         "c32_p99_ratio": (p99_ratio[kh], TARGET_P99_RATIO, p99_ratio[kh] <= TARGET_P99_RATIO),
         "rss_mb": (rss_mb, TARGET_RSS_MB, rss_kb is None or rss_mb <= TARGET_RSS_MB),
-        "startup_s": (startup_s, TARGET_STARTUP_S,
-                      startup_s is None or startup_s <= TARGET_STARTUP_S),
+        "startup_s": (
+            startup_s,
+            TARGET_STARTUP_S,
+            startup_s is None or startup_s <= TARGET_STARTUP_S,
+        ),
         "errors": (rows[kh]["errors"], 0, rows[kh]["errors"] == 0),
     }
     met = all(ok for _, _, ok in targets.values())
-    return {"rows": rows, "added_over_direct": added, "rps_share_of_direct": share,
-            "c32_p99_over_direct": p99_ratio, "targets": targets, "targets_met": met}
+    return {
+        "rows": rows,
+        "added_over_direct": added,
+        "rps_share_of_direct": share,
+        "c32_p99_over_direct": p99_ratio,
+        "targets": targets,
+        "targets_met": met,
+    }
 
 
 def render(result: JSON) -> str:
@@ -89,8 +116,9 @@ def render(result: JSON) -> str:
     conc = result["plan"]["throughput"]["concurrency"]
     long_conc = result["plan"]["throughput"].get("long_concurrency", 8)
 
-    def line(label: str, key: str, fmt: str = "{:8.2f}", added_key: str | None = None,
-             extra: str = "") -> str:
+    def line(
+        label: str, key: str, fmt: str = "{:8.2f}", added_key: str | None = None, extra: str = ""
+    ) -> str:
         cells = [fmt.format(rows[n][key]) for n in NAMES]
         if added_key:
             extra = "".join(f"{added[n][added_key]:+10.2f}" for n in ("bare", "keyhouse"))
@@ -99,8 +127,7 @@ def render(result: JSON) -> str:
     def share(key: str, fmt: str) -> str:
         return "".join(f"{fmt.format(s[key][n]):>10}" for n in ("bare", "keyhouse"))
 
-    header = (f"{'':<30}" + "".join(f"{n:>10}" for n in NAMES)
-              + f"{'bare':>10}{'keyhouse':>10}")
+    header = f"{'':<30}" + "".join(f"{n:>10}" for n in NAMES) + f"{'bare':>10}{'keyhouse':>10}"
     rss = result["keyhouse_rss_kb"]["after_load"]
     idle = result["keyhouse_rss_kb"]["idle"]
     plan = result["plan"]
@@ -123,10 +150,17 @@ def render(result: JSON) -> str:
         line("stream TTFB p99 (ms)", "ttfb_p99_ms"),
         line("stream whole p50 (ms)", "stream_p50_ms"),
         f"{'':<60}{'(share of direct)':>20}",
-        line(f"chat req/s @{conc}", "chat_rps", "{:8.0f}",
-             extra=share("rps_share_of_direct", "{:.0%}")),
-        line(f"chat p99 @{conc} (ms)", "chat_c32_p99_ms",
-             extra=share("c32_p99_over_direct", "{:.2f}x")),
+        line(
+            f"chat req/s @{conc}",
+            "chat_rps",
+            "{:8.0f}",
+            extra=share("rps_share_of_direct", "{:.0%}"),
+        ),
+        line(
+            f"chat p99 @{conc} (ms)",
+            "chat_c32_p99_ms",
+            extra=share("c32_p99_over_direct", "{:.2f}x"),
+        ),
         line(f"stream req/s @{conc}", "stream_rps", "{:8.0f}"),
         line(f"stream tokens/s @{long_conc}", "tokens_per_s", "{:8.0f}"),
         line("server CPU ms/req, chat", "chat_cpu_ms", "{:8.3f}"),
@@ -142,17 +176,20 @@ def render(result: JSON) -> str:
         "",
         "targets (keyhouse, from this run):",
     ]
-    labels = {"added_p50": ("added p50", "ms", "<="), "added_ttfb": ("stream TTFB added", "ms",
-                                                                      "<="),
-              "rps_share": (f"req/s @{conc} share of direct", "", ">="),
-              "c32_p99_ratio": (f"p99 @{conc} over direct", "x", "<="),
-              "rss_mb": ("RSS after load", "MB", "<="),
-              "startup_s": ("start-up to first answer", "s", "<="),
-              "errors": ("errors", "", "==")}
+    labels = {
+        "added_p50": ("added p50", "ms", "<="),
+        "added_ttfb": ("stream TTFB added", "ms", "<="),
+        "rps_share": (f"req/s @{conc} share of direct", "", ">="),
+        "c32_p99_ratio": (f"p99 @{conc} over direct", "x", "<="),
+        "rss_mb": ("RSS after load", "MB", "<="),
+        "startup_s": ("start-up to first answer", "s", "<="),
+        "errors": ("errors", "", "=="),
+    }
     for key, (value, bound, passed) in s["targets"].items():
         label, unit, op = labels[key]
         shown = "n/a" if value is None else f"{value:.2f}"
-        out.append(f"  {label:<32} {shown:>8} {unit:<2} ({op} {bound:g})  "
-                   f"{'ok' if passed else 'MISSED'}")
+        out.append(
+            f"  {label:<32} {shown:>8} {unit:<2} ({op} {bound:g})  {'ok' if passed else 'MISSED'}"
+        )
     out.append(f"→ {ok}")
     return "\n".join(out)

@@ -43,8 +43,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str,
-                  log: Path, seconds: float = 30.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], name: str, log: Path, seconds: float = 30.0
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -70,14 +71,20 @@ class Processes:
         self.pin = pin
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, argv: list[str], role: str,
-              env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Path]:
+    def start(
+        self, name: str, argv: list[str], role: str, env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], Path]:
         if self.pin is not None:
             argv = ["taskset", "-c", str(self.pin[role]), *argv]
         log = self.workdir / f"{name}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                       env={**os.environ, **(env or {})})
+            process = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+            )
         self.started.append(process)
         return process, log
 
@@ -111,18 +118,32 @@ def configure_keyhouse(base: str, admin_token: str, upstream: str) -> str:
     """Create a key, an endpoint and an access token through the admin API."""
     headers = {"authorization": f"Bearer {admin_token}"}
     with httpx.Client(base_url=base, headers=headers, timeout=30, trust_env=False) as client:
-        key = client.post("/api/v1/keys", json={
-            "name": "bench-upstream", "provider": "openai_compatible",
-            "credentials": {"api_key": "sk-bench-" + secrets.token_hex(16)},
-            "config": {"base_url": f"{upstream}/v1"}})
+        key = client.post(
+            "/api/v1/keys",
+            json={
+                "name": "bench-upstream",
+                "provider": "openai_compatible",
+                "credentials": {"api_key": "sk-bench-" + secrets.token_hex(16)},
+                "config": {"base_url": f"{upstream}/v1"},
+            },
+        )
         key.raise_for_status()
-        endpoint = client.post("/api/v1/endpoints", json={
-            "name": "bench-chat", "task": "chat",
-            "targets": [{"key_id": key.json()["id"], "model": "bench-model"}]})
+        endpoint = client.post(
+            "/api/v1/endpoints",
+            json={
+                "name": "bench-chat",
+                "task": "chat",
+                "targets": [{"key_id": key.json()["id"], "model": "bench-model"}],
+            },
+        )
         endpoint.raise_for_status()
-        client.post("/api/v1/endpoints", json={
-            "name": "bench-long", "task": "chat",
-            "targets": [{"key_id": key.json()["id"], "model": "bench-long"}]}
+        client.post(
+            "/api/v1/endpoints",
+            json={
+                "name": "bench-long",
+                "task": "chat",
+                "targets": [{"key_id": key.json()["id"], "model": "bench-long"}],
+            },
         ).raise_for_status()
         token = client.post("/api/v1/access-tokens", json={"name": "bench"})
         token.raise_for_status()
@@ -131,8 +152,9 @@ def configure_keyhouse(base: str, admin_token: str, upstream: str) -> str:
         body = {"model": "bench-chat", "messages": [{"role": "user", "content": "hi"}]}
         deadline = time.monotonic() + 10
         while True:
-            answer = client.post("/v1/chat/completions", json=body,
-                                 headers={"authorization": f"Bearer {access}"})
+            answer = client.post(
+                "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {access}"}
+            )
             if answer.status_code == 200:
                 return access
             if time.monotonic() > deadline:
@@ -140,12 +162,19 @@ def configure_keyhouse(base: str, admin_token: str, upstream: str) -> str:
             time.sleep(0.1)
 
 
-def first_answer_seconds(procs: Processes, argv: list[str], env: dict[str, str], port: int,
-                         access: str, name: str = "keyhouse-restart") -> tuple[float, Any]:
+def first_answer_seconds(
+    procs: Processes,
+    argv: list[str],
+    env: dict[str, str],
+    port: int,
+    access: str,
+    name: str = "keyhouse-restart",
+) -> tuple[float, Any]:
     """Start ``keyhouse serve`` on an existing home and time it to its first gateway
     answer (a 200 chat completion): imports, bootstrap, registry load, bind, serve."""
-    body = json.dumps({"model": "bench-chat",
-                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    body = json.dumps(
+        {"model": "bench-chat", "messages": [{"role": "user", "content": "hi"}]}
+    ).encode()
     started = time.monotonic()
     process, log = procs.start(name, argv, "proxy", env)
     headers = {"authorization": f"Bearer {access}", "content-type": "application/json"}
@@ -154,8 +183,9 @@ def first_answer_seconds(procs: Processes, argv: list[str], env: dict[str, str],
             if process.poll() is not None:
                 raise SystemExit(f"{name} exited with {process.returncode}:\n{tail(log)}")
             try:
-                answer = client.post(f"http://127.0.0.1:{port}/v1/chat/completions",
-                                     content=body, headers=headers)
+                answer = client.post(
+                    f"http://127.0.0.1:{port}/v1/chat/completions", content=body, headers=headers
+                )
                 if answer.status_code == 200:
                     return time.monotonic() - started, process
             except httpx.TransportError:
@@ -196,29 +226,45 @@ def run(args: argparse.Namespace) -> JSON:
     pin = pinning(args.pin)
     load_before = os.getloadavg()[0]
     if load_before > 1.0:
-        print(f"note: load average is {load_before:.1f}; other work on this machine will "
-              "show up in the latencies (the server-CPU rows are less affected)",
-              file=sys.stderr)
+        print(
+            f"note: load average is {load_before:.1f}; other work on this machine will "
+            "show up in the latencies (the server-CPU rows are less affected)",
+            file=sys.stderr,
+        )
     with workdir() as work:
         procs = Processes(work, pin)
         try:
             up_port, bare_port, kh_port = free_port(), free_port(), free_port()
             upstream = f"http://127.0.0.1:{up_port}"
-            up, up_log = procs.start("upstream", [sys.executable, "-m", "bench.upstream",
-                                                  "--port", str(up_port)], "upstream")
-            bare, bare_log = procs.start("bare", [
-                sys.executable, "-m", "bench.bare_proxy", "--port", str(bare_port),
-                "--upstream", upstream], "proxy")
+            up, up_log = procs.start(
+                "upstream",
+                [sys.executable, "-m", "bench.upstream", "--port", str(up_port)],
+                "upstream",
+            )
+            bare, bare_log = procs.start(
+                "bare",
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.bare_proxy",
+                    "--port",
+                    str(bare_port),
+                    "--upstream",
+                    upstream,
+                ],
+                "proxy",
+            )
             admin_token = "kh_bench_admin_" + secrets.token_urlsafe(32)
-            env = {"KEYHOUSE_HOME": str(work / "home"),
-                   "KEYHOUSE_ADMIN_TOKEN": admin_token,
-                   "KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS": "true"}
+            env = {
+                "KEYHOUSE_HOME": str(work / "home"),
+                "KEYHOUSE_ADMIN_TOKEN": admin_token,
+                "KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS": "true",
+            }
             if args.log_level:
                 env["KEYHOUSE_LOG_LEVEL"] = args.log_level
             if args.usage == "off":  # the "before" of usage recording's cost
                 env["KEYHOUSE_USAGE_RECORDING"] = "false"
-            kh_argv = [*keyhouse_argv(), "serve", "--host", "127.0.0.1", "--port",
-                       str(kh_port)]
+            kh_argv = [*keyhouse_argv(), "serve", "--host", "127.0.0.1", "--port", str(kh_port)]
             kh, kh_log = procs.start("keyhouse", kh_argv, "proxy", env)
             wait_for_port(up_port, up, "upstream", up_log)
             wait_for_port(bare_port, bare, "bare proxy", bare_log)
@@ -231,19 +277,41 @@ def run(args: argparse.Namespace) -> JSON:
 
             plan = {
                 "targets": [
-                    {"name": "direct", "url": f"{upstream}/v1/chat/completions",
-                     "model": "bench-model", "long_model": "bench-long", "pid": up.pid},
-                    {"name": "bare", "url": f"http://127.0.0.1:{bare_port}/v1/chat/completions",
-                     "model": "bench-model", "long_model": "bench-long", "pid": bare.pid},
-                    {"name": "keyhouse", "model": "bench-chat", "long_model": "bench-long",
-                     "token": access, "pid": kh.pid,
-                     "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions"},
+                    {
+                        "name": "direct",
+                        "url": f"{upstream}/v1/chat/completions",
+                        "model": "bench-model",
+                        "long_model": "bench-long",
+                        "pid": up.pid,
+                    },
+                    {
+                        "name": "bare",
+                        "url": f"http://127.0.0.1:{bare_port}/v1/chat/completions",
+                        "model": "bench-model",
+                        "long_model": "bench-long",
+                        "pid": bare.pid,
+                    },
+                    {
+                        "name": "keyhouse",
+                        "model": "bench-chat",
+                        "long_model": "bench-long",
+                        "token": access,
+                        "pid": kh.pid,
+                        "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions",
+                    },
                 ],
-                "latency": {"rounds": args.rounds, "requests": args.requests,
-                            "warmup": args.warmup},
-                "throughput": {"concurrency": args.concurrency, "seconds": args.seconds,
-                               "warmup": 0.5, "long_concurrency": 8,
-                               "long_tokens": LONG_TOKENS},
+                "latency": {
+                    "rounds": args.rounds,
+                    "requests": args.requests,
+                    "warmup": args.warmup,
+                },
+                "throughput": {
+                    "concurrency": args.concurrency,
+                    "seconds": args.seconds,
+                    "warmup": 0.5,
+                    "long_concurrency": 8,
+                    "long_tokens": LONG_TOKENS,
+                },
             }
             plan_file = work / "plan.json"
             plan_file.write_text(json.dumps(plan))
@@ -251,11 +319,12 @@ def run(args: argparse.Namespace) -> JSON:
             if pin is not None:
                 argv = ["taskset", "-c", str(pin["load"]), *argv]
             started = time.monotonic()
-            done = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=300,
-                                  check=False)
+            done = subprocess.run(argv, cwd=ROOT, capture_output=True, timeout=300, check=False)
             if done.returncode != 0:
-                raise SystemExit(f"load generator failed:\n{done.stderr.decode()[-3000:]}\n"
-                                 f"keyhouse log:\n{tail(kh_log)}")
+                raise SystemExit(
+                    f"load generator failed:\n{done.stderr.decode()[-3000:]}\n"
+                    f"keyhouse log:\n{tail(kh_log)}"
+                )
             raw = json.loads(done.stdout)
             rss_loaded = rss_kb(kh.pid)
             return {
@@ -263,8 +332,10 @@ def run(args: argparse.Namespace) -> JSON:
                 "load_seconds": round(time.monotonic() - started, 1),
                 "pinning": pin,
                 "cpus": os.cpu_count(),
-                "load_average": {"before": round(load_before, 2),
-                                 "after": round(os.getloadavg()[0], 2)},
+                "load_average": {
+                    "before": round(load_before, 2),
+                    "after": round(os.getloadavg()[0], 2),
+                },
                 "python": sys.version.split()[0],
                 "plan": {k: v for k, v in plan.items() if k != "targets"},
                 "keyhouse_rss_kb": {"idle": rss_idle, "after_load": rss_loaded},
@@ -277,17 +348,28 @@ def run(args: argparse.Namespace) -> JSON:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--pin", action="store_true",
-                        help="pin the proxies to one core and the upstream and load generator "
-                             "to another (helps on an idle machine; hurts when other work "
-                             "competes for the cores, since nothing can move)")
-    parser.add_argument("--log-level", default=None,
-                        help="KEYHOUSE_LOG_LEVEL for the server (default: as shipped)")
-    parser.add_argument("--usage", choices=["on", "off"], default="on",
-                        help="usage records, metrics and spans per call (default: on)")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin the proxies to one core and the upstream and load generator "
+        "to another (helps on an idle machine; hurts when other work "
+        "competes for the cores, since nothing can move)",
+    )
+    parser.add_argument(
+        "--log-level", default=None, help="KEYHOUSE_LOG_LEVEL for the server (default: as shipped)"
+    )
+    parser.add_argument(
+        "--usage",
+        choices=["on", "off"],
+        default="on",
+        help="usage records, metrics and spans per call (default: on)",
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=300, help="per target per round")
     parser.add_argument("--warmup", type=int, default=100)

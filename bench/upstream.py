@@ -12,25 +12,43 @@ from typing import Any
 
 import uvicorn
 
-COMPLETION = json.dumps({
-    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000,
-    "model": "bench-model", "system_fingerprint": "fp_bench",
-    "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                 "message": {"role": "assistant", "content": "Hello! How can I help you?",
-                             "refusal": None}}],
-    "usage": {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16},
-}).encode()
+COMPLETION = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "bench-model",
+        "system_fingerprint": "fp_bench",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {
+                    "role": "assistant",
+                    "content": "Hello! How can I help you?",
+                    "refusal": None,
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16},
+    }
+).encode()
 
 WORDS = ["Hello!", " How", " can", " I", " help", " you", " today", "?"]
 
 
-def _chunk(delta: dict[str, Any], finish: str | None = None,
-           usage: dict[str, int] | None = None) -> bytes:
+def _chunk(
+    delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None
+) -> bytes:
     data: dict[str, Any] = {
-        "id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000,
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
         "model": "bench-model",
-        "choices": [] if usage else [{"index": 0, "delta": delta, "logprobs": None,
-                                      "finish_reason": finish}],
+        "choices": []
+        if usage
+        else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
     }
     if usage:
         data["usage"] = usage
@@ -45,8 +63,10 @@ DONE = b"data: [DONE]\n\n"
 LONG_TOKENS = 500
 LONG = _chunk({"content": " tok"})
 
-JSON_HEADERS = [(b"content-type", b"application/json"),
-                (b"content-length", str(len(COMPLETION)).encode())]
+JSON_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(COMPLETION)).encode()),
+]
 SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 
 
@@ -83,8 +103,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning",
-                access_log=False, lifespan="on")
+    uvicorn.run(
+        app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, lifespan="on"
+    )
 
 
 if __name__ == "__main__":

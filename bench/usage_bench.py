@@ -38,8 +38,9 @@ from keyhouse.usage import queries, sink
 from keyhouse.usage.record import UsageRecord
 from keyhouse.usage.writer import UsageWriter
 
-POSTGRES = os.environ.get("KEYHOUSE_BENCH_POSTGRES",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES = os.environ.get(
+    "KEYHOUSE_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 TARGET_MS = {"sqlite": 1000.0, "postgresql": 300.0}
 WRITER_TARGET = 5000.0
 
@@ -47,13 +48,22 @@ WRITER_TARGET = 5000.0
 class Traffic:
     def __init__(self, seed: int = 1) -> None:
         self.rng = random.Random(seed)
-        models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash",
-                  "text-embedding-3-small", "mistral-large-latest"]
+        models = [
+            "gpt-4o",
+            "gpt-4o-mini",
+            "claude-sonnet-4-5",
+            "gemini-2.5-flash",
+            "text-embedding-3-small",
+            "mistral-large-latest",
+        ]
         providers = ["openai", "openai", "anthropic", "gemini", "openai", "mistral"]
-        self.endpoints = [(uuid.uuid4().hex[:36], f"endpoint-{i}", f"key{i % 6}",
-                           models[i % 6], providers[i % 6]) for i in range(12)]
+        self.endpoints = [
+            (uuid.uuid4().hex[:36], f"endpoint-{i}", f"key{i % 6}", models[i % 6], providers[i % 6])
+            for i in range(12)
+        ]
         self.tokens: list[tuple[str | None, str | None]] = [
-            (uuid.uuid4().hex, f"app-{i}") for i in range(25)] + [(None, None)]
+            (uuid.uuid4().hex, f"app-{i}") for i in range(25)
+        ] + [(None, None)]
 
     def record(self, at: datetime) -> UsageRecord:
         rng = self.rng
@@ -63,14 +73,29 @@ class Traffic:
         latency = rng.lognormvariate(6.0, 0.8)
         inp, out = rng.randint(20, 4000), rng.randint(0, 800)
         return UsageRecord(
-            operation="chat", endpoint_id=endpoint_id, endpoint_name=endpoint,
-            token_id=token_id, token_name=token, is_admin=token_id is None,
-            stream=rng.random() < 0.5, status=status,
-            error_code="upstream_error" if status >= 400 else None, key_id=key,
-            key_name=f"name-{key}", credential_version=1, provider=provider, model=model,
-            latency_ms=latency, ttfb_ms=latency / 3, input_tokens=inp, output_tokens=out,
-            cached_input_tokens=0, cost_usd=(inp * 2.5 + out * 10) / 1e6, attempts=1,
-            at=at)
+            operation="chat",
+            endpoint_id=endpoint_id,
+            endpoint_name=endpoint,
+            token_id=token_id,
+            token_name=token,
+            is_admin=token_id is None,
+            stream=rng.random() < 0.5,
+            status=status,
+            error_code="upstream_error" if status >= 400 else None,
+            key_id=key,
+            key_name=f"name-{key}",
+            credential_version=1,
+            provider=provider,
+            model=model,
+            latency_ms=latency,
+            ttfb_ms=latency / 3,
+            input_tokens=inp,
+            output_tokens=out,
+            cached_input_tokens=0,
+            cost_usd=(inp * 2.5 + out * 10) / 1e6,
+            attempts=1,
+            at=at,
+        )
 
 
 @contextmanager
@@ -121,8 +146,10 @@ def seed(store: Store, traffic: Traffic, n: int, days: int, now: datetime) -> fl
     batch = 5000
     started = time.perf_counter()
     for start in range(0, n, batch):
-        chunk = [traffic.record(now - timedelta(seconds=traffic.rng.uniform(0, span)))
-                 for _ in range(min(batch, n - start))]
+        chunk = [
+            traffic.record(now - timedelta(seconds=traffic.rng.uniform(0, span)))
+            for _ in range(min(batch, n - start))
+        ]
         sink.write_batch(store, chunk)
         if start and start % 100_000 == 0:
             print(f"  seeded {start:,}", file=sys.stderr, flush=True)
@@ -151,21 +178,24 @@ def bench_store(kind: str, n: int, writer_n: int) -> dict[str, Any]:
         out["seed_records_per_s"] = round(seed(store, traffic, n, 30, now))
         start, end = now - timedelta(days=30), now + timedelta(minutes=1)
         with store.engine.connect() as conn:
-            out["hourly_rows"] = conn.execute(sa.text(
-                "SELECT count(*) FROM usage_hourly")).scalar()
+            out["hourly_rows"] = conn.execute(sa.text("SELECT count(*) FROM usage_hourly")).scalar()
         token_id = traffic.tokens[3][0]
         for group_by in ("token", "day", "endpoint"):
+
             def report(group_by: str = group_by) -> Any:
                 with store.read() as session:
                     return queries.report(session, start, end, group_by)
+
             ms, result = timed(report)
             out[f"report_30d_by_{group_by}_ms"] = round(ms, 1)
             out[f"report_30d_by_{group_by}_requests"] = result["totals"]["requests"]
 
         def page(before: str | None = None, status: str | None = None) -> Any:
             with store.read() as session:
-                return queries.requests_page(session, 50, before,
-                                             queries.Filters(token=token_id), status)
+                return queries.requests_page(
+                    session, 50, before, queries.Filters(token=token_id), status
+                )
+
         ms, (_, cursor) = timed(page)
         out["page_token_first_ms"] = round(ms, 1)
         for _ in range(20):  # 20 pages in: the cursor walks the index, it does not skip
@@ -189,8 +219,11 @@ def page_all(store: Store) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.usage_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.usage_bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--writer-records", type=int, default=50_000)
     parser.add_argument("--stores", default="sqlite,postgres")

@@ -17,8 +17,9 @@ ADMIN_TOKEN = "kh_admin_test_" + "A" * 43
 CANARY = "sk-canary-" + "7Q" * 20  # a secret that must never come back out
 # How many requests carried the canary into the app (so the final check is not vacuous).
 CANARY_USES = [0]
-POSTGRES_URL = os.environ.get("KEYHOUSE_TEST_POSTGRES",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "KEYHOUSE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 class _KeepAll(logging.Handler):

@@ -65,8 +65,9 @@ class KeyhouseApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def gateway_lifespan(gateway: Gateway, allow_private: bool
-                     ) -> contextlib.AbstractAsyncContextManager[Upstream]:
+def gateway_lifespan(
+    gateway: Gateway, allow_private: bool
+) -> contextlib.AbstractAsyncContextManager[Upstream]:
     """The process's one upstream client, made on the serving loop and handed to the
     gateway; closed at shutdown."""
 
@@ -92,22 +93,29 @@ def tame_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None,
-               *, tune_gc: bool = False, span_exporter: Any = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    services: Services | None = None,
+    *,
+    tune_gc: bool = False,
+    span_exporter: Any = None,
+) -> FastAPI:
     """``tune_gc`` is for a serving process (``keyhouse serve``), not for tests that
     build many apps in one process. ``span_exporter``: an OpenTelemetry span exporter
     to use instead of OTLP (tests)."""
     settings = settings or (services.settings if services else Settings())
     services = services or bootstrap(settings)
-    gateway = Gateway(registry=services.registry, router=Router(adapters=Adapters()),
-                      max_body_bytes=settings.max_body_bytes,
-                      session_check=session_checker(services.sessions.lookup))
+    gateway = Gateway(
+        registry=services.registry,
+        router=Router(adapters=Adapters()),
+        max_body_bytes=settings.max_body_bytes,
+        session_check=session_checker(services.sessions.lookup),
+    )
     gateway_routes.install(gateway)
     alerts = limits_setup.alert_sender(settings)
     limiter = limits_setup.build_limiter(settings, cost=prices.cost_usd, alerts=alerts)
     limits_hooks.install(gateway, limiter)
-    usage = UsageService(settings, services.store, services.registry,
-                         span_exporter=span_exporter)
+    usage = UsageService(settings, services.store, services.registry, span_exporter=span_exporter)
     gateway.on_complete.append(usage.on_call)
     limits_metrics.register(usage.metrics.registry, limiter, alerts)
 
@@ -116,7 +124,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         async with gateway_lifespan(gateway, settings.allow_private_upstreams) as upstream:
             app.state.http = upstream
             poller = asyncio.create_task(
-                services.registry.poll_forever(settings.poll_interval_seconds))
+                services.registry.poll_forever(settings.poll_interval_seconds)
+            )
             await usage.start()
             if tune_gc:
                 tame_gc()
@@ -139,8 +148,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     # Every log record of the process is scrubbed of the secrets this app opens.
     redaction.protect_logs(services.registry.secrets)
-    app = KeyhouseApp(title="Keyhouse", version="0.1.0", lifespan=lifespan,
-                      openapi_url=None, docs_url=None, redoc_url=None)
+    app = KeyhouseApp(
+        title="Keyhouse",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.gateway = gateway
     app.state.gateway = gateway
     app.state.services = services
@@ -168,10 +183,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             await anyio.to_thread.run_sync(check_store)
         except KeyhouseError as exc:
-            return JSONResponse({"status": "unavailable", "reason": exc.code,
-                                 "limits": limits}, status_code=503)
-        return JSONResponse({"status": "ready", "config_version": services.registry.version,
-                             "limits": limits})
+            return JSONResponse(
+                {"status": "unavailable", "reason": exc.code, "limits": limits}, status_code=503
+            )
+        return JSONResponse(
+            {"status": "ready", "config_version": services.registry.version, "limits": limits}
+        )
 
     for admin_router in ROUTERS:
         app.include_router(admin_router, dependencies=DEPENDENCIES)
@@ -180,6 +197,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if (STATIC / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="ui")
     else:
+
         @app.get("/", include_in_schema=False)
         async def no_ui() -> HTMLResponse:
             return HTMLResponse(_NO_UI)

@@ -39,8 +39,9 @@ def render(request: Request, exc: KeyhouseError) -> JSONResponse:
 def _validation_fields(errors: list[Any]) -> list[dict[str, str]]:
     fields = []
     for err in errors:
-        loc = [printable(str(p)) for p in err.get("loc", ())
-               if p not in ("body", "query", "header")]
+        loc = [
+            printable(str(p)) for p in err.get("loc", ()) if p not in ("body", "query", "header")
+        ]
         # Only the location and pydantic's message: never the offending input, which may
         # be a secret.
         fields.append({"field": ".".join(loc) or "body", "message": str(err.get("msg", ""))})
@@ -51,8 +52,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(KeyhouseError)
     async def _keyhouse(request: Request, exc: KeyhouseError) -> JSONResponse:
         if exc.status >= 500:
-            log.warning("%s %s -> %s %s", request.method, request.url.path, exc.status,
-                        exc.code)
+            log.warning("%s %s -> %s %s", request.method, request.url.path, exc.status, exc.code)
         return render(request, exc)
 
     @app.exception_handler(RequestValidationError)
@@ -62,8 +62,9 @@ def install(app: FastAPI) -> None:
             return render(request, BadRequest("The request body is not valid JSON."))
         fields = _validation_fields(errors)
         first = fields[0] if fields else {"field": "body", "message": "invalid"}
-        return render(request, ValidationFailed(f"{first['field']}: {first['message']}",
-                                                fields=fields))
+        return render(
+            request, ValidationFailed(f"{first['field']}: {first['message']}", fields=fields)
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -71,11 +72,12 @@ def install(app: FastAPI) -> None:
             return render(request, NotFound("No such route."))
         if exc.status_code == 405:
             return render(request, MethodNotAllowed())
-        return JSONResponse({"error": {"code": "http_error", "message": "Request failed."}},
-                            status_code=exc.status_code)
+        return JSONResponse(
+            {"error": {"code": "http_error", "message": "Request failed."}},
+            status_code=exc.status_code,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method,
-                  request.url.path)
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
         return render(request, KeyhouseError())

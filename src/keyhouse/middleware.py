@@ -6,8 +6,9 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_TOO_LARGE = json.dumps({"error": {"code": "payload_too_large",
-                                   "message": "The request body is too large."}}).encode()
+_TOO_LARGE = json.dumps(
+    {"error": {"code": "payload_too_large", "message": "The request body is too large."}}
+).encode()
 
 
 class _TooLarge(Exception):
@@ -65,9 +66,16 @@ class BodyLimit:
 
 async def _reject(send: Send) -> None:
     body = _TOO_LARGE
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -75,10 +83,12 @@ _UI_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-     b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-     b"form-action 'self'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        b"form-action 'self'",
+    ),
 ]
 
 

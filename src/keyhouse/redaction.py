@@ -50,7 +50,7 @@ class SecretIndex:
         for secret in fresh:
             for piece in _pieces(secret):
                 wholes.add(piece)
-                grams.update(piece[i:i + FRAGMENT] for i in range(len(piece) - FRAGMENT + 1))
+                grams.update(piece[i : i + FRAGMENT] for i in range(len(piece) - FRAGMENT + 1))
         with self._lock:  # copy-on-write: redact() reads without the lock
             self._wholes = self._wholes | set(fresh) | wholes
             self._grams = self._grams | grams
@@ -64,7 +64,7 @@ class SecretIndex:
             return text
         spans: list[list[int]] = []
         for i in range(len(text) - FRAGMENT + 1):
-            if text[i:i + FRAGMENT] in grams:
+            if text[i : i + FRAGMENT] in grams:
                 if spans and spans[-1][1] >= i:
                     spans[-1][1] = i + FRAGMENT
                 else:

@@ -66,15 +66,29 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
     else:
         generated_token = ensure_admin_token(store)
         hashes = admin_token_hashes(store)
-    registry = LiveRegistry(store, opened.keyring, hashes, settings.max_stale_seconds,
-                            reopen_keyring=reopener(settings, store, providers))
+    registry = LiveRegistry(
+        store,
+        opened.keyring,
+        hashes,
+        settings.max_stale_seconds,
+        reopen_keyring=reopener(settings, store, providers),
+    )
     registry.load()
     store.on_commit(registry.load)
     return Services(
-        settings=settings, store=store, keyring=opened.keyring, registry=registry,
-        keys=KeyService(store, opened.keyring, settings.allow_private_upstreams,
-                        settings.allow_ambient_credentials),
-        endpoints=EndpointService(store), tokens=AccessTokenService(store),
+        settings=settings,
+        store=store,
+        keyring=opened.keyring,
+        registry=registry,
+        keys=KeyService(
+            store,
+            opened.keyring,
+            settings.allow_private_upstreams,
+            settings.allow_ambient_credentials,
+        ),
+        endpoints=EndpointService(store),
+        tokens=AccessTokenService(store),
         sessions=SessionService(store, settings.session_ttl_seconds),
-        generated_admin_token=generated_token, generated_kek_file=opened.generated_file,
+        generated_admin_token=generated_token,
+        generated_kek_file=opened.generated_file,
     )

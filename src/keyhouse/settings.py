@@ -27,8 +27,10 @@ class Settings(BaseSettings):
 
     # Where new KEK versions live; the others stay readable while their settings are set.
     # Unset: the passphrase when one is set, else the key file.
-    kek_provider: Literal["file", "passphrase", "aws_kms", "gcp_kms", "azure_keyvault",
-                          "vault_transit"] | None = None
+    kek_provider: (
+        Literal["file", "passphrase", "aws_kms", "gcp_kms", "azure_keyvault", "vault_transit"]
+        | None
+    ) = None
     kms_timeout_seconds: float = 5.0
     aws_kms_key_id: str | None = None  # key id, ARN or alias ARN
     aws_kms_region: str | None = None
@@ -81,8 +83,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # Set → one OpenTelemetry span per gateway call, exported over OTLP/HTTP.
     otel_exporter_otlp_endpoint: str | None = Field(
-        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT",
-                                                    "otel_exporter_otlp_endpoint"))
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -40,9 +40,10 @@ def printable(part: str) -> str:
 
 
 async def check_request_text(request: Request) -> None:
-    fields = [{"field": printable(name), "message": MESSAGE}
-              for name, value in (*request.path_params.items(),
-                                  *request.query_params.multi_items())
-              if isinstance(value, str) and is_bad_text(value)]
+    fields = [
+        {"field": printable(name), "message": MESSAGE}
+        for name, value in (*request.path_params.items(), *request.query_params.multi_items())
+        if isinstance(value, str) and is_bad_text(value)
+    ]
     if fields:
         raise ValidationFailed(f"{fields[0]['field']}: {MESSAGE}", fields=fields)

@@ -55,8 +55,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     missing = [p for p in (claude_binary(), codex_binary()) if not p.exists()]
     if not missing:
         return
-    skip = pytest.mark.skip(reason=f"the coding agents are not installed ({missing[0]}); "
-                            "run `make agents`")
+    skip = pytest.mark.skip(
+        reason=f"the coding agents are not installed ({missing[0]}); run `make agents`"
+    )
     for item in items:
         if Path(str(item.fspath)).parent == HERE:
             item.add_marker(skip)
@@ -67,31 +68,44 @@ def recording_proxy(upstream: str) -> Starlette:
 
     async def forward(request: Request) -> Response:
         body = await request.body()
-        request.app.state.calls.append(Recorded(
-            request.method, request.url.path, request.url.query, dict(request.headers), body,
-            None))
+        request.app.state.calls.append(
+            Recorded(
+                request.method,
+                request.url.path,
+                request.url.query,
+                dict(request.headers),
+                body,
+                None,
+            )
+        )
         client = httpx.AsyncClient(timeout=120)
-        headers = {k: v for k, v in request.headers.items()
-                   if k.lower() not in ("host", "content-length")}
-        url = upstream + request.url.path + (f"?{request.url.query}" if request.url.query
-                                             else "")
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        url = upstream + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         upstream_response = await client.send(
-            client.build_request(request.method, url, headers=headers, content=body),
-            stream=True)
+            client.build_request(request.method, url, headers=headers, content=body), stream=True
+        )
 
         async def close() -> None:
             await upstream_response.aclose()
             await client.aclose()
 
-        kept = {k: v for k, v in upstream_response.headers.items()
-                if k.lower() not in ("content-length", "transfer-encoding",
-                                     "content-encoding")}
-        return StreamingResponse(upstream_response.aiter_raw(),
-                                 status_code=upstream_response.status_code, headers=kept,
-                                 background=BackgroundTask(close))
+        kept = {
+            k: v
+            for k, v in upstream_response.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "content-encoding")
+        }
+        return StreamingResponse(
+            upstream_response.aiter_raw(),
+            status_code=upstream_response.status_code,
+            headers=kept,
+            background=BackgroundTask(close),
+        )
 
-    app = Starlette(routes=[Route("/{path:path}", forward,
-                                  methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])
+    app = Starlette(
+        routes=[Route("/{path:path}", forward, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]
+    )
     app.state.calls = []
     return app
 
@@ -109,8 +123,9 @@ class Stack:
 
 
 def _admin(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, timeout=30,
-                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    return httpx.Client(
+        base_url=url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
 
 
 def _created(response: httpx.Response) -> Any:
@@ -131,39 +146,93 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         proxy = stack.enter_context(serve(proxy_app))
         admin = stack.enter_context(_admin(url))
         keys = {
-            "anthropic": _created(admin.post("/api/v1/keys", json={
-                "name": "anthropic", "provider": "anthropic",
-                "credentials": {"api_key": ANTHROPIC_KEY}, "config": {"base_url": claude.url}})),
-            "compatible": _created(admin.post("/api/v1/keys", json={
-                "name": "compatible", "provider": "openai_compatible",
-                "credentials": {"api_key": OPENAI_KEY},
-                "config": {"base_url": f"{gpt.url}/v1"}})),
-            "openai": _created(admin.post("/api/v1/keys", json={
-                "name": "openai", "provider": "openai", "credentials": {"api_key": OPENAI_KEY},
-                "config": {"base_url": f"{gpt.url}/v1"}})),
+            "anthropic": _created(
+                admin.post(
+                    "/api/v1/keys",
+                    json={
+                        "name": "anthropic",
+                        "provider": "anthropic",
+                        "credentials": {"api_key": ANTHROPIC_KEY},
+                        "config": {"base_url": claude.url},
+                    },
+                )
+            ),
+            "compatible": _created(
+                admin.post(
+                    "/api/v1/keys",
+                    json={
+                        "name": "compatible",
+                        "provider": "openai_compatible",
+                        "credentials": {"api_key": OPENAI_KEY},
+                        "config": {"base_url": f"{gpt.url}/v1"},
+                    },
+                )
+            ),
+            "openai": _created(
+                admin.post(
+                    "/api/v1/keys",
+                    json={
+                        "name": "openai",
+                        "provider": "openai",
+                        "credentials": {"api_key": OPENAI_KEY},
+                        "config": {"base_url": f"{gpt.url}/v1"},
+                    },
+                )
+            ),
         }
         # The aliases are model names the agents have built in: they reach these endpoints
         # without any model setting in the agent.
-        endpoints = {"agents-anthropic": ("anthropic", "claude-haiku-4-5", ["claude-sonnet-4-5"]),
-                     "agents-compatible": ("compatible", "my-model", ["gpt-5-codex"]),
-                     "agents-openai": ("openai", "gpt-4o-mini", [])}
+        endpoints = {
+            "agents-anthropic": ("anthropic", "claude-haiku-4-5", ["claude-sonnet-4-5"]),
+            "agents-compatible": ("compatible", "my-model", ["gpt-5-codex"]),
+            "agents-openai": ("openai", "gpt-4o-mini", []),
+        }
         for name, (key, model, aliases) in endpoints.items():
-            _created(admin.post("/api/v1/endpoints", json={
-                "name": name, "aliases": aliases,
-                "targets": [{"key_id": keys[key]["id"], "model": model}]}))
+            _created(
+                admin.post(
+                    "/api/v1/endpoints",
+                    json={
+                        "name": name,
+                        "aliases": aliases,
+                        "targets": [{"key_id": keys[key]["id"], "model": model}],
+                    },
+                )
+            )
         token = _created(admin.post("/api/v1/access-tokens", json={"name": "agents"}))["token"]
-        yield Stack(url, token, claude_app, gpt_app, proxy_app, proxy.url, home,
-                    {n: m for n, (_, m, _) in endpoints.items()})
+        yield Stack(
+            url,
+            token,
+            claude_app,
+            gpt_app,
+            proxy_app,
+            proxy.url,
+            home,
+            {n: m for n, (_, m, _) in endpoints.items()},
+        )
 
 
 def agent_env(home: Path, **extra: str) -> dict[str, str]:
     """A clean environment: no developer settings or credentials reach the agent."""
     home.mkdir(parents=True, exist_ok=True)
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-            "LANG": "C.UTF-8", "TERM": "dumb", "NO_COLOR": "1", **extra}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "TERM": "dumb",
+        "NO_COLOR": "1",
+        **extra,
+    }
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=180, stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        args,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )

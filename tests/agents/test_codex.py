@@ -41,8 +41,20 @@ def _codex(stack: Stack, endpoint: str, tmp: Path) -> str:
     (home / "config.toml").write_text(CONFIG.format(url=stack.url))
     last = tmp / "last-message.txt"
     env = agent_env(tmp / "home", CODEX_HOME=str(home), KEYHOUSE_API_KEY=stack.token)
-    result = run([str(codex_binary()), "exec", "--skip-git-repo-check", "-m", endpoint,
-                  "-o", str(last), "Say hello to Keyhouse"], env, tmp / "work")
+    result = run(
+        [
+            str(codex_binary()),
+            "exec",
+            "--skip-git-repo-check",
+            "-m",
+            endpoint,
+            "-o",
+            str(last),
+            "Say hello to Keyhouse",
+        ],
+        env,
+        tmp / "work",
+    )
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
     return last.read_text()
 

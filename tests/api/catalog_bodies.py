@@ -11,12 +11,12 @@ from typing import Any
 from keyhouse.providers.catalog import PROVIDERS, AuthMethod, FieldSpec, ProviderSpec
 from keyhouse.testing.fakes.gemini import make_service_account
 
-METHODS: list[tuple[ProviderSpec, AuthMethod]] = [
-    (p, m) for p in PROVIDERS for m in p.auth_methods]
+METHODS: list[tuple[ProviderSpec, AuthMethod]] = [(p, m) for p in PROVIDERS for m in p.auth_methods]
 METHOD_IDS = [f"{p.id}/{m.id}" for p, m in METHODS]
 
 SECRET_FIELDS: list[tuple[ProviderSpec, AuthMethod, FieldSpec]] = [
-    (p, m, f) for p, m in METHODS for f in m.secret_fields]
+    (p, m, f) for p, m in METHODS for f in m.secret_fields
+]
 SECRET_FIELD_IDS = [f"{p.id}/{m.id}/{f.name}" for p, m, f in SECRET_FIELDS]
 
 
@@ -44,12 +44,21 @@ def config_value(spec: FieldSpec, variant: int = 0) -> str:
     return f"{spec.name}-{variant}"
 
 
-def key_body(provider: ProviderSpec, method: AuthMethod, name: str,
-             all_secrets: bool = True, all_config: bool = True) -> dict[str, Any]:
+def key_body(
+    provider: ProviderSpec,
+    method: AuthMethod,
+    name: str,
+    all_secrets: bool = True,
+    all_config: bool = True,
+) -> dict[str, Any]:
     return {
-        "name": name, "provider": provider.id, "auth_method": method.id,
-        "credentials": {f.name: secret_value(f) for f in method.secret_fields
-                        if all_secrets or f.required},
-        "config": {f.name: config_value(f) for f in method.config_fields
-                   if all_config or f.required},
+        "name": name,
+        "provider": provider.id,
+        "auth_method": method.id,
+        "credentials": {
+            f.name: secret_value(f) for f in method.secret_fields if all_secrets or f.required
+        },
+        "config": {
+            f.name: config_value(f) for f in method.config_fields if all_config or f.required
+        },
     }

@@ -35,11 +35,16 @@ class CheckedClient(TestClient):
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=database_url,
-                    kek_file=tmp_path / "kek.key", admin_token=ADMIN_TOKEN,
-                    # Tests enumerate every auth method, the keyless ones too; the consent
-                    # gate itself is tested with the setting off (tests/cloud).
-                    allow_private_upstreams=True, allow_ambient_credentials=True)
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        kek_file=tmp_path / "kek.key",
+        admin_token=ADMIN_TOKEN,
+        # Tests enumerate every auth method, the keyless ones too; the consent
+        # gate itself is tested with the setting off (tests/cloud).
+        allow_private_upstreams=True,
+        allow_ambient_credentials=True,
+    )
 
 
 @pytest.fixture
@@ -57,22 +62,38 @@ def client(settings: Settings, services: Services) -> Iterator[CheckedClient]:
 
 
 def openai_key(name: str = "openai-main", secret: str = CANARY, **config: str) -> dict[str, Any]:
-    return {"name": name, "provider": "openai", "credentials": {"api_key": secret},
-            "config": config}
+    return {
+        "name": name,
+        "provider": "openai",
+        "credentials": {"api_key": secret},
+        "config": config,
+    }
 
 
 def azure_key(name: str = "azure-main", secret: str = CANARY) -> dict[str, Any]:
-    return {"name": name, "provider": "openai", "auth_method": "azure",
-            "credentials": {"api_key": secret},
-            "config": {"endpoint_url": "https://my-resource.openai.azure.com",
-                       "api_version": "2024-10-21"}}
+    return {
+        "name": name,
+        "provider": "openai",
+        "auth_method": "azure",
+        "credentials": {"api_key": secret},
+        "config": {
+            "endpoint_url": "https://my-resource.openai.azure.com",
+            "api_version": "2024-10-21",
+        },
+    }
 
 
 def bedrock_key(name: str = "bedrock-main") -> dict[str, Any]:
-    return {"name": name, "provider": "bedrock", "auth_method": "access_keys",
-            "credentials": {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
-                            "aws_secret_access_key": CANARY},
-            "config": {"region": "us-east-1"}}
+    return {
+        "name": name,
+        "provider": "bedrock",
+        "auth_method": "access_keys",
+        "credentials": {
+            "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "aws_secret_access_key": CANARY,
+        },
+        "config": {"region": "us-east-1"},
+    }
 
 
 @pytest.fixture
@@ -84,11 +105,11 @@ def server_url(settings: Settings, services: Services) -> Iterator[str]:
 def make_runner(url: str) -> Run:
     runner = CliRunner()
 
-    def invoke(*args: str, input: str | None = None,
-               env: Mapping[str, str | None] | None = None) -> Result:
+    def invoke(
+        *args: str, input: str | None = None, env: Mapping[str, str | None] | None = None
+    ) -> Result:
         full_env = {"KEYHOUSE_URL": url, "KEYHOUSE_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
-        result = runner.invoke(main, list(args), input=input, env=full_env,
-                               catch_exceptions=False)
+        result = runner.invoke(main, list(args), input=input, env=full_env, catch_exceptions=False)
         for text in (result.output, result.stdout, result.stderr):
             assert CANARY not in text, f"the secret leaked from {args}"
             assert CANARY[-12:] not in text, f"part of the secret leaked from {args}"

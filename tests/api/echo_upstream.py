@@ -28,8 +28,13 @@ def pieces(secret: str) -> list[str]:
 
 def leaked(text: str, secrets: list[str]) -> list[str]:
     """Every 8-character window of a secret that ``text`` contains."""
-    return [p[i:i + 8] for s in secrets for p in pieces(s) for i in range(len(p) - 7)
-            if p[i:i + 8] in text]
+    return [
+        p[i : i + 8]
+        for s in secrets
+        for p in pieces(s)
+        for i in range(len(p) - 7)
+        if p[i : i + 8] in text
+    ]
 
 
 def _quote(secrets: list[str]) -> str:
@@ -43,13 +48,15 @@ def echo_upstream(secrets: list[str]) -> Iterator[str]:
 
     async def answer(request: Request) -> JSONResponse:
         text = _quote(secrets)
-        body = {"error": {"message": text, "type": "invalid_request_error",
-                          "code": "invalid_api_key"}, "message": text,
-                "error_description": text}
-        return JSONResponse(body, status_code=401,
-                            headers={"x-echo": pieces(secrets[0])[0][:200]})
+        body = {
+            "error": {"message": text, "type": "invalid_request_error", "code": "invalid_api_key"},
+            "message": text,
+            "error_description": text,
+        }
+        return JSONResponse(body, status_code=401, headers={"x-echo": pieces(secrets[0])[0][:200]})
 
-    app = Starlette(routes=[Route("/{path:path}", answer,
-                                  methods=["GET", "POST", "PUT", "DELETE"])])
+    app = Starlette(
+        routes=[Route("/{path:path}", answer, methods=["GET", "POST", "PUT", "DELETE"])]
+    )
     with serve(app) as server:
         yield server.url

@@ -47,16 +47,19 @@ def key_json(run: Run, name: str) -> dict[str, object]:
 
 
 def make_key(run: Run, name: str, provider: str = "openai", *extra: str) -> str:
-    result = run("keys", "create", name, "--provider", provider, "--stdin", *extra,
-                 input=CANARY + "\n")
+    result = run(
+        "keys", "create", name, "--provider", provider, "--stdin", *extra, input=CANARY + "\n"
+    )
     assert result.exit_code == 0, result.output
     return str(key_json(run, name)["id"])
 
 
 # --- creating keys --------------------------------------------------------------------
 
+
 def test_create_from_stdin_value_stdin_json_and_secret_file(
-        run: Run, services: Services, tmp_path: Path) -> None:
+    run: Run, services: Services, tmp_path: Path
+) -> None:
     result = run("keys", "create", "main", "-p", "openai", "--stdin", input=CANARY + "\n")
     assert result.exit_code == 0, result.output
     assert result.stdout == "Created key main (openai/api_key): api_key=sk-…7Q7Q\n"
@@ -64,39 +67,63 @@ def test_create_from_stdin_value_stdin_json_and_secret_file(
     assert secret_of(services, key_id) == CANARY  # stripped of the newline
 
     payload = json.dumps({"aws_access_key_id": AKID, "aws_secret_access_key": CANARY})
-    result = run("keys", "create", "aws", "-p", "bedrock", "--config", "region=us-east-1",
-                 "--stdin", input=payload)
+    result = run(
+        "keys",
+        "create",
+        "aws",
+        "-p",
+        "bedrock",
+        "--config",
+        "region=us-east-1",
+        "--stdin",
+        input=payload,
+    )
     assert result.exit_code == 0, result.output
     key = key_json(run, "aws")
-    assert key["masked"] == {"aws_access_key_id": "AKIA…MPLE",
-                             "aws_secret_access_key": "sk-…7Q7Q"}
+    assert key["masked"] == {"aws_access_key_id": "AKIA…MPLE", "aws_secret_access_key": "sk-…7Q7Q"}
     assert key["config"] == {"region": "us-east-1"}
     assert secret_of(services, str(key["id"]), "aws_secret_access_key") == CANARY
 
     secret = tmp_path / "azure.key"
     secret.write_text(CANARY + "\n")
-    result = run("keys", "create", "azure", "-p", "openai", "-m", "azure",
-                 "-c", "endpoint_url=https://my-resource.openai.azure.com",
-                 "--secret-file", f"api_key={secret}", "-d", "team azure")
+    result = run(
+        "keys",
+        "create",
+        "azure",
+        "-p",
+        "openai",
+        "-m",
+        "azure",
+        "-c",
+        "endpoint_url=https://my-resource.openai.azure.com",
+        "--secret-file",
+        f"api_key={secret}",
+        "-d",
+        "team azure",
+    )
     assert result.exit_code == 0, result.output
     key = key_json(run, "azure")
     # The catalog default is filled in, as the web form does.
-    assert key["config"] == {"endpoint_url": "https://my-resource.openai.azure.com",
-                             "api_version": "2024-10-21"}
+    assert key["config"] == {
+        "endpoint_url": "https://my-resource.openai.azure.com",
+        "api_version": "2024-10-21",
+    }
     assert key["description"] == "team azure"
     assert secret_of(services, str(key["id"])) == CANARY
 
 
 def test_bare_stdin_value_is_refused_when_ambiguous(offline: Run) -> None:
-    result = offline("keys", "create", "aws", "-p", "bedrock", "-c", "region=us-east-1",
-                     "--stdin", input=CANARY)
+    result = offline(
+        "keys", "create", "aws", "-p", "bedrock", "-c", "region=us-east-1", "--stdin", input=CANARY
+    )
     assert result.exit_code == 2
     assert "several secret fields" in result.stderr
     assert "aws_access_key_id" in result.stderr
 
 
-def test_create_and_update_prompt_for_secrets_at_a_terminal(run: Run, services: Services,
-                                                             tty: None) -> None:
+def test_create_and_update_prompt_for_secrets_at_a_terminal(
+    run: Run, services: Services, tty: None
+) -> None:
     result = run("keys", "create", "prompted", "-p", "anthropic", input=CANARY + "\n")
     assert result.exit_code == 0, result.output
     assert "API key (api_key):" in result.output
@@ -143,6 +170,7 @@ def test_secrets_cannot_be_given_on_the_command_line(offline: Run) -> None:
 
 # --- reading keys ---------------------------------------------------------------------
 
+
 def test_list_and_get_show_masks_and_endpoints(run: Run) -> None:
     key_id = make_key(run, "main")
     make_key(run, "claude", "anthropic")
@@ -151,16 +179,26 @@ def test_list_and_get_show_masks_and_endpoints(run: Run) -> None:
     listing = run("keys", "list")
     assert listing.exit_code == 0, listing.output
     header, *rows = listing.stdout.splitlines()
-    assert header.split() == ["NAME", "PROVIDER", "AUTH", "METHOD", "CREDENTIAL", "ENDPOINTS",
-                              "AGE", "UPDATED"]
+    assert header.split() == [
+        "NAME",
+        "PROVIDER",
+        "AUTH",
+        "METHOD",
+        "CREDENTIAL",
+        "ENDPOINTS",
+        "AGE",
+        "UPDATED",
+    ]
     assert [row.split()[:5] for row in rows] == [
         ["claude", "anthropic", "api_key", "api_key=sk-…7Q7Q", "-"],
-        ["main", "openai", "api_key", "api_key=sk-…7Q7Q", "chat"]]
+        ["main", "openai", "api_key", "api_key=sk-…7Q7Q", "chat"],
+    ]
 
     only = run("keys", "list", "--provider", "anthropic", "--json")
     assert [k["name"] for k in json.loads(only.stdout)] == ["claude"]
-    assert [k["name"] for k in json.loads(run("keys", "list", "-s", "mai", "--json").stdout)] \
-        == ["main"]
+    assert [k["name"] for k in json.loads(run("keys", "list", "-s", "mai", "--json").stdout)] == [
+        "main"
+    ]
 
     for ref in ("main", key_id):
         shown = run("keys", "get", ref)
@@ -174,6 +212,7 @@ def test_list_and_get_show_masks_and_endpoints(run: Run) -> None:
 
 
 # --- updating keys --------------------------------------------------------------------
+
 
 def test_update_secret_config_and_name(run: Run, services: Services, tmp_path: Path) -> None:
     key_id = make_key(run, "main")
@@ -224,6 +263,7 @@ def test_update_errors_are_one_clear_line_per_problem(run: Run) -> None:
 
 # --- deleting keys --------------------------------------------------------------------
 
+
 def test_delete_in_use_lists_endpoints_and_force_deletes(run: Run) -> None:
     make_key(run, "main")
     assert run("endpoints", "create", "chat", "-t", "main:gpt-4o").exit_code == 0
@@ -248,26 +288,40 @@ def test_delete_in_use_lists_endpoints_and_force_deletes(run: Run) -> None:
 
 # --- endpoints ------------------------------------------------------------------------
 
+
 def test_endpoints_with_two_targets(run: Run) -> None:
     main_id = make_key(run, "main")
     claude_id = make_key(run, "claude", "anthropic")
-    result = run("endpoints", "create", "chat", "-t", "main:gpt-4o:3",
-                 "-t", f"{claude_id}:claude-sonnet-4-5:fallback", "--timeout", "30",
-                 "--max-retries", "2")
+    result = run(
+        "endpoints",
+        "create",
+        "chat",
+        "-t",
+        "main:gpt-4o:3",
+        "-t",
+        f"{claude_id}:claude-sonnet-4-5:fallback",
+        "--timeout",
+        "30",
+        "--max-retries",
+        "2",
+    )
     assert result.exit_code == 0, result.output
     assert "main:gpt-4o:3, claude:claude-sonnet-4-5:fallback" in result.stdout
 
     got = json.loads(run("endpoints", "get", "chat", "--json").stdout)
     assert [(t["key_id"], t["model"], t["weight"], t["role"]) for t in got["targets"]] == [
-        (main_id, "gpt-4o", 3, "primary"), (claude_id, "claude-sonnet-4-5", 1, "fallback")]
+        (main_id, "gpt-4o", 3, "primary"),
+        (claude_id, "claude-sonnet-4-5", 1, "fallback"),
+    ]
     assert got["timeout_seconds"] == 30 and got["max_retries"] == 2
 
     listing = run("endpoints", "list").stdout
     assert "main:gpt-4o:3, claude:claude-sonnet-4-5:fallback" in listing
     assert "30s" in listing
 
-    updated = run("endpoints", "update", got["id"], "-t", "claude:claude-haiku-4-5",
-                  "--name", "chat-b")
+    updated = run(
+        "endpoints", "update", got["id"], "-t", "claude:claude-haiku-4-5", "--name", "chat-b"
+    )
     assert updated.exit_code == 0, updated.output
     got = json.loads(run("endpoints", "get", "chat-b", "--json").stdout)
     assert [t["model"] for t in got["targets"]] == ["claude-haiku-4-5"]
@@ -279,6 +333,7 @@ def test_endpoints_with_two_targets(run: Run) -> None:
 
 
 # --- access tokens --------------------------------------------------------------------
+
 
 def test_tokens_create_list_delete(run: Run) -> None:
     make_key(run, "main")
@@ -307,14 +362,16 @@ def test_tokens_create_list_delete(run: Run) -> None:
 
 # --- the admin token ------------------------------------------------------------------
 
+
 def test_admin_token_sources(run: Run, tmp_path: Path) -> None:
     wrong = run("keys", "list", env={"KEYHOUSE_ADMIN_TOKEN": "kh_admin_wrong"})
     assert wrong.exit_code == 1 and wrong.stderr.startswith("error: unauthorized: ")
 
     token_file = tmp_path / "admin-token"
     token_file.write_text(ADMIN_TOKEN + "\n")
-    from_file = run("keys", "list", "--token-file", str(token_file),
-                    env={"KEYHOUSE_ADMIN_TOKEN": None})
+    from_file = run(
+        "keys", "list", "--token-file", str(token_file), env={"KEYHOUSE_ADMIN_TOKEN": None}
+    )
     assert from_file.exit_code == 0, from_file.output
 
 
@@ -329,13 +386,17 @@ def test_no_admin_token_and_no_server(offline: Run) -> None:
 
 # --- pure parsing (no server) ---------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "parsed"), [
-    ("k:gpt-4o", ("k", "gpt-4o", 1, "primary")),
-    ("k:gpt-4o:5:fallback", ("k", "gpt-4o", 5, "fallback")),
-    ("k:llama3:8b", ("k", "llama3:8b", 1, "primary")),
-    ("k:anthropic.claude-v2:0", ("k", "anthropic.claude-v2:0", 1, "primary")),
-    ("k:amazon.nova-v1:1:1", ("k", "amazon.nova-v1:1", 1, "primary")),
-])
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("k:gpt-4o", ("k", "gpt-4o", 1, "primary")),
+        ("k:gpt-4o:5:fallback", ("k", "gpt-4o", 5, "fallback")),
+        ("k:llama3:8b", ("k", "llama3:8b", 1, "primary")),
+        ("k:anthropic.claude-v2:0", ("k", "anthropic.claude-v2:0", 1, "primary")),
+        ("k:amazon.nova-v1:1:1", ("k", "amazon.nova-v1:1", 1, "primary")),
+    ],
+)
 def test_parse_target(text: str, parsed: tuple[str, str, int, str]) -> None:
     t = parse_target(text)
     assert (t["key"], t["model"], t["weight"], t["role"]) == parsed
@@ -353,4 +414,5 @@ def test_parse_stdin_for_a_service_account_document() -> None:
     assert parse_stdin(method, document + "\n") == {"service_account_json": document}
     wrapped = json.dumps({"service_account_json": {"type": "service_account"}})
     assert parse_stdin(method, wrapped) == {
-        "service_account_json": json.dumps({"type": "service_account"})}
+        "service_account_json": json.dumps({"type": "service_account"})
+    }

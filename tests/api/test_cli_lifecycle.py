@@ -17,8 +17,17 @@ GOOD = "sk-good-upstream-" + "g" * 24
 
 def test_versions_rollback_and_verify(run: Run, services: Services) -> None:
     with serve(openai_fake(api_key=GOOD)) as fake:
-        created = run("keys", "create", "svc", "-p", "openai_compatible", "-c",
-                      f"base_url={fake.url}/v1", "--stdin", input=GOOD)
+        created = run(
+            "keys",
+            "create",
+            "svc",
+            "-p",
+            "openai_compatible",
+            "-c",
+            f"base_url={fake.url}/v1",
+            "--stdin",
+            input=GOOD,
+        )
         assert created.exit_code == 0, created.output
         ok = run("keys", "verify", "svc")
         assert ok.exit_code == 0 and ok.stdout.startswith("ok:")
@@ -39,8 +48,17 @@ def test_versions_rollback_and_verify(run: Run, services: Services) -> None:
 
 def test_list_due_shows_only_keys_due_for_rotation(run: Run, services: Services) -> None:
     for name, days in (("fresh", "90"), ("stale", "30")):
-        r = run("keys", "create", name, "-p", "openai", "--rotate-after-days", days,
-                "--stdin", input=CANARY)
+        r = run(
+            "keys",
+            "create",
+            name,
+            "-p",
+            "openai",
+            "--rotate-after-days",
+            days,
+            "--stdin",
+            input=CANARY,
+        )
         assert r.exit_code == 0, r.output
     assert run("keys", "list", "--due").stderr.strip() == "No API keys due for rotation."
     stale_id = str(key_json(run, "stale")["id"])

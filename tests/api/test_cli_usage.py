@@ -21,13 +21,28 @@ def seed(services: Services) -> list[UsageRecord]:
     records = []
     for i in range(30):
         token = [("t1", "app-one"), ("t2", "app-two"), (None, None)][i % 3]
-        records.append(UsageRecord(
-            operation="chat", endpoint_id="e1", endpoint_name=["chat", "embed"][i % 2],
-            token_id=token[0], token_name=token[1], is_admin=token[0] is None, stream=False,
-            status=502 if i % 10 == 0 else 200, key_id="k1", key_name="key-a",
-            provider="openai", model="gpt-4o", latency_ms=100 + i, input_tokens=10 + i,
-            output_tokens=5, cost_usd=0.001, attempts=1,
-            at=NOW - timedelta(days=i % 10, minutes=5)))
+        records.append(
+            UsageRecord(
+                operation="chat",
+                endpoint_id="e1",
+                endpoint_name=["chat", "embed"][i % 2],
+                token_id=token[0],
+                token_name=token[1],
+                is_admin=token[0] is None,
+                stream=False,
+                status=502 if i % 10 == 0 else 200,
+                key_id="k1",
+                key_name="key-a",
+                provider="openai",
+                model="gpt-4o",
+                latency_ms=100 + i,
+                input_tokens=10 + i,
+                output_tokens=5,
+                cost_usd=0.001,
+                attempts=1,
+                at=NOW - timedelta(days=i % 10, minutes=5),
+            )
+        )
     sink.write_batch(services.store, records)
     return records
 
@@ -38,8 +53,18 @@ def test_usage_by_token_prints_a_table_with_totals(run: Run, services: Services)
     result = run("usage", "--by", "token", "--since", "7d")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["TOKEN", "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "COST",
-                                "P50", "MS", "P95", "MS"]
+    assert lines[0].split() == [
+        "TOKEN",
+        "REQUESTS",
+        "ERRORS",
+        "INPUT",
+        "OUTPUT",
+        "COST",
+        "P50",
+        "MS",
+        "P95",
+        "MS",
+    ]
     recent = [r for r in records if r.at >= NOW - timedelta(days=7)]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     for name in ("app-one", "app-two", "admin"):
@@ -57,8 +82,9 @@ def test_usage_by_day_json_and_filters(run: Run, services: Services) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1].split()[1] == str(len(records))
     assert len(result.stdout.splitlines()) == 1 + 10 + 1  # header, 10 days, total
-    as_json = json.loads(run("usage", "--by", "endpoint", "--token", "t1", "--json",
-                             "--since", "30d").stdout)
+    as_json = json.loads(
+        run("usage", "--by", "endpoint", "--token", "t1", "--json", "--since", "30d").stdout
+    )
     assert as_json["totals"]["requests"] == sum(1 for r in records if r.token_id == "t1")
 
 

@@ -22,8 +22,10 @@ ROUNDS = 3
 
 def _race(url: str, send: Callable[[httpx.Client, int], httpx.Response]) -> Counter[int]:
     barrier = Barrier(WRITERS)
-    clients = [httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                            timeout=60) for _ in range(WRITERS)]
+    clients = [
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60)
+        for _ in range(WRITERS)
+    ]
 
     def one(i: int) -> int:
         barrier.wait()
@@ -39,8 +41,14 @@ def _race(url: str, send: Callable[[httpx.Client, int], httpx.Response]) -> Coun
 
 def _audits(services: Services, action: str, target_id: str) -> int:
     with services.store.read() as session:
-        return int(session.scalar(select(func.count()).select_from(AuditEventRow).where(
-            AuditEventRow.action == action, AuditEventRow.target_id == target_id)) or 0)
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEventRow)
+                .where(AuditEventRow.action == action, AuditEventRow.target_id == target_id)
+            )
+            or 0
+        )
 
 
 def _admin(url: str) -> httpx.Client:
@@ -52,26 +60,37 @@ def test_concurrent_key_patches_have_one_winner(server_url: str, services: Servi
         key = api.post("/api/v1/keys", json=openai_key()).json()
         for round_ in range(ROUNDS):
             version = api.get(f"/api/v1/keys/{key['id']}").json()["version"]
-            answers = _race(server_url, lambda c, i: c.patch(
-                f"/api/v1/keys/{key['id']}", headers={"If-Match": str(version)},
-                json={"description": f"round {round_} writer {i}"}))
+            answers = _race(
+                server_url,
+                lambda c, i: c.patch(
+                    f"/api/v1/keys/{key['id']}",
+                    headers={"If-Match": str(version)},
+                    json={"description": f"round {round_} writer {i}"},
+                ),
+            )
             assert answers == Counter({200: 1, 412: WRITERS - 1}), answers
         final = api.get(f"/api/v1/keys/{key['id']}").json()
     assert final["version"] == 1 + ROUNDS
     assert _audits(services, "key.update", key["id"]) == ROUNDS
 
 
-def test_concurrent_endpoint_patches_have_one_winner(server_url: str,
-                                                     services: Services) -> None:
+def test_concurrent_endpoint_patches_have_one_winner(server_url: str, services: Services) -> None:
     with _admin(server_url) as api:
         key = api.post("/api/v1/keys", json=openai_key()).json()
-        ep = api.post("/api/v1/endpoints", json={
-            "name": "chat", "targets": [{"key_id": key["id"], "model": "gpt-4o"}]}).json()
+        ep = api.post(
+            "/api/v1/endpoints",
+            json={"name": "chat", "targets": [{"key_id": key["id"], "model": "gpt-4o"}]},
+        ).json()
         for round_ in range(ROUNDS):
             version = api.get(f"/api/v1/endpoints/{ep['id']}").json()["version"]
-            answers = _race(server_url, lambda c, i: c.patch(
-                f"/api/v1/endpoints/{ep['id']}", headers={"If-Match": str(version)},
-                json={"description": f"round {round_} writer {i}"}))
+            answers = _race(
+                server_url,
+                lambda c, i: c.patch(
+                    f"/api/v1/endpoints/{ep['id']}",
+                    headers={"If-Match": str(version)},
+                    json={"description": f"round {round_} writer {i}"},
+                ),
+            )
             assert answers == Counter({200: 1, 412: WRITERS - 1}), answers
         final = api.get(f"/api/v1/endpoints/{ep['id']}").json()
     assert final["version"] == 1 + ROUNDS
@@ -81,12 +100,18 @@ def test_concurrent_endpoint_patches_have_one_winner(server_url: str,
 def test_concurrent_key_rollbacks_have_one_winner(server_url: str, services: Services) -> None:
     with _admin(server_url) as api:
         key = api.post("/api/v1/keys", json=openai_key()).json()
-        api.patch(f"/api/v1/keys/{key['id']}",
-                  json={"credentials": {"api_key": "sk-second-" + "b" * 30}})
+        api.patch(
+            f"/api/v1/keys/{key['id']}", json={"credentials": {"api_key": "sk-second-" + "b" * 30}}
+        )
         version = api.get(f"/api/v1/keys/{key['id']}").json()["version"]
-        answers = _race(server_url, lambda c, i: c.post(
-            f"/api/v1/keys/{key['id']}/rollback", headers={"If-Match": str(version)},
-            json={"version": 1}))
+        answers = _race(
+            server_url,
+            lambda c, i: c.post(
+                f"/api/v1/keys/{key['id']}/rollback",
+                headers={"If-Match": str(version)},
+                json={"version": 1},
+            ),
+        )
     assert answers == Counter({200: 1, 412: WRITERS - 1}), answers
     assert _audits(services, "key.rollback", key["id"]) == 1
 

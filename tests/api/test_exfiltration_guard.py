@@ -30,11 +30,16 @@ def test_every_auth_method_with_a_secret_has_a_destination_field() -> None:
             assert method.destination_fields, f"{provider.id}/{method.id}"
 
 
-@pytest.mark.parametrize(("provider", "method", "field"), CASES,
-                         ids=[f"{p.id}/{m.id}/{f.name}" for p, m, f in CASES])
-def test_moving_a_key_needs_every_stored_secret(client: CheckedClient, services: Services,
-                                                provider: ProviderSpec, method: AuthMethod,
-                                                field: FieldSpec) -> None:
+@pytest.mark.parametrize(
+    ("provider", "method", "field"), CASES, ids=[f"{p.id}/{m.id}/{f.name}" for p, m, f in CASES]
+)
+def test_moving_a_key_needs_every_stored_secret(
+    client: CheckedClient,
+    services: Services,
+    provider: ProviderSpec,
+    method: AuthMethod,
+    field: FieldSpec,
+) -> None:
     body = key_body(provider, method, "k")
     created = client.post("/api/v1/keys", json=body)
     assert created.status_code == 201, created.text
@@ -57,8 +62,7 @@ def test_moving_a_key_needs_every_stored_secret(client: CheckedClient, services:
         # Each secret held, optional ones too, is needed: any one missing is refused.
         for left_out in body["credentials"]:
             partial = {k: v for k, v in body["credentials"].items() if k != left_out}
-            r = client.patch(f"/api/v1/keys/{key['id']}",
-                             json={**moved, "credentials": partial})
+            r = client.patch(f"/api/v1/keys/{key['id']}", json={**moved, "credentials": partial})
             assert r.status_code == 422, (left_out, r.text)
             unchanged()
     again = {f.name: secret_value(f) for f in method.secret_fields}
@@ -68,16 +72,19 @@ def test_moving_a_key_needs_every_stored_secret(client: CheckedClient, services:
 
 
 @pytest.mark.parametrize(("provider", "method"), METHODS, ids=METHOD_IDS)
-def test_a_key_holding_only_required_secrets_needs_those(client: CheckedClient,
-                                                        provider: ProviderSpec,
-                                                        method: AuthMethod) -> None:
+def test_a_key_holding_only_required_secrets_needs_those(
+    client: CheckedClient, provider: ProviderSpec, method: AuthMethod
+) -> None:
     """An optional secret that was never stored is not asked for; one that was, is."""
     fields = [f for f in method.config_fields if f.destination]
     if not fields:
         pytest.skip("no destination field")
-    key = client.post("/api/v1/keys",
-                      json=key_body(provider, method, "k", all_secrets=False)).json()
+    key = client.post(
+        "/api/v1/keys", json=key_body(provider, method, "k", all_secrets=False)
+    ).json()
     given = {f.name: secret_value(f) for f in method.secret_fields if f.required}
-    r = client.patch(f"/api/v1/keys/{key['id']}", json={
-        "config": {fields[0].name: config_value(fields[0], 1)}, "credentials": given})
+    r = client.patch(
+        f"/api/v1/keys/{key['id']}",
+        json={"config": {fields[0].name: config_value(fields[0], 1)}, "credentials": given},
+    )
     assert r.status_code == 200, r.text

@@ -63,8 +63,9 @@ def test_the_sqlite_database_and_its_folder_are_created_private(tmp_path: Path) 
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
     services.store.dispose()
     elsewhere = tmp_path / "data" / "nested" / "kh.db"
-    bootstrap(Settings(home=home, database_url=f"sqlite:///{elsewhere}",
-                       admin_token=ADMIN_TOKEN)).store.dispose()
+    bootstrap(
+        Settings(home=home, database_url=f"sqlite:///{elsewhere}", admin_token=ADMIN_TOKEN)
+    ).store.dispose()
     assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
     assert stat.S_IMODE(elsewhere.parent.stat().st_mode) == 0o700
 
@@ -79,11 +80,13 @@ def _versions(settings: Settings) -> list[int]:
     return out
 
 
-def test_a_failed_start_leaves_no_half_written_kek_version(tmp_path: Path,
-                                                           database_url: str) -> None:
+def test_a_failed_start_leaves_no_half_written_kek_version(
+    tmp_path: Path, database_url: str
+) -> None:
     kek = tmp_path / "kek.key"
-    settings = Settings(home=tmp_path / "home", database_url=database_url, kek_file=kek,
-                        admin_token=ADMIN_TOKEN)
+    settings = Settings(
+        home=tmp_path / "home", database_url=database_url, kek_file=kek, admin_token=ADMIN_TOKEN
+    )
     services = bootstrap(settings, migrate=True)
     services.keys.create(KeyCreate(**openai_key()), "test")
     services.store.dispose()

@@ -21,30 +21,60 @@ TOKEN = "kh_at_anthropic_sdk_tests"
 ANTHROPIC_KEY = "sk-ant-api03-" + "k" * 40
 BACKENDS = ["claude", "gpt"]  # endpoint names: Anthropic upstream, OpenAI upstream
 
-TOOLS: Any = [{"name": "lookup", "description": "Look a word up",
-               "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}]
+TOOLS: Any = [
+    {
+        "name": "lookup",
+        "description": "Look a word up",
+        "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+    }
+]
 
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[ServerThread]:
-    with serve(anthropic_fake(api_key=ANTHROPIC_KEY)) as claude, \
-            serve(openai_fake(api_key=CANARY)) as gpt:
+    with (
+        serve(anthropic_fake(api_key=ANTHROPIC_KEY)) as claude,
+        serve(openai_fake(api_key=CANARY)) as gpt,
+    ):
         registry = StaticRegistry(
             endpoints=[
-                Endpoint(id="1", name="claude", task="chat",
-                         targets=(Target("k-ant", "anthropic", "claude-sonnet-4-5"),)),
-                Endpoint(id="2", name="gpt", task="chat",
-                         targets=(Target("k-oai", "openai", "gpt-4o-mini"),)),
-                Endpoint(id="3", name="busy", task="chat", max_retries=0,
-                         targets=(Target("k-oai", "openai", "fail-429"),)),
-                Endpoint(id="4", name="embed", task="embeddings",
-                         targets=(Target("k-oai", "openai", "text-embedding-3-small"),)),
+                Endpoint(
+                    id="1",
+                    name="claude",
+                    task="chat",
+                    targets=(Target("k-ant", "anthropic", "claude-sonnet-4-5"),),
+                ),
+                Endpoint(
+                    id="2",
+                    name="gpt",
+                    task="chat",
+                    targets=(Target("k-oai", "openai", "gpt-4o-mini"),),
+                ),
+                Endpoint(
+                    id="3",
+                    name="busy",
+                    task="chat",
+                    max_retries=0,
+                    targets=(Target("k-oai", "openai", "fail-429"),),
+                ),
+                Endpoint(
+                    id="4",
+                    name="embed",
+                    task="embeddings",
+                    targets=(Target("k-oai", "openai", "text-embedding-3-small"),),
+                ),
             ],
             credentials=[
-                Credential("k-ant", "anthropic", "api_key", {"api_key": ANTHROPIC_KEY},
-                           {"base_url": claude.url}),
-                Credential("k-oai", "openai", "api_key", {"api_key": CANARY},
-                           {"base_url": f"{gpt.url}/v1"}),
+                Credential(
+                    "k-ant",
+                    "anthropic",
+                    "api_key",
+                    {"api_key": ANTHROPIC_KEY},
+                    {"base_url": claude.url},
+                ),
+                Credential(
+                    "k-oai", "openai", "api_key", {"api_key": CANARY}, {"base_url": f"{gpt.url}/v1"}
+                ),
             ],
             tokens={TOKEN: Principal("t", "tests", is_admin=False)},
         )
@@ -59,8 +89,11 @@ def _client(gateway: ServerThread, token: str = TOKEN) -> anthropic.Anthropic:
 @pytest.mark.parametrize("model", BACKENDS)
 def test_text(gateway: ServerThread, model: str) -> None:
     message = _client(gateway).messages.create(
-        model=model, max_tokens=100, system="be brief",
-        messages=[{"role": "user", "content": "hello there"}])
+        model=model,
+        max_tokens=100,
+        system="be brief",
+        messages=[{"role": "user", "content": "hello there"}],
+    )
     assert message.type == "message" and message.role == "assistant"
     assert message.content[0].type == "text"
     assert message.content[0].text == "echo: hello there"
@@ -72,8 +105,8 @@ def test_text(gateway: ServerThread, model: str) -> None:
 @pytest.mark.parametrize("model", BACKENDS)
 def test_streaming(gateway: ServerThread, model: str) -> None:
     with _client(gateway).messages.stream(
-            model=model, max_tokens=100,
-            messages=[{"role": "user", "content": "one two three"}]) as stream:
+        model=model, max_tokens=100, messages=[{"role": "user", "content": "one two three"}]
+    ) as stream:
         pieces = list(stream.text_stream)
         final = stream.get_final_message()
     assert "".join(pieces) == "echo: one two three"
@@ -86,17 +119,19 @@ def test_streaming(gateway: ServerThread, model: str) -> None:
 def test_tool_use_and_tool_result(gateway: ServerThread, model: str) -> None:
     client = _client(gateway)
     messages: list[Any] = [{"role": "user", "content": "weather in Oslo"}]
-    first = client.messages.create(model=model, max_tokens=100, tools=TOOLS,
-                                   messages=messages)
+    first = client.messages.create(model=model, max_tokens=100, tools=TOOLS, messages=messages)
     assert first.stop_reason == "tool_use"
     (use,) = [b for b in first.content if b.type == "tool_use"]
     assert use.name == "lookup"
     assert use.input == {"q": "weather in Oslo"}
-    messages += [{"role": "assistant", "content": first.content},
-                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id,
-                                               "content": "sunny"}]}]
-    second = client.messages.create(model=model, max_tokens=100, tools=TOOLS,
-                                    messages=messages)
+    messages += [
+        {"role": "assistant", "content": first.content},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}],
+        },
+    ]
+    second = client.messages.create(model=model, max_tokens=100, tools=TOOLS, messages=messages)
     assert second.content[0].type == "text"
     assert second.content[0].text == "tool said: sunny"
 
@@ -104,8 +139,8 @@ def test_tool_use_and_tool_result(gateway: ServerThread, model: str) -> None:
 @pytest.mark.parametrize("model", BACKENDS)
 def test_streamed_tool_use(gateway: ServerThread, model: str) -> None:
     with _client(gateway).messages.stream(
-            model=model, max_tokens=100, tools=TOOLS,
-            messages=[{"role": "user", "content": "find it"}]) as stream:
+        model=model, max_tokens=100, tools=TOOLS, messages=[{"role": "user", "content": "find it"}]
+    ) as stream:
         final = stream.get_final_message()
     (use,) = [b for b in final.content if b.type == "tool_use"]
     assert use.input == {"q": "find it"}
@@ -115,10 +150,11 @@ def test_streamed_tool_use(gateway: ServerThread, model: str) -> None:
 def test_errors_reach_the_sdk_as_its_typed_exceptions(gateway: ServerThread) -> None:
     hi: Any = [{"role": "user", "content": "hi"}]
     with pytest.raises(anthropic.AuthenticationError) as auth:
-        _client(gateway, "kh_at_wrong").messages.create(model="gpt", max_tokens=5,
-                                                        messages=hi)
-    assert auth.value.body == {"type": "error", "error": {
-        "type": "authentication_error", "message": "The access token is not valid."}}
+        _client(gateway, "kh_at_wrong").messages.create(model="gpt", max_tokens=5, messages=hi)
+    assert auth.value.body == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "The access token is not valid."},
+    }
     with pytest.raises(anthropic.NotFoundError) as missing:
         _client(gateway).messages.create(model="nope", max_tokens=5, messages=hi)
     assert missing.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]

@@ -27,11 +27,21 @@ from tests.api.conftest import CheckedClient
 TOKEN = "kh_at_anthropic_native_tests"
 ANTHROPIC_KEY = "sk-ant-api03-" + "n" * 40
 OPENAI_KEY = "sk-native-" + "o" * 30
-TOOLS: Any = [{"name": "lookup", "description": "Look a word up",
-               "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
-               "cache_control": {"type": "ephemeral"}}]
-SYSTEM: Any = [{"type": "text", "text": "You are a careful assistant with a long brief.",
-                "cache_control": {"type": "ephemeral"}}]
+TOOLS: Any = [
+    {
+        "name": "lookup",
+        "description": "Look a word up",
+        "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+        "cache_control": {"type": "ephemeral"},
+    }
+]
+SYSTEM: Any = [
+    {
+        "type": "text",
+        "text": "You are a careful assistant with a long brief.",
+        "cache_control": {"type": "ephemeral"},
+    }
+]
 THINKING: Any = {"type": "enabled", "budget_tokens": 2048}
 
 
@@ -48,16 +58,34 @@ def world() -> Iterator[World]:
     with serve(claude_app) as claude, serve(gpt_app) as gpt:
         registry = StaticRegistry(
             endpoints=[
-                Endpoint(id="1", name="claude", task="chat",
-                         targets=(Target("k-ant", "anthropic", "claude-sonnet-4-5"),)),
-                Endpoint(id="2", name="gpt", task="chat",
-                         targets=(Target("k-oai", "openai", "gpt-4o-mini"),)),
+                Endpoint(
+                    id="1",
+                    name="claude",
+                    task="chat",
+                    targets=(Target("k-ant", "anthropic", "claude-sonnet-4-5"),),
+                ),
+                Endpoint(
+                    id="2",
+                    name="gpt",
+                    task="chat",
+                    targets=(Target("k-oai", "openai", "gpt-4o-mini"),),
+                ),
             ],
             credentials=[
-                Credential("k-ant", "anthropic", "api_key", {"api_key": ANTHROPIC_KEY},
-                           {"base_url": claude.url}),
-                Credential("k-oai", "openai", "api_key", {"api_key": OPENAI_KEY},
-                           {"base_url": f"{gpt.url}/v1"}),
+                Credential(
+                    "k-ant",
+                    "anthropic",
+                    "api_key",
+                    {"api_key": ANTHROPIC_KEY},
+                    {"base_url": claude.url},
+                ),
+                Credential(
+                    "k-oai",
+                    "openai",
+                    "api_key",
+                    {"api_key": OPENAI_KEY},
+                    {"base_url": f"{gpt.url}/v1"},
+                ),
             ],
             tokens={TOKEN: Principal("t", "tests", is_admin=False)},
         )
@@ -66,8 +94,7 @@ def world() -> Iterator[World]:
 
 
 def _client(world: World) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=world.gateway.url, api_key=TOKEN, max_retries=0,
-                               timeout=20)
+    return anthropic.Anthropic(base_url=world.gateway.url, api_key=TOKEN, max_retries=0, timeout=20)
 
 
 def _last_body(app: Starlette, path: str = "/v1/messages") -> Any:
@@ -75,16 +102,27 @@ def _last_body(app: Starlette, path: str = "/v1/messages") -> Any:
 
 
 def _body(text: str, **extra: Any) -> dict[str, Any]:
-    return {"model": "claude", "max_tokens": 4096, "system": SYSTEM, "tools": TOOLS,
-            "thinking": THINKING, "messages": [{"role": "user", "content": [
-                {"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]}],
-            **extra}
+    return {
+        "model": "claude",
+        "max_tokens": 4096,
+        "system": SYSTEM,
+        "tools": TOOLS,
+        "thinking": THINKING,
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}],
+            }
+        ],
+        **extra,
+    }
 
 
 def test_the_body_and_beta_header_arrive_as_sent(world: World) -> None:
     sent = _body("what is a keyhouse", metadata={"user_id": "u-1"})
     reply = _client(world).messages.create(
-        **sent, extra_headers={"anthropic-beta": "interleaved-thinking-2025-05-14"})
+        **sent, extra_headers={"anthropic-beta": "interleaved-thinking-2025-05-14"}
+    )
     seen = _last_body(world.claude)
     assert seen.json == {**sent, "model": "claude-sonnet-4-5"}
     assert seen.headers["anthropic-beta"] == "interleaved-thinking-2025-05-14"
@@ -110,11 +148,14 @@ def test_thinking_signature_round_trip_with_a_tool_result(world: World) -> None:
     client = _client(world)
     first = client.messages.create(**_body("look up keys"))
     tool_use = next(b for b in first.content if b.type == "tool_use")
-    history: Any = [*_body("look up keys")["messages"],
-                    {"role": "assistant", "content": [b.model_dump() for b in first.content]},
-                    {"role": "user", "content": [{"type": "tool_result",
-                                                  "tool_use_id": tool_use.id,
-                                                  "content": "a vault"}]}]
+    history: Any = [
+        *_body("look up keys")["messages"],
+        {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "a vault"}],
+        },
+    ]
     follow = client.messages.create(**{**_body("x"), "messages": history})
     assert [b.type for b in follow.content] == ["thinking", "text"]
     assert follow.content[1].text == "tool said: a vault"  # type: ignore[union-attr]
@@ -132,11 +173,20 @@ def test_omitted_thinking_comes_back_empty_and_still_verifies(world: World) -> N
     thinking = first.content[0]
     assert thinking.type == "thinking" and thinking.thinking == ""
     tool_use = first.content[1]
-    history: Any = [*_body("look up keys")["messages"],
-                    {"role": "assistant", "content": [b.model_dump() for b in first.content]},
-                    {"role": "user", "content": [{"type": "tool_result",
-                                                  "tool_use_id": tool_use.id,  # type: ignore[union-attr]
-                                                  "content": "a vault"}]}]
+    history: Any = [
+        *_body("look up keys")["messages"],
+        {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": tool_use.id,  # type: ignore[union-attr]
+                    "content": "a vault",
+                }
+            ],
+        },
+    ]
     follow = client.messages.create(**{**_body("x"), "thinking": hidden, "messages": history})
     assert follow.content[-1].text == "tool said: a vault"  # type: ignore[union-attr]
 
@@ -155,15 +205,31 @@ def test_stream_is_passed_through(world: World) -> None:
 
 def test_top_k_and_server_tools_pass_through(world: World) -> None:
     tools: Any = [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}]
-    sent = {"model": "claude", "max_tokens": 64, "top_k": 5, "tools": tools,
-            "tool_choice": {"type": "none"},
-            "messages": [{"role": "user", "content": [
-                {"type": "document", "title": "notes", "citations": {"enabled": True},
-                 "source": {"type": "text", "media_type": "text/plain", "data": "a note"}},
-                {"type": "text", "text": "summarise"}]}]}
+    sent = {
+        "model": "claude",
+        "max_tokens": 64,
+        "top_k": 5,
+        "tools": tools,
+        "tool_choice": {"type": "none"},
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "document",
+                        "title": "notes",
+                        "citations": {"enabled": True},
+                        "source": {"type": "text", "media_type": "text/plain", "data": "a note"},
+                    },
+                    {"type": "text", "text": "summarise"},
+                ],
+            }
+        ],
+    }
     # This SDK no longer has a top_k argument; the API still takes it.
-    reply = _client(world).messages.create(**{k: v for k, v in sent.items() if k != "top_k"},
-                                           extra_body={"top_k": 5})
+    reply = _client(world).messages.create(
+        **{k: v for k, v in sent.items() if k != "top_k"}, extra_body={"top_k": 5}
+    )
     assert _last_body(world.claude).json == {**sent, "model": "claude-sonnet-4-5"}
     assert reply.content[0].text == "echo: summarise"  # type: ignore[union-attr]
 
@@ -173,16 +239,33 @@ def test_the_fake_is_strict_about_thinking_and_cache_control(world: World) -> No
     bad: list[dict[str, Any]] = [
         {**_body("x"), "thinking": {"type": "enabled", "budget_tokens": 100}},
         {**_body("x"), "max_tokens": 1024},
-        {**_body("x"), "messages": [{"role": "user", "content": [
-            {"type": "text", "text": f"part {i}", "cache_control": {"type": "ephemeral"}}
-            for i in range(3)]}]},
-        {**_body("x"), "system": [{"type": "text", "text": "s",
-                                   "cache_control": {"type": "persistent"}}]},
+        {
+            **_body("x"),
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "text",
+                            "text": f"part {i}",
+                            "cache_control": {"type": "ephemeral"},
+                        }
+                        for i in range(3)
+                    ],
+                }
+            ],
+        },
+        {
+            **_body("x"),
+            "system": [{"type": "text", "text": "s", "cache_control": {"type": "persistent"}}],
+        },
     ]
     # This SDK no longer has temperature or top_k arguments; the API still takes them.
-    bad += [{**_body("x"), "extra_body": {"top_k": 3}},
-            {**_body("x"), "extra_body": {"temperature": 0.5}},
-            {**_body("x"), "cache_control": {"type": "ephemeral", "ttl": "2h"}}]
+    bad += [
+        {**_body("x"), "extra_body": {"top_k": 3}},
+        {**_body("x"), "extra_body": {"temperature": 0.5}},
+        {**_body("x"), "cache_control": {"type": "ephemeral", "ttl": "2h"}},
+    ]
     for body in bad:
         with pytest.raises(anthropic.BadRequestError) as refused:
             client.messages.create(**body)
@@ -193,9 +276,19 @@ def test_the_fake_is_strict_about_thinking_and_cache_control(world: World) -> No
 
 def test_a_cross_family_target_is_translated(world: World) -> None:
     reply = _client(world).messages.create(
-        model="gpt", max_tokens=64, system=SYSTEM, thinking=THINKING,
-        messages=[{"role": "user", "content": [{"type": "text", "text": "hi there",
-                                                 "cache_control": {"type": "ephemeral"}}]}])
+        model="gpt",
+        max_tokens=64,
+        system=SYSTEM,
+        thinking=THINKING,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "hi there", "cache_control": {"type": "ephemeral"}}
+                ],
+            }
+        ],
+    )
     seen = _last_body(world.gpt, "/v1/chat/completions").json
     assert seen["messages"][-1] == {"role": "user", "content": "hi there"}
     assert "thinking" not in seen
@@ -203,19 +296,27 @@ def test_a_cross_family_target_is_translated(world: World) -> None:
 
 
 def test_count_tokens_native_and_estimated(world: World) -> None:
-    body: Any = {"system": SYSTEM, "tools": TOOLS, "messages": [
-        {"role": "user", "content": "count these five words"}]}
-    with httpx.Client(base_url=world.gateway.url, timeout=20,
-                      headers={"x-api-key": TOKEN, "anthropic-version": "2023-06-01"}) as h:
+    body: Any = {
+        "system": SYSTEM,
+        "tools": TOOLS,
+        "messages": [{"role": "user", "content": "count these five words"}],
+    }
+    with httpx.Client(
+        base_url=world.gateway.url,
+        timeout=20,
+        headers={"x-api-key": TOKEN, "anthropic-version": "2023-06-01"},
+    ) as h:
         native = h.post("/v1/messages/count_tokens", json={**body, "model": "claude"})
         estimate = h.post("/v1/messages/count_tokens", json={**body, "model": "gpt"})
         missing = h.post("/v1/messages/count_tokens", json={**body, "model": "nope"})
-        refused = h.post("/v1/messages/count_tokens",
-                         json={**body, "model": "claude", "max_tokens": 5})
+        refused = h.post(
+            "/v1/messages/count_tokens", json={**body, "model": "claude", "max_tokens": 5}
+        )
     assert native.status_code == 200 and native.headers["x-keyhouse-token-count"] == "native"
     assert native.json() == {"input_tokens": 9 + 4}  # the fake counts words: system, message
-    assert _last_body(world.claude, "/v1/messages/count_tokens").json["model"] == \
-        "claude-sonnet-4-5"
+    assert (
+        _last_body(world.claude, "/v1/messages/count_tokens").json["model"] == "claude-sonnet-4-5"
+    )
     assert estimate.status_code == 200
     assert estimate.headers["x-keyhouse-token-count"] == "estimate"
     assert estimate.json()["input_tokens"] > 10
@@ -223,8 +324,9 @@ def test_count_tokens_native_and_estimated(world: World) -> None:
         assert response.status_code == status
         envelope = response.json()
         assert envelope["type"] == "error" and set(envelope["error"]) == {"type", "message"}
-    sdk = _client(world).messages.count_tokens(model="claude", messages=[
-        {"role": "user", "content": "two words"}])
+    sdk = _client(world).messages.count_tokens(
+        model="claude", messages=[{"role": "user", "content": "two words"}]
+    )
     assert sdk.input_tokens == 2
     assert json.loads(json.dumps(estimate.json())) == estimate.json()
 
@@ -234,8 +336,11 @@ def test_every_messages_error_is_in_anthropic_s_envelope(world: World) -> None:
     anthropic SDK parses: ``{"type": "error", "error": {"type", "message"}}``."""
     base = world.gateway.url
     good = {"x-api-key": TOKEN, "content-type": "application/json"}
-    body: Any = {"model": "claude", "max_tokens": 5,
-                 "messages": [{"role": "user", "content": "hi"}]}
+    body: Any = {
+        "model": "claude",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     with httpx.Client(base_url=base, timeout=20) as h:
         for path in ("/v1/messages", "/v1/messages/count_tokens"):
             cases = [
@@ -243,9 +348,14 @@ def test_every_messages_error_is_in_anthropic_s_envelope(world: World) -> None:
                 (h.post(path, json=body, headers={"x-api-key": "kh_wrong"}), 401),
                 (h.post(path, content=b"{not json", headers=good), 400),
                 (h.post(path, json={**body, "model": "nope"}, headers=good), 404),
-                (h.post(path, json={**body, "messages": [{"role": "system",
-                                                           "content": "x"}]},
-                        headers=good), 400),
+                (
+                    h.post(
+                        path,
+                        json={**body, "messages": [{"role": "system", "content": "x"}]},
+                        headers=good,
+                    ),
+                    400,
+                ),
                 (h.post(path, content=b"x" * (11 * 1024 * 1024), headers=good), 413),
                 (h.get(path, headers=good), 405),
             ]
@@ -259,8 +369,7 @@ def test_every_messages_error_is_in_anthropic_s_envelope(world: World) -> None:
         assert missing.status_code in (404, 405) and missing.json()["type"] == "error"
 
 
-def test_the_full_app_s_body_limit_answers_in_each_api_s_envelope(
-        client: CheckedClient) -> None:
+def test_the_full_app_s_body_limit_answers_in_each_api_s_envelope(client: CheckedClient) -> None:
     big = b"{" + b" " * (11 * 1024 * 1024) + b"}"
     anthropic_413 = client.post("/v1/messages/count_tokens", content=big)
     assert anthropic_413.status_code == 413
@@ -271,14 +380,16 @@ def test_the_full_app_s_body_limit_answers_in_each_api_s_envelope(
     # A GET of a POST route (the web UI's static files may answer it 404 first).
     wrong_method = client.get("/v1/messages")
     assert wrong_method.status_code in (404, 405) and wrong_method.json()["type"] == "error"
-    assert set(client.get("/v1/responses").json()["error"]) == {"message", "type", "param",
-                                                                "code"}
+    assert set(client.get("/v1/responses").json()["error"]) == {"message", "type", "param", "code"}
 
 
 def test_a_passed_through_message_never_shows_the_key(world: World) -> None:
     client = _client(world)
-    asked: Any = {"model": "claude", "max_tokens": 64,
-                  "messages": [{"role": "user", "content": f"say {ANTHROPIC_KEY}"}]}
+    asked: Any = {
+        "model": "claude",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": f"say {ANTHROPIC_KEY}"}],
+    }
     first = client.messages.create(**asked).content[0]
     assert first.type == "text" and first.text == "echo: say [REDACTED]"
     with client.messages.stream(**asked) as stream:

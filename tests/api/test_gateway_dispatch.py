@@ -61,8 +61,8 @@ ANTHROPIC_CASES = [
 
 @pytest.mark.parametrize(("method", "path", "body", "status", "code"), OPENAI_CASES)
 def test_every_v1_error_is_in_the_openai_envelope(
-        client: CheckedClient, method: str, path: str, body: Any, status: int,
-        code: str) -> None:
+    client: CheckedClient, method: str, path: str, body: Any, status: int, code: str
+) -> None:
     response = client.request(method, path, json=body)
     assert response.status_code == status
     assert_openai_envelope(response.json(), code)
@@ -72,8 +72,8 @@ def test_every_v1_error_is_in_the_openai_envelope(
 
 @pytest.mark.parametrize(("method", "path", "body", "status", "type_"), ANTHROPIC_CASES)
 def test_every_messages_error_is_in_the_anthropic_envelope(
-        client: CheckedClient, method: str, path: str, body: Any, status: int,
-        type_: str) -> None:
+    client: CheckedClient, method: str, path: str, body: Any, status: int, type_: str
+) -> None:
     response = client.request(method, path, json=body)
     assert response.status_code == status
     assert_anthropic_envelope(response.json(), type_)
@@ -98,7 +98,8 @@ def small_limit_client(settings: Settings, services: Services) -> Iterator[Check
 
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/embeddings", "/v1/messages"])
 def test_the_body_limit_has_one_owner_and_one_envelope_per_route(
-        small_limit_client: CheckedClient, path: str) -> None:
+    small_limit_client: CheckedClient, path: str
+) -> None:
     big = {**CHAT, "pad": "x" * 5000}
     declared = small_limit_client.post(path, json=big)
     chunked = small_limit_client.post(path, content=iter([b" " * 3000, b" " * 3000]))
@@ -113,12 +114,16 @@ def test_the_body_limit_has_one_owner_and_one_envelope_per_route(
 
 
 def test_keyhouse_max_body_bytes_raises_the_gateway_limit(
-        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch,
-        services: Services) -> None:
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, services: Services
+) -> None:
     # Past the old hard-coded 10 MiB: the setting is the only limit.
     monkeypatch.setenv("KEYHOUSE_MAX_BODY_BYTES", str(12 * MiB))
-    settings = Settings(home=tmp_path / "home", database_url=database_url,
-                        kek_file=tmp_path / "kek.key", admin_token=ADMIN_TOKEN)
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        kek_file=tmp_path / "kek.key",
+        admin_token=ADMIN_TOKEN,
+    )
     assert settings.max_body_bytes == 12 * MiB
     app = create_app(settings, services)
     with CheckedClient(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as c:
@@ -130,7 +135,8 @@ def test_keyhouse_max_body_bytes_raises_the_gateway_limit(
 
 @pytest.mark.parametrize("path", ["/v1/boom", "/v1/messages/boom"])
 def test_an_unexpected_exception_is_logged_as_its_type_and_a_request_id(
-        client: CheckedClient, caplog: pytest.LogCaptureFixture, path: str) -> None:
+    client: CheckedClient, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
     async def boom(request: GatewayRequest, ctx: CallContext) -> Any:
         raise RuntimeError(f"a foreign message quoting {CANARY[:20]}")
 
@@ -165,13 +171,21 @@ def test_hooks_see_each_calls_outcome(upstream: ServerThread) -> None:
     base = {"base_url": f"{upstream.url}/v1"}
     registry = StaticRegistry(
         endpoints=[
-            Endpoint(id="e", name="chat", task="chat", max_retries=0, targets=(
-                Target("k-down", "openai", "fail-503"),
-                Target("k-ok", "openai", "gpt-4o-mini", role="fallback"))),
+            Endpoint(
+                id="e",
+                name="chat",
+                task="chat",
+                max_retries=0,
+                targets=(
+                    Target("k-down", "openai", "fail-503"),
+                    Target("k-ok", "openai", "gpt-4o-mini", role="fallback"),
+                ),
+            ),
         ],
-        credentials=[Credential("k-ok", "openai", "api_key", {"api_key": CANARY}, base,
-                                version=3),
-                     Credential("k-down", "openai", "api_key", {"api_key": CANARY}, base)],
+        credentials=[
+            Credential("k-ok", "openai", "api_key", {"api_key": CANARY}, base, version=3),
+            Credential("k-down", "openai", "api_key", {"api_key": CANARY}, base),
+        ],
         tokens={token: Principal("t1", "hooks", is_admin=False)},
     )
     app = gateway_app(registry)
@@ -187,9 +201,14 @@ def test_hooks_see_each_calls_outcome(upstream: ServerThread) -> None:
     with serve(app) as server:
         sdk = openai.OpenAI(base_url=f"{server.url}/v1", api_key=token, max_retries=0)
         sdk.chat.completions.create(model="chat", messages=[{"role": "user", "content": "a"}])
-        chunks = list(sdk.chat.completions.create(
-            model="chat", stream=True, stream_options={"include_usage": True},
-            messages=[{"role": "user", "content": "b"}]))
+        chunks = list(
+            sdk.chat.completions.create(
+                model="chat",
+                stream=True,
+                stream_options={"include_usage": True},
+                messages=[{"role": "user", "content": "b"}],
+            )
+        )
         assert chunks
         with pytest.raises(openai.NotFoundError):
             sdk.chat.completions.create(model="nope", messages=[])
@@ -199,52 +218,84 @@ def test_hooks_see_each_calls_outcome(upstream: ServerThread) -> None:
         assert ctx.endpoint == "chat" and ctx.principal is not None
         assert ctx.principal.name == "hooks"
         assert (ctx.key_id, ctx.credential_version, ctx.provider, ctx.model) == (
-            "k-ok", 3, "openai", "gpt-4o-mini")
+            "k-ok",
+            3,
+            "openai",
+            "gpt-4o-mini",
+        )
         assert ctx.status == 200 and ctx.error_code is None
         assert ctx.attempts == 2 and ctx.fallback_used
         assert ctx.ttfb is not None and ctx.latency is not None and ctx.latency >= ctx.ttfb
         tokens = ctx.tokens()
         assert tokens is not None and tokens["total_tokens"] > 0
     assert not plain.stream and streamed.stream
-    assert (failed.status, failed.error_code, failed.endpoint) == (404, "model_not_found",
-                                                                    None)
+    assert (failed.status, failed.error_code, failed.endpoint) == (404, "model_not_found", None)
 
 
 # --- non-stream answers relayed as the upstream's bytes ---------------------------------
 
 
 def _relay_registry(broken_url: str, good_url: str, provider: str) -> StaticRegistry:
-    config = ({"endpoint_url": good_url, "api_version": "2024-10-21"}
-              if provider == "azure" else {"base_url": f"{good_url}/v1"})
+    config = (
+        {"endpoint_url": good_url, "api_version": "2024-10-21"}
+        if provider == "azure"
+        else {"base_url": f"{good_url}/v1"}
+    )
     method = "azure" if provider == "azure" else "api_key"
     return StaticRegistry(
         endpoints=[
-            Endpoint(id="r", name="relay", task="chat", max_retries=0,
-                     targets=(Target("good", "openai", "gpt-4o-mini"),)),
-            Endpoint(id="b", name="broken-first", task="chat", max_retries=0, targets=(
-                Target("broken", "openai", "gpt-4o-mini"),
-                Target("good", "openai", "gpt-4o-mini", role="fallback"))),
+            Endpoint(
+                id="r",
+                name="relay",
+                task="chat",
+                max_retries=0,
+                targets=(Target("good", "openai", "gpt-4o-mini"),),
+            ),
+            Endpoint(
+                id="b",
+                name="broken-first",
+                task="chat",
+                max_retries=0,
+                targets=(
+                    Target("broken", "openai", "gpt-4o-mini"),
+                    Target("good", "openai", "gpt-4o-mini", role="fallback"),
+                ),
+            ),
         ],
         credentials=[
             Credential("good", "openai", method, {"api_key": CANARY}, config),
-            Credential("broken", "openai", "api_key", {"api_key": CANARY},
-                       {"base_url": f"{broken_url}/v1"}),
+            Credential(
+                "broken", "openai", "api_key", {"api_key": CANARY}, {"base_url": f"{broken_url}/v1"}
+            ),
         ],
         tokens={"kh_at_relay": Principal("t", "relay", is_admin=False)},
     )
 
 
-PRETTY = json.dumps({
-    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
-    "choices": [{"index": 0, "finish_reason": "stop",
-                 "message": {"role": "assistant", "content": "héllo"}}],
-    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-}, indent=2, ensure_ascii=True).encode()
+PRETTY = json.dumps(
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "héllo"},
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    },
+    indent=2,
+    ensure_ascii=True,
+).encode()
 
 
 @pytest.mark.parametrize("provider", ["openai", "azure"])
 def test_a_chat_answer_is_relayed_byte_for_byte_and_a_non_json_200_falls_back(
-        provider: str) -> None:
+    provider: str,
+) -> None:
     import httpx
 
     from keyhouse.testing.fakes.server import serve_canned
@@ -253,16 +304,19 @@ def test_a_chat_answer_is_relayed_byte_for_byte_and_a_non_json_200_falls_back(
     # An upstream whose serialisation no encoder of ours would reproduce (indented,
     # ASCII-escaped): what the caller gets must be exactly these bytes.
     pretty = serve_canned(lambda request: (200, PRETTY, {"content-type": "application/json"}))
-    with serve_canned(lambda request: (200, page, {"content-type": "text/html"})) as broken, \
-            pretty as good, \
-            serve(gateway_app(_relay_registry(broken.url, good.url, provider))) as gw:
+    with (
+        serve_canned(lambda request: (200, page, {"content-type": "text/html"})) as broken,
+        pretty as good,
+        serve(gateway_app(_relay_registry(broken.url, good.url, provider))) as gw,
+    ):
         headers = {"authorization": "Bearer kh_at_relay"}
         body = {"model": "relay", "messages": [{"role": "user", "content": "hi"}]}
         answer = httpx.post(f"{gw.url}/v1/chat/completions", json=body, headers=headers)
         assert answer.status_code == 200
         assert answer.content == PRETTY
-        fell_back = httpx.post(f"{gw.url}/v1/chat/completions",
-                               json={**body, "model": "broken-first"}, headers=headers)
+        fell_back = httpx.post(
+            f"{gw.url}/v1/chat/completions", json={**body, "model": "broken-first"}, headers=headers
+        )
         assert fell_back.status_code == 200
         assert fell_back.content == PRETTY
 
@@ -273,8 +327,7 @@ def test_an_admission_hook_can_refuse_and_the_completion_hook_still_runs() -> No
     from keyhouse.errors import Forbidden
 
     registry = StaticRegistry(
-        endpoints=[Endpoint(id="e", name="chat", task="chat",
-                            targets=(Target(None, None, "m"),))],
+        endpoints=[Endpoint(id="e", name="chat", task="chat", targets=(Target(None, None, "m"),))],
         tokens={"kh_at_admit": Principal("t", "admit", is_admin=False)},
     )
     app = gateway_app(registry)
@@ -287,24 +340,31 @@ def test_an_admission_hook_can_refuse_and_the_completion_hook_still_runs() -> No
     app.state.gateway.on_complete.append(seen.append)
     with serve(app) as server:
         for path in ("/v1/chat/completions", "/v1/messages"):
-            response = httpx.post(f"{server.url}{path}", headers={
-                "authorization": "Bearer kh_at_admit"}, json={"model": "chat",
-                                                               "messages": [], "max_tokens": 1})
+            response = httpx.post(
+                f"{server.url}{path}",
+                headers={"authorization": "Bearer kh_at_admit"},
+                json={"model": "chat", "messages": [], "max_tokens": 1},
+            )
             assert response.status_code == 403
             assert "admit is over its limit" in response.text
     assert [(c.route, c.endpoint, c.status, c.error_code, c.attempts) for c in seen] == [
         ("/v1/chat/completions", "chat", 403, "forbidden", 0),
-        ("/v1/messages", "chat", 403, "forbidden", 0)]
+        ("/v1/messages", "chat", 403, "forbidden", 0),
+    ]
 
 
 # An OpenAI-framed stream as an upstream may format it: spaced JSON, a comment, a usage
 # chunk, and no [DONE] of its own.
-SSE_CHUNK = (b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, '
-             b'"model": "m", "choices": [{"index": 0, "delta": {"content": "h\\u00e9"}, '
-             b'"finish_reason": null}]}')
-SSE_USAGE = (b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, '
-             b'"model": "m", "choices": [], "usage": {"prompt_tokens": 2, '
-             b'"completion_tokens": 3, "total_tokens": 5}}')
+SSE_CHUNK = (
+    b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, '
+    b'"model": "m", "choices": [{"index": 0, "delta": {"content": "h\\u00e9"}, '
+    b'"finish_reason": null}]}'
+)
+SSE_USAGE = (
+    b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, '
+    b'"model": "m", "choices": [], "usage": {"prompt_tokens": 2, '
+    b'"completion_tokens": 3, "total_tokens": 5}}'
+)
 SSE_WIRE = SSE_CHUNK + b"\n\n: keep-alive\n\n" + SSE_USAGE + b"\n\n"
 
 
@@ -317,8 +377,10 @@ def test_an_openai_framed_stream_is_relayed_as_its_bytes(include_usage: bool) ->
     seen: list[CallContext] = []
     page = b"data: <html>not an event stream</html>\n\n"
     sse = {"content-type": "text/event-stream"}
-    with serve_canned(lambda request: (200, SSE_WIRE, sse)) as good, \
-            serve_canned(lambda request: (200, page, sse)) as broken:
+    with (
+        serve_canned(lambda request: (200, SSE_WIRE, sse)) as good,
+        serve_canned(lambda request: (200, page, sse)) as broken,
+    ):
         app = gateway_app(_relay_registry(broken.url, good.url, "openai"))
         app.state.gateway.on_complete.append(seen.append)
         with serve(app) as gw:
@@ -327,14 +389,17 @@ def test_an_openai_framed_stream_is_relayed_as_its_bytes(include_usage: bool) ->
                 body: dict[str, Any] = {"model": name, "stream": True, "messages": []}
                 if include_usage:
                     body["stream_options"] = {"include_usage": True}
-                answer = httpx.post(f"{gw.url}/v1/chat/completions", json=body,
-                                    headers=headers)
+                answer = httpx.post(f"{gw.url}/v1/chat/completions", json=body, headers=headers)
                 assert answer.status_code == 200
-                expected = (SSE_CHUNK + b"\n\n: keep-alive\n\n"
-                            + (SSE_USAGE + b"\n\n" if include_usage else b"")
-                            + b"data: [DONE]\n\n")
+                expected = (
+                    SSE_CHUNK
+                    + b"\n\n: keep-alive\n\n"
+                    + (SSE_USAGE + b"\n\n" if include_usage else b"")
+                    + b"data: [DONE]\n\n"
+                )
                 assert answer.content == expected
     # The usage reached the hooks whether or not the caller asked for it.
-    assert [c.tokens() for c in seen] == [{"prompt_tokens": 2, "completion_tokens": 3,
-                                           "total_tokens": 5}] * 2
+    assert [c.tokens() for c in seen] == [
+        {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
+    ] * 2
     assert [c.fallback_used for c in seen] == [False, True]

@@ -22,8 +22,7 @@ LIMITED = "kh_at_limited_token"
 
 
 def _chat(name: str, model: str, key: str | None = "k-openai", **kw: Any) -> Endpoint:
-    return Endpoint(id=name, name=name, task="chat",
-                    targets=(Target(key, "openai", model),), **kw)
+    return Endpoint(id=name, name=name, task="chat", targets=(Target(key, "openai", model),), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +42,16 @@ def gateway(upstream: ServerThread) -> Iterator[ServerThread]:
             _chat("refuses", "fail-400"),
             _chat("wrong-key", "gpt-4o-mini", key="k-wrong"),
             _chat("orphan", "gpt-4o-mini", key=None),
-            Endpoint(id="embed", name="embed", task="embeddings",
-                     targets=(Target("k-openai", "openai", "text-embedding-3-small"),)),
+            Endpoint(
+                id="embed",
+                name="embed",
+                task="embeddings",
+                targets=(Target("k-openai", "openai", "text-embedding-3-small"),),
+            ),
         ],
         credentials=[
             Credential("k-openai", "openai", "api_key", {"api_key": CANARY}, base),
-            Credential("k-wrong", "openai", "api_key", {"api_key": "sk-wrong-" + "x" * 30},
-                       base),
+            Credential("k-wrong", "openai", "api_key", {"api_key": "sk-wrong-" + "x" * 30}, base),
         ],
         tokens={
             TOKEN: Principal("t1", "sdk-tests", is_admin=False),
@@ -61,16 +63,20 @@ def gateway(upstream: ServerThread) -> Iterator[ServerThread]:
 
 
 def _client(gateway: ServerThread, token: str = TOKEN) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=token, max_retries=0,
-                         timeout=20)
+    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=token, max_retries=0, timeout=20)
 
 
 def test_chat_completion(gateway: ServerThread, upstream: ServerThread) -> None:
     upstream.app.state.calls.clear()
     answer = _client(gateway).chat.completions.create(
-        model="chat", messages=[{"role": "system", "content": "be brief"},
-                                {"role": "user", "content": "hello there"}],
-        temperature=0.2, max_tokens=50)
+        model="chat",
+        messages=[
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "hello there"},
+        ],
+        temperature=0.2,
+        max_tokens=50,
+    )
     assert answer.choices[0].message.content == "echo: hello there"
     assert answer.choices[0].finish_reason == "stop"
     assert answer.usage is not None and answer.usage.prompt_tokens == 4
@@ -83,25 +89,33 @@ def test_chat_completion(gateway: ServerThread, upstream: ServerThread) -> None:
 def test_streaming_hides_usage_unless_asked(gateway: ServerThread) -> None:
     client = _client(gateway)
     messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "one two three"}]
-    chunks = list(client.chat.completions.create(model="chat", messages=messages,
-                                                 stream=True))
+    chunks = list(client.chat.completions.create(model="chat", messages=messages, stream=True))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "echo: one two three"
     assert all(c.choices and c.usage is None for c in chunks)
     assert chunks[-1].choices[0].finish_reason == "stop"
 
-    chunks = list(client.chat.completions.create(
-        model="chat", messages=messages, stream=True,
-        stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="chat", messages=messages, stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert chunks[-1].choices == []
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 4
 
 
 def test_tool_call_and_tool_result(gateway: ServerThread) -> None:
     client = _client(gateway)
-    tools: Any = [{"type": "function", "function": {
-        "name": "lookup", "description": "Look a word up",
-        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]
+    tools: Any = [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Look a word up",
+                "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+            },
+        }
+    ]
     messages: list[Any] = [{"role": "user", "content": "weather in Oslo"}]
     first = client.chat.completions.create(model="chat", messages=messages, tools=tools)
     assert first.choices[0].finish_reason == "tool_calls"
@@ -109,8 +123,10 @@ def test_tool_call_and_tool_result(gateway: ServerThread) -> None:
     assert call.function.name == "lookup"  # type: ignore[union-attr]
     assert call.function.arguments == '{"q": "weather in Oslo"}'  # type: ignore[union-attr]
 
-    messages += [first.choices[0].message.model_dump(exclude_none=True),
-                 {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
     second = client.chat.completions.create(model="chat", messages=messages, tools=tools)
     assert second.choices[0].message.content == "tool said: sunny"
 
@@ -118,8 +134,8 @@ def test_tool_call_and_tool_result(gateway: ServerThread) -> None:
 def test_streamed_tool_call(gateway: ServerThread) -> None:
     tools: Any = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
     stream = _client(gateway).chat.completions.create(
-        model="chat", messages=[{"role": "user", "content": "find it"}], tools=tools,
-        stream=True)
+        model="chat", messages=[{"role": "user", "content": "find it"}], tools=tools, stream=True
+    )
     arguments = ""
     names = []
     for chunk in stream:
@@ -146,21 +162,25 @@ def test_models_lists_what_the_token_may_call(gateway: ServerThread) -> None:
     assert (model.id, model.owned_by) == ("chat", "keyhouse")
 
 
-@pytest.mark.parametrize(("model", "error", "status", "code"), [
-    ("no-such-endpoint", openai.NotFoundError, 404, "model_not_found"),
-    ("busy", openai.RateLimitError, 429, "upstream_rate_limited"),
-    ("down", openai.InternalServerError, 503, "upstream_unavailable"),
-    ("refuses", openai.BadRequestError, 400, "upstream_bad_request"),
-    ("wrong-key", openai.AuthenticationError, 401, "upstream_auth_failed"),
-    ("orphan", openai.InternalServerError, 503, "endpoint_has_no_key"),
-    ("embed", openai.BadRequestError, 400, "bad_request"),
-])
+@pytest.mark.parametrize(
+    ("model", "error", "status", "code"),
+    [
+        ("no-such-endpoint", openai.NotFoundError, 404, "model_not_found"),
+        ("busy", openai.RateLimitError, 429, "upstream_rate_limited"),
+        ("down", openai.InternalServerError, 503, "upstream_unavailable"),
+        ("refuses", openai.BadRequestError, 400, "upstream_bad_request"),
+        ("wrong-key", openai.AuthenticationError, 401, "upstream_auth_failed"),
+        ("orphan", openai.InternalServerError, 503, "endpoint_has_no_key"),
+        ("embed", openai.BadRequestError, 400, "bad_request"),
+    ],
+)
 def test_errors_reach_the_sdk_as_its_typed_exceptions(
-        gateway: ServerThread, model: str, error: type[openai.APIStatusError], status: int,
-        code: str) -> None:
+    gateway: ServerThread, model: str, error: type[openai.APIStatusError], status: int, code: str
+) -> None:
     with pytest.raises(error) as info:
         _client(gateway).chat.completions.create(
-            model=model, messages=[{"role": "user", "content": "hi"}])
+            model=model, messages=[{"role": "user", "content": "hi"}]
+        )
     assert info.value.status_code == status
     assert info.value.code == code
     assert isinstance(info.value.body, dict) and info.value.body["message"]
@@ -169,14 +189,17 @@ def test_errors_reach_the_sdk_as_its_typed_exceptions(
 def test_stream_errors_before_the_first_byte_keep_their_status(gateway: ServerThread) -> None:
     with pytest.raises(openai.RateLimitError):
         _client(gateway).chat.completions.create(
-            model="busy", messages=[{"role": "user", "content": "hi"}], stream=True)
+            model="busy", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
 
 
 def test_wrong_token_and_forbidden_endpoint(gateway: ServerThread) -> None:
     with pytest.raises(openai.AuthenticationError) as info:
         _client(gateway, "kh_at_nope").chat.completions.create(
-            model="chat", messages=[{"role": "user", "content": "hi"}])
+            model="chat", messages=[{"role": "user", "content": "hi"}]
+        )
     assert info.value.body["type"] == "authentication_error"  # type: ignore[index]
     with pytest.raises(openai.PermissionDeniedError):
         _client(gateway, LIMITED).chat.completions.create(
-            model="chat", messages=[{"role": "user", "content": "hi"}])
+            model="chat", messages=[{"role": "user", "content": "hi"}]
+        )

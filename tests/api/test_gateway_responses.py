@@ -25,10 +25,17 @@ OPENAI_KEY = "sk-responses-" + "r" * 30
 ANTHROPIC_KEY = "sk-ant-responses-" + "a" * 30
 AZURE_KEY = "azure-responses-" + "z" * 20
 TOOLS: Any = [
-    {"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {
-        "q": {"type": "string"}}}},
-    {"type": "namespace", "name": "crm", "description": "CRM tools.", "tools": [
-        {"type": "function", "name": "find", "parameters": {"type": "object"}}]},
+    {
+        "type": "function",
+        "name": "lookup",
+        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+    },
+    {
+        "type": "namespace",
+        "name": "crm",
+        "description": "CRM tools.",
+        "tools": [{"type": "function", "name": "find", "parameters": {"type": "object"}}],
+    },
     {"type": "web_search"},
 ]
 
@@ -45,30 +52,79 @@ def world() -> Iterator[World]:
     with serve(gpt_app) as gpt, serve(anthropic_fake(api_key=ANTHROPIC_KEY)) as claude:
         registry = StaticRegistry(
             endpoints=[
-                Endpoint(id="1", name="native", task="chat",
-                         targets=(Target("k-oai", "openai", "gpt-4o-mini"),)),
-                Endpoint(id="2", name="compat", task="chat",
-                         targets=(Target("k-compat", "openai_compatible", "my-model"),)),
-                Endpoint(id="3", name="claude-midstream", task="chat",
-                         targets=(Target("k-ant", "anthropic", "fail-midstream"),)),
-                Endpoint(id="5", name="azure-new", task="chat",
-                         targets=(Target("k-az-new", "openai", "my-deployment"),)),
-                Endpoint(id="6", name="azure-old", task="chat",
-                         targets=(Target("k-az-old", "openai", "my-deployment"),)),
-                Endpoint(id="4", name="embed", task="embeddings",
-                         targets=(Target("k-oai", "openai", "text-embedding-3-small"),)),
+                Endpoint(
+                    id="1",
+                    name="native",
+                    task="chat",
+                    targets=(Target("k-oai", "openai", "gpt-4o-mini"),),
+                ),
+                Endpoint(
+                    id="2",
+                    name="compat",
+                    task="chat",
+                    targets=(Target("k-compat", "openai_compatible", "my-model"),),
+                ),
+                Endpoint(
+                    id="3",
+                    name="claude-midstream",
+                    task="chat",
+                    targets=(Target("k-ant", "anthropic", "fail-midstream"),),
+                ),
+                Endpoint(
+                    id="5",
+                    name="azure-new",
+                    task="chat",
+                    targets=(Target("k-az-new", "openai", "my-deployment"),),
+                ),
+                Endpoint(
+                    id="6",
+                    name="azure-old",
+                    task="chat",
+                    targets=(Target("k-az-old", "openai", "my-deployment"),),
+                ),
+                Endpoint(
+                    id="4",
+                    name="embed",
+                    task="embeddings",
+                    targets=(Target("k-oai", "openai", "text-embedding-3-small"),),
+                ),
             ],
             credentials=[
-                Credential("k-oai", "openai", "api_key", {"api_key": OPENAI_KEY},
-                           {"base_url": f"{gpt.url}/v1"}),
-                Credential("k-compat", "openai_compatible", "api_key",
-                           {"api_key": OPENAI_KEY}, {"base_url": f"{gpt.url}/v1"}),
-                Credential("k-az-new", "openai", "azure", {"api_key": AZURE_KEY},
-                           {"endpoint_url": gpt.url, "api_version": "2025-04-01-preview"}),
-                Credential("k-az-old", "openai", "azure", {"api_key": AZURE_KEY},
-                           {"endpoint_url": gpt.url, "api_version": "2024-10-21"}),
-                Credential("k-ant", "anthropic", "api_key", {"api_key": ANTHROPIC_KEY},
-                           {"base_url": claude.url}),
+                Credential(
+                    "k-oai",
+                    "openai",
+                    "api_key",
+                    {"api_key": OPENAI_KEY},
+                    {"base_url": f"{gpt.url}/v1"},
+                ),
+                Credential(
+                    "k-compat",
+                    "openai_compatible",
+                    "api_key",
+                    {"api_key": OPENAI_KEY},
+                    {"base_url": f"{gpt.url}/v1"},
+                ),
+                Credential(
+                    "k-az-new",
+                    "openai",
+                    "azure",
+                    {"api_key": AZURE_KEY},
+                    {"endpoint_url": gpt.url, "api_version": "2025-04-01-preview"},
+                ),
+                Credential(
+                    "k-az-old",
+                    "openai",
+                    "azure",
+                    {"api_key": AZURE_KEY},
+                    {"endpoint_url": gpt.url, "api_version": "2024-10-21"},
+                ),
+                Credential(
+                    "k-ant",
+                    "anthropic",
+                    "api_key",
+                    {"api_key": ANTHROPIC_KEY},
+                    {"base_url": claude.url},
+                ),
             ],
             tokens={TOKEN: Principal("t", "tests", is_admin=False)},
         )
@@ -85,10 +141,16 @@ def _last(world: World) -> Any:
 
 
 def test_openai_gets_the_body_as_sent(world: World) -> None:
-    sent: Any = {"input": [{"role": "user", "content": "find it"}], "tools": TOOLS,
-                 "tool_choice": "none", "store": False, "include": [
-                     "reasoning.encrypted_content"], "reasoning": {"summary": "auto"},
-                 "prompt_cache_key": "session-1", "parallel_tool_calls": True}
+    sent: Any = {
+        "input": [{"role": "user", "content": "find it"}],
+        "tools": TOOLS,
+        "tool_choice": "none",
+        "store": False,
+        "include": ["reasoning.encrypted_content"],
+        "reasoning": {"summary": "auto"},
+        "prompt_cache_key": "session-1",
+        "parallel_tool_calls": True,
+    }
     reply = _sdk(world).responses.create(model="native", **sent)
     assert _last(world).path == "/v1/responses"
     assert _last(world).json == {**sent, "model": "gpt-4o-mini"}
@@ -98,8 +160,9 @@ def test_openai_gets_the_body_as_sent(world: World) -> None:
 def test_other_providers_get_chat_completions(world: World) -> None:
     # "namespace" is not in the SDK's ToolChoiceFunctionParam; the gateway accepts it.
     choice: Any = {"type": "function", "name": "find", "namespace": "crm"}
-    reply = _sdk(world).responses.create(model="compat", tools=TOOLS, input="find it",
-                                         tool_choice=choice)
+    reply = _sdk(world).responses.create(
+        model="compat", tools=TOOLS, input="find it", tool_choice=choice
+    )
     seen = _last(world)
     assert seen.path == "/v1/chat/completions"
     # The hosted tool is left out; the namespaced one is flattened and comes back whole.
@@ -112,21 +175,26 @@ def test_other_providers_get_chat_completions(world: World) -> None:
 def test_stored_responses_chain_on_openai_itself(world: World) -> None:
     client = _sdk(world)
     first = client.responses.create(model="native", input="remember me", store=True)
-    again = client.responses.create(model="native", input="and now",
-                                    previous_response_id=first.id)
+    again = client.responses.create(model="native", input="and now", previous_response_id=first.id)
     assert again.output_text == "echo: and now"
     assert _last(world).json["previous_response_id"] == first.id
     with pytest.raises(openai.BadRequestError) as refused:
-        client.responses.create(model="compat", input="and now",
-                                previous_response_id=first.id)
+        client.responses.create(model="compat", input="and now", previous_response_id=first.id)
     assert "does not store responses" in str(refused.value)
 
 
 def test_a_failure_after_the_stream_began_ends_it_with_response_failed(world: World) -> None:
-    http = httpx.Client(base_url=world.gateway.url, timeout=20,
-                        headers={"Authorization": f"Bearer {TOKEN}"})
-    with http, http.stream("POST", "/v1/responses", json={
-            "model": "claude-midstream", "input": "hi", "stream": True}) as response:
+    http = httpx.Client(
+        base_url=world.gateway.url, timeout=20, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with (
+        http,
+        http.stream(
+            "POST",
+            "/v1/responses",
+            json={"model": "claude-midstream", "input": "hi", "stream": True},
+        ) as response,
+    ):
         assert response.status_code == 200
         lines = [line for line in response.iter_lines() if line.startswith("event: ")]
     assert lines[:2] == ["event: response.created", "event: response.in_progress"]
@@ -150,11 +218,12 @@ def test_bad_requests_are_openai_400s(world: World) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 def test_azure_has_the_api_from_2025_03_01_on(world: World, stream: bool) -> None:
     client = _sdk(world)
-    for endpoint, path in (("azure-new", "/openai/responses"),
-                           ("azure-old", "/openai/deployments/my-deployment/chat/completions")):
+    for endpoint, path in (
+        ("azure-new", "/openai/responses"),
+        ("azure-old", "/openai/deployments/my-deployment/chat/completions"),
+    ):
         if stream:
-            events = list(client.responses.create(model=endpoint, input="hi azure",
-                                                  stream=True))
+            events = list(client.responses.create(model=endpoint, input="hi azure", stream=True))
             text = events[-1].response.output_text  # type: ignore[union-attr]
         else:
             text = client.responses.create(model=endpoint, input="hi azure").output_text
@@ -172,8 +241,9 @@ def test_a_passed_through_answer_never_shows_the_key(world: World, stream: bool)
     # The fake echoes its input: an answer that carries the upstream key is redacted.
     client = _sdk(world)
     if stream:
-        events = list(client.responses.create(model="native", input=f"say {OPENAI_KEY}",
-                                              stream=True))
+        events = list(
+            client.responses.create(model="native", input=f"say {OPENAI_KEY}", stream=True)
+        )
         text = events[-1].response.output_text  # type: ignore[union-attr]
         assert all(OPENAI_KEY not in e.model_dump_json() for e in events)
     else:

@@ -72,9 +72,9 @@ def _call(client: Upstream, read: float = 10.0) -> Call:
 async def test_many_concurrent_requests_share_a_bounded_pool(upstream: ServerThread) -> None:
     async with Upstream(allow_private=True, limit=8) as client:
         call = _call(client)
-        results = await asyncio.gather(*(
-            send_json(call, "GET", f"{upstream.url}/echo?n={i}&delay=0.01")
-            for i in range(80)))
+        results = await asyncio.gather(
+            *(send_json(call, "GET", f"{upstream.url}/echo?n={i}&delay=0.01") for i in range(80))
+        )
         assert [r["n"] for r in results] == [str(i) for i in range(80)]
     assert len(upstream.app.state.peers) <= 8
 
@@ -113,7 +113,8 @@ async def _read_until_done(client: Upstream, url: str) -> None:
 
 @pytest.mark.anyio
 async def test_a_stream_read_up_to_its_last_event_gives_its_connection_back(
-        upstream: ServerThread) -> None:
+    upstream: ServerThread,
+) -> None:
     async with Upstream(allow_private=True) as client:
         for _ in range(5):
             await _read_until_done(client, f"{upstream.url}/sse")
@@ -122,7 +123,8 @@ async def test_a_stream_read_up_to_its_last_event_gives_its_connection_back(
 
 @pytest.mark.anyio
 async def test_a_body_that_does_not_end_is_cut_without_waiting_for_it(
-        upstream: ServerThread) -> None:
+    upstream: ServerThread,
+) -> None:
     async with Upstream(allow_private=True) as client:
         started = time.monotonic()
         await _read_until_done(client, f"{upstream.url}/sse?endless=1")
@@ -136,22 +138,30 @@ async def test_the_read_timeout_is_per_endpoint(upstream: ServerThread) -> None:
     async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamTimeout):
             await send(_call(client, read=0.1), "GET", f"{upstream.url}/echo?delay=0.5")
-        answer = await send_json(_call(client, read=2.0), "GET",
-                                 f"{upstream.url}/echo?delay=0.2&n=7")
+        answer = await send_json(
+            _call(client, read=2.0), "GET", f"{upstream.url}/echo?delay=0.2&n=7"
+        )
         assert answer == {"n": "7"}
 
 
-EVENTS = [("", '{"n": 1}'), ("message_start", '{"a": "b"}'), ("", "line one\nline two"),
-          ("", "[DONE]")]
-WIRE = (b'data: {"n": 1}\n\n: a comment\n\nevent: message_start\ndata: {"a": "b"}\n\n'
-        b"data: line one\ndata: line two\n\ndata: [DONE]\n\n")
+EVENTS = [
+    ("", '{"n": 1}'),
+    ("message_start", '{"a": "b"}'),
+    ("", "line one\nline two"),
+    ("", "[DONE]"),
+]
+WIRE = (
+    b'data: {"n": 1}\n\n: a comment\n\nevent: message_start\ndata: {"a": "b"}\n\n'
+    b"data: line one\ndata: line two\n\ndata: [DONE]\n\n"
+)
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("line_end", [b"\n", b"\r\n", b"\r"])
 @pytest.mark.parametrize("piece", [1, 3, 7, 4096])
 async def test_server_sent_events_are_read_whatever_the_framing(
-        line_end: bytes, piece: int) -> None:
+    line_end: bytes, piece: int
+) -> None:
     wire = WIRE.replace(b"\n", line_end)
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -162,8 +172,9 @@ async def test_server_sent_events_are_read_whatever_the_framing(
             return
         await send({"type": "http.response.start", "status": 200, "headers": []})
         for i in range(0, len(wire), piece):  # split anywhere, CRLFs included
-            await send({"type": "http.response.body", "body": wire[i:i + piece],
-                        "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": wire[i : i + piece], "more_body": True}
+            )
         await send({"type": "http.response.body", "body": b""})
 
     with serve(app) as server:

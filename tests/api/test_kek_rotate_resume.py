@@ -31,10 +31,19 @@ def _seed(settings: Settings) -> None:
     now = utcnow()
     with services.store.write() as session:
         for i in range(ROWS):
-            row = ApiKeyRow(id=str(uuid.uuid4()), name=f"key-{i}", description="",
-                            provider="openai", auth_method="api_key", config={}, version=1,
-                            credential_version=1, created_at=now, updated_at=now,
-                            credential_updated_at=now)
+            row = ApiKeyRow(
+                id=str(uuid.uuid4()),
+                name=f"key-{i}",
+                description="",
+                provider="openai",
+                auth_method="api_key",
+                config={},
+                version=1,
+                credential_version=1,
+                created_at=now,
+                updated_at=now,
+                credential_updated_at=now,
+            )
             credentials.seal_onto(services.keyring, row, {"api_key": f"sk-{i:04d}" + "x" * 30})
             session.add(row)
     services.store.dispose()
@@ -42,26 +51,36 @@ def _seed(settings: Settings) -> None:
 
 def _on(store: Store, version: int) -> int:
     with store.read() as session:
-        return int(session.scalar(select(func.count()).select_from(ApiKeyRow)
-                                  .where(ApiKeyRow.kek_version == version)) or 0)
+        return int(
+            session.scalar(
+                select(func.count()).select_from(ApiKeyRow).where(ApiKeyRow.kek_version == version)
+            )
+            or 0
+        )
 
 
 def _versions(store: Store) -> list[tuple[int, str]]:
     with store.read() as session:
-        return [(r.version, r.state) for r in
-                session.scalars(select(KekVersionRow).order_by(KekVersionRow.version))]
+        return [
+            (r.version, r.state)
+            for r in session.scalars(select(KekVersionRow).order_by(KekVersionRow.version))
+        ]
 
 
 def test_a_killed_rotation_resumes_to_one_new_version(tmp_path: Path, database_url: str) -> None:
     home = tmp_path / "home"
-    settings = Settings(home=home, database_url=database_url, kek_file=tmp_path / "kek.key",
-                        admin_token=ADMIN_TOKEN)
+    settings = Settings(
+        home=home, database_url=database_url, kek_file=tmp_path / "kek.key", admin_token=ADMIN_TOKEN
+    )
     _seed(settings)
     env = keyhouse_env(home, database_url, KEYHOUSE_KEK_FILE=str(tmp_path / "kek.key"))
     store = Store(database_url)
-    proc = subprocess.Popen([sys.executable, "-m", "keyhouse", "kek", "rotate", "--new",
-                             "--batch", "1"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keyhouse", "kek", "rotate", "--new", "--batch", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     # A writer's connection: on SQLite its BEGIN is BEGIN IMMEDIATE, the write lock.
     blocker = store.engine.execution_options(**{WRITE_OPTION: True}).connect()
     try:

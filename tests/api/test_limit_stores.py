@@ -49,8 +49,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[LimitStore]:
     await s.aclose()
 
 
-async def test_rate_bucket_admits_capacity_then_refuses(store: LimitStore,
-                                                        prefix: str) -> None:
+async def test_rate_bucket_admits_capacity_then_refuses(store: LimitStore, prefix: str) -> None:
     check = Rate(prefix + "rpm", 3, 1, "requests")
     verdicts = [await store.admit([check], f"l{i}") for i in range(4)]
     assert [v.admitted for v in verdicts] == [True, True, True, False]
@@ -112,8 +111,7 @@ async def test_spend_reserves_settles_and_alerts_once(store: LimitStore, prefix:
     await store.settle([Charge(budget.key, -300, None, 3600)], "b")
     assert (await store.admit([budget], "d")).admitted
     watch = Spend(prefix + "watch", 1000, 0, 3600, enforce=False)
-    crossed = [await store.settle([Charge(watch.key, 600, 1000, 3600)], str(i))
-               for i in range(3)]
+    crossed = [await store.settle([Charge(watch.key, 600, 1000, 3600)], str(i)) for i in range(3)]
     assert crossed == [[], [watch.key], []]
 
 
@@ -122,8 +120,9 @@ async def test_same_counters_from_two_clients(prefix: str) -> None:
     a, b = RedisStore(SHARED_REDIS), RedisStore(SHARED_REDIS)
     check = Rate(prefix + "shared", 4, 1, "requests")
     try:
-        results = await asyncio.gather(*[(a if i % 2 else b).admit([check], str(i))
-                                         for i in range(10)])
+        results = await asyncio.gather(
+            *[(a if i % 2 else b).admit([check], str(i)) for i in range(10)]
+        )
         assert sum(v.admitted for v in results) == 4
     finally:
         await a.aclose()
@@ -135,14 +134,19 @@ async def test_admission_is_one_round_trip(tmp_path: Path) -> None:
     script ran inside Redis (marked "lua")."""
     with own_redis(tmp_path) as server:
         store = RedisStore(server.url)
-        checks: list[Check] = [Rate("r", 10, 1, "requests"), Rate("t", 100, 5, "tokens"),
-                  Slots("s", 5, 60), Spend("u", 10**9, 10, 60, True)]
+        checks: list[Check] = [
+            Rate("r", 10, 1, "requests"),
+            Rate("t", 100, 5, "tokens"),
+            Slots("s", 5, 60),
+            Spend("u", 10**9, 10, 60, True),
+        ]
         await store.admit(checks, "warm")  # connects and loads the script
         seen: list[str] = []
         marker = sync_redis.Redis.from_url(server.url)
         marker.ping()  # connected before MONITOR starts: only its GET shows
         monitor = sync_redis.Redis.from_url(server.url)
         with monitor.monitor() as m:  # type: ignore[no-untyped-call]
+
             def read() -> None:
                 for event in m.listen():
                     seen.append(f"{event['client_type']} {event['command']}")
@@ -173,7 +177,8 @@ def _limiter(store: LimitStore, on_error: str) -> tuple[Limiter, Principal, Endp
 
 @pytest.mark.parametrize("on_error", ["reject", "allow"])
 async def test_unreachable_redis_is_the_operators_choice_and_counted(
-        tmp_path: Path, on_error: str) -> None:
+    tmp_path: Path, on_error: str
+) -> None:
     with own_redis(tmp_path) as server:
         store = RedisStore(server.url)
         limiter, principal, endpoint = _limiter(store, on_error)
@@ -203,8 +208,9 @@ async def test_unreachable_redis_is_the_operators_choice_and_counted(
 async def test_refusal_names_the_limit() -> None:
     store = MemoryStore()
     subject = Subject("endpoint", "e1", "chat", Limits(max_concurrent=1))
-    endpoint = Endpoint("e1", "chat", "chat", (Target("k1", "openai", "gpt-4o"),),
-                        limited=(subject,))
+    endpoint = Endpoint(
+        "e1", "chat", "chat", (Target("k1", "openai", "gpt-4o"),), limited=(subject,)
+    )
     limiter = Limiter(store)
     principal = Principal("t", "t", is_admin=False)
     held = await limiter.admit(principal, endpoint, {})

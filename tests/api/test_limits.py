@@ -40,22 +40,42 @@ def fake() -> Iterator[ServerThread]:
         yield server
 
 
-def setup(api: CheckedClient | httpx.Client, fake: ServerThread, *,
-          token: dict[str, Any] | None = None, endpoint: dict[str, Any] | None = None,
-          key: dict[str, Any] | None = None, model: str = "gpt-4o",
-          name: str = "chat", provider: str = "openai_compatible") -> str:
+def setup(
+    api: CheckedClient | httpx.Client,
+    fake: ServerThread,
+    *,
+    token: dict[str, Any] | None = None,
+    endpoint: dict[str, Any] | None = None,
+    key: dict[str, Any] | None = None,
+    model: str = "gpt-4o",
+    name: str = "chat",
+    provider: str = "openai_compatible",
+) -> str:
     """A key, an endpoint ``name`` on it and a token, with the limits given; the token."""
-    k = api.post("/api/v1/keys", json={
-        "name": f"key-{name}", "provider": provider,
-        "credentials": {"api_key": UPSTREAM_KEY}, "config": {"base_url": fake.url + "/v1"},
-        **({"limits": key} if key else {})})
+    k = api.post(
+        "/api/v1/keys",
+        json={
+            "name": f"key-{name}",
+            "provider": provider,
+            "credentials": {"api_key": UPSTREAM_KEY},
+            "config": {"base_url": fake.url + "/v1"},
+            **({"limits": key} if key else {}),
+        },
+    )
     assert k.status_code == 201, k.text
-    e = api.post("/api/v1/endpoints", json={
-        "name": name, "targets": [{"key_id": k.json()["id"], "model": model}],
-        **({"limits": endpoint} if endpoint else {})})
+    e = api.post(
+        "/api/v1/endpoints",
+        json={
+            "name": name,
+            "targets": [{"key_id": k.json()["id"], "model": model}],
+            **({"limits": endpoint} if endpoint else {}),
+        },
+    )
     assert e.status_code == 201, e.text
-    t = api.post("/api/v1/access-tokens", json={
-        "name": f"tok-{name}", **({"limits": token} if token else {})})
+    t = api.post(
+        "/api/v1/access-tokens",
+        json={"name": f"tok-{name}", **({"limits": token} if token else {})},
+    )
     assert t.status_code == 201, t.text
     return str(t.json()["token"])
 
@@ -65,15 +85,16 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("scope", ["token", "endpoint", "key"])
-def test_requests_per_minute_on_every_scope(client: CheckedClient, fake: ServerThread,
-                                            scope: str) -> None:
+def test_requests_per_minute_on_every_scope(
+    client: CheckedClient, fake: ServerThread, scope: str
+) -> None:
     limits: dict[str, Any] = {scope: {"requests_per_minute": 3}}
     token = setup(client, fake, **limits)
-    answers = [client.post("/v1/chat/completions", json=chat(), headers=bearer(token))
-               for _ in range(5)]
+    answers = [
+        client.post("/v1/chat/completions", json=chat(), headers=bearer(token)) for _ in range(5)
+    ]
     assert [r.status_code for r in answers] == [200, 200, 200, 429, 429]
-    assert [r.headers["x-ratelimit-remaining-requests"] for r in answers[:3]] == \
-        ["2", "1", "0"]
+    assert [r.headers["x-ratelimit-remaining-requests"] for r in answers[:3]] == ["2", "1", "0"]
     for r in answers:
         assert r.headers["x-ratelimit-limit-requests"] == "3"
         assert r.headers["x-ratelimit-reset-requests"].endswith("s")
@@ -82,20 +103,27 @@ def test_requests_per_minute_on_every_scope(client: CheckedClient, fake: ServerT
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
     assert scope in refused.json()["error"]["message"]
     # Anthropic clients get their own envelope from /v1/messages.
-    r = client.post("/v1/messages", headers=bearer(token), json={
-        "model": "chat", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]})
+    r = client.post(
+        "/v1/messages",
+        headers=bearer(token),
+        json={"model": "chat", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert r.status_code == 429 and "retry-after" in r.headers
-    assert r.json() == {"type": "error", "error": {
-        "type": "rate_limit_error", "message": refused.json()["error"]["message"]}}
+    assert r.json() == {
+        "type": "error",
+        "error": {"type": "rate_limit_error", "message": refused.json()["error"]["message"]},
+    }
 
 
-def test_a_refused_call_consumes_no_other_limit(client: CheckedClient,
-                                                fake: ServerThread) -> None:
+def test_a_refused_call_consumes_no_other_limit(client: CheckedClient, fake: ServerThread) -> None:
     """All or nothing: the endpoint's limit refuses, the token's counter is untouched."""
-    token = setup(client, fake, token={"requests_per_minute": 2},
-                  endpoint={"requests_per_minute": 1})
-    codes = [client.post("/v1/chat/completions", json=chat(), headers=bearer(token))
-             .status_code for _ in range(4)]
+    token = setup(
+        client, fake, token={"requests_per_minute": 2}, endpoint={"requests_per_minute": 1}
+    )
+    codes = [
+        client.post("/v1/chat/completions", json=chat(), headers=bearer(token)).status_code
+        for _ in range(4)
+    ]
     assert codes == [200, 429, 429, 429]
     other = setup(client, fake, name="other")  # a second endpoint without limits
     # ... reached with the same token: its own limit has one call left, not zero.
@@ -104,20 +132,21 @@ def test_a_refused_call_consumes_no_other_limit(client: CheckedClient,
     assert other
     r = client.post("/v1/chat/completions", json=chat("other"), headers=bearer(token))
     assert r.status_code == 200 and r.headers["x-ratelimit-remaining-requests"] == "0"
-    assert client.post("/v1/chat/completions", json=chat("other"),
-                       headers=bearer(token)).status_code == 429
+    assert (
+        client.post("/v1/chat/completions", json=chat("other"), headers=bearer(token)).status_code
+        == 429
+    )
 
 
-def test_tokens_per_minute_settles_to_the_real_count(client: CheckedClient,
-                                                     fake: ServerThread) -> None:
+def test_tokens_per_minute_settles_to_the_real_count(
+    client: CheckedClient, fake: ServerThread
+) -> None:
     token = setup(client, fake, token={"tokens_per_minute": 200})
     # The estimate holds max_tokens (100) plus the prompt; the fake uses a few tokens.
-    first = client.post("/v1/chat/completions", json=chat(max_tokens=100),
-                        headers=bearer(token))
+    first = client.post("/v1/chat/completions", json=chat(max_tokens=100), headers=bearer(token))
     assert first.status_code == 200
     # Settled: the real use (4 tokens) counts, not the estimate of 100+.
-    second = client.post("/v1/chat/completions", json=chat(max_tokens=100),
-                         headers=bearer(token))
+    second = client.post("/v1/chat/completions", json=chat(max_tokens=100), headers=bearer(token))
     assert second.status_code == 200
     remaining = int(second.headers["x-ratelimit-remaining-tokens"])
     assert 200 - 4 - 130 <= remaining < 200 - 100, remaining
@@ -133,14 +162,17 @@ def test_no_limit_no_headers(client: CheckedClient, fake: ServerThread) -> None:
     assert not [h for h in r.headers if h.startswith("x-ratelimit")]
 
 
-def test_budget_rejects_once_reservations_reach_it(client: CheckedClient,
-                                                   fake: ServerThread) -> None:
+def test_budget_rejects_once_reservations_reach_it(
+    client: CheckedClient, fake: ServerThread
+) -> None:
     """No price is known for this model, so each call reserves (and keeps) the
     configured default of $0.05: a $0.12 budget admits two calls."""
-    token = setup(client, fake, token={"budget": {"usd": 0.12, "period": "day"}},
-                  model="no-such-priced-model")
-    answers = [client.post("/v1/chat/completions", json=chat(), headers=bearer(token))
-               for _ in range(3)]
+    token = setup(
+        client, fake, token={"budget": {"usd": 0.12, "period": "day"}}, model="no-such-priced-model"
+    )
+    answers = [
+        client.post("/v1/chat/completions", json=chat(), headers=bearer(token)) for _ in range(3)
+    ]
     assert [r.status_code for r in answers] == [200, 200, 429]
     refused = answers[-1].json()["error"]
     assert refused["code"] == "budget_exceeded" and "token 'tok-chat'" in refused["message"]
@@ -150,10 +182,19 @@ def test_budget_rejects_once_reservations_reach_it(client: CheckedClient,
 def test_budget_settles_to_the_real_cost(client: CheckedClient, fake: ServerThread) -> None:
     """gpt-4o at OpenAI's price: max_tokens=100 reserves about $0.00105, the answer costs
     about $0.00004. Without settlement a $0.0025 budget would admit two calls."""
-    token = setup(client, fake, token={"budget": {"usd": 0.0025, "period": "month"}},
-                  provider="openai", model="gpt-4o")
-    codes = [client.post("/v1/chat/completions", json=chat(max_tokens=100),
-                         headers=bearer(token)).status_code for _ in range(6)]
+    token = setup(
+        client,
+        fake,
+        token={"budget": {"usd": 0.0025, "period": "month"}},
+        provider="openai",
+        model="gpt-4o",
+    )
+    codes = [
+        client.post(
+            "/v1/chat/completions", json=chat(max_tokens=100), headers=bearer(token)
+        ).status_code
+        for _ in range(6)
+    ]
     assert codes == [200] * 6
     # A call whose worst case alone is over the budget is refused before it is sent.
     calls = len(fake.app.state.calls)
@@ -163,17 +204,27 @@ def test_budget_settles_to_the_real_cost(client: CheckedClient, fake: ServerThre
 
 
 def test_alert_budget_posts_once_per_period_and_never_refuses(
-        settings: Settings, services: Services, fake: ServerThread) -> None:
+    settings: Settings, services: Services, fake: ServerThread
+) -> None:
     hook = Webhook()
     with serve(hook.app) as receiver:
         alerting = settings.model_copy(update={"alert_webhook_url": receiver.url + "/hook"})
-        with serve(create_app(alerting, services)) as server, \
-                httpx.Client(base_url=server.url, headers=ADMIN) as api:
-            token = setup(api, fake, endpoint={"budget": {"usd": 0.08, "period": "week",
-                                                          "action": "alert"}},
-                          model="no-such-priced-model")
-            codes = [httpx.post(server.url + "/v1/chat/completions", json=chat(),
-                                headers=bearer(token)).status_code for _ in range(4)]
+        with (
+            serve(create_app(alerting, services)) as server,
+            httpx.Client(base_url=server.url, headers=ADMIN) as api,
+        ):
+            token = setup(
+                api,
+                fake,
+                endpoint={"budget": {"usd": 0.08, "period": "week", "action": "alert"}},
+                model="no-such-priced-model",
+            )
+            codes = [
+                httpx.post(
+                    server.url + "/v1/chat/completions", json=chat(), headers=bearer(token)
+                ).status_code
+                for _ in range(4)
+            ]
             assert codes == [200] * 4
             deadline = time.monotonic() + 5
             while not hook.received:
@@ -188,18 +239,22 @@ def test_alert_budget_posts_once_per_period_and_never_refuses(
 
 
 async def _stream_first_chunk_then_leave(url: str, token: str) -> None:
-    async with httpx.AsyncClient(timeout=10) as c, c.stream(
-            "POST", url + "/v1/chat/completions", headers=bearer(token),
+    async with (
+        httpx.AsyncClient(timeout=10) as c,
+        c.stream(
+            "POST",
+            url + "/v1/chat/completions",
+            headers=bearer(token),
             # 40 words at 0.2 s each: the stream would run 8 s if nobody left.
-            json=chat(stream=True,
-                      messages=[{"role": "user", "content": "word " * 40}])) as r:
+            json=chat(stream=True, messages=[{"role": "user", "content": "word " * 40}]),
+        ) as r,
+    ):
         assert r.status_code == 200
         async for _ in r.aiter_bytes():
             break  # the caller goes away mid-stream
 
 
-def test_concurrency_slots_come_back_on_every_path(server_url: str,
-                                                   fake: ServerThread) -> None:
+def test_concurrency_slots_come_back_on_every_path(server_url: str, fake: ServerThread) -> None:
     with httpx.Client(base_url=server_url, headers=ADMIN) as api:
         token = setup(api, fake, token={"max_concurrent": 1}, model="drip")
         setup(api, fake, name="failing", model="fail-400")
@@ -207,11 +262,11 @@ def test_concurrency_slots_come_back_on_every_path(server_url: str,
     async def scenario() -> None:
         async with httpx.AsyncClient(base_url=server_url, timeout=10) as c:
             # While one stream runs, a second call is refused.
-            async with c.stream("POST", "/v1/chat/completions", headers=bearer(token),
-                                json=chat(stream=True)) as held:
+            async with c.stream(
+                "POST", "/v1/chat/completions", headers=bearer(token), json=chat(stream=True)
+            ) as held:
                 assert held.status_code == 200
-                busy = await c.post("/v1/chat/completions", json=chat(),
-                                    headers=bearer(token))
+                busy = await c.post("/v1/chat/completions", json=chat(), headers=bearer(token))
                 assert busy.status_code == 429
                 assert "concurrent" in busy.json()["error"]["message"]
                 await held.aread()
@@ -222,14 +277,16 @@ def test_concurrency_slots_come_back_on_every_path(server_url: str,
             for _ in range(3):
                 await _stream_first_chunk_then_leave(server_url, token)
                 deadline = time.monotonic() + 1
-                while (await c.post("/v1/chat/completions", json=chat(),
-                                    headers=bearer(token))).status_code == 429:
+                while (
+                    await c.post("/v1/chat/completions", json=chat(), headers=bearer(token))
+                ).status_code == 429:
                     assert time.monotonic() < deadline, "the slot did not come back"
                     await asyncio.sleep(0.05)
             # Upstream error: the slot comes back too.
             for _ in range(3):
-                r = await c.post("/v1/chat/completions", json=chat("failing"),
-                                 headers=bearer(token))
+                r = await c.post(
+                    "/v1/chat/completions", json=chat("failing"), headers=bearer(token)
+                )
                 assert r.status_code == 400
             ok = await c.post("/v1/chat/completions", json=chat(), headers=bearer(token))
             assert ok.status_code == 200
@@ -237,16 +294,16 @@ def test_concurrency_slots_come_back_on_every_path(server_url: str,
     asyncio.run(scenario())
 
 
-def test_error_answers_carry_the_limit_headers(client: CheckedClient,
-                                               fake: ServerThread) -> None:
+def test_error_answers_carry_the_limit_headers(client: CheckedClient, fake: ServerThread) -> None:
     token = setup(client, fake, token={"requests_per_minute": 5}, model="fail-503")
     r = client.post("/v1/chat/completions", json=chat(), headers=bearer(token))
     assert r.status_code == 503
     assert r.headers["x-ratelimit-remaining-requests"] == "4"
 
 
-def test_endpoint_and_key_limits_are_edited_and_shown(client: CheckedClient,
-                                                      fake: ServerThread) -> None:
+def test_endpoint_and_key_limits_are_edited_and_shown(
+    client: CheckedClient, fake: ServerThread
+) -> None:
     token = setup(client, fake)
     key = client.get("/api/v1/keys").json()["keys"][0]
     ep = client.get("/api/v1/endpoints").json()["endpoints"][0]
@@ -255,17 +312,19 @@ def test_endpoint_and_key_limits_are_edited_and_shown(client: CheckedClient,
     assert r.status_code == 422
     r = client.patch(f"/api/v1/keys/{key['id']}", json={"limits": {"requests_per_minute": 1}})
     assert r.status_code == 200 and r.json()["limits"]["requests_per_minute"] == 1
-    r = client.patch(f"/api/v1/endpoints/{ep['id']}",
-                     json={"limits": {"tokens_per_minute": 1000}})
+    r = client.patch(f"/api/v1/endpoints/{ep['id']}", json={"limits": {"tokens_per_minute": 1000}})
     assert r.status_code == 200 and r.json()["limits"]["tokens_per_minute"] == 1000
     assert r.json()["version"] == ep["version"] + 1
-    codes = [client.post("/v1/chat/completions", json=chat(), headers=bearer(token))
-             .status_code for _ in range(2)]
+    codes = [
+        client.post("/v1/chat/completions", json=chat(), headers=bearer(token)).status_code
+        for _ in range(2)
+    ]
     assert codes == [200, 429]
     r = client.patch(f"/api/v1/keys/{key['id']}", json={"limits": None})
     assert r.status_code == 200 and r.json()["limits"] is None
-    assert client.post("/v1/chat/completions", json=chat(),
-                       headers=bearer(token)).status_code == 200
+    assert (
+        client.post("/v1/chat/completions", json=chat(), headers=bearer(token)).status_code == 200
+    )
 
 
 class Webhook:
@@ -290,12 +349,22 @@ def test_readyz_says_limits_are_per_process(client: CheckedClient) -> None:
 
 
 def test_use_against_every_limit_is_listed(client: CheckedClient, fake: ServerThread) -> None:
-    token = setup(client, fake, token={"requests_per_minute": 10, "max_concurrent": 3,
-                                       "budget": {"usd": 1, "period": "month"}},
-                  endpoint={"tokens_per_minute": 5000}, model="no-such-priced-model")
+    token = setup(
+        client,
+        fake,
+        token={
+            "requests_per_minute": 10,
+            "max_concurrent": 3,
+            "budget": {"usd": 1, "period": "month"},
+        },
+        endpoint={"tokens_per_minute": 5000},
+        model="no-such-priced-model",
+    )
     for _ in range(2):
-        assert client.post("/v1/chat/completions", json=chat(),
-                           headers=bearer(token)).status_code == 200
+        assert (
+            client.post("/v1/chat/completions", json=chat(), headers=bearer(token)).status_code
+            == 200
+        )
     use = client.get("/api/v1/limits/use").json()
     assert use["store"] == "memory" and use["shared"] is False and use["reachable"] is True
     by_scope = {s["scope"]: s for s in use["subjects"]}
@@ -328,13 +397,22 @@ def test_a_redis_password_never_shows(tmp_path: Path) -> None:
     password = "redis-pass-" + "z" * 20
     env = keyhouse_env(tmp_path, KEYHOUSE_REDIS_URL=f"redis://:{password}@127.0.0.1:9/0")
     with replica_process(env) as (url, _), httpx.Client(base_url=url, headers=ADMIN) as api:
-        key = api.post("/api/v1/keys", json={
-            "name": "k", "provider": "openai_compatible", "credentials": {"api_key": "sk-x"},
-            "config": {"base_url": "http://127.0.0.1:9/v1"}}).json()
-        api.post("/api/v1/endpoints", json={
-            "name": "chat", "targets": [{"key_id": key["id"], "model": "m"}]})
-        t = api.post("/api/v1/access-tokens", json={
-            "name": "app", "limits": {"requests_per_minute": 5}}).json()["token"]
+        key = api.post(
+            "/api/v1/keys",
+            json={
+                "name": "k",
+                "provider": "openai_compatible",
+                "credentials": {"api_key": "sk-x"},
+                "config": {"base_url": "http://127.0.0.1:9/v1"},
+            },
+        ).json()
+        api.post(
+            "/api/v1/endpoints",
+            json={"name": "chat", "targets": [{"key_id": key["id"], "model": "m"}]},
+        )
+        t = api.post(
+            "/api/v1/access-tokens", json={"name": "app", "limits": {"requests_per_minute": 5}}
+        ).json()["token"]
         time.sleep(0.5)
         answer = api.post("/v1/chat/completions", json=chat(), headers=bearer(t))
         ready = api.get("/readyz")
@@ -349,14 +427,22 @@ def test_a_redis_password_never_shows(tmp_path: Path) -> None:
 
 def test_streams_carry_the_limit_headers(client: CheckedClient, fake: ServerThread) -> None:
     token = setup(client, fake, token={"requests_per_minute": 5, "tokens_per_minute": 900})
-    with client.stream("POST", "/v1/chat/completions", json=chat(stream=True),
-                       headers=bearer(token)) as r:
+    with client.stream(
+        "POST", "/v1/chat/completions", json=chat(stream=True), headers=bearer(token)
+    ) as r:
         assert r.status_code == 200
         assert r.headers["x-ratelimit-remaining-requests"] == "4"
         assert r.headers["x-ratelimit-limit-tokens"] == "900"
         assert b"[DONE]" in r.read()
-    r = client.post("/v1/messages", headers=bearer(token), json={
-        "model": "chat", "max_tokens": 16, "stream": True,
-        "messages": [{"role": "user", "content": "hi"}]})
+    r = client.post(
+        "/v1/messages",
+        headers=bearer(token),
+        json={
+            "model": "chat",
+            "max_tokens": 16,
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    )
     assert r.status_code == 200 and r.headers["x-ratelimit-remaining-requests"] == "3"
     assert "message_stop" in r.text

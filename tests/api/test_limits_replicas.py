@@ -47,10 +47,10 @@ def prefix() -> Iterator[str]:
         yield p
 
 
-def _replicas(tmp_path: Path, pg_url: str, redis_url: str, prefix: str,
-              **extra: str) -> Any:
-    env = keyhouse_env(tmp_path, pg_url, KEYHOUSE_REDIS_URL=redis_url,
-                       KEYHOUSE_REDIS_PREFIX=prefix, **extra)
+def _replicas(tmp_path: Path, pg_url: str, redis_url: str, prefix: str, **extra: str) -> Any:
+    env = keyhouse_env(
+        tmp_path, pg_url, KEYHOUSE_REDIS_URL=redis_url, KEYHOUSE_REDIS_PREFIX=prefix, **extra
+    )
     keyhouse("db", "upgrade", env=env)
     return env
 
@@ -62,25 +62,41 @@ def two(tmp_path: Path, pg_url: str, prefix: str) -> Iterator[Replicas]:
         yield a, b
 
 
-def _setup(base: str, fake: ServerThread, token: dict[str, Any] | None = None,
-           model: str = "gpt-4o", **token_fields: Any) -> dict[str, Any]:
+def _setup(
+    base: str,
+    fake: ServerThread,
+    token: dict[str, Any] | None = None,
+    model: str = "gpt-4o",
+    **token_fields: Any,
+) -> dict[str, Any]:
     with httpx.Client(base_url=base, headers=ADMIN) as c:
-        key = c.post("/api/v1/keys", json={
-            "name": "k", "provider": "openai", "credentials": {"api_key": UPSTREAM_KEY},
-            "config": {"base_url": fake.url + "/v1"}}).json()
-        r = c.post("/api/v1/endpoints", json={
-            "name": "chat", "targets": [{"key_id": key["id"], "model": model}]})
+        key = c.post(
+            "/api/v1/keys",
+            json={
+                "name": "k",
+                "provider": "openai",
+                "credentials": {"api_key": UPSTREAM_KEY},
+                "config": {"base_url": fake.url + "/v1"},
+            },
+        ).json()
+        r = c.post(
+            "/api/v1/endpoints",
+            json={"name": "chat", "targets": [{"key_id": key["id"], "model": model}]},
+        )
         assert r.status_code == 201, r.text
-        t = c.post("/api/v1/access-tokens", json={
-            "name": "app", **({"limits": token} if token else {}), **token_fields})
+        t = c.post(
+            "/api/v1/access-tokens",
+            json={"name": "app", **({"limits": token} if token else {}), **token_fields},
+        )
         assert t.status_code == 201, t.text
     time.sleep(0.6)  # both replicas have polled the new configuration
     return dict(t.json())
 
 
 def _status(base: str, token: str) -> int:
-    return httpx.post(base + "/v1/chat/completions", json=chat(), headers=bearer(token),
-                      timeout=10).status_code
+    return httpx.post(
+        base + "/v1/chat/completions", json=chat(), headers=bearer(token), timeout=10
+    ).status_code
 
 
 def test_ten_per_minute_over_two_replicas(two: Replicas, fake: ServerThread) -> None:
@@ -92,9 +108,12 @@ def test_ten_per_minute_over_two_replicas(two: Replicas, fake: ServerThread) -> 
         async with httpx.AsyncClient(timeout=10) as c:
             out: list[httpx.Response] = []
             for _ in range(15):
-                out += await asyncio.gather(*[
-                    c.post(url + "/v1/chat/completions", json=chat(), headers=bearer(token))
-                    for url in (a, b)])
+                out += await asyncio.gather(
+                    *[
+                        c.post(url + "/v1/chat/completions", json=chat(), headers=bearer(token))
+                        for url in (a, b)
+                    ]
+                )
             return out
 
     answers = asyncio.run(spread())
@@ -118,24 +137,30 @@ def test_ten_per_minute_over_two_replicas(two: Replicas, fake: ServerThread) -> 
         assert use["subjects"][0]["requests"]["remaining"] == 0
 
 
-def test_budget_holds_under_fifty_parallel_streams(two: Replicas, fake: ServerThread,
-                                                   prefix: str) -> None:
+def test_budget_holds_under_fifty_parallel_streams(
+    two: Replicas, fake: ServerThread, prefix: str
+) -> None:
     """$0.01 on gpt-4o; each call reserves ~$0.002 (max_tokens 150) and costs ~$0.0013.
     50 callers stream over both replicas until the budget says no."""
     a, b = two
     created = _setup(a, fake, {"budget": {"usd": 0.01, "period": "day"}})
     token = created["token"]
     words = "word " * 100
-    body = chat(stream=True, max_tokens=150, stream_options={"include_usage": True},
-                messages=[{"role": "user", "content": words}])
+    body = chat(
+        stream=True,
+        max_tokens=150,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": words}],
+    )
     spent: list[float] = []
     refused: list[int] = []
 
     async def caller(i: int, c: httpx.AsyncClient) -> None:
         deadline = time.monotonic() + 6
         while time.monotonic() < deadline:
-            async with c.stream("POST", (a, b)[i % 2] + "/v1/chat/completions", json=body,
-                                headers=bearer(token)) as r:
+            async with c.stream(
+                "POST", (a, b)[i % 2] + "/v1/chat/completions", json=body, headers=bearer(token)
+            ) as r:
                 if r.status_code == 429:
                     assert (await r.aread()) and r.headers["retry-after"]
                     refused.append(i)
@@ -147,14 +172,14 @@ def test_budget_holds_under_fifty_parallel_streams(two: Replicas, fake: ServerTh
                     if line.startswith("data: {"):
                         usage = json.loads(line[6:]).get("usage") or usage
                 assert usage is not None
-                price = cost_usd("openai", "gpt-4o", usage["prompt_tokens"],
-                                 usage["completion_tokens"])
+                price = cost_usd(
+                    "openai", "gpt-4o", usage["prompt_tokens"], usage["completion_tokens"]
+                )
                 assert price is not None
                 spent.append(price)
 
     async def run() -> None:
-        async with httpx.AsyncClient(timeout=20, limits=httpx.Limits(
-                max_connections=100)) as c:
+        async with httpx.AsyncClient(timeout=20, limits=httpx.Limits(max_connections=100)) as c:
             await asyncio.gather(*[caller(i, c) for i in range(50)])
 
     asyncio.run(run())
@@ -168,13 +193,13 @@ def test_budget_holds_under_fifty_parallel_streams(two: Replicas, fake: ServerTh
     assert refused
     # The shared counter agrees with what the callers were billed.
     day = datetime.now(UTC).date().isoformat()
-    stored = redis.Redis.from_url(SHARED_REDIS).get(
-        f"{prefix}token:{created['id']}:usd:day:{day}")
+    stored = redis.Redis.from_url(SHARED_REDIS).get(f"{prefix}token:{created['id']}:usd:day:{day}")
     assert stored is not None and abs(int(stored) / 1e9 - total) < 1e-6
 
 
 def test_expired_token_is_refused_on_both_replicas_within_a_second(
-        two: Replicas, fake: ServerThread) -> None:
+    two: Replicas, fake: ServerThread
+) -> None:
     a, b = two
     # Room for a slow machine: it must work before, and stop within 1 s after.
     expires = datetime.now(UTC) + timedelta(seconds=5)
@@ -193,7 +218,8 @@ def test_expired_token_is_refused_on_both_replicas_within_a_second(
 
 
 def test_revoked_token_is_refused_on_the_other_replica_within_a_second(
-        two: Replicas, fake: ServerThread) -> None:
+    two: Replicas, fake: ServerThread
+) -> None:
     a, b = two
     created = _setup(a, fake)
     assert _status(b, created["token"]) == 200
@@ -206,12 +232,14 @@ def test_revoked_token_is_refused_on_the_other_replica_within_a_second(
 
 
 def test_rotated_token_old_secret_works_during_the_grace_only(
-        two: Replicas, fake: ServerThread) -> None:
+    two: Replicas, fake: ServerThread
+) -> None:
     a, b = two
     created = _setup(a, fake)
     old = created["token"]
-    r = httpx.post(f"{b}/api/v1/access-tokens/{created['id']}/rotate", headers=ADMIN,
-                   json={"grace_seconds": 5})
+    r = httpx.post(
+        f"{b}/api/v1/access-tokens/{created['id']}/rotate", headers=ADMIN, json={"grace_seconds": 5}
+    )
     assert r.status_code == 200
     new = r.json()["token"]
     grace_end = datetime.fromisoformat(r.json()["previous_valid_until"])
@@ -224,8 +252,7 @@ def test_rotated_token_old_secret_works_during_the_grace_only(
         assert _status(url, old) == 401 and _status(url, new) == 200
 
 
-def test_slots_come_back_after_client_disconnects(two: Replicas,
-                                                  fake: ServerThread) -> None:
+def test_slots_come_back_after_client_disconnects(two: Replicas, fake: ServerThread) -> None:
     a, b = two
     token = _setup(a, fake, {"max_concurrent": 2}, model="drip")["token"]
     long = chat(stream=True, messages=[{"role": "user", "content": "word " * 40}])
@@ -234,15 +261,18 @@ def test_slots_come_back_after_client_disconnects(two: Replicas,
         async with httpx.AsyncClient(timeout=10) as c:
             for _ in range(3):
                 # Fill both slots from both replicas, then leave mid-stream.
-                streams = [c.stream("POST", url + "/v1/chat/completions", json=long,
-                                    headers=bearer(token)) for url in (a, b)]
+                streams = [
+                    c.stream("POST", url + "/v1/chat/completions", json=long, headers=bearer(token))
+                    for url in (a, b)
+                ]
                 opened = [await s.__aenter__() for s in streams]
                 readers = [r.aiter_bytes() for r in opened]  # held: the streams stay open
                 for r, reader in zip(opened, readers, strict=True):
                     assert r.status_code == 200
                     assert (await anext(reader)).startswith(b"data: ")
-                assert (await c.post(a + "/v1/chat/completions", json=chat(),
-                                     headers=bearer(token))).status_code == 429
+                assert (
+                    await c.post(a + "/v1/chat/completions", json=chat(), headers=bearer(token))
+                ).status_code == 429
                 for s in streams:
                     await s.__aexit__(None, None, None)
                 # Both slots back within a second (the server notices a caller that
@@ -251,8 +281,9 @@ def test_slots_come_back_after_client_disconnects(two: Replicas,
                 while await _in_use(c, b) != 0:
                     assert time.monotonic() < deadline, "slots did not come back"
                     await asyncio.sleep(0.05)
-                assert (await c.post(b + "/v1/chat/completions", json=chat(),
-                                     headers=bearer(token))).status_code == 200
+                assert (
+                    await c.post(b + "/v1/chat/completions", json=chat(), headers=bearer(token))
+                ).status_code == 200
 
     asyncio.run(scenario())
 
@@ -263,17 +294,23 @@ async def _in_use(c: httpx.AsyncClient, base: str) -> int:
 
 
 @pytest.mark.parametrize("on_error", ["reject", "allow"])
-def test_redis_stopped_then_back(tmp_path: Path, pg_url: str, fake: ServerThread,
-                                 on_error: str) -> None:
+def test_redis_stopped_then_back(
+    tmp_path: Path, pg_url: str, fake: ServerThread, on_error: str
+) -> None:
     with own_redis(tmp_path) as server:
-        env = _replicas(tmp_path, pg_url, server.url, "kh:",
-                        KEYHOUSE_LIMITS_ON_STORE_ERROR=on_error)
+        env = _replicas(
+            tmp_path, pg_url, server.url, "kh:", KEYHOUSE_LIMITS_ON_STORE_ERROR=on_error
+        )
         with replica(env) as a, replica(env) as b:
             token = _setup(a, fake, {"requests_per_minute": 3})["token"]
             assert [_status(a, token), _status(b, token)] == [200, 200]
             server.stop()
-            down = [httpx.post(url + "/v1/chat/completions", json=chat(),
-                               headers=bearer(token), timeout=10) for url in (a, b) * 2]
+            down = [
+                httpx.post(
+                    url + "/v1/chat/completions", json=chat(), headers=bearer(token), timeout=10
+                )
+                for url in (a, b) * 2
+            ]
             if on_error == "reject":
                 assert [r.status_code for r in down] == [503] * 4
                 assert down[0].json()["error"]["code"] == "limits_unavailable"

@@ -22,19 +22,33 @@ def test_no_secret_in_the_server_log_at_any_level(tmp_path: Path, level: str) ->
     (tmp_path / "home").mkdir()
     env = keyhouse_env(tmp_path / "home", KEYHOUSE_LOG_LEVEL=level)
     with echo_upstream(secrets) as upstream, replica_process(env) as (url, _):
-        admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                             timeout=30)
-        keys = [admin.post("/api/v1/keys", json={
-            "name": f"echoed-{provider}", "provider": provider,
-            "credentials": {"api_key": CANARY}, "config": {"base_url": upstream}}).json()
-            for provider in ("openai", "anthropic", "openai_compatible")]
+        admin = httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
+        )
+        keys = [
+            admin.post(
+                "/api/v1/keys",
+                json={
+                    "name": f"echoed-{provider}",
+                    "provider": provider,
+                    "credentials": {"api_key": CANARY},
+                    "config": {"base_url": upstream},
+                },
+            ).json()
+            for provider in ("openai", "anthropic", "openai_compatible")
+        ]
         for key in keys:
             assert admin.post(f"/api/v1/keys/{key['id']}/verify").json()["status"] != "ok"
-        admin.post("/api/v1/endpoints", json={
-            "name": "echoed", "targets": [{"key_id": keys[0]["id"], "model": "m"}]})
+        admin.post(
+            "/api/v1/endpoints",
+            json={"name": "echoed", "targets": [{"key_id": keys[0]["id"], "model": "m"}]},
+        )
         token = admin.post("/api/v1/access-tokens", json={"name": "app"}).json()["token"]
-        r = httpx.post(f"{url}/v1/chat/completions", headers={"Authorization": f"Bearer {token}"},
-                       json={"model": "echoed", "messages": [{"role": "user", "content": "x"}]})
+        r = httpx.post(
+            f"{url}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"model": "echoed", "messages": [{"role": "user", "content": "x"}]},
+        )
         assert r.status_code == 401 and not leaked(r.text, secrets)
         admin.close()
     log = next((tmp_path / "home").glob("serve-*.log")).read_text()

@@ -29,26 +29,36 @@ def test_every_error_status_uses_the_error_schema(client: CheckedClient) -> None
 
 def test_if_match_is_typed(client: CheckedClient) -> None:
     schema = client.app.openapi()  # type: ignore[attr-defined]
-    headers = [p for _, _, op in _operations(schema) for p in op.get("parameters", [])
-               if p["name"].lower() == "if-match"]
+    headers = [
+        p
+        for _, _, op in _operations(schema)
+        for p in op.get("parameters", [])
+        if p["name"].lower() == "if-match"
+    ]
     assert len(headers) == 3  # key PATCH, rollback, endpoint PATCH
     for header in headers:
         typed = next(s for s in header["schema"]["anyOf"] if s.get("type") == "string")
         assert typed["pattern"] and header["description"]
     key = client.post("/api/v1/keys", json=openai_key()).json()
-    r = client.patch(f"/api/v1/keys/{key['id']}", headers={"If-Match": "three"},
-                     json={"description": "x"})
+    r = client.patch(
+        f"/api/v1/keys/{key['id']}", headers={"If-Match": "three"}, json={"description": "x"}
+    )
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "if-match"
-    assert client.patch(f"/api/v1/keys/{key['id']}", headers={"If-Match": '"1"'},
-                        json={"description": "x"}).status_code == 200
+    assert (
+        client.patch(
+            f"/api/v1/keys/{key['id']}", headers={"If-Match": '"1"'}, json={"description": "x"}
+        ).status_code
+        == 200
+    )
 
 
 def test_each_error_a_route_answers_is_documented_for_it(client: CheckedClient) -> None:
     """Provoke the errors every route can give and check each against its documentation."""
     schema = client.app.openapi()  # type: ignore[attr-defined]
     key = client.post("/api/v1/keys", json=openai_key()).json()
-    client.post("/api/v1/endpoints", json={
-        "name": "chat", "targets": [{"key_id": key["id"], "model": "m"}]})
+    client.post(
+        "/api/v1/endpoints", json={"name": "chat", "targets": [{"key_id": key["id"], "model": "m"}]}
+    )
     seen: set[tuple[str, str, int]] = set()
     for method, path, op in _operations(schema):
         url = path.format(key_id="nope", endpoint_id="nope", token_id="nope")
@@ -56,12 +66,18 @@ def test_each_error_a_route_answers_is_documented_for_it(client: CheckedClient) 
         if "{" in path:
             attempts.append({"json": {}} if "requestBody" in op else {})
         if "requestBody" in op:
-            attempts += [{"content": b"{not json", "headers": {"content-type":
-                                                                 "application/json"}},
-                         {"json": {"unknown_field": 1}}]
+            attempts += [
+                {"content": b"{not json", "headers": {"content-type": "application/json"}},
+                {"json": {"unknown_field": 1}},
+            ]
         if path == "/api/v1/keys/{key_id}" and method == "patch":
-            attempts.append({"url": f"/api/v1/keys/{key['id']}", "json": {"description": "x"},
-                             "headers": {"If-Match": "99"}})
+            attempts.append(
+                {
+                    "url": f"/api/v1/keys/{key['id']}",
+                    "json": {"description": "x"},
+                    "headers": {"If-Match": "99"},
+                }
+            )
         if path == "/api/v1/keys/{key_id}" and method == "delete":
             attempts.append({"url": f"/api/v1/keys/{key['id']}"})
         for attempt in attempts:

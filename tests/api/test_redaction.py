@@ -55,20 +55,30 @@ def _exercise(client: CheckedClient, body: dict[str, Any]) -> list[Any]:
     key = client.post("/api/v1/keys", json=body)
     assert key.status_code == 201, key.text
     key_id = key.json()["id"]
-    client.post("/api/v1/endpoints", json={
-        "name": "echoed", "targets": [{"key_id": key_id, "model": "m"}]})
+    client.post(
+        "/api/v1/endpoints", json={"name": "echoed", "targets": [{"key_id": key_id, "model": "m"}]}
+    )
     token = client.post("/api/v1/access-tokens", json={"name": "app"}).json()["token"]
-    return [client.post(f"/api/v1/keys/{key_id}/verify"),
-            client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {token}"},
-                        json={"model": "echoed",
-                              "messages": [{"role": "user", "content": "hi"}]})]
+    return [
+        client.post(f"/api/v1/keys/{key_id}/verify"),
+        client.post(
+            "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"model": "echoed", "messages": [{"role": "user", "content": "hi"}]},
+        ),
+    ]
 
 
-@pytest.mark.parametrize(("provider", "method"), WITH_SECRETS,
-                         ids=[f"{p.id}/{m.id}" for p, m in WITH_SECRETS])
+@pytest.mark.parametrize(
+    ("provider", "method"), WITH_SECRETS, ids=[f"{p.id}/{m.id}" for p, m in WITH_SECRETS]
+)
 def test_an_echoed_secret_is_redacted_for_the_caller_and_the_log(
-        client: CheckedClient, log_lines: list[str], provider: ProviderSpec,
-        method: AuthMethod, database_url: str) -> None:
+    client: CheckedClient,
+    log_lines: list[str],
+    provider: ProviderSpec,
+    method: AuthMethod,
+    database_url: str,
+) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("the store plays no part here")
     secrets: list[str] = []

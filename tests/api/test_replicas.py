@@ -39,32 +39,45 @@ def two_replicas(tmp_path: Path, database_url: str) -> Iterator[tuple[dict[str, 
 
 def _key_and_endpoints(base: str, fake: ServerThread, secret: str) -> tuple[str, str]:
     with httpx.Client(base_url=base, headers=ADMIN) as c:
-        key = c.post("/api/v1/keys", json={
-            "name": "shared", "provider": "openai_compatible", "credentials": {"api_key": secret},
-            "config": {"base_url": fake.url + "/v1"}}).json()
+        key = c.post(
+            "/api/v1/keys",
+            json={
+                "name": "shared",
+                "provider": "openai_compatible",
+                "credentials": {"api_key": secret},
+                "config": {"base_url": fake.url + "/v1"},
+            },
+        ).json()
         for name in ("alpha", "beta"):
-            r = c.post("/api/v1/endpoints", json={
-                "name": name, "targets": [{"key_id": key["id"], "model": "gpt-4o"}]})
+            r = c.post(
+                "/api/v1/endpoints",
+                json={"name": name, "targets": [{"key_id": key["id"], "model": "gpt-4o"}]},
+            )
             assert r.status_code == 201, r.text
         token = c.post("/api/v1/access-tokens", json={"name": "load"}).json()["token"]
     return key["id"], token
 
 
 def _status(base: str, token: str) -> int:
-    r = httpx.post(base + "/v1/chat/completions", headers={"Authorization": f"Bearer {token}"},
-                   json={"model": "alpha", "messages": [{"role": "user", "content": "hi"}]},
-                   timeout=10)
+    r = httpx.post(
+        base + "/v1/chat/completions",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"model": "alpha", "messages": [{"role": "user", "content": "hi"}]},
+        timeout=10,
+    )
     return r.status_code
 
 
 def test_key_edit_reaches_every_replica_within_a_second(
-        two_replicas: tuple[dict[str, str], str, str], fake: ServerThread) -> None:
+    two_replicas: tuple[dict[str, str], str, str], fake: ServerThread
+) -> None:
     _, a, b = two_replicas
     key_id, token = _key_and_endpoints(a, fake, OLD)
     time.sleep(0.5)
     assert _status(a, token) == 401 and _status(b, token) == 401  # OLD is refused upstream
-    r = httpx.patch(f"{a}/api/v1/keys/{key_id}", headers=ADMIN,
-                    json={"credentials": {"api_key": NEW}})
+    r = httpx.patch(
+        f"{a}/api/v1/keys/{key_id}", headers=ADMIN, json={"credentials": {"api_key": NEW}}
+    )
     assert r.status_code == 200
     assert _status(a, token) == 200  # the replica that took the edit: the very next request
     started = time.monotonic()
@@ -75,16 +88,20 @@ def test_key_edit_reaches_every_replica_within_a_second(
         time.sleep(0.3)
         # Edit other fields under load: no 5xx, no failure.
         for i in range(5):
-            httpx.patch(f"{a}/api/v1/keys/{key_id}", headers=ADMIN,
-                        json={"description": f"edit {i}", "credentials": {"api_key": NEW}})
+            httpx.patch(
+                f"{a}/api/v1/keys/{key_id}",
+                headers=ADMIN,
+                json={"description": f"edit {i}", "credentials": {"api_key": NEW}},
+            )
             time.sleep(0.1)
     assert load_a.failures == [] and load_b.failures == []
     assert load_a.ok > 5 and load_b.ok > 5
     assert fake.app.state.calls[-1].headers["authorization"] == f"Bearer {NEW}"
 
 
-def test_kek_rotate_with_the_cli_under_load(two_replicas: tuple[dict[str, str], str, str],
-                                            fake: ServerThread) -> None:
+def test_kek_rotate_with_the_cli_under_load(
+    two_replicas: tuple[dict[str, str], str, str], fake: ServerThread
+) -> None:
     env, a, b = two_replicas
     _, token = _key_and_endpoints(a, fake, NEW)
     before = keyhouse("kek", "status", env=env).stdout

@@ -43,14 +43,27 @@ def _setup(base: str, fake: ServerThread, n_keys: int = 3) -> tuple[list[str], s
     keys = []
     with httpx.Client(base_url=base, headers=ADMIN) as c:
         for i in range(n_keys):
-            r = c.post("/api/v1/keys", json={
-                "name": f"key-{i}", "provider": "openai_compatible",
-                "credentials": {"api_key": FAKE_KEY}, "config": {"base_url": fake.url + "/v1"}})
+            r = c.post(
+                "/api/v1/keys",
+                json={
+                    "name": f"key-{i}",
+                    "provider": "openai_compatible",
+                    "credentials": {"api_key": FAKE_KEY},
+                    "config": {"base_url": fake.url + "/v1"},
+                },
+            )
             assert r.status_code == 201, r.text
             keys.append(r.json()["id"])
             for ep in (f"chat-{i}a", f"chat-{i}b"):
-                r = c.post("/api/v1/endpoints", json={"name": ep, "targets": [
-                    {"key_id": r.json()["id"] if False else keys[-1], "model": "gpt-4o"}]})
+                r = c.post(
+                    "/api/v1/endpoints",
+                    json={
+                        "name": ep,
+                        "targets": [
+                            {"key_id": r.json()["id"] if False else keys[-1], "model": "gpt-4o"}
+                        ],
+                    },
+                )
                 assert r.status_code == 201, r.text
         token = c.post("/api/v1/access-tokens", json={"name": "load"}).json()["token"]
     return keys, token
@@ -67,15 +80,18 @@ class Load:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=10,
-                          headers={"Authorization": f"Bearer {self.token}"}) as c:
+        with httpx.Client(
+            base_url=self.base, timeout=10, headers={"Authorization": f"Bearer {self.token}"}
+        ) as c:
             i = 0
             while not self._stop.is_set():
                 ep = self.endpoints[i % len(self.endpoints)]
                 i += 1
                 try:
-                    r = c.post("/v1/chat/completions", json={
-                        "model": ep, "messages": [{"role": "user", "content": "ping"}]})
+                    r = c.post(
+                        "/v1/chat/completions",
+                        json={"model": ep, "messages": [{"role": "user", "content": "ping"}]},
+                    )
                     if r.status_code == 200:
                         self.ok += 1
                     else:
@@ -94,13 +110,14 @@ class Load:
 
 def _sealed_rows(services: Services) -> dict[str, tuple[bytes, bytes, int]]:
     with services.store.read() as s:
-        return {r.id: (r.ciphertext, r.wrapped_dek, r.kek_version)
-                for r in s.scalars(select(ApiKeyRow))}
+        return {
+            r.id: (r.ciphertext, r.wrapped_dek, r.kek_version) for r in s.scalars(select(ApiKeyRow))
+        }
 
 
-def test_rotation_under_load_has_no_failed_request(settings: Settings, services: Services,
-                                                   server: ServerThread,
-                                                   fake: ServerThread) -> None:
+def test_rotation_under_load_has_no_failed_request(
+    settings: Settings, services: Services, server: ServerThread, fake: ServerThread
+) -> None:
     """SECURITY.md test 7 and test 8."""
     _, token = _setup(server.url, fake)
     before = _sealed_rows(services)
@@ -122,8 +139,8 @@ def test_rotation_under_load_has_no_failed_request(settings: Settings, services:
     assert report.rewrapped == 3
     after = _sealed_rows(services)
     for key_id, (ct, dek, version) in after.items():
-        assert ct == before[key_id][0]        # credential ciphertexts unchanged
-        assert dek != before[key_id][1]       # wrapped DEKs changed
+        assert ct == before[key_id][0]  # credential ciphertexts unchanged
+        assert dek != before[key_id][1]  # wrapped DEKs changed
         assert version == new_version
     assert rewrap_all(services.store, keyring).rewrapped == 0  # re-run is a no-op
     assert _sealed_rows(services) == after
@@ -136,13 +153,15 @@ def test_rotation_under_load_has_no_failed_request(settings: Settings, services:
                 open_sealed(old, sealed, "api_keys", row.id, row.provider, ("api_key",))
 
 
-def test_interrupted_rewrap_resumes(settings: Settings, services: Services,
-                                    server: ServerThread, fake: ServerThread) -> None:
+def test_interrupted_rewrap_resumes(
+    settings: Settings, services: Services, server: ServerThread, fake: ServerThread
+) -> None:
     keys, _ = _setup(server.url, fake, n_keys=3)
     from keyhouse.vault.kek import KeyFileSource
 
-    version = add_to_key_file(KeyFileSource(settings.resolved_kek_file), services.store,
-                              services.keyring)
+    version = add_to_key_file(
+        KeyFileSource(settings.resolved_kek_file), services.store, services.keyring
+    )
     promote(services.store, services.keyring, version)
     first = rewrap_all(services.store, services.keyring, batch=10, stop_after=1)
     assert first.rewrapped == 1
@@ -156,7 +175,8 @@ def test_interrupted_rewrap_resumes(settings: Settings, services: Services,
 
 
 def test_versions_and_rollback_make_the_next_request_use_the_old_credential(
-        services: Services, server: ServerThread, fake: ServerThread) -> None:
+    services: Services, server: ServerThread, fake: ServerThread
+) -> None:
     keys, token = _setup(server.url, fake, n_keys=1)
     key_id = keys[0]
     gw = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
@@ -182,12 +202,16 @@ def test_versions_and_rollback_make_the_next_request_use_the_old_credential(
     admin.patch(f"/api/v1/keys/{key_id}", json={"credentials": {"api_key": wrong}})
     assert gw.post("/v1/chat/completions", json=body).status_code == 401
     good = admin.get(f"/api/v1/keys/{key_id}/versions").json()["versions"][1]["version"]
-    stale = admin.post(f"/api/v1/keys/{key_id}/rollback", json={"version": good},
-                       headers={"If-Match": "1"})
+    stale = admin.post(
+        f"/api/v1/keys/{key_id}/rollback", json={"version": good}, headers={"If-Match": "1"}
+    )
     assert stale.status_code == 412
     current = admin.get(f"/api/v1/keys/{key_id}").json()["version"]
-    r = admin.post(f"/api/v1/keys/{key_id}/rollback", json={"version": good},
-                   headers={"If-Match": str(current)})
+    r = admin.post(
+        f"/api/v1/keys/{key_id}/rollback",
+        json={"version": good},
+        headers={"If-Match": str(current)},
+    )
     assert r.status_code == 200, r.text
     assert gw.post("/v1/chat/completions", json=body).status_code == 200
     assert fake.app.state.calls[-1].headers["authorization"] == f"Bearer {FAKE_KEY}"
@@ -195,12 +219,17 @@ def test_versions_and_rollback_make_the_next_request_use_the_old_credential(
     assert events[0]["action"] == "key.rollback"
 
 
-def test_rotation_reminder(services: Services, server: ServerThread,
-                           fake: ServerThread) -> None:
+def test_rotation_reminder(services: Services, server: ServerThread, fake: ServerThread) -> None:
     admin = httpx.Client(base_url=server.url, headers=ADMIN)
-    key = admin.post("/api/v1/keys", json={
-        "name": "due", "provider": "openai", "credentials": {"api_key": FAKE_KEY},
-        "rotate_after_days": 30}).json()
+    key = admin.post(
+        "/api/v1/keys",
+        json={
+            "name": "due",
+            "provider": "openai",
+            "credentials": {"api_key": FAKE_KEY},
+            "rotate_after_days": 30,
+        },
+    ).json()
     assert key["rotation_due"] is False and key["credential_age_days"] == 0
     with services.store.write() as s:
         row = s.get(ApiKeyRow, key["id"])
@@ -214,16 +243,25 @@ def test_rotation_reminder(services: Services, server: ServerThread,
     assert r.json()["rotate_after_days"] is None and r.json()["rotation_due"] is False
 
 
-def test_verify_reports_ok_rejected_and_unreachable(server: ServerThread,
-                                                    fake: ServerThread) -> None:
+def test_verify_reports_ok_rejected_and_unreachable(
+    server: ServerThread, fake: ServerThread
+) -> None:
     admin = httpx.Client(base_url=server.url, headers=ADMIN)
     results = {}
-    for name, secret, base in (("good", FAKE_KEY, fake.url + "/v1"),
-                               ("bad", "sk-bad-" + "b" * 30, fake.url + "/v1"),
-                               ("gone", FAKE_KEY, "http://127.0.0.1:9/v1")):
-        key = admin.post("/api/v1/keys", json={
-            "name": name, "provider": "openai_compatible", "credentials": {"api_key": secret},
-            "config": {"base_url": base}}).json()
+    for name, secret, base in (
+        ("good", FAKE_KEY, fake.url + "/v1"),
+        ("bad", "sk-bad-" + "b" * 30, fake.url + "/v1"),
+        ("gone", FAKE_KEY, "http://127.0.0.1:9/v1"),
+    ):
+        key = admin.post(
+            "/api/v1/keys",
+            json={
+                "name": name,
+                "provider": "openai_compatible",
+                "credentials": {"api_key": secret},
+                "config": {"base_url": base},
+            },
+        ).json()
         r = admin.post(f"/api/v1/keys/{key['id']}/verify")
         assert r.status_code == 200
         results[name] = r.json()

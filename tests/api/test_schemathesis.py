@@ -35,8 +35,10 @@ def admin_api(settings: Settings, services: Services) -> Iterator[tuple[OpenApiS
         # A key and an endpoint, so the list routes answer with data, not empty lists.
         with httpx.Client(base_url=server.url, headers=AUTH) as api:
             key = api.post("/api/v1/keys", json=openai_key()).json()
-            api.post("/api/v1/endpoints", json={
-                "name": "chat", "targets": [{"key_id": key["id"], "model": "gpt-4o"}]})
+            api.post(
+                "/api/v1/endpoints",
+                json={"name": "chat", "targets": [{"key_id": key["id"], "model": "gpt-4o"}]},
+            )
         yield schemathesis.openapi.from_dict(app.openapi()), server.url
 
 
@@ -49,13 +51,21 @@ def test_no_admin_input_causes_a_5xx(admin_api: tuple[OpenApiSchema, str]) -> No
     assert len(operations) >= 15  # every admin route, not a vacuous run
     seen: dict[str, int] = {}
     for operation, mode in itertools.product(operations, GenerationMode):
+
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def no_5xx(case: Any) -> None:
             response = case.call(base_url=base_url, headers=AUTH)
-            assert response.status_code < 500, (case.method, case.formatted_path,
-                                                response.text[:300])
+            assert response.status_code < 500, (
+                case.method,
+                case.formatted_path,
+                response.text[:300],
+            )
             seen[case.method] = seen.get(case.method, 0) + 1
 
         try:

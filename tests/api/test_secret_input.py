@@ -29,8 +29,12 @@ HEADER_BREAKERS = {
 
 def _broken_json() -> dict[str, str]:
     good = json.loads(secret_value(FieldSpec("service_account_json", "", kind="json")))
-    out = {"not_json": "{nope", "array": "[]", "wrong_type": json.dumps({**good, "type": "x"}),
-           "bad_pem": json.dumps({**good, "private_key": "-----BEGIN PRIVATE KEY-----\nAAAA"})}
+    out = {
+        "not_json": "{nope",
+        "array": "[]",
+        "wrong_type": json.dumps({**good, "type": "x"}),
+        "bad_pem": json.dumps({**good, "private_key": "-----BEGIN PRIVATE KEY-----\nAAAA"}),
+    }
     for member in ("client_email", "private_key", "token_uri"):
         out[f"no_{member}"] = json.dumps({k: v for k, v in good.items() if k != member})
     return out
@@ -43,8 +47,12 @@ def _count(services: Services) -> int:
 
 @pytest.mark.parametrize(("provider", "method", "field"), SECRET_FIELDS, ids=SECRET_FIELD_IDS)
 def test_an_unusable_secret_is_422_naming_the_field(
-        client: CheckedClient, services: Services, provider: ProviderSpec,
-        method: AuthMethod, field: FieldSpec) -> None:
+    client: CheckedClient,
+    services: Services,
+    provider: ProviderSpec,
+    method: AuthMethod,
+    field: FieldSpec,
+) -> None:
     breakers = _broken_json() if field.kind == "json" else HEADER_BREAKERS
     for why, bad in breakers.items():
         body = key_body(provider, method, "k")
@@ -64,20 +72,35 @@ def test_an_unusable_secret_is_422_naming_the_field(
 # MLflow's style, ours, and the usual others: each shaped like the mask of "…" + tail.
 def _look_alikes(mask: str) -> list[str]:
     tail = mask[-4:]
-    return [mask, f"sk-...{tail}", f"sk-…{tail}", f"****{tail}", f"sk-****{tail}",
-            f"...{tail}", f"••••{tail}", "••••••••", f"sk-{tail}", f"{tail}"]
+    return [
+        mask,
+        f"sk-...{tail}",
+        f"sk-…{tail}",
+        f"****{tail}",
+        f"sk-****{tail}",
+        f"...{tail}",
+        f"••••{tail}",
+        "••••••••",
+        f"sk-{tail}",
+        f"{tail}",
+    ]
 
 
 @pytest.mark.parametrize(("provider", "method", "field"), SECRET_FIELDS, ids=SECRET_FIELD_IDS)
 def test_a_mask_look_alike_sent_back_is_refused(
-        client: CheckedClient, services: Services, provider: ProviderSpec,
-        method: AuthMethod, field: FieldSpec) -> None:
+    client: CheckedClient,
+    services: Services,
+    provider: ProviderSpec,
+    method: AuthMethod,
+    field: FieldSpec,
+) -> None:
     body = key_body(provider, method, "k")
     key = client.post("/api/v1/keys", json=body).json()
     mask = key["masked"][field.name]
     for look_alike in _look_alikes(mask):
-        r = client.patch(f"/api/v1/keys/{key['id']}",
-                         json={"credentials": {field.name: look_alike}})
+        r = client.patch(
+            f"/api/v1/keys/{key['id']}", json={"credentials": {field.name: look_alike}}
+        )
         assert r.status_code == 422, (look_alike, r.text)
         assert r.json()["error"]["fields"][0]["field"] == f"credentials.{field.name}"
     with services.store.read() as session:
@@ -88,8 +111,12 @@ def test_a_mask_look_alike_sent_back_is_refused(
 
 @pytest.mark.parametrize(("provider", "method", "field"), SECRET_FIELDS, ids=SECRET_FIELD_IDS)
 def test_verify_never_answers_500_for_a_stored_broken_secret(
-        client: CheckedClient, services: Services, provider: ProviderSpec,
-        method: AuthMethod, field: FieldSpec) -> None:
+    client: CheckedClient,
+    services: Services,
+    provider: ProviderSpec,
+    method: AuthMethod,
+    field: FieldSpec,
+) -> None:
     """Rows stored by 0.1.0, before the checks: /verify says what is wrong, never 500."""
     breakers = _broken_json() if field.kind == "json" else HEADER_BREAKERS
     key = client.post("/api/v1/keys", json=key_body(provider, method, "k")).json()

@@ -20,12 +20,19 @@ from tests.conftest import ADMIN_TOKEN, CANARY
 
 def _encodings(secret: str) -> list[bytes]:
     raw = secret.encode()
-    return [raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw),
-            binascii.hexlify(raw), raw.hex().upper().encode(), raw[8:28]]
+    return [
+        raw,
+        base64.b64encode(raw),
+        base64.urlsafe_b64encode(raw),
+        binascii.hexlify(raw),
+        raw.hex().upper().encode(),
+        raw[8:28],
+    ]
 
 
-def test_raw_database_holds_no_plaintext_credential(client: CheckedClient,
-                                                    services: Services, settings) -> None:
+def test_raw_database_holds_no_plaintext_credential(
+    client: CheckedClient, services: Services, settings
+) -> None:
     """SECURITY.md test 1: the database file (or a dump of every table)."""
     client.post("/api/v1/keys", json=openai_key())
     client.post("/api/v1/keys", json=bedrock_key())
@@ -35,12 +42,18 @@ def test_raw_database_holds_no_plaintext_credential(client: CheckedClient,
     else:
         dump = []
         with services.store.engine.connect() as conn:
-            tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = "
-                                       "current_schema()")).scalars().all()
+            tables = (
+                conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                )
+                .scalars()
+                .all()
+            )
             for table in tables:
                 for row in conn.execute(text(f'SELECT * FROM "{table}"')):
-                    dump.append(repr(tuple(bytes(v) if isinstance(v, memoryview) else v
-                                           for v in row)))
+                    dump.append(
+                        repr(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row))
+                    )
         blob = "\n".join(dump).encode()
     assert len(blob) > 1000
     for needle in _encodings(CANARY):
@@ -53,30 +66,40 @@ def _corrupt(services: Services, key_id: str, column: str, offset: int) -> None:
         assert row is not None
         raw = bytearray(getattr(row, column))
         raw[offset] ^= 0xFF
-        session.execute(update(ApiKeyRow).where(ApiKeyRow.id == key_id)
-                        .values({column: bytes(raw)}))
+        session.execute(
+            update(ApiKeyRow).where(ApiKeyRow.id == key_id).values({column: bytes(raw)})
+        )
     services.registry.load()
 
 
-@pytest.mark.parametrize("column,offset", [("ciphertext", 3), ("ciphertext", -2),
-                                           ("wrapped_dek", 5), ("wrapped_dek", -1)])
+@pytest.mark.parametrize(
+    "column,offset",
+    [("ciphertext", 3), ("ciphertext", -2), ("wrapped_dek", 5), ("wrapped_dek", -1)],
+)
 def test_tampered_row_gives_a_typed_error_and_a_generic_api_error(
-        client: CheckedClient, services: Services, column: str, offset: int) -> None:
+    client: CheckedClient, services: Services, column: str, offset: int
+) -> None:
     """SECURITY.md test 3."""
     key = client.post("/api/v1/keys", json=openai_key()).json()
     _corrupt(services, key["id"], column, offset)
     with pytest.raises(DecryptionFailed):
         services.registry.credential(key["id"])
     # An edit that must merge with the stored secret cannot, and says so generically.
-    r = client.patch(f"/api/v1/keys/{key['id']}",
-                     json={"credentials": {"api_key": "sk-new-" + "z" * 30}})
+    r = client.patch(
+        f"/api/v1/keys/{key['id']}", json={"credentials": {"api_key": "sk-new-" + "z" * 30}}
+    )
     assert r.status_code == 500
-    assert r.json() == {"error": {"code": "decryption_failed",
-                                  "message": "A stored credential could not be decrypted."}}
+    assert r.json() == {
+        "error": {
+            "code": "decryption_failed",
+            "message": "A stored credential could not be decrypted.",
+        }
+    }
 
 
-def test_ciphertexts_swapped_between_rows_fail_to_decrypt(client: CheckedClient,
-                                                          services: Services) -> None:
+def test_ciphertexts_swapped_between_rows_fail_to_decrypt(
+    client: CheckedClient, services: Services
+) -> None:
     """SECURITY.md test 4: copying sealed columns onto another row in SQL."""
     a = client.post("/api/v1/keys", json=openai_key("key-a", CANARY)).json()
     b = client.post("/api/v1/keys", json=openai_key("key-b", CANARY + "b")).json()
@@ -85,18 +108,29 @@ def test_ciphertexts_swapped_between_rows_fail_to_decrypt(client: CheckedClient,
         assert ra and rb
         sa_ = (ra.wrapped_dek, ra.ciphertext)
         sb_ = (rb.wrapped_dek, rb.ciphertext)
-        session.execute(update(ApiKeyRow).where(ApiKeyRow.id == a["id"])
-                        .values(wrapped_dek=sb_[0], ciphertext=sb_[1]))
-        session.execute(update(ApiKeyRow).where(ApiKeyRow.id == b["id"])
-                        .values(wrapped_dek=sa_[0], ciphertext=sa_[1]))
+        session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id == a["id"])
+            .values(wrapped_dek=sb_[0], ciphertext=sb_[1])
+        )
+        session.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id == b["id"])
+            .values(wrapped_dek=sa_[0], ciphertext=sa_[1])
+        )
     services.registry.load()
     for key_id in (a["id"], b["id"]):
         with pytest.raises(DecryptionFailed):
             services.registry.credential(key_id)
 
 
-PUBLIC = {("POST", "/api/v1/session"), ("GET", "/api/v1/session"),
-          ("DELETE", "/api/v1/session"), ("GET", "/healthz"), ("GET", "/readyz")}
+PUBLIC = {
+    ("POST", "/api/v1/session"),
+    ("GET", "/api/v1/session"),
+    ("DELETE", "/api/v1/session"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+}
 
 
 def _flatten(routes: list[Any]) -> list[Any]:
@@ -115,8 +149,14 @@ def _routes(client: CheckedClient) -> list[tuple[str, str]]:
         for method in sorted(getattr(route, "methods", None) or ()):
             if method == "HEAD":
                 continue
-            out.append((method, path.replace("{key_id}", "x").replace("{endpoint_id}", "x")
-                        .replace("{token_id}", "x")))
+            out.append(
+                (
+                    method,
+                    path.replace("{key_id}", "x")
+                    .replace("{endpoint_id}", "x")
+                    .replace("{token_id}", "x"),
+                )
+            )
     return out
 
 
@@ -128,8 +168,11 @@ def test_every_admin_route_needs_the_admin_token(client: CheckedClient) -> None:
     for method, path in routes:
         if (method, path) in PUBLIC:
             continue
-        for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong-token"},
-                        {"Authorization": "Basic Zm9vOmJhcg=="}):
+        for headers in (
+            {"Authorization": ""},
+            {"Authorization": "Bearer wrong-token"},
+            {"Authorization": "Basic Zm9vOmJhcg=="},
+        ):
             r = client.request(method, path, headers=headers, json={})
             assert r.status_code == 401, (method, path, headers, r.status_code)
         checked += 1
@@ -138,8 +181,9 @@ def test_every_admin_route_needs_the_admin_token(client: CheckedClient) -> None:
     assert client.get("/api/v1/keys").status_code == 200
 
 
-def test_session_cookie_needs_the_csrf_header_for_writes(client: CheckedClient,
-                                                         services: Services) -> None:
+def test_session_cookie_needs_the_csrf_header_for_writes(
+    client: CheckedClient, services: Services
+) -> None:
     client.headers.pop("Authorization")
     assert client.post("/api/v1/session", json={"token": "nope"}).status_code == 401
     r = client.post("/api/v1/session", json={"token": ADMIN_TOKEN})
@@ -148,9 +192,14 @@ def test_session_cookie_needs_the_csrf_header_for_writes(client: CheckedClient,
     assert "httponly" in cookie and "samesite=strict" in cookie
     assert client.get("/api/v1/keys").status_code == 200
     # A cross-site form post carries the cookie but cannot add a custom header.
-    form = client.post("/api/v1/keys", data={"name": "x"},
-                       headers={"Content-Type": "application/x-www-form-urlencoded",
-                                "Origin": "https://evil.example"})
+    form = client.post(
+        "/api/v1/keys",
+        data={"name": "x"},
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": "https://evil.example",
+        },
+    )
     assert form.status_code == 403
     assert form.json()["error"]["reason"] == "csrf"
     js = client.post("/api/v1/keys", json=openai_key())
@@ -163,31 +212,45 @@ def test_session_cookie_needs_the_csrf_header_for_writes(client: CheckedClient,
 
 def _stored(services: Services) -> tuple[int, int]:
     with services.store.read() as session:
-        return (len(session.scalars(select(ApiKeyRow.id)).all()),
-                len(session.scalars(select(EndpointRow.id)).all()))
+        return (
+            len(session.scalars(select(ApiKeyRow.id)).all()),
+            len(session.scalars(select(EndpointRow.id)).all()),
+        )
 
 
-@pytest.mark.parametrize("body,status", [
-    ({**openai_key(), "name": "bad name"}, 422),
-    ({**openai_key(), "name": "../etc/passwd"}, 422),
-    ({**openai_key(), "name": "x" * 65}, 422),
-    ({**openai_key(), "name": "ключ"}, 422),
-    ({**openai_key(), "name": "a\u0000b"}, 422),
-    ({**openai_key(), "provider": "nope"}, 422),
-    ({**openai_key(), "auth_method": "nope"}, 422),
-    ({**openai_key(), "credentials": {}}, 422),
-    ({**openai_key(), "credentials": {"api_key": CANARY, "extra": "x"}}, 422),
-    ({**openai_key(), "credentials": {"api_key": "x" * 20000}}, 422),
-    ({**openai_key(), "config": {"unknown": "x"}}, 422),
-    ({**openai_key(), "config": {"base_url": "ftp://example.com"}}, 422),
-    ({**openai_key(), "surprise": 1}, 422),
-    ({"name": "azure", "provider": "openai", "auth_method": "azure",
-      "credentials": {"api_key": CANARY}, "config": {}}, 422),
-    ({**openai_key(), "credentials": {f"f{i}": "v" for i in range(10_000)}}, 422),
-    ({**openai_key(), "config": {f"f{i}": "v" for i in range(10_000)}}, 422),
-])
-def test_bad_input_gets_a_4xx_and_stores_nothing(client: CheckedClient, services: Services,
-                                                 body: dict[str, Any], status: int) -> None:
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ({**openai_key(), "name": "bad name"}, 422),
+        ({**openai_key(), "name": "../etc/passwd"}, 422),
+        ({**openai_key(), "name": "x" * 65}, 422),
+        ({**openai_key(), "name": "ключ"}, 422),
+        ({**openai_key(), "name": "a\u0000b"}, 422),
+        ({**openai_key(), "provider": "nope"}, 422),
+        ({**openai_key(), "auth_method": "nope"}, 422),
+        ({**openai_key(), "credentials": {}}, 422),
+        ({**openai_key(), "credentials": {"api_key": CANARY, "extra": "x"}}, 422),
+        ({**openai_key(), "credentials": {"api_key": "x" * 20000}}, 422),
+        ({**openai_key(), "config": {"unknown": "x"}}, 422),
+        ({**openai_key(), "config": {"base_url": "ftp://example.com"}}, 422),
+        ({**openai_key(), "surprise": 1}, 422),
+        (
+            {
+                "name": "azure",
+                "provider": "openai",
+                "auth_method": "azure",
+                "credentials": {"api_key": CANARY},
+                "config": {},
+            },
+            422,
+        ),
+        ({**openai_key(), "credentials": {f"f{i}": "v" for i in range(10_000)}}, 422),
+        ({**openai_key(), "config": {f"f{i}": "v" for i in range(10_000)}}, 422),
+    ],
+)
+def test_bad_input_gets_a_4xx_and_stores_nothing(
+    client: CheckedClient, services: Services, body: dict[str, Any], status: int
+) -> None:
     """SECURITY.md test 17."""
     r = client.post("/api/v1/keys", json=body)
     assert r.status_code == status, r.text
@@ -202,8 +265,9 @@ def test_oversized_and_malformed_bodies(client: CheckedClient, services: Service
     r = client.post("/api/v1/keys", content=huge, headers={"Content-Type": "application/json"})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "payload_too_large"
-    r = client.post("/api/v1/keys", content=b"{not json",
-                    headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/keys", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "bad_request"
     assert _stored(services) == (0, 0)
@@ -212,8 +276,9 @@ def test_oversized_and_malformed_bodies(client: CheckedClient, services: Service
 def test_error_shape_is_pinned(client: CheckedClient) -> None:
     r = client.get("/api/v1/keys", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
-    assert r.json() == {"error": {"code": "unauthorized",
-                                  "message": "That token is not the admin token."}}
+    assert r.json() == {
+        "error": {"code": "unauthorized", "message": "That token is not the admin token."}
+    }
     r = client.post("/api/v1/keys", json={**openai_key(), "name": "bad name"})
     err = r.json()["error"]
     assert set(err) == {"code", "message", "fields"}

@@ -23,19 +23,34 @@ def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path) -> None:
     keyhouse("db", "upgrade", env=env)
     with serve(openai_fake(api_key=UPSTREAM)) as fake, replica_process(env) as (url, proc):
         admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-        key = admin.post("/api/v1/keys", json={
-            "name": "k", "provider": "openai_compatible", "credentials": {"api_key": UPSTREAM},
-            "config": {"base_url": f"{fake.url}/v1"}}).json()
+        key = admin.post(
+            "/api/v1/keys",
+            json={
+                "name": "k",
+                "provider": "openai_compatible",
+                "credentials": {"api_key": UPSTREAM},
+                "config": {"base_url": f"{fake.url}/v1"},
+            },
+        ).json()
         # "slow": the fake waits 3 s before its first byte, so the stream is in flight.
-        admin.post("/api/v1/endpoints", json={"name": "slow", "targets": [
-            {"key_id": key["id"], "model": "slow"}]})
+        admin.post(
+            "/api/v1/endpoints",
+            json={"name": "slow", "targets": [{"key_id": key["id"], "model": "slow"}]},
+        )
         result: dict[str, object] = {}
 
         def call() -> None:
-            with httpx.stream("POST", f"{url}/v1/chat/completions", timeout=30,
-                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                              json={"model": "slow", "stream": True, "messages": [
-                                  {"role": "user", "content": "take your time"}]}) as r:
+            with httpx.stream(
+                "POST",
+                f"{url}/v1/chat/completions",
+                timeout=30,
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                json={
+                    "model": "slow",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "take your time"}],
+                },
+            ) as r:
                 result["status"] = r.status_code
                 result["body"] = r.read().decode()
 
@@ -50,7 +65,8 @@ def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path) -> None:
     assert result["status"] == 200
     body = str(result["body"])
     assert "echo: take your time" not in body  # the answer comes a word at a time...
-    deltas = [json.loads(line[6:])["choices"] for line in body.splitlines()
-              if line.startswith("data: {")]
+    deltas = [
+        json.loads(line[6:])["choices"] for line in body.splitlines() if line.startswith("data: {")
+    ]
     assert " your" in [c[0]["delta"].get("content") for c in deltas if c]
     assert body.rstrip().endswith("data: [DONE]")

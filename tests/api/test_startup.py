@@ -37,11 +37,13 @@ def test_first_start_creates_a_private_kek_file(tmp_path: Path) -> None:
     assert again.keyring.versions == [1]
 
 
-def test_wrong_kek_file_is_refused_naming_version_and_setting(tmp_path: Path,
-                                                              database_url: str) -> None:
+def test_wrong_kek_file_is_refused_naming_version_and_setting(
+    tmp_path: Path, database_url: str
+) -> None:
     kek = tmp_path / "kek.key"
-    settings = Settings(home=tmp_path, database_url=database_url, kek_file=kek,
-                        admin_token=ADMIN_TOKEN)
+    settings = Settings(
+        home=tmp_path, database_url=database_url, kek_file=kek, admin_token=ADMIN_TOKEN
+    )
     bootstrap(settings, migrate=True).store.dispose()
     _write_kek(kek)  # a different key in the same file
     with pytest.raises(KekConfigError) as info:
@@ -69,13 +71,15 @@ def test_unknown_kek_version_in_use_is_refused(tmp_path: Path) -> None:
     kek = tmp_path / "kek.key"
     settings = Settings(home=tmp_path, kek_file=kek, admin_token=ADMIN_TOKEN)
     services = bootstrap(settings)
-    with TestClient(create_app(settings, services),
-                    headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+    with TestClient(
+        create_app(settings, services), headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    ) as client:
         assert client.post("/api/v1/keys", json=openai_key()).status_code == 201
     services.store.dispose()
     from sqlalchemy import update
 
     from keyhouse.store.models import ApiKeyRow
+
     with services.store.write() as session:
         session.execute(update(ApiKeyRow).values(kek_version=9))
     with pytest.raises(KekConfigError, match=r"version\(s\) \[9\]"):
@@ -83,8 +87,9 @@ def test_unknown_kek_version_in_use_is_refused(tmp_path: Path) -> None:
 
 
 def test_passphrase_kek_opens_again_and_wrong_passphrase_is_refused(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, kek_passphrase=SecretStr("correct horse battery"),
-                        admin_token=ADMIN_TOKEN)
+    settings = Settings(
+        home=tmp_path, kek_passphrase=SecretStr("correct horse battery"), admin_token=ADMIN_TOKEN
+    )
     first = bootstrap(settings)
     assert first.keyring.versions == [1]
     assert not (tmp_path / "kek.key").exists()
@@ -101,25 +106,43 @@ def _port_is_free(port: int) -> bool:
 
 def test_serve_exits_non_zero_before_binding_with_a_wrong_kek(tmp_path: Path) -> None:
     kek = tmp_path / "kek.key"
-    env = {**os.environ, "KEYHOUSE_HOME": str(tmp_path), "KEYHOUSE_KEK_FILE": str(kek),
-           "KEYHOUSE_ADMIN_TOKEN": ADMIN_TOKEN}
-    subprocess.run([sys.executable, "-m", "keyhouse", "db", "upgrade"], env=env, check=True,
-                   capture_output=True)
+    env = {
+        **os.environ,
+        "KEYHOUSE_HOME": str(tmp_path),
+        "KEYHOUSE_KEK_FILE": str(kek),
+        "KEYHOUSE_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "keyhouse", "db", "upgrade"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     bootstrap(Settings(home=tmp_path, kek_file=kek, admin_token=ADMIN_TOKEN)).store.dispose()
     _write_kek(kek)
     from keyhouse.testing.fakes.server import free_port
 
     port = free_port()
-    proc = subprocess.run([sys.executable, "-m", "keyhouse", "serve", "--port", str(port)],
-                          env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "keyhouse", "serve", "--port", str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert "wrong key" in proc.stderr and "KEYHOUSE_KEK_FILE" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert _port_is_free(port)
 
     kek.unlink()
-    proc = subprocess.run([sys.executable, "-m", "keyhouse", "serve", "--port", str(port)],
-                          env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "keyhouse", "serve", "--port", str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0 and "does not exist" in proc.stderr
 
 
@@ -134,8 +157,10 @@ def test_passphrase_rotation_with_both_passphrases_listed(tmp_path: Path) -> Non
     from starlette.testclient import TestClient
 
     from keyhouse.app import create_app
-    with TestClient(create_app(settings, services),
-                    headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+
+    with TestClient(
+        create_app(settings, services), headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    ) as client:
         key_id = client.post("/api/v1/keys", json=openai_key()).json()["id"]
     version = add_passphrase(PassphraseSource(new), services.store, services.keyring)
     promote(services.store, services.keyring, version)

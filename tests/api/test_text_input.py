@@ -64,36 +64,57 @@ def _inject(body: JSON, path: tuple[Any, ...], bad: str) -> JSON:
 
 def _state(services: Services) -> tuple[int, int]:
     with services.store.read() as session:
-        return (int(session.scalar(select(ConfigStateRow.version)) or 0),
-                int(session.scalar(select(func.count()).select_from(AuditEventRow)) or 0))
+        return (
+            int(session.scalar(select(ConfigStateRow.version)) or 0),
+            int(session.scalar(select(func.count()).select_from(AuditEventRow)) or 0),
+        )
 
 
 @pytest.fixture
 def world(client: CheckedClient) -> dict[str, str]:
     key = client.post("/api/v1/keys", json=openai_key(base_url="https://a.example.com/v1"))
-    ep = client.post("/api/v1/endpoints", json={
-        "name": "chat", "targets": [{"key_id": key.json()["id"], "model": "gpt-4o"}]})
+    ep = client.post(
+        "/api/v1/endpoints",
+        json={"name": "chat", "targets": [{"key_id": key.json()["id"], "model": "gpt-4o"}]},
+    )
     token = client.post("/api/v1/access-tokens", json={"name": "app"})
-    return {"key_id": key.json()["id"], "endpoint_id": ep.json()["id"],
-            "token_id": token.json()["id"]}
+    return {
+        "key_id": key.json()["id"],
+        "endpoint_id": ep.json()["id"],
+        "token_id": token.json()["id"],
+    }
 
 
 def _bodies(world: dict[str, str]) -> dict[tuple[str, str], JSON]:
     target = {"key_id": world["key_id"], "model": "gpt-4o"}
     return {
-        ("post", "/api/v1/keys"): {**openai_key("k2", base_url="https://b.example.com/v1"),
-                                   "description": "d", "auth_method": "api_key"},
+        ("post", "/api/v1/keys"): {
+            **openai_key("k2", base_url="https://b.example.com/v1"),
+            "description": "d",
+            "auth_method": "api_key",
+        },
         ("patch", "/api/v1/keys/{key_id}"): {
-            "name": "k3", "description": "d", "credentials": {"api_key": "sk-" + "c" * 30},
-            "config": {"base_url": "https://c.example.com/v1"}},
+            "name": "k3",
+            "description": "d",
+            "credentials": {"api_key": "sk-" + "c" * 30},
+            "config": {"base_url": "https://c.example.com/v1"},
+        },
         ("post", "/api/v1/keys/{key_id}/verify"): {
             "credentials": {"api_key": "sk-" + "d" * 30},
-            "config": {"base_url": "https://d.example.com/v1"}},
-        ("post", "/api/v1/endpoints"): {"name": "e2", "description": "d", "targets": [target],
-                                        "aliases": ["e2-alias"]},
-        ("patch", "/api/v1/endpoints/{endpoint_id}"): {"name": "e3", "description": "d",
-                                                       "targets": [target],
-                                                       "aliases": ["e3-alias"]},
+            "config": {"base_url": "https://d.example.com/v1"},
+        },
+        ("post", "/api/v1/endpoints"): {
+            "name": "e2",
+            "description": "d",
+            "targets": [target],
+            "aliases": ["e2-alias"],
+        },
+        ("patch", "/api/v1/endpoints/{endpoint_id}"): {
+            "name": "e3",
+            "description": "d",
+            "targets": [target],
+            "aliases": ["e3-alias"],
+        },
         ("post", "/api/v1/access-tokens"): {"name": "t2", "endpoints": ["chat"]},
         ("patch", "/api/v1/access-tokens/{token_id}"): {"name": "t3", "endpoints": ["chat"]},
         ("post", "/api/v1/session"): {"token": "kh_admin_x"},
@@ -101,23 +122,29 @@ def _bodies(world: dict[str, str]) -> dict[tuple[str, str], JSON]:
 
 
 def test_every_text_input_refuses_nul_and_lone_surrogates(
-        client: CheckedClient, services: Services, world: dict[str, str]) -> None:
+    client: CheckedClient, services: Services, world: dict[str, str]
+) -> None:
     schema = client.app.openapi()  # type: ignore[attr-defined]
     bodies = _bodies(world)
     tried: list[str] = []
     for path, item in schema["paths"].items():
         for method, op in item.items():
             url = path.format(**world)
-            params = [p for p in op.get("parameters", [])
-                      if _resolve(schema, p["schema"]).get("type") == "string"]
+            params = [
+                p
+                for p in op.get("parameters", [])
+                if _resolve(schema, p["schema"]).get("type") == "string"
+            ]
             for param in params:
                 # A URL carries no surrogate: servers decode bad UTF-8 to U+FFFD.
                 for why, bad in {"nul": BAD["nul"]}.items():
                     before = _state(services)
                     if param["in"] == "path":
-                        r = client.request(method, path.format(
-                            **{**world, param["name"]: bad.replace("\x00", "%00")}),
-                            json=bodies.get((method, path)))
+                        r = client.request(
+                            method,
+                            path.format(**{**world, param["name"]: bad.replace("\x00", "%00")}),
+                            json=bodies.get((method, path)),
+                        )
                     elif param["in"] == "query":
                         r = client.request(method, url, params={param["name"]: bad})
                     else:
@@ -135,9 +162,12 @@ def test_every_text_input_refuses_nul_and_lone_surrogates(
                 for why, bad in BAD.items():
                     before = _state(services)
                     # json.dumps escapes the surrogate as \ud800, as a hostile client would.
-                    r = client.request(method, url, headers={"content-type": "application/json"},
-                                       content=json.dumps(_inject(bodies[(method, path)],
-                                                                  where, bad)))
+                    r = client.request(
+                        method,
+                        url,
+                        headers={"content-type": "application/json"},
+                        content=json.dumps(_inject(bodies[(method, path)], where, bad)),
+                    )
                     assert r.status_code == 422, (method, path, where, why, r.text)
                     assert _state(services) == before
                     tried.append(f"{method} {path} {where}")

@@ -24,13 +24,15 @@ TOKENS = [("t1", "app-one"), ("t2", "app-two"), (None, None)]  # None: the admin
 KEYS = [("k1", "key-a"), ("k2", "key-b")]
 
 
-def seed(services: Services, n: int = 600, key_ids: list[str] | None = None,
-         token_ids: list[str | None] | None = None) -> list[UsageRecord]:
+def seed(
+    services: Services,
+    n: int = 600,
+    key_ids: list[str] | None = None,
+    token_ids: list[str | None] | None = None,
+) -> list[UsageRecord]:
     rng = random.Random(7)
-    keys = [(k, name) for k, (_, name) in zip(key_ids or [k for k, _ in KEYS], KEYS,
-                                                strict=True)]
-    tokens = list(zip(token_ids or [t for t, _ in TOKENS], [n for _, n in TOKENS],
-                      strict=True))
+    keys = [(k, name) for k, (_, name) in zip(key_ids or [k for k, _ in KEYS], KEYS, strict=True)]
+    tokens = list(zip(token_ids or [t for t, _ in TOKENS], [n for _, n in TOKENS], strict=True))
     out = []
     for i in range(n):
         endpoint = ENDPOINTS[i % 2]
@@ -38,25 +40,49 @@ def seed(services: Services, n: int = 600, key_ids: list[str] | None = None,
         token = tokens[i % 3]
         at = NOW - timedelta(minutes=rng.uniform(0, 60 * 24 * 5))  # five days back
         status = 500 if i % 10 == 0 else 200
-        out.append(UsageRecord(
-            operation="chat", endpoint_id=endpoint[0], endpoint_name=endpoint[1],
-            token_id=token[0], token_name=token[1], is_admin=token[0] is None,
-            stream=i % 4 == 0, status=status, error_code="upstream_error" if status >= 400
-            else None, key_id=key[0], key_name=key[1], credential_version=1,
-            provider="openai", model=["gpt-4o", "gpt-4o-mini"][i % 2],
-            latency_ms=rng.lognormvariate(5, 1), input_tokens=rng.randint(1, 500),
-            output_tokens=rng.randint(1, 200), cached_input_tokens=0,
-            cost_usd=rng.uniform(0, 0.01), attempts=1, at=at))
+        out.append(
+            UsageRecord(
+                operation="chat",
+                endpoint_id=endpoint[0],
+                endpoint_name=endpoint[1],
+                token_id=token[0],
+                token_name=token[1],
+                is_admin=token[0] is None,
+                stream=i % 4 == 0,
+                status=status,
+                error_code="upstream_error" if status >= 400 else None,
+                key_id=key[0],
+                key_name=key[1],
+                credential_version=1,
+                provider="openai",
+                model=["gpt-4o", "gpt-4o-mini"][i % 2],
+                latency_ms=rng.lognormvariate(5, 1),
+                input_tokens=rng.randint(1, 500),
+                output_tokens=rng.randint(1, 200),
+                cached_input_tokens=0,
+                cost_usd=rng.uniform(0, 0.01),
+                attempts=1,
+                at=at,
+            )
+        )
     for start in range(0, n, 100):
-        sink.write_batch(services.store, out[start:start + 100])
+        sink.write_batch(services.store, out[start : start + 100])
     return out
 
 
-def expected(records: list[UsageRecord], start: datetime, end: datetime,
-             group: Any) -> dict[Any, dict[str, Any]]:
-    acc: dict[Any, dict[str, Any]] = defaultdict(lambda: {
-        "requests": 0, "errors": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
-        "latency": [0] * LATENCY_BUCKETS})
+def expected(
+    records: list[UsageRecord], start: datetime, end: datetime, group: Any
+) -> dict[Any, dict[str, Any]]:
+    acc: dict[Any, dict[str, Any]] = defaultdict(
+        lambda: {
+            "requests": 0,
+            "errors": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cost_usd": 0.0,
+            "latency": [0] * LATENCY_BUCKETS,
+        }
+    )
     for r in records:
         if start <= r.at < end:
             a = acc[group(r)]
@@ -82,14 +108,17 @@ GROUPINGS = {
 
 @pytest.mark.parametrize("group_by", list(GROUPINGS))
 def test_every_grouping_counts_exactly_what_is_in_range(
-        client: CheckedClient, services: Services, group_by: str) -> None:
+    client: CheckedClient, services: Services, group_by: str
+) -> None:
     records = seed(services)
     # Edges inside an hour on both sides: whole days and hours come from the counters,
     # the edges from the records.
     start = NOW - timedelta(days=4, hours=3, minutes=17, seconds=3)
     end = NOW - timedelta(minutes=23)
-    r = client.get("/api/v1/usage", params={"from": start.isoformat(), "to": end.isoformat(),
-                                            "group_by": group_by})
+    r = client.get(
+        "/api/v1/usage",
+        params={"from": start.isoformat(), "to": end.isoformat(), "group_by": group_by},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["group_by"] == group_by
@@ -98,8 +127,12 @@ def test_every_grouping_counts_exactly_what_is_in_range(
     assert set(got) == set(want)
     for name, w in want.items():
         row = got[name]
-        assert (row["requests"], row["errors"], row["input_tokens"], row["output_tokens"]) \
-            == (w["requests"], w["errors"], w["input_tokens"], w["output_tokens"]), name
+        assert (row["requests"], row["errors"], row["input_tokens"], row["output_tokens"]) == (
+            w["requests"],
+            w["errors"],
+            w["input_tokens"],
+            w["output_tokens"],
+        ), name
         assert row["cost_usd"] == pytest.approx(w["cost_usd"])
         assert row["latency_ms_p50"] == percentile(w["latency"], 0.5)
         assert row["latency_ms_p95"] == percentile(w["latency"], 0.95)
@@ -124,8 +157,7 @@ def test_filters_by_name_or_id(client: CheckedClient, services: Services) -> Non
     assert body["totals"]["requests"] == sum(1 for r in records if r.endpoint_id == "e2")
 
 
-def test_requests_pages_newest_first_and_filters(client: CheckedClient,
-                                                 services: Services) -> None:
+def test_requests_pages_newest_first_and_filters(client: CheckedClient, services: Services) -> None:
     records = seed(services, 260)
     seen: list[dict[str, Any]] = []
     before = None
@@ -138,33 +170,57 @@ def test_requests_pages_newest_first_and_filters(client: CheckedClient,
             break
     assert len(seen) == 260
     assert [s["id"] for s in seen] == [
-        r.id for r in sorted(records, key=lambda r: (r.at, r.id), reverse=True)]
+        r.id for r in sorted(records, key=lambda r: (r.at, r.id), reverse=True)
+    ]
     first = seen[0]
-    assert set(first) >= {"id", "at", "endpoint", "key", "credential_version", "provider",
-                          "model", "token", "status", "error_code", "stream", "latency_ms",
-                          "ttfb_ms", "input_tokens", "output_tokens", "cached_input_tokens",
-                          "cost_usd", "attempts", "fallback_used"}
-    errors = client.get("/api/v1/usage/requests",
-                        params={"status": "error", "token": "t2", "limit": 500}).json()
+    assert set(first) >= {
+        "id",
+        "at",
+        "endpoint",
+        "key",
+        "credential_version",
+        "provider",
+        "model",
+        "token",
+        "status",
+        "error_code",
+        "stream",
+        "latency_ms",
+        "ttfb_ms",
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cost_usd",
+        "attempts",
+        "fallback_used",
+    }
+    errors = client.get(
+        "/api/v1/usage/requests", params={"status": "error", "token": "t2", "limit": 500}
+    ).json()
     assert {(r["status"], r["token"]["name"]) for r in errors["records"]} == {(500, "app-two")}
     assert len(errors["records"]) == sum(
-        1 for r in records if r.status == 500 and r.token_id == "t2")
+        1 for r in records if r.status == 500 and r.token_id == "t2"
+    )
     admin = client.get("/api/v1/usage/requests", params={"token": "admin", "limit": 5}).json()
     assert admin["records"] and all(r["token"] == "admin" for r in admin["records"])
 
 
-@pytest.mark.parametrize(("path", "params", "status"), [
-    ("/api/v1/usage", {"group_by": "colour"}, 422),
-    ("/api/v1/usage", {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, 400),
-    ("/api/v1/usage", {"from": "yesterday"}, 422),
-    ("/api/v1/usage", {"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, 400),
-    ("/api/v1/usage/requests", {"limit": 0}, 422),
-    ("/api/v1/usage/requests", {"limit": 501}, 422),
-    ("/api/v1/usage/requests", {"before": "not-a-cursor!"}, 422),
-    ("/api/v1/usage/requests", {"status": "teapot"}, 422),
-])
-def test_bad_input_is_a_clear_4xx(client: CheckedClient, path: str, params: dict[str, Any],
-                                  status: int) -> None:
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/api/v1/usage", {"group_by": "colour"}, 422),
+        ("/api/v1/usage", {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, 400),
+        ("/api/v1/usage", {"from": "yesterday"}, 422),
+        ("/api/v1/usage", {"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, 400),
+        ("/api/v1/usage/requests", {"limit": 0}, 422),
+        ("/api/v1/usage/requests", {"limit": 501}, 422),
+        ("/api/v1/usage/requests", {"before": "not-a-cursor!"}, 422),
+        ("/api/v1/usage/requests", {"status": "teapot"}, 422),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(
+    client: CheckedClient, path: str, params: dict[str, Any], status: int
+) -> None:
     r = client.get(path, params=params)
     assert r.status_code == status, r.text
     assert r.json()["error"]["message"]
@@ -177,13 +233,17 @@ def test_the_usage_api_needs_the_admin_token(client: CheckedClient) -> None:
 
 
 def test_key_and_token_views_show_last_use_and_delete_names_the_callers(
-        client: CheckedClient, services: Services) -> None:
+    client: CheckedClient, services: Services
+) -> None:
     ka = client.post("/api/v1/keys", json=openai_key("key-a")).json()["id"]
     kb = client.post("/api/v1/keys", json=openai_key("key-b", "sk-other-" + "x" * 30)).json()
-    client.post("/api/v1/endpoints", json={"name": "chat", "targets": [
-        {"key_id": ka, "model": "gpt-4o"}]})
-    tokens = [client.post("/api/v1/access-tokens", json={"name": n}).json()["id"]
-              for n in ("app-one", "app-two")]
+    client.post(
+        "/api/v1/endpoints", json={"name": "chat", "targets": [{"key_id": ka, "model": "gpt-4o"}]}
+    )
+    tokens = [
+        client.post("/api/v1/access-tokens", json={"name": n}).json()["id"]
+        for n in ("app-one", "app-two")
+    ]
     records = seed(services, 300, key_ids=[ka, kb["id"]], token_ids=[*tokens, None])
     week = NOW - timedelta(days=7)
 
@@ -194,10 +254,8 @@ def test_key_and_token_views_show_last_use_and_delete_names_the_callers(
         assert datetime.fromisoformat(view["last_used_at"]) == max(r.at for r in mine)
         assert view["usage_7d"]["requests"] == sum(1 for r in mine if r.at >= week)
         assert view["usage_7d"]["errors"] == sum(1 for r in mine if r.status >= 400)
-        assert view["usage_7d"]["cost_usd"] == pytest.approx(sum(r.cost_usd or 0
-                                                                 for r in mine))
-    assert client.get(f"/api/v1/keys/{ka}").json()["last_used_at"] == keys["key-a"][
-        "last_used_at"]
+        assert view["usage_7d"]["cost_usd"] == pytest.approx(sum(r.cost_usd or 0 for r in mine))
+    assert client.get(f"/api/v1/keys/{ka}").json()["last_used_at"] == keys["key-a"]["last_used_at"]
     listed = {t["name"]: t for t in client.get("/api/v1/access-tokens").json()["access_tokens"]}
     one = [r for r in records if r.token_id == tokens[0]]
     assert datetime.fromisoformat(listed["app-one"]["last_used_at"]) == max(r.at for r in one)
@@ -207,8 +265,10 @@ def test_key_and_token_views_show_last_use_and_delete_names_the_callers(
     assert r.status_code == 409
     error = r.json()["error"]
     assert error["code"] == "key_in_use" and [e["name"] for e in error["endpoints"]] == ["chat"]
-    callers = {("admin" if c["token"] == "admin" else c["token"]["name"]): c
-               for c in error["recent_callers"]}
+    callers = {
+        ("admin" if c["token"] == "admin" else c["token"]["name"]): c
+        for c in error["recent_callers"]
+    }
     through_a = [r for r in records if r.key_id == ka]
     assert set(callers) == {r.token_name or "admin" for r in through_a}
     for name, caller in callers.items():

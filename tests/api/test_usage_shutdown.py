@@ -27,22 +27,40 @@ def test_sigterm_writes_every_queued_record(tmp_path: Path) -> None:
     keyhouse("db", "upgrade", env=env)
     with serve(openai_fake(api_key=UPSTREAM)) as fake, replica_process(env) as (url, proc):
         admin = httpx.Client(base_url=url, headers=AUTH, timeout=30)
-        key = admin.post("/api/v1/keys", json={
-            "name": "k", "provider": "openai_compatible", "credentials": {"api_key": UPSTREAM},
-            "config": {"base_url": f"{fake.url}/v1"}}).json()
+        key = admin.post(
+            "/api/v1/keys",
+            json={
+                "name": "k",
+                "provider": "openai_compatible",
+                "credentials": {"api_key": UPSTREAM},
+                "config": {"base_url": f"{fake.url}/v1"},
+            },
+        ).json()
         for name, model in (("chat", "gpt-4o-mini"), ("slow", "slow")):
-            admin.post("/api/v1/endpoints", json={"name": name, "targets": [
-                {"key_id": key["id"], "model": model}]})
+            admin.post(
+                "/api/v1/endpoints",
+                json={"name": name, "targets": [{"key_id": key["id"], "model": model}]},
+            )
         for _ in range(20):
-            r = admin.post("/v1/chat/completions", json={
-                "model": "chat", "messages": [{"role": "user", "content": "hello"}]})
+            r = admin.post(
+                "/v1/chat/completions",
+                json={"model": "chat", "messages": [{"role": "user", "content": "hello"}]},
+            )
             assert r.status_code == 200
         done: dict[str, int] = {}
 
         def stream() -> None:
-            with httpx.stream("POST", f"{url}/v1/chat/completions", headers=AUTH, timeout=30,
-                              json={"model": "slow", "stream": True, "messages": [
-                                  {"role": "user", "content": "take your time"}]}) as r:
+            with httpx.stream(
+                "POST",
+                f"{url}/v1/chat/completions",
+                headers=AUTH,
+                timeout=30,
+                json={
+                    "model": "slow",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "take your time"}],
+                },
+            ) as r:
                 r.read()
                 done["status"] = r.status_code
 
@@ -60,4 +78,5 @@ def test_sigterm_writes_every_queued_record(tmp_path: Path) -> None:
     finally:
         store.dispose()
     assert sorted((r.endpoint_name, r.stream, r.status) for r in rows) == [
-        ("chat", False, 200)] * 20 + [("slow", True, 200)]
+        ("chat", False, 200)
+    ] * 20 + [("slow", True, 200)]

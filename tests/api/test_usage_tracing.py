@@ -36,19 +36,28 @@ PROMPT = "the secret recipe for marmalade"
 
 
 def _setup(client: CheckedClient, url: str) -> str:
-    key = client.post("/api/v1/keys", json=openai_key(
-        "key-a", SECRET, base_url=url + "/v1")).json()["id"]
-    client.post("/api/v1/endpoints", json={"name": "chat", "targets": [
-        {"key_id": key, "model": "gpt-4o-mini"}]})
-    client.post("/api/v1/endpoints", json={"name": "embed", "task": "embeddings",
-                                           "targets": [{"key_id": key,
-                                                        "model": "text-embedding-3-small"}]})
+    key = client.post(
+        "/api/v1/keys", json=openai_key("key-a", SECRET, base_url=url + "/v1")
+    ).json()["id"]
+    client.post(
+        "/api/v1/endpoints",
+        json={"name": "chat", "targets": [{"key_id": key, "model": "gpt-4o-mini"}]},
+    )
+    client.post(
+        "/api/v1/endpoints",
+        json={
+            "name": "embed",
+            "task": "embeddings",
+            "targets": [{"key_id": key, "model": "text-embedding-3-small"}],
+        },
+    )
     return str(client.post("/api/v1/access-tokens", json={"name": "app"}).json()["token"])
 
 
 @pytest.fixture
-def traced(settings: Settings, services: Services) -> Iterator[tuple[CheckedClient,
-                                                                    InMemorySpanExporter]]:
+def traced(
+    settings: Settings, services: Services
+) -> Iterator[tuple[CheckedClient, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
     app = create_app(settings, services, span_exporter=exporter)
     with CheckedClient(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as c:
@@ -57,23 +66,30 @@ def traced(settings: Settings, services: Services) -> Iterator[tuple[CheckedClie
 
 @SQLITE
 def test_one_span_per_call_with_genai_attributes_and_no_content(
-        traced: tuple[CheckedClient, InMemorySpanExporter]) -> None:
+    traced: tuple[CheckedClient, InMemorySpanExporter],
+) -> None:
     client, exporter = traced
     with serve(openai_fake(api_key=SECRET)) as up:
         token = _setup(client, up.url)
-        sdk = openai.OpenAI(base_url=f"{client.base_url}/v1", api_key=token,
-                            http_client=client, max_retries=0)
-        answer = sdk.chat.completions.create(model="chat", messages=[
-            {"role": "user", "content": PROMPT}])
-        list(sdk.chat.completions.create(model="chat", stream=True, messages=[
-            {"role": "user", "content": PROMPT}]))
+        sdk = openai.OpenAI(
+            base_url=f"{client.base_url}/v1", api_key=token, http_client=client, max_retries=0
+        )
+        answer = sdk.chat.completions.create(
+            model="chat", messages=[{"role": "user", "content": PROMPT}]
+        )
+        list(
+            sdk.chat.completions.create(
+                model="chat", stream=True, messages=[{"role": "user", "content": PROMPT}]
+            )
+        )
         embedded = sdk.embeddings.create(model="embed", input=PROMPT)
-        anthropic.Anthropic(base_url=str(client.base_url), api_key=token, http_client=client,
-                            max_retries=0).messages.create(
-            model="chat", max_tokens=20, messages=[{"role": "user", "content": PROMPT}])
+        anthropic.Anthropic(
+            base_url=str(client.base_url), api_key=token, http_client=client, max_retries=0
+        ).messages.create(
+            model="chat", max_tokens=20, messages=[{"role": "user", "content": PROMPT}]
+        )
     spans = exporter.get_finished_spans()
-    assert [s.name for s in spans] == ["chat chat", "chat chat", "embeddings embed",
-                                       "chat chat"]
+    assert [s.name for s in spans] == ["chat chat", "chat chat", "embeddings embed", "chat chat"]
     first = spans[0]
     assert first.kind.name == "CLIENT"
     attrs = dict(first.attributes or {})
@@ -92,16 +108,15 @@ def test_one_span_per_call_with_genai_attributes_and_no_content(
     assert emb["gen_ai.operation.name"] == "embeddings"
     assert emb["gen_ai.usage.input_tokens"] == embedded.usage.prompt_tokens
     # No content and no secret on any span.
-    text = json.dumps([dict(s.attributes or {}) for s in spans]) + " ".join(
-        s.name for s in spans)
-    for word in ("marmalade", "recipe", answer.choices[0].message.content or "-", SECRET,
-                 token):
+    text = json.dumps([dict(s.attributes or {}) for s in spans]) + " ".join(s.name for s in spans)
+    for word in ("marmalade", "recipe", answer.choices[0].message.content or "-", SECRET, token):
         assert word not in text
 
 
 @SQLITE
 def test_the_otlp_exporter_sends_spans_when_the_endpoint_is_set(
-        settings: Settings, services: Services) -> None:
+    settings: Settings, services: Services
+) -> None:
     received: list[ExportTraceServiceRequest] = []
 
     async def traces(request: Request) -> Response:
@@ -116,21 +131,33 @@ def test_the_otlp_exporter_sends_spans_when_the_endpoint_is_set(
         monkey.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.url)
         try:
             # The operator's environment, as `keyhouse serve` reads it.
-            configured = Settings(**{**settings.model_dump(
-                exclude={"otel_exporter_otlp_endpoint"}), "admin_token": ADMIN_TOKEN})
+            configured = Settings(
+                **{
+                    **settings.model_dump(exclude={"otel_exporter_otlp_endpoint"}),
+                    "admin_token": ADMIN_TOKEN,
+                }
+            )
             assert configured.otel_exporter_otlp_endpoint == otlp.url
-            with CheckedClient(create_app(configured, services),
-                               headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+            with CheckedClient(
+                create_app(configured, services), headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            ) as client:
                 token = _setup(client, up.url)
-                r = client.post("/v1/chat/completions", headers={
-                    "Authorization": f"Bearer {token}"}, json={
-                    "model": "chat", "messages": [{"role": "user", "content": PROMPT}]})
+                r = client.post(
+                    "/v1/chat/completions",
+                    headers={"Authorization": f"Bearer {token}"},
+                    json={"model": "chat", "messages": [{"role": "user", "content": PROMPT}]},
+                )
                 assert r.status_code == 200
             # Leaving the app flushed the batch processor.
         finally:
             monkey.undo()
-    spans = [span for message in received for rs in message.resource_spans
-             for ss in rs.scope_spans for span in ss.spans]
+    spans = [
+        span
+        for message in received
+        for rs in message.resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+    ]
     assert [s.name for s in spans] == ["chat chat"]
     attrs = {a.key: a.value for a in spans[0].attributes}
     assert attrs["gen_ai.provider.name"].string_value == "openai"
@@ -167,6 +194,7 @@ def test_no_tracing_sdk_is_imported_without_the_endpoint(tmp_path: Path) -> None
             ("opentelemetry.sdk", "opentelemetry.exporter", "opentelemetry.proto",
              "keyhouse.usage.tracing"))))
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr

@@ -29,11 +29,25 @@ pytestmark = pytest.mark.anyio
 
 def record(i: int = 0, at: datetime | None = None) -> UsageRecord:
     when: dict[str, Any] = {"at": at} if at else {}
-    return UsageRecord(operation="chat", endpoint_id="e1", endpoint_name="chat",
-                       token_id="t1", token_name="app", is_admin=False, stream=False,
-                       key_id="k1", key_name="key", provider="openai", model="gpt-4o",
-                       latency_ms=10.0 + i % 500, input_tokens=10, output_tokens=5,
-                       cost_usd=0.001, attempts=1, **when)
+    return UsageRecord(
+        operation="chat",
+        endpoint_id="e1",
+        endpoint_name="chat",
+        token_id="t1",
+        token_name="app",
+        is_admin=False,
+        stream=False,
+        key_id="k1",
+        key_name="key",
+        provider="openai",
+        model="gpt-4o",
+        latency_ms=10.0 + i % 500,
+        input_tokens=10,
+        output_tokens=5,
+        cost_usd=0.001,
+        attempts=1,
+        **when,
+    )
 
 
 def totals(store: Store) -> tuple[int, int, int]:
@@ -84,8 +98,7 @@ async def test_failed_batches_stay_queued_and_go_out_once_in_order() -> None:
         written.extend(r.id for r in batch)
         return len(batch)
 
-    writer = UsageWriter(flaky, capacity=5000, batch_size=1000, interval=0.01,
-                         max_backoff=0.2)
+    writer = UsageWriter(flaky, capacity=5000, batch_size=1000, interval=0.01, max_backoff=0.2)
     submitted = [record(i) for i in range(2500)]
     for r in submitted:
         assert writer.submit(r)
@@ -95,8 +108,7 @@ async def test_failed_batches_stay_queued_and_go_out_once_in_order() -> None:
     assert written == [r.id for r in submitted]
 
 
-async def test_a_batch_retried_after_an_unknown_commit_is_not_written_twice(
-        store: Store) -> None:
+async def test_a_batch_retried_after_an_unknown_commit_is_not_written_twice(store: Store) -> None:
     calls = [0]
 
     def commit_then_lose_the_answer(batch: Sequence[UsageRecord]) -> int:
@@ -106,8 +118,9 @@ async def test_a_batch_retried_after_an_unknown_commit_is_not_written_twice(
             raise Unavailable("connection lost during COMMIT")
         return n
 
-    writer = UsageWriter(commit_then_lose_the_answer, batch_size=100, interval=0.01,
-                         max_backoff=0.1)
+    writer = UsageWriter(
+        commit_then_lose_the_answer, batch_size=100, interval=0.01, max_backoff=0.1
+    )
     for i in range(250):
         writer.submit(record(i))
     writer.start()
@@ -130,7 +143,8 @@ async def test_close_writes_out_everything_queued(store: Store) -> None:
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_the_database_down_for_a_while_loses_nothing_that_fits_the_buffer(
-        database_url: str, store: Store) -> None:
+    database_url: str, store: Store
+) -> None:
     # The writer talks to PostgreSQL through a proxy that the test cuts: the shared
     # server itself is never touched. KEYHOUSE_TEST_OUTAGE_SECONDS=60 for the full minute.
     outage = float(os.environ.get("KEYHOUSE_TEST_OUTAGE_SECONDS", "6"))
@@ -138,8 +152,13 @@ async def test_the_database_down_for_a_while_loses_nothing_that_fits_the_buffer(
     assert match is not None
     with tcp_proxy(match[1], int(match[2])) as proxy:
         via_proxy = Store(database_url.replace(match[0], f"@127.0.0.1:{proxy.port}/"))
-        writer = UsageWriter(lambda b: sink.write_batch(via_proxy, b), capacity=10_000,
-                             batch_size=200, interval=0.05, max_backoff=1.0)
+        writer = UsageWriter(
+            lambda b: sink.write_batch(via_proxy, b),
+            capacity=10_000,
+            batch_size=200,
+            interval=0.05,
+            max_backoff=1.0,
+        )
         writer.start()
         for i in range(300):
             writer.submit(record(i))

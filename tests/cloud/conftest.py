@@ -42,15 +42,27 @@ def aws_server() -> Iterator[Aws]:
 
 def gce_env(metadata_url: str, tmp: Path) -> dict[str, str]:
     host = metadata_url.removeprefix("http://")
-    return {"GCE_METADATA_HOST": host, "GCE_METADATA_IP": host,
-            "CLOUDSDK_CONFIG": str(tmp), "GCE_METADATA_DETECT_RETRIES": "1",
-            "GOOGLE_CLOUD_PROJECT": "keyhouse-test"}
+    return {
+        "GCE_METADATA_HOST": host,
+        "GCE_METADATA_IP": host,
+        "CLOUDSDK_CONFIG": str(tmp),
+        "GCE_METADATA_DETECT_RETRIES": "1",
+        "GOOGLE_CLOUD_PROJECT": "keyhouse-test",
+    }
 
 
 def apply_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
-    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "NO_GCE_CHECK", "IDENTITY_ENDPOINT",
-                 "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT",
-                 "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID"):
+    for name in (
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "NO_GCE_CHECK",
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "MSI_ENDPOINT",
+        "MSI_SECRET",
+        "IMDS_ENDPOINT",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_CLIENT_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -61,39 +73,70 @@ def apply_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
 
 
 @pytest.fixture(params=KINDS)
-def kms(request: pytest.FixtureRequest, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[Kms]:
+def kms(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Kms]:
     kind = request.param
     dead_url = f"http://127.0.0.1:{free_port()}"
     with ExitStack() as stack:
         if kind == "aws_kms":
             aws = request.getfixturevalue("aws_server")
             base = {"aws_kms_key_id": aws.kms_key_arn, "aws_kms_endpoint_url": aws.url}
-            found = Kms(kind, base, {"aws_kms_key_id": aws.other_kms_key_arn},
-                        {"aws_kms_endpoint_url": dead_url}, aws.env())
+            found = Kms(
+                kind,
+                base,
+                {"aws_kms_key_id": aws.other_kms_key_arn},
+                {"aws_kms_endpoint_url": dead_url},
+                aws.env(),
+            )
         elif kind == "gcp_kms":
             kms_app = google_cloud.create_kms_app([GCP_KEY, GCP_OTHER])
-            metadata = stack.enter_context(serve(google_cloud.create_metadata_app(
-                publish=[kms_app.state.tokens])))
+            metadata = stack.enter_context(
+                serve(google_cloud.create_metadata_app(publish=[kms_app.state.tokens]))
+            )
             server = stack.enter_context(serve(kms_app))
-            found = Kms(kind, {"gcp_kms_key_name": GCP_KEY, "gcp_kms_endpoint_url": server.url},
-                        {"gcp_kms_key_name": GCP_OTHER}, {"gcp_kms_endpoint_url": dead_url},
-                        gce_env(metadata.url, tmp_path), server)
+            found = Kms(
+                kind,
+                {"gcp_kms_key_name": GCP_KEY, "gcp_kms_endpoint_url": server.url},
+                {"gcp_kms_key_name": GCP_OTHER},
+                {"gcp_kms_endpoint_url": dead_url},
+                gce_env(metadata.url, tmp_path),
+                server,
+            )
         elif kind == "azure_keyvault":
             vault_app = azure_identity.create_keyvault_app(("kek", "other"))
-            imds = stack.enter_context(serve(azure_identity.create_imds_app(
-                publish={azure_identity.VAULT_AUDIENCE: vault_app.state.tokens})))
+            imds = stack.enter_context(
+                serve(
+                    azure_identity.create_imds_app(
+                        publish={azure_identity.VAULT_AUDIENCE: vault_app.state.tokens}
+                    )
+                )
+            )
             server = stack.enter_context(serve(vault_app))
-            found = Kms(kind, {"azure_keyvault_key_url": f"{server.url}/keys/kek"},
-                        {"azure_keyvault_key_url": f"{server.url}/keys/other"},
-                        {"azure_keyvault_key_url": f"{dead_url}/keys/kek"},
-                        {"AZURE_POD_IDENTITY_AUTHORITY_HOST": imds.url}, server)
+            found = Kms(
+                kind,
+                {"azure_keyvault_key_url": f"{server.url}/keys/kek"},
+                {"azure_keyvault_key_url": f"{server.url}/keys/other"},
+                {"azure_keyvault_key_url": f"{dead_url}/keys/kek"},
+                {"AZURE_POD_IDENTITY_AUTHORITY_HOST": imds.url},
+                server,
+            )
         else:
-            server = stack.enter_context(serve(vault_transit.create_app(
-                VAULT_TOKEN, keys=("kek", "other"))))
-            base = {"vault_transit_addr": server.url, "vault_transit_key": "kek",
-                    "vault_transit_token": VAULT_TOKEN}
-            found = Kms(kind, base, {"vault_transit_key": "other"},
-                        {"vault_transit_addr": dead_url}, {}, server)
+            server = stack.enter_context(
+                serve(vault_transit.create_app(VAULT_TOKEN, keys=("kek", "other")))
+            )
+            base = {
+                "vault_transit_addr": server.url,
+                "vault_transit_key": "kek",
+                "vault_transit_token": VAULT_TOKEN,
+            }
+            found = Kms(
+                kind,
+                base,
+                {"vault_transit_key": "other"},
+                {"vault_transit_addr": dead_url},
+                {},
+                server,
+            )
         apply_env(monkeypatch, found.env)
         yield found

@@ -46,22 +46,31 @@ def aws_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def kms_settings(tmp_path: Path, database_url: str, aws: Aws,
-                 aws_env: dict[str, str]) -> Settings:
+def kms_settings(tmp_path: Path, database_url: str, aws: Aws, aws_env: dict[str, str]) -> Settings:
     """A server still on its key file, but able to open versions in the KMS key."""
-    return Settings(home=tmp_path / "home", database_url=database_url,
-                    kek_file=tmp_path / "kek.key", admin_token=ADMIN_TOKEN,
-                    allow_private_upstreams=True, aws_kms_key_id=aws.kms_key_arn,
-                    aws_kms_endpoint_url=aws.url)
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        kek_file=tmp_path / "kek.key",
+        admin_token=ADMIN_TOKEN,
+        allow_private_upstreams=True,
+        aws_kms_key_id=aws.kms_key_arn,
+        aws_kms_endpoint_url=aws.url,
+    )
 
 
 def _cli_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {"KEYHOUSE_HOME": str(settings.home), "KEYHOUSE_DATABASE_URL":
-           settings.resolved_database_url, "KEYHOUSE_KEK_FILE": str(settings.resolved_kek_file),
-           "KEYHOUSE_ADMIN_TOKEN": ADMIN_TOKEN}
+    env = {
+        "KEYHOUSE_HOME": str(settings.home),
+        "KEYHOUSE_DATABASE_URL": settings.resolved_database_url,
+        "KEYHOUSE_KEK_FILE": str(settings.resolved_kek_file),
+        "KEYHOUSE_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
     if settings.aws_kms_key_id:
-        env |= {"KEYHOUSE_AWS_KMS_KEY_ID": settings.aws_kms_key_id,
-                "KEYHOUSE_AWS_KMS_ENDPOINT_URL": settings.aws_kms_endpoint_url or ""}
+        env |= {
+            "KEYHOUSE_AWS_KMS_KEY_ID": settings.aws_kms_key_id,
+            "KEYHOUSE_AWS_KMS_ENDPOINT_URL": settings.aws_kms_endpoint_url or "",
+        }
     return env | extra
 
 
@@ -78,8 +87,7 @@ def _rows(services: Services) -> list[tuple[str, str, int, bytes, bytes]]:
         for r in s.scalars(select(ApiKeyRow)):
             out.append((r.id, "api_keys", r.kek_version, r.wrapped_dek, r.ciphertext))
         for v in s.scalars(select(ApiKeyVersionRow)):
-            out.append((v.key_id, "api_key_versions", v.kek_version, v.wrapped_dek,
-                        v.ciphertext))
+            out.append((v.key_id, "api_key_versions", v.kek_version, v.wrapped_dek, v.ciphertext))
     return out
 
 
@@ -94,8 +102,9 @@ def fake() -> Iterator[ServerThread]:
         yield server
 
 
-def test_rotate_from_key_file_to_aws_kms_under_load(kms_settings: Settings,
-                                                    fake: ServerThread) -> None:
+def test_rotate_from_key_file_to_aws_kms_under_load(
+    kms_settings: Settings, fake: ServerThread
+) -> None:
     """The issue's "done when": every row moves from the key file to the KMS key with
     traffic flowing and no failed request; afterwards the old file opens nothing."""
     services = bootstrap(kms_settings, migrate=True)
@@ -115,9 +124,15 @@ def test_rotate_from_key_file_to_aws_kms_under_load(kms_settings: Settings,
             time.sleep(0.6)  # the server follows the new primary by its poll
             _kek(env, "retire", "1")
             with httpx.Client(base_url=server.url, headers=ADMIN) as c:  # a write under KMS
-                r = c.post("/api/v1/keys", json={
-                    "name": "after", "provider": "openai_compatible",
-                    "credentials": {"api_key": FAKE_KEY}, "config": {"base_url": fake.url}})
+                r = c.post(
+                    "/api/v1/keys",
+                    json={
+                        "name": "after",
+                        "provider": "openai_compatible",
+                        "credentials": {"api_key": FAKE_KEY},
+                        "config": {"base_url": fake.url},
+                    },
+                )
                 assert r.status_code == 201, r.text
             time.sleep(0.4)
         assert load.failures == []
@@ -154,8 +169,10 @@ def test_rotate_back_from_aws_kms_to_a_new_key_file(kms_settings: Settings) -> N
     from starlette.testclient import TestClient
 
     with TestClient(create_app(only_kms, services), headers=ADMIN) as c:
-        key_id = c.post("/api/v1/keys", json={
-            "name": "k", "provider": "openai", "credentials": {"api_key": FAKE_KEY}}).json()["id"]
+        key_id = c.post(
+            "/api/v1/keys",
+            json={"name": "k", "provider": "openai", "credentials": {"api_key": FAKE_KEY}},
+        ).json()["id"]
     env = _cli_env(kms_settings, KEYHOUSE_KEK_PROVIDER="file")
     out = _kek(env, "rotate").output
     assert "added KEK version 2 to" in out and "1 re-wrapped" in out
@@ -177,7 +194,11 @@ class _Counting:
 
     def __init__(self, inner: Any) -> None:
         self.inner, self.kind, self.key_ref, self.setting = (
-            inner, inner.kind, inner.key_ref, inner.setting)
+            inner,
+            inner.kind,
+            inner.key_ref,
+            inner.setting,
+        )
         self.unwraps = 0
 
     def wrap(self, dek: bytes, aad: bytes) -> bytes:
@@ -189,7 +210,8 @@ class _Counting:
 
 
 def test_the_live_config_opens_keys_at_load_so_requests_never_call_the_kms(
-        kms_settings: Settings) -> None:
+    kms_settings: Settings,
+) -> None:
     from keyhouse.vault.kms.keyring import kms_providers, open_configured_keyring
 
     only_kms = kms_settings.model_copy(update={"kek_provider": "aws_kms"})
@@ -197,12 +219,15 @@ def test_the_live_config_opens_keys_at_load_so_requests_never_call_the_kms(
     from starlette.testclient import TestClient
 
     with TestClient(create_app(only_kms, services), headers=ADMIN) as c:
-        ids = [c.post("/api/v1/keys", json={"name": f"k{i}", "provider": "openai",
-                                           "credentials": {"api_key": FAKE_KEY}}).json()["id"]
-               for i in range(3)]
+        ids = [
+            c.post(
+                "/api/v1/keys",
+                json={"name": f"k{i}", "provider": "openai", "credentials": {"api_key": FAKE_KEY}},
+            ).json()["id"]
+            for i in range(3)
+        ]
     counting = _Counting(kms_providers(only_kms)["aws_kms"])
-    keyring = open_configured_keyring(only_kms, services.store,
-                                      {"aws_kms": counting}).keyring  # type: ignore[dict-item]
+    keyring = open_configured_keyring(only_kms, services.store, {"aws_kms": counting}).keyring  # type: ignore[dict-item]
     assert counting.unwraps == 1  # the version's check value
     from keyhouse.gateway.live_config import LiveRegistry
 
@@ -218,8 +243,7 @@ def test_the_live_config_opens_keys_at_load_so_requests_never_call_the_kms(
     services.store.dispose()
 
 
-def test_start_up_refuses_a_wrong_or_unreachable_kms_key(kms_settings: Settings,
-                                                        aws: Aws) -> None:
+def test_start_up_refuses_a_wrong_or_unreachable_kms_key(kms_settings: Settings, aws: Aws) -> None:
     only_kms = kms_settings.model_copy(update={"kek_provider": "aws_kms"})
     bootstrap(only_kms, migrate=True).store.dispose()
     wrong = only_kms.model_copy(update={"aws_kms_key_id": aws.other_kms_key_arn})
@@ -229,8 +253,12 @@ def test_start_up_refuses_a_wrong_or_unreachable_kms_key(kms_settings: Settings,
         bootstrap(wrong)
     assert "KEYHOUSE_AWS_KMS_KEY_ID" in info.value.message
     assert aws.other_kms_key_arn in info.value.message
-    dead = only_kms.model_copy(update={"aws_kms_endpoint_url": f"http://127.0.0.1:{free_port()}",
-                                       "kms_timeout_seconds": 1.0})
+    dead = only_kms.model_copy(
+        update={
+            "aws_kms_endpoint_url": f"http://127.0.0.1:{free_port()}",
+            "kms_timeout_seconds": 1.0,
+        }
+    )
     started = time.monotonic()
     with pytest.raises(KeyhouseError, match="KEYHOUSE_AWS_KMS_KEY_ID") as dead_info:
         bootstrap(dead)
@@ -241,15 +269,29 @@ def test_start_up_refuses_a_wrong_or_unreachable_kms_key(kms_settings: Settings,
         bootstrap(missing)
 
 
-def test_serve_exits_before_binding_when_the_kms_refuses(kms_settings: Settings,
-                                                        aws: Aws, tmp_path: Path) -> None:
+def test_serve_exits_before_binding_when_the_kms_refuses(
+    kms_settings: Settings, aws: Aws, tmp_path: Path
+) -> None:
     port = free_port()
-    env = {**os.environ, **_cli_env(kms_settings, KEYHOUSE_KEK_PROVIDER="aws_kms"),
-           "AWS_SECRET_ACCESS_KEY": "not-the-secret-" + "x" * 25}
-    subprocess.run([sys.executable, "-m", "keyhouse", "db", "upgrade"], env=env, check=True,
-                   capture_output=True, timeout=90)
-    proc = subprocess.run([sys.executable, "-m", "keyhouse", "serve", "--port", str(port)],
-                          env=env, capture_output=True, text=True, timeout=90)
+    env = {
+        **os.environ,
+        **_cli_env(kms_settings, KEYHOUSE_KEK_PROVIDER="aws_kms"),
+        "AWS_SECRET_ACCESS_KEY": "not-the-secret-" + "x" * 25,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "keyhouse", "db", "upgrade"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "keyhouse", "serve", "--port", str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert proc.returncode != 0
     assert "AWS KMS refused" in proc.stderr and "KEYHOUSE_AWS_KMS_KEY_ID" in proc.stderr
     assert "Traceback" not in proc.stderr and "not-the-secret" not in proc.stderr

@@ -27,27 +27,37 @@ SECRET = "sk-kms-contract-" + "q" * 24
 
 
 def _settings(tmp_path: Path, kms: Kms, **extra: Any) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/kh.db",
-                    kek_file=tmp_path / "kek.key", admin_token=ADMIN_TOKEN,
-                    kms_timeout_seconds=2.0, **{**kms.settings, **extra})
+    return Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path}/kh.db",
+        kek_file=tmp_path / "kek.key",
+        admin_token=ADMIN_TOKEN,
+        kms_timeout_seconds=2.0,
+        **{**kms.settings, **extra},
+    )
 
 
 def _add_keys(settings: Settings, services: Any, n: int = 2) -> list[str]:
     with TestClient(create_app(settings, services), headers=ADMIN) as c:
         ids = []
         for i in range(n):
-            r = c.post("/api/v1/keys", json={"name": f"k{i}", "provider": "openai",
-                                             "credentials": {"api_key": SECRET}})
+            r = c.post(
+                "/api/v1/keys",
+                json={"name": f"k{i}", "provider": "openai", "credentials": {"api_key": SECRET}},
+            )
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
     return ids
 
 
 def _env(settings: Settings, kms: Kms, provider: str) -> dict[str, str]:
-    env = {"KEYHOUSE_HOME": str(settings.home),
-           "KEYHOUSE_DATABASE_URL": settings.resolved_database_url,
-           "KEYHOUSE_KEK_FILE": str(settings.resolved_kek_file),
-           "KEYHOUSE_KEK_PROVIDER": provider, "KEYHOUSE_KMS_TIMEOUT_SECONDS": "2"}
+    env = {
+        "KEYHOUSE_HOME": str(settings.home),
+        "KEYHOUSE_DATABASE_URL": settings.resolved_database_url,
+        "KEYHOUSE_KEK_FILE": str(settings.resolved_kek_file),
+        "KEYHOUSE_KEK_PROVIDER": provider,
+        "KEYHOUSE_KMS_TIMEOUT_SECONDS": "2",
+    }
     for name, value in kms.settings.items():
         env[f"KEYHOUSE_{name.upper()}"] = str(value)
     return env
@@ -87,8 +97,9 @@ def test_a_fresh_server_keeps_its_kek_in_the_kms(tmp_path: Path, kms: Kms) -> No
     with again.store.write() as s:
         first = s.get(ApiKeyRow, ids[0])
         assert first is not None
-        s.execute(update(ApiKeyRow).where(ApiKeyRow.id == ids[1])
-                  .values(wrapped_dek=first.wrapped_dek))
+        s.execute(
+            update(ApiKeyRow).where(ApiKeyRow.id == ids[1]).values(wrapped_dek=first.wrapped_dek)
+        )
     moved = bootstrap(settings)
     with pytest.raises(DecryptionFailed):
         moved.registry.credential(ids[1])
@@ -110,16 +121,25 @@ def test_start_up_refuses_a_wrong_or_absent_kms_key(tmp_path: Path, kms: Kms) ->
     assert dead.value.code in ("kek_config_error", "kms_unavailable")
     assert wrong_setting(kms) in dead.value.message
     with pytest.raises(KekConfigError):  # the KMS setting dropped: rows cannot be opened
-        bootstrap(settings.model_copy(update={k: None for k in kms.settings
-                                              if k.endswith(("_key_id", "_key_name",
-                                                             "_key_url", "_key"))}
-                                      | {"kek_provider": None}))
+        bootstrap(
+            settings.model_copy(
+                update={
+                    k: None
+                    for k in kms.settings
+                    if k.endswith(("_key_id", "_key_name", "_key_url", "_key"))
+                }
+                | {"kek_provider": None}
+            )
+        )
 
 
 def wrong_setting(kms: Kms) -> str:
-    return {"aws_kms": "KEYHOUSE_AWS_KMS_KEY_ID", "gcp_kms": "KEYHOUSE_GCP_KMS_KEY_NAME",
-            "azure_keyvault": "KEYHOUSE_AZURE_KEYVAULT_KEY_URL",
-            "vault_transit": "KEYHOUSE_VAULT_TRANSIT_KEY"}[kms.kind]
+    return {
+        "aws_kms": "KEYHOUSE_AWS_KMS_KEY_ID",
+        "gcp_kms": "KEYHOUSE_GCP_KMS_KEY_NAME",
+        "azure_keyvault": "KEYHOUSE_AZURE_KEYVAULT_KEY_URL",
+        "vault_transit": "KEYHOUSE_VAULT_TRANSIT_KEY",
+    }[kms.kind]
 
 
 def test_kek_rotate_moves_every_row_to_the_kms_and_back(tmp_path: Path, kms: Kms) -> None:
@@ -140,9 +160,13 @@ def test_kek_rotate_moves_every_row_to_the_kms_and_back(tmp_path: Path, kms: Kms
     out = _kek(_env(settings, kms, "file"), "rotate")  # and back to a (new) key file
     assert "added KEK version 3 to" in out and "3 re-wrapped" in out
     _kek(_env(settings, kms, "file"), "retire", "2")
-    file_only = settings.model_copy(update={k: None for k in kms.settings
-                                            if k.endswith(("_key_id", "_key_name",
-                                                           "_key_url", "_key"))})
+    file_only = settings.model_copy(
+        update={
+            k: None
+            for k in kms.settings
+            if k.endswith(("_key_id", "_key_name", "_key_url", "_key"))
+        }
+    )
     back = bootstrap(file_only)
     assert back.keyring.versions == [3]
     assert back.registry.credential(ids[0]).secrets["api_key"] == SECRET

@@ -40,8 +40,9 @@ def _missing() -> str | None:
     if not CHROMIUM.exists():
         return f"Chromium is not installed at {CHROMIUM}"
     if not UI_INDEX.exists():
-        return (f"the web UI is not built ({UI_INDEX} is missing; "
-                "run `cd frontend && npm run build`)")
+        return (
+            f"the web UI is not built ({UI_INDEX} is missing; run `cd frontend && npm run build`)"
+        )
     return None
 
 
@@ -63,8 +64,9 @@ class Server:
 
     def api(self) -> httpx.Client:
         """An admin API client (bearer token) for setting up data quickly."""
-        return httpx.Client(base_url=self.url,
-                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
+        )
 
 
 @pytest.fixture(scope="session")
@@ -113,9 +115,11 @@ class UI:
 
     def sign_in_via_api(self) -> None:
         """Start a session the way the sign-in page does, without typing the token."""
-        r = self.page.context.request.post(f"{self.base}/api/v1/session",
-                                           data={"token": ADMIN_TOKEN},
-                                           headers={"X-Keyhouse-Client": "web"})
+        r = self.page.context.request.post(
+            f"{self.base}/api/v1/session",
+            data={"token": ADMIN_TOKEN},
+            headers={"X-Keyhouse-Client": "web"},
+        )
         assert r.status == 204, r.status
 
 
@@ -185,12 +189,20 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def create_key(server: Server, name: str, provider: str = "openai",
-               credentials: dict[str, str] | None = None, config: dict[str, str] | None = None,
-               auth_method: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"name": name, "provider": provider,
-                            "credentials": credentials or {"api_key": f"sk-{uuid.uuid4().hex}"},
-                            "config": config or {}}
+def create_key(
+    server: Server,
+    name: str,
+    provider: str = "openai",
+    credentials: dict[str, str] | None = None,
+    config: dict[str, str] | None = None,
+    auth_method: str | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": name,
+        "provider": provider,
+        "credentials": credentials or {"api_key": f"sk-{uuid.uuid4().hex}"},
+        "config": config or {},
+    }
     if auth_method:
         body["auth_method"] = auth_method
     with server.api() as c:
@@ -199,11 +211,14 @@ def create_key(server: Server, name: str, provider: str = "openai",
     return dict(r.json())
 
 
-def create_endpoint(server: Server, name: str, key_id: str, model: str = "gpt-4o-mini",
-                    **extra: Any) -> dict[str, Any]:
+def create_endpoint(
+    server: Server, name: str, key_id: str, model: str = "gpt-4o-mini", **extra: Any
+) -> dict[str, Any]:
     with server.api() as c:
-        r = c.post("/api/v1/endpoints",
-                   json={"name": name, "targets": [{"key_id": key_id, "model": model}], **extra})
+        r = c.post(
+            "/api/v1/endpoints",
+            json={"name": name, "targets": [{"key_id": key_id, "model": model}], **extra},
+        )
     assert r.status_code == 201, r.text
     return dict(r.json())
 

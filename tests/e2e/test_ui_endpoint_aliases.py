@@ -13,8 +13,7 @@ from tests.e2e.conftest import UI, Server, create_endpoint, create_key, row_name
 
 def _stored(server: Server, name: str) -> dict[str, Any]:
     with server.api() as c:
-        return next(e for e in c.get("/api/v1/endpoints").json()["endpoints"]
-                    if e["name"] == name)
+        return next(e for e in c.get("/api/v1/endpoints").json()["endpoints"] if e["name"] == name)
 
 
 def test_aliases_are_set_checked_shown_and_edited(signed_in: UI, server: Server) -> None:
@@ -34,7 +33,8 @@ def test_aliases_are_set_checked_shown_and_edited(signed_in: UI, server: Server)
         page.get_by_role("option", name=re.compile(re.escape(key["name"]))).click()
     textbox(target, "Model").fill("gpt-4o-mini")
     expect(target.get_by_role("combobox", name="API key")).to_have_value(
-        re.compile(re.escape(key["name"])))
+        re.compile(re.escape(key["name"]))
+    )
     aliases = dialog.get_by_label("Aliases")
     for alias in (first, taken):
         aliases.fill(alias)

@@ -29,8 +29,7 @@ def choose(ui: UI, scope: Locator, label: str, option: str | re.Pattern[str]) ->
     ui.page.get_by_role("option", name=option).click()
 
 
-def test_create_edit_and_delete_an_endpoint_with_a_fallback(signed_in: UI,
-                                                            server: Server) -> None:
+def test_create_edit_and_delete_an_endpoint_with_a_fallback(signed_in: UI, server: Server) -> None:
     primary = create_key(server, unique("ep-primary"))
     fallback = create_key(server, unique("ep-fallback"), "anthropic")
     name = unique("support-bot")
@@ -76,10 +75,13 @@ def test_create_edit_and_delete_an_endpoint_with_a_fallback(signed_in: UI,
     expect(dialog).to_be_hidden()
     expect(row).to_contain_text(f"OpenAI / gpt-4o / {primary['name']}")
     with server.api() as c:
-        stored = next(e for e in c.get("/api/v1/endpoints").json()["endpoints"]
-                      if e["name"] == name)
+        stored = next(
+            e for e in c.get("/api/v1/endpoints").json()["endpoints"] if e["name"] == name
+        )
     assert [(t["model"], t["role"]) for t in stored["targets"]] == [
-        ("gpt-4o", "primary"), ("claude-3-5-haiku-latest", "fallback")]
+        ("gpt-4o", "primary"),
+        ("claude-3-5-haiku-latest", "fallback"),
+    ]
 
     row.get_by_role("button", name=f"Delete {name}").click()
     confirm = page.get_by_role("dialog", name="Delete endpoint")
@@ -102,15 +104,25 @@ def _try_it(ui: UI, endpoint: str, message: str) -> Locator:
     return drawer
 
 
-def test_try_it_streams_the_answer_from_the_provider(signed_in: UI, server: Server,
-                                                     openai_fake: ServerThread) -> None:
-    key = create_key(server, unique("fake-openai"), credentials={"api_key": FAKE_KEY},
-                     config={"base_url": f"{openai_fake.url}/v1"})
+def test_try_it_streams_the_answer_from_the_provider(
+    signed_in: UI, server: Server, openai_fake: ServerThread
+) -> None:
+    key = create_key(
+        server,
+        unique("fake-openai"),
+        credentials={"api_key": FAKE_KEY},
+        config={"base_url": f"{openai_fake.url}/v1"},
+    )
     endpoint = create_endpoint(server, unique("try-chat"), key["id"], model="gpt-4o-mini")["name"]
     sent: list[dict[str, Any]] = []
-    signed_in.page.on("request", lambda r: sent.append(
-        {"headers": r.headers, "body": json.loads(r.post_data or "{}")})
-        if r.url.endswith("/v1/chat/completions") else None)
+    signed_in.page.on(
+        "request",
+        lambda r: (
+            sent.append({"headers": r.headers, "body": json.loads(r.post_data or "{}")})
+            if r.url.endswith("/v1/chat/completions")
+            else None
+        ),
+    )
 
     drawer = _try_it(signed_in, endpoint, "hello from the browser")
     answer = drawer.get_by_test_id("answer")
@@ -136,10 +148,15 @@ def test_try_it_streams_the_answer_from_the_provider(signed_in: UI, server: Serv
 
 
 def test_try_it_shows_the_gateway_error_without_the_credential(
-        signed_in: UI, server: Server, openai_fake: ServerThread) -> None:
+    signed_in: UI, server: Server, openai_fake: ServerThread
+) -> None:
     wrong = "sk-wrong-" + uuid.uuid4().hex
-    key = create_key(server, unique("wrong-openai"), credentials={"api_key": wrong},
-                     config={"base_url": f"{openai_fake.url}/v1"})
+    key = create_key(
+        server,
+        unique("wrong-openai"),
+        credentials={"api_key": wrong},
+        config={"base_url": f"{openai_fake.url}/v1"},
+    )
     endpoint = create_endpoint(server, unique("broken-chat"), key["id"])["name"]
     signed_in.allow_http_error(401, "/v1/chat/completions")
 
@@ -155,11 +172,20 @@ def test_try_it_shows_the_gateway_error_without_the_credential(
 
 
 def test_the_stored_credential_can_be_tested_from_the_edit_dialog(
-        signed_in: UI, server: Server, openai_fake: ServerThread) -> None:
-    good = create_key(server, unique("verify-good"), credentials={"api_key": FAKE_KEY},
-                      config={"base_url": f"{openai_fake.url}/v1"})
-    bad = create_key(server, unique("verify-bad"), credentials={"api_key": "sk-nope-1234567890"},
-                     config={"base_url": f"{openai_fake.url}/v1"})
+    signed_in: UI, server: Server, openai_fake: ServerThread
+) -> None:
+    good = create_key(
+        server,
+        unique("verify-good"),
+        credentials={"api_key": FAKE_KEY},
+        config={"base_url": f"{openai_fake.url}/v1"},
+    )
+    bad = create_key(
+        server,
+        unique("verify-bad"),
+        credentials={"api_key": "sk-nope-1234567890"},
+        config={"base_url": f"{openai_fake.url}/v1"},
+    )
     page = signed_in.page
     signed_in.goto("/gateway/api-keys")
     for key, outcome, says in ((good, "ok", "accepted"), (bad, "rejected", "401")):

@@ -54,15 +54,23 @@ def gateway_chat(server: Server, endpoint: str) -> httpx.Response:
         r = c.post("/api/v1/access-tokens", json={"name": unique("history-app")})
         assert r.status_code == 201, r.text
         token = r.json()["token"]
-    return httpx.post(f"{server.url}/v1/chat/completions", timeout=10,
-                      headers={"Authorization": f"Bearer {token}"},
-                      json={"model": endpoint, "messages": [{"role": "user", "content": "hi"}]})
+    return httpx.post(
+        f"{server.url}/v1/chat/completions",
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}"},
+        json={"model": endpoint, "messages": [{"role": "user", "content": "hi"}]},
+    )
 
 
 def test_restore_an_earlier_credential_from_the_edit_dialog(
-        signed_in: UI, server: Server, openai_fake: ServerThread) -> None:
-    key = create_key(server, unique("history"), credentials={"api_key": GOOD_KEY},
-                     config={"base_url": f"{openai_fake.url}/v1"})
+    signed_in: UI, server: Server, openai_fake: ServerThread
+) -> None:
+    key = create_key(
+        server,
+        unique("history"),
+        credentials={"api_key": GOOD_KEY},
+        config={"base_url": f"{openai_fake.url}/v1"},
+    )
     endpoint = create_endpoint(server, unique("history-chat"), key["id"])["name"]
     wrong = [f"sk-wrong-{uuid.uuid4().hex}" for _ in range(2)]
     page = signed_in.page
@@ -83,14 +91,16 @@ def test_restore_an_earlier_credential_from_the_edit_dialog(
         assert openai_fake.app.state.calls[-1].headers["authorization"] == f"Bearer {secret}"
         refusal.get_by_role("button", name="Save anyway").click()
         expect(dialog).to_be_hidden()
-        expect(page.get_by_text("Saved. 1 endpoint now uses the new credential.").last
-               ).to_be_visible()
+        expect(
+            page.get_by_text("Saved. 1 endpoint now uses the new credential.").last
+        ).to_be_visible()
     assert gateway_chat(server, endpoint).status_code == 401
     assert openai_fake.app.state.calls[-1].headers["authorization"] == f"Bearer {wrong[1]}"
 
     dialog = open_edit(signed_in, key["name"])
     expect(dialog.get_by_test_id("credential-age")).to_contain_text(
-        re.compile(r"Credential set (just now|\d+ (seconds?|minutes?) ago) · version 3"))
+        re.compile(r"Credential set (just now|\d+ (seconds?|minutes?) ago) · version 3")
+    )
     dialog.get_by_role("button", name="Test stored credential").click()
     expect(dialog.get_by_role("status")).to_contain_text("401")
 
@@ -157,13 +167,13 @@ def test_restore_an_earlier_credential_from_the_edit_dialog(
 
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
-    expect(row_named(signed_in, key["name"]).locator("code")).to_have_text(
-        key["masked"]["api_key"])
+    expect(row_named(signed_in, key["name"]).locator("code")).to_have_text(key["masked"]["api_key"])
     assert not any(s in page.content() for s in [GOOD_KEY, *wrong])
 
 
-def test_rotation_reminder_is_set_on_create_changed_and_turned_off(signed_in: UI,
-                                                                    server: Server) -> None:
+def test_rotation_reminder_is_set_on_create_changed_and_turned_off(
+    signed_in: UI, server: Server
+) -> None:
     page = signed_in.page
     name = unique("reminded")
     signed_in.goto("/gateway/api-keys")

@@ -19,13 +19,16 @@ from tests.e2e.conftest import (
 )
 
 
-def test_edit_keeps_an_empty_secret_and_shows_changed_config(signed_in: UI,
-                                                              server: Server) -> None:
+def test_edit_keeps_an_empty_secret_and_shows_changed_config(signed_in: UI, server: Server) -> None:
     secret = uuid.uuid4().hex * 2
-    key = create_key(server, unique("azure-edit"), "openai", auth_method="azure",
-                     credentials={"api_key": secret},
-                     config={"endpoint_url": "https://e2e-edit.openai.azure.com",
-                             "api_version": "2024-06-01"})
+    key = create_key(
+        server,
+        unique("azure-edit"),
+        "openai",
+        auth_method="azure",
+        credentials={"api_key": secret},
+        config={"endpoint_url": "https://e2e-edit.openai.azure.com", "api_version": "2024-06-01"},
+    )
     create_endpoint(server, unique("azure-chat-a"), key["id"], model="gpt-4o")
     create_endpoint(server, unique("azure-chat-b"), key["id"], model="gpt-4o-mini")
     page = signed_in.page
@@ -54,8 +57,9 @@ def test_edit_keeps_an_empty_secret_and_shows_changed_config(signed_in: UI,
     new_secret = uuid.uuid4().hex * 2
     textbox(dialog, "API key").fill(new_secret)
     # This Azure resource does not exist: save without the provider test, explicitly.
-    test_first = dialog.get_by_role("checkbox", name="Test the new credential with the provider "
-                                                   "before saving")
+    test_first = dialog.get_by_role(
+        "checkbox", name="Test the new credential with the provider before saving"
+    )
     expect(test_first).to_be_checked()
     test_first.uncheck()
     dialog.get_by_role("button", name="Save", exact=True).click()
@@ -65,8 +69,9 @@ def test_edit_keeps_an_empty_secret_and_shows_changed_config(signed_in: UI,
     assert secret not in page.content() and new_secret not in page.content()
 
 
-def test_endpoint_created_in_the_ui_is_listed_in_its_keys_row(signed_in: UI,
-                                                               server: Server) -> None:
+def test_endpoint_created_in_the_ui_is_listed_in_its_keys_row(
+    signed_in: UI, server: Server
+) -> None:
     key = create_key(server, unique("row-key"))
     endpoint_name = unique("row-chat")
     page = signed_in.page
@@ -95,8 +100,9 @@ def test_endpoint_created_in_the_ui_is_listed_in_its_keys_row(signed_in: UI,
     signed_in.shot("endpoints-highlighted-from-key-link")
 
 
-def test_delete_a_key_in_use_lists_its_endpoints_and_needs_its_name(signed_in: UI,
-                                                                    server: Server) -> None:
+def test_delete_a_key_in_use_lists_its_endpoints_and_needs_its_name(
+    signed_in: UI, server: Server
+) -> None:
     key = create_key(server, unique("doomed"))
     users = [create_endpoint(server, unique(f"user-{i}"), key["id"])["name"] for i in (1, 2)]
     page = signed_in.page
@@ -127,8 +133,7 @@ def test_delete_a_key_in_use_lists_its_endpoints_and_needs_its_name(signed_in: U
     signed_in.shot("endpoints-without-key")
 
 
-def test_delete_an_unused_key_asks_a_simple_confirmation(signed_in: UI,
-                                                          server: Server) -> None:
+def test_delete_an_unused_key_asks_a_simple_confirmation(signed_in: UI, server: Server) -> None:
     key = create_key(server, unique("unused"))
     page = signed_in.page
     signed_in.goto("/gateway/api-keys")
@@ -143,7 +148,8 @@ def test_delete_an_unused_key_asks_a_simple_confirmation(signed_in: UI,
 
 
 def test_a_stale_edit_is_refused_and_the_latest_version_can_be_loaded(
-        signed_in: UI, server: Server) -> None:
+    signed_in: UI, server: Server
+) -> None:
     key = create_key(server, unique("contested"), config={"organization": "org-before"})
     page = signed_in.page
     signed_in.goto("/gateway/api-keys")
@@ -168,5 +174,7 @@ def test_a_stale_edit_is_refused_and_the_latest_version_can_be_loaded(
     textbox(dialog, "Project ID").fill("proj_mine")
     dialog.get_by_role("button", name="Save").click()
     expect(dialog).to_be_hidden()
-    assert get_key(server, key["id"])["config"] == {"organization": "org-theirs",
-                                                     "project": "proj_mine"}
+    assert get_key(server, key["id"])["config"] == {
+        "organization": "org-theirs",
+        "project": "proj_mine",
+    }

@@ -10,7 +10,8 @@ from tests.e2e.test_ui_keys import choose_provider, open_create
 
 
 def test_keyless_method_shows_its_notice_and_needs_the_operators_consent(
-        signed_in: UI, server: Server) -> None:
+    signed_in: UI, server: Server
+) -> None:
     dialog = open_create(signed_in)
     textbox(dialog, "Name").fill(unique("keyless"))
     choose_provider(signed_in, dialog, "Amazon Bedrock")

@@ -56,14 +56,24 @@ def fill_vertex(ui: UI, d: Locator) -> list[str]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()).decode()
+    private_key = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
     body = private_key.splitlines()[5]  # a line from the middle, unique to this key
-    sa = {"type": "service_account", "project_id": "e2e-project",
-          "private_key_id": uuid.uuid4().hex, "private_key": private_key,
-          "client_email": "e2e@e2e-project.iam.gserviceaccount.com",
-          "token_uri": "https://oauth2.googleapis.com/token"}
+    sa = {
+        "type": "service_account",
+        "project_id": "e2e-project",
+        "private_key_id": uuid.uuid4().hex,
+        "private_key": private_key,
+        "client_email": "e2e@e2e-project.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
     choose_provider(ui, d, "Google Vertex AI")
     textbox(d, "Service account JSON").fill(json.dumps(sa, indent=2))
     textbox(d, "Project ID").fill("e2e-project")
@@ -91,8 +101,9 @@ KINDS: dict[str, tuple[Callable[[UI, Locator], list[str]], str, str]] = {
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_create_each_kind_of_key_and_see_it_masked(signed_in: UI, server: Server,
-                                                   kind: str) -> None:
+def test_create_each_kind_of_key_and_see_it_masked(
+    signed_in: UI, server: Server, kind: str
+) -> None:
     fill, provider, auth_method = KINDS[kind]
     page = signed_in.page
     dialog = open_create(signed_in)
@@ -123,7 +134,8 @@ def test_create_each_kind_of_key_and_see_it_masked(signed_in: UI, server: Server
 
 
 def test_name_is_checked_as_you_type_and_a_server_conflict_shows_inline(
-        signed_in: UI, server: Server) -> None:
+    signed_in: UI, server: Server
+) -> None:
     taken = create_key(server, unique("taken"))["name"]
     dialog = open_create(signed_in)
     name = textbox(dialog, "Name")

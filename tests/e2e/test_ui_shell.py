@@ -82,8 +82,9 @@ def test_a_401_from_any_request_returns_to_sign_in(signed_in: UI) -> None:
     dialog.get_by_label("Name").fill(unique("late"))
 
     # The session ends behind the page's back (expired, revoked, signed out elsewhere).
-    r = page.context.request.delete(f"{signed_in.base}/api/v1/session",
-                                    headers={"X-Keyhouse-Client": "web"})
+    r = page.context.request.delete(
+        f"{signed_in.base}/api/v1/session", headers={"X-Keyhouse-Client": "web"}
+    )
     assert r.status == 204
     signed_in.allow_http_error(401, "/api/v1/")
     dialog.get_by_role("combobox", name="Provider").click()

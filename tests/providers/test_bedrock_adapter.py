@@ -37,9 +37,16 @@ TOKEN = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN"
 API_KEY = "ABSKQmVkcm9ja0FQSUtleS1leGFtcGxl"
 ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-v1:0"
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
-TOOLS = [{"type": "function", "function": {
-    "name": "search", "description": "Search the web",
-    "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search the web",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+        },
+    }
+]
 
 
 @pytest.fixture(scope="module")
@@ -67,18 +74,34 @@ async def client() -> AsyncIterator[Upstream]:
         yield c
 
 
-def keys(srv: ServerThread, secret: str = SECRET, key_id: str = KEY_ID,
-         token: str | None = None, version: int = 1) -> Credential:
+def keys(
+    srv: ServerThread,
+    secret: str = SECRET,
+    key_id: str = KEY_ID,
+    token: str | None = None,
+    version: int = 1,
+) -> Credential:
     secrets = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
     if token is not None:
         secrets["aws_session_token"] = token
-    return Credential("key-1", "bedrock", "access_keys", secrets,
-                      {"region": "us-east-1", "base_url": srv.url}, version)
+    return Credential(
+        "key-1",
+        "bedrock",
+        "access_keys",
+        secrets,
+        {"region": "us-east-1", "base_url": srv.url},
+        version,
+    )
 
 
 def bearer(srv: ServerThread, api_key: str = API_KEY) -> Credential:
-    return Credential("key-2", "bedrock", "api_key", {"api_key": api_key},
-                      {"region": "us-east-1", "base_url": srv.url})
+    return Credential(
+        "key-2",
+        "bedrock",
+        "api_key",
+        {"api_key": api_key},
+        {"region": "us-east-1", "base_url": srv.url},
+    )
 
 
 def adapter() -> BedrockAdapter:
@@ -99,8 +122,9 @@ async def collect(call: Call, request: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.anyio
-async def test_chat_is_signed_and_answered(server: ServerThread, calls: list[Any],
-                                           client: Upstream) -> None:
+async def test_chat_is_signed_and_answered(
+    server: ServerThread, calls: list[Any], client: Upstream
+) -> None:
     out = await adapter().chat(Call(client, keys(server), MODEL), user("hello there"))
     choice = out["choices"][0]
     assert choice["message"] == {"role": "assistant", "content": "echo: hello there"}
@@ -110,23 +134,26 @@ async def test_chat_is_signed_and_answered(server: ServerThread, calls: list[Any
     assert out["id"].startswith("chatcmpl-")
     seen = calls[-1]
     assert seen.path == "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
-    assert seen.headers["authorization"].startswith(
-        f"AWS4-HMAC-SHA256 Credential={KEY_ID}/")
+    assert seen.headers["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={KEY_ID}/")
     assert "x-amz-security-token" not in seen.headers
 
 
 @pytest.mark.anyio
 async def test_an_arn_model_id_is_one_escaped_path_segment(
-        server: ServerThread, calls: list[Any], client: Upstream) -> None:
+    server: ServerThread, calls: list[Any], client: Upstream
+) -> None:
     out = await adapter().chat(Call(client, keys(server), ARN), user("hi"))
     assert out["choices"][0]["message"]["content"] == "echo: hi"
-    assert calls[-1].path == ("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3A"
-                              "inference-profile%2Fus.anthropic.claude-v1%3A0/converse")
+    assert calls[-1].path == (
+        "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3A"
+        "inference-profile%2Fus.anthropic.claude-v1%3A0/converse"
+    )
 
 
 @pytest.mark.anyio
-async def test_streaming_decodes_the_event_stream(server: ServerThread, calls: list[Any],
-                                                  client: Upstream) -> None:
+async def test_streaming_decodes_the_event_stream(
+    server: ServerThread, calls: list[Any], client: Upstream
+) -> None:
     chunks = await collect(Call(client, keys(server), MODEL), user("one two three"))
     assert calls[-1].path.endswith("/converse-stream")
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -140,14 +167,17 @@ async def test_streaming_decodes_the_event_stream(server: ServerThread, calls: l
 
 @pytest.mark.anyio
 async def test_system_prompt_and_multi_turn_merge_reach_the_wire(
-        server: ServerThread, calls: list[Any], client: Upstream) -> None:
-    request = {"messages": [
-        {"role": "system", "content": "You are terse."},
-        {"role": "user", "content": "first"},
-        {"role": "assistant", "content": "ok"},
-        {"role": "user", "content": "second"},
-        {"role": "user", "content": "third"},  # merged: the fake refuses non-alternation
-    ]}
+    server: ServerThread, calls: list[Any], client: Upstream
+) -> None:
+    request = {
+        "messages": [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "second"},
+            {"role": "user", "content": "third"},  # merged: the fake refuses non-alternation
+        ]
+    }
     out = await adapter().chat(Call(client, keys(server), MODEL), request)
     assert out["choices"][0]["message"]["content"] == "echo: second third"
     sent = calls[-1].json
@@ -157,8 +187,7 @@ async def test_system_prompt_and_multi_turn_merge_reach_the_wire(
 
 
 @pytest.mark.anyio
-async def test_tools_round_trip(server: ServerThread, calls: list[Any],
-                                client: Upstream) -> None:
+async def test_tools_round_trip(server: ServerThread, calls: list[Any], client: Upstream) -> None:
     call = Call(client, keys(server), MODEL)
     first = await adapter().chat(call, {**user("cats"), "tools": TOOLS, "tool_choice": "auto"})
     choice = first["choices"][0]
@@ -168,22 +197,28 @@ async def test_tools_round_trip(server: ServerThread, calls: list[Any],
     assert json.loads(tool_call["function"]["arguments"]) == {"q": "cats"}
     assert calls[-1].json["toolConfig"]["toolChoice"] == {"auto": {}}
 
-    follow_up = {"tools": TOOLS, "messages": [
-        {"role": "user", "content": "cats"},
-        {"role": "assistant", "content": None, "tool_calls": [tool_call]},
-        {"role": "tool", "tool_call_id": tool_call["id"], "content": "cats are great"},
-    ]}
+    follow_up = {
+        "tools": TOOLS,
+        "messages": [
+            {"role": "user", "content": "cats"},
+            {"role": "assistant", "content": None, "tool_calls": [tool_call]},
+            {"role": "tool", "tool_call_id": tool_call["id"], "content": "cats are great"},
+        ],
+    }
     second = await adapter().chat(call, follow_up)
     assert second["choices"][0]["message"]["content"] == "tool said: cats are great"
     assert second["choices"][0]["finish_reason"] == "stop"
 
 
 @pytest.mark.anyio
-async def test_streamed_tool_call_assembles(server: ServerThread,
-                                            client: Upstream) -> None:
+async def test_streamed_tool_call_assembles(server: ServerThread, client: Upstream) -> None:
     chunks = await collect(Call(client, keys(server), MODEL), {**user("dogs"), "tools": TOOLS})
-    calls_ = [tc for c in chunks if c["choices"]
-              for tc in c["choices"][0]["delta"].get("tool_calls") or []]
+    calls_ = [
+        tc
+        for c in chunks
+        if c["choices"]
+        for tc in c["choices"][0]["delta"].get("tool_calls") or []
+    ]
     assert calls_[0]["function"]["name"] == "search" and calls_[0]["id"]
     args = "".join(tc["function"]["arguments"] for tc in calls_)
     assert json.loads(args) == {"q": "dogs"}
@@ -191,12 +226,21 @@ async def test_streamed_tool_call_assembles(server: ServerThread,
 
 
 @pytest.mark.anyio
-async def test_image_input_is_sent_inline(server: ServerThread, calls: list[Any],
-                                          client: Upstream) -> None:
+async def test_image_input_is_sent_inline(
+    server: ServerThread, calls: list[Any], client: Upstream
+) -> None:
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n0000").decode()
-    request = {"messages": [{"role": "user", "content": [
-        {"type": "text", "text": "describe"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}]}]}
+    request = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "describe"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+                ],
+            }
+        ]
+    }
     out = await adapter().chat(Call(client, keys(server), MODEL), request)
     assert out["choices"][0]["message"]["content"] == "echo: describe"
     image = calls[-1].json["messages"][0]["content"][1]["image"]
@@ -205,21 +249,31 @@ async def test_image_input_is_sent_inline(server: ServerThread, calls: list[Any]
 
 @pytest.mark.anyio
 async def test_sampling_params_on_the_wire_and_length_finish(
-        server: ServerThread, calls: list[Any], client: Upstream) -> None:
-    request = {**user("a b c d e"), "max_tokens": 3, "temperature": 0.3, "top_p": 0.8,
-               "stop": ["zzz"]}
+    server: ServerThread, calls: list[Any], client: Upstream
+) -> None:
+    request = {
+        **user("a b c d e"),
+        "max_tokens": 3,
+        "temperature": 0.3,
+        "top_p": 0.8,
+        "stop": ["zzz"],
+    }
     out = await adapter().chat(Call(client, keys(server), MODEL), request)
-    assert calls[-1].json["inferenceConfig"] == {"maxTokens": 3, "temperature": 0.3,
-                                                 "topP": 0.8, "stopSequences": ["zzz"]}
+    assert calls[-1].json["inferenceConfig"] == {
+        "maxTokens": 3,
+        "temperature": 0.3,
+        "topP": 0.8,
+        "stopSequences": ["zzz"],
+    }
     assert out["choices"][0]["message"]["content"] == "echo: a b"
     assert out["choices"][0]["finish_reason"] == "length"
 
 
 @pytest.mark.anyio
-async def test_stop_sequence_maps_to_stop(server: ServerThread,
-                                          client: Upstream) -> None:
-    out = await adapter().chat(Call(client, keys(server), MODEL), {**user("x STOP y"),
-                                                                   "stop": "STOP"})
+async def test_stop_sequence_maps_to_stop(server: ServerThread, client: Upstream) -> None:
+    out = await adapter().chat(
+        Call(client, keys(server), MODEL), {**user("x STOP y"), "stop": "STOP"}
+    )
     assert out["choices"][0]["message"]["content"] == "echo: x "
     assert out["choices"][0]["finish_reason"] == "stop"
 
@@ -228,8 +282,9 @@ async def test_stop_sequence_maps_to_stop(server: ServerThread,
 
 
 @pytest.mark.anyio
-async def test_titan_embeddings_one_call_per_input(server: ServerThread, calls: list[Any],
-                                                   client: Upstream) -> None:
+async def test_titan_embeddings_one_call_per_input(
+    server: ServerThread, calls: list[Any], client: Upstream
+) -> None:
     call = Call(client, keys(server), "amazon.titan-embed-text-v2:0")
     out = await adapter().embeddings(call, {"input": ["a b", "c", "d e f"], "dimensions": 256})
     assert [d["index"] for d in out["data"]] == [0, 1, 2]
@@ -243,16 +298,18 @@ async def test_titan_embeddings_one_call_per_input(server: ServerThread, calls: 
 
 
 @pytest.mark.anyio
-async def test_cohere_embeddings_batch_and_base64(server: ServerThread, calls: list[Any],
-                                                  client: Upstream) -> None:
+async def test_cohere_embeddings_batch_and_base64(
+    server: ServerThread, calls: list[Any], client: Upstream
+) -> None:
     call = Call(client, keys(server), "cohere.embed-english-v3")
     floats = await adapter().embeddings(call, {"input": ["x y", "z"]})
-    assert len(calls) == 1 and calls[0].json == {"texts": ["x y", "z"],
-                                                 "input_type": "search_document"}
+    assert len(calls) == 1 and calls[0].json == {
+        "texts": ["x y", "z"],
+        "input_type": "search_document",
+    }
     assert len(floats["data"]) == 2 and len(floats["data"][0]["embedding"]) == 1024
     assert floats["usage"]["prompt_tokens"] == 3
-    packed = await adapter().embeddings(call, {"input": ["x y", "z"],
-                                               "encoding_format": "base64"})
+    packed = await adapter().embeddings(call, {"input": ["x y", "z"], "encoding_format": "base64"})
     raw = base64.b64decode(packed["data"][0]["embedding"])
     decoded = struct.unpack(f"<{len(raw) // 4}f", raw)
     assert decoded == pytest.approx(floats["data"][0]["embedding"], abs=1e-6)
@@ -262,11 +319,11 @@ async def test_cohere_embeddings_batch_and_base64(server: ServerThread, calls: l
 
 
 @pytest.mark.anyio
-async def test_a_wrong_secret_fails_the_signature(server: ServerThread,
-                                                  client: Upstream) -> None:
+async def test_a_wrong_secret_fails_the_signature(server: ServerThread, client: Upstream) -> None:
     with pytest.raises(UpstreamAuthFailed) as info:
-        await adapter().chat(Call(client, keys(server, secret="not-the-secret-key"), MODEL),
-                             user("hi"))
+        await adapter().chat(
+            Call(client, keys(server, secret="not-the-secret-key"), MODEL), user("hi")
+        )
     message = info.value.message
     assert "does not match the signature" in message
     # The hostile fake echoed the key id; the adapter scrubbed it.
@@ -276,18 +333,20 @@ async def test_a_wrong_secret_fails_the_signature(server: ServerThread,
 
 
 @pytest.mark.anyio
-async def test_an_unknown_access_key_is_rejected(server: ServerThread,
-                                                 client: Upstream) -> None:
-    with pytest.raises(UpstreamAuthFailed, match="security token included in the request is "
-                                                 "invalid") as info:
-        await adapter().chat(Call(client, keys(server, key_id="AKIAUNKNOWNKEY0000"), MODEL),
-                             user("hi"))
+async def test_an_unknown_access_key_is_rejected(server: ServerThread, client: Upstream) -> None:
+    with pytest.raises(
+        UpstreamAuthFailed, match="security token included in the request is invalid"
+    ) as info:
+        await adapter().chat(
+            Call(client, keys(server, key_id="AKIAUNKNOWNKEY0000"), MODEL), user("hi")
+        )
     assert "AKIAUNKNOWNKEY0000" not in info.value.message
 
 
 @pytest.mark.anyio
-async def test_session_token_is_sent_and_required(token_server: ServerThread,
-                                                  client: Upstream) -> None:
+async def test_session_token_is_sent_and_required(
+    token_server: ServerThread, client: Upstream
+) -> None:
     out = await adapter().chat(Call(client, keys(token_server, token=TOKEN), MODEL), user("hi"))
     assert out["choices"][0]["message"]["content"] == "echo: hi"
     seen = token_server.app.state.calls[-1]
@@ -301,22 +360,27 @@ async def test_session_token_is_sent_and_required(token_server: ServerThread,
 
 @pytest.mark.anyio
 async def test_a_long_session_token_echoed_by_aws_is_redacted_even_when_cut(
-        client: Upstream) -> None:
+    client: Upstream,
+) -> None:
     # AWS quotes the canonical request (session token included) when a signature does not
     # match; real STS tokens are long enough that the message truncation cuts them.
     long_token = "IQoJb3JpZ2luX2VjEJr" + "x7Qz" * 200
-    with (serve(create_app(KEY_ID, SECRET, session_token=long_token)) as srv,
-          pytest.raises(UpstreamAuthFailed) as info):
-        await adapter().chat(Call(client, keys(srv, secret="wrong-secret-key",
-                                               token=long_token), MODEL), user("hi"))
+    with (
+        serve(create_app(KEY_ID, SECRET, session_token=long_token)) as srv,
+        pytest.raises(UpstreamAuthFailed) as info,
+    ):
+        await adapter().chat(
+            Call(client, keys(srv, secret="wrong-secret-key", token=long_token), MODEL), user("hi")
+        )
     message = info.value.message
     assert "x-amz-security-token:[REDACTED]" in message
     assert "IQoJ" not in message and "wrong-secret-key" not in message
 
 
 @pytest.mark.anyio
-async def test_a_stale_signature_is_rejected(server: ServerThread, client: Upstream,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_stale_signature_is_rejected(
+    server: ServerThread, client: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
     past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=10)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: past)
     with pytest.raises(UpstreamAuthFailed, match="Signature expired"):
@@ -324,21 +388,22 @@ async def test_a_stale_signature_is_rejected(server: ServerThread, client: Upstr
 
 
 @pytest.mark.anyio
-async def test_api_key_is_a_bearer_token(server: ServerThread, calls: list[Any],
-                                         client: Upstream) -> None:
+async def test_api_key_is_a_bearer_token(
+    server: ServerThread, calls: list[Any], client: Upstream
+) -> None:
     out = await adapter().chat(Call(client, bearer(server), MODEL), user("hi"))
     assert out["choices"][0]["message"]["content"] == "echo: hi"
     assert calls[-1].headers["authorization"] == f"Bearer {API_KEY}"
     assert "x-amz-date" not in calls[-1].headers
     with pytest.raises(UpstreamAuthFailed, match="API Key is valid") as info:
-        await adapter().chat(Call(client, bearer(server, "ABSKwrongwrongwrong"), MODEL),
-                             user("hi"))
+        await adapter().chat(Call(client, bearer(server, "ABSKwrongwrongwrong"), MODEL), user("hi"))
     assert "ABSKwrongwrongwrong" not in info.value.message
 
 
 @pytest.mark.anyio
-async def test_unsigned_requests_are_refused_by_the_fake(server: ServerThread,
-                                                         client: Upstream) -> None:
+async def test_unsigned_requests_are_refused_by_the_fake(
+    server: ServerThread, client: Upstream
+) -> None:
     response = await http_post(f"{server.url}/model/m/converse", json=user("hi"))
     assert response.status_code == 403
     assert response.headers["x-amzn-errortype"].startswith("MissingAuthenticationTokenException")
@@ -346,8 +411,9 @@ async def test_unsigned_requests_are_refused_by_the_fake(server: ServerThread,
 
 
 @pytest.mark.anyio
-async def test_a_body_changed_after_signing_is_refused(server: ServerThread,
-                                                       client: Upstream) -> None:
+async def test_a_body_changed_after_signing_is_refused(
+    server: ServerThread, client: Upstream
+) -> None:
     call = Call(client, keys(server), MODEL)
     body = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
     signed = adapter()._request(call, "POST", f"{server.url}/model/m/converse", body)
@@ -363,21 +429,27 @@ async def test_a_body_changed_after_signing_is_refused(server: ServerThread,
 
 
 @pytest.mark.anyio
-async def test_a_malformed_body_is_a_validation_error(server: ServerThread,
-                                                      client: Upstream) -> None:
+async def test_a_malformed_body_is_a_validation_error(
+    server: ServerThread, client: Upstream
+) -> None:
     call = Call(client, keys(server), MODEL)
-    request = adapter()._request(call, "POST", f"{server.url}/model/m/converse",
-                                 {"messages": [{"role": "user", "content": "not blocks"}]})
-    response = await http_send(request.method, request.url, headers=request.headers,
-                               content=request.content)
+    request = adapter()._request(
+        call,
+        "POST",
+        f"{server.url}/model/m/converse",
+        {"messages": [{"role": "user", "content": "not blocks"}]},
+    )
+    response = await http_send(
+        request.method, request.url, headers=request.headers, content=request.content
+    )
     assert response.status_code == 400
     assert response.headers["x-amzn-errortype"].startswith("ValidationException")
 
 
 @pytest.mark.anyio
 async def test_credentials_are_built_once_per_key_version(
-        server: ServerThread, client: Upstream,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    server: ServerThread, client: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
     built: list[str] = []
     real = Credentials
 
@@ -403,12 +475,17 @@ def test_botocore_signer_debug_logs_are_silenced() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("model", "cls"), [
-    ("fail-429", UpstreamRateLimited), ("fail-503", UpstreamUnavailable),
-    ("fail-400", UpstreamBadRequest),
-])
-async def test_error_statuses_map(server: ServerThread, client: Upstream,
-                                  model: str, cls: type[UpstreamError]) -> None:
+@pytest.mark.parametrize(
+    ("model", "cls"),
+    [
+        ("fail-429", UpstreamRateLimited),
+        ("fail-503", UpstreamUnavailable),
+        ("fail-400", UpstreamBadRequest),
+    ],
+)
+async def test_error_statuses_map(
+    server: ServerThread, client: Upstream, model: str, cls: type[UpstreamError]
+) -> None:
     with pytest.raises(cls) as info:
         await adapter().chat(Call(client, keys(server), model), user("hi"))
     if model == "fail-429":
@@ -418,12 +495,14 @@ async def test_error_statuses_map(server: ServerThread, client: Upstream,
 
 
 @pytest.mark.anyio
-async def test_an_exception_inside_the_stream_is_raised(server: ServerThread,
-                                                        client: Upstream) -> None:
+async def test_an_exception_inside_the_stream_is_raised(
+    server: ServerThread, client: Upstream
+) -> None:
     seen: list[dict[str, Any]] = []
     with pytest.raises(UpstreamRateLimited, match="throttlingException"):
-        async for chunk in adapter().chat_stream(Call(client, keys(server), "fail-midstream"),
-                                                 user("hi")):
+        async for chunk in adapter().chat_stream(
+            Call(client, keys(server), "fail-midstream"), user("hi")
+        ):
             seen.append(chunk)
     assert seen[-1]["choices"][0]["delta"] == {"content": "echo:"}
 
@@ -432,8 +511,7 @@ async def test_an_exception_inside_the_stream_is_raised(server: ServerThread,
 
 
 @pytest.mark.anyio
-async def test_verify(server: ServerThread, calls: list[Any],
-                      client: Upstream) -> None:
+async def test_verify(server: ServerThread, calls: list[Any], client: Upstream) -> None:
     await adapter().verify(Call(client, keys(server), ""))
     assert (calls[-1].method, calls[-1].path) == ("GET", "/foundation-models")
     assert calls[-1].headers["authorization"].startswith("AWS4-HMAC-SHA256")

@@ -27,11 +27,9 @@ def fake() -> Iterator[ServerThread]:
         yield server
 
 
-def call(client: Upstream, server: ServerThread, token: str = TOKEN,
-         model: str = ENDPOINT) -> Call:
+def call(client: Upstream, server: ServerThread, token: str = TOKEN, model: str = ENDPOINT) -> Call:
     # A trailing slash on the workspace URL is common when pasted from a browser.
-    cred = Credential("key-d", "databricks", "token", {"token": token},
-                      {"host": f"{server.url}/"})
+    cred = Credential("key-d", "databricks", "token", {"token": token}, {"host": f"{server.url}/"})
     return Call(client, cred, model)
 
 
@@ -71,8 +69,10 @@ async def test_streaming_ends_with_usage(fake: ServerThread) -> None:
 @pytest.mark.anyio
 async def test_embeddings(fake: ServerThread) -> None:
     async with Upstream(allow_private=True) as client:
-        result = await ADAPTER.embeddings(call(client, fake, model="databricks-bge-large-en"),
-                                          {"model": "e", "input": "text to embed"})
+        result = await ADAPTER.embeddings(
+            call(client, fake, model="databricks-bge-large-en"),
+            {"model": "e", "input": "text to embed"},
+        )
     assert last(fake).path == "/serving-endpoints/embeddings"
     assert len(result["data"][0]["embedding"]) == 8
 
@@ -103,7 +103,8 @@ async def test_rate_limit_and_unavailable(fake: ServerThread) -> None:
 
 
 def test_host_without_scheme_gets_https() -> None:
-    cred = Credential("k", "databricks", "token", {"token": TOKEN},
-                      {"host": "adb-1.azuredatabricks.net"})
+    cred = Credential(
+        "k", "databricks", "token", {"token": TOKEN}, {"host": "adb-1.azuredatabricks.net"}
+    )
     assert ADAPTER.base_url(cred) == "https://adb-1.azuredatabricks.net/serving-endpoints"
     assert ADAPTER.verify_url(cred) == "https://adb-1.azuredatabricks.net/api/2.0/serving-endpoints"

@@ -34,11 +34,18 @@ from keyhouse.testing.fakes.server import (
 
 KEY = "sk-test-7a1c9e0f4b2d8c6e"
 WRONG_KEY = "sk-wrong-3f9d2a7b1c5e8f0a"
-PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5E"
-       "rkJggg==")
-TOOL: dict[str, Any] = {"type": "function", "function": {
-    "name": "lookup", "description": "Look it up",
-    "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}
+PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5E"
+    "rkJggg=="
+)
+TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "lookup",
+        "description": "Look it up",
+        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +61,17 @@ def open_fake() -> Iterator[ServerThread]:
         yield server
 
 
-def credential(server: ServerThread, key: str | None = KEY, provider: str = "openai",
-               **config: str) -> Credential:
+def credential(
+    server: ServerThread, key: str | None = KEY, provider: str = "openai", **config: str
+) -> Credential:
     secrets = {"api_key": key} if key is not None else {}
-    return Credential("key-1", provider, "api_key" if key is not None else "none", secrets,
-                      {"base_url": f"{server.url}/v1", **config})
+    return Credential(
+        "key-1",
+        provider,
+        "api_key" if key is not None else "none",
+        secrets,
+        {"base_url": f"{server.url}/v1", **config},
+    )
 
 
 def last(server: ServerThread) -> Recorded:
@@ -81,17 +94,26 @@ ADAPTER = OpenAIAdapter(catalog.BY_ID["openai"])
 async def test_chat_sends_bearer_and_returns_the_completion(fake: ServerThread) -> None:
     async with Upstream(allow_private=True) as client:
         cred = credential(fake, organization="org-123", project="proj_9")
-        result = await ADAPTER.chat(Call(client, cred, "gpt-4o-mini"), {
-            "model": "gpt-4o-mini", "messages": [
-                {"role": "system", "content": "You are terse."},
-                {"role": "user", "content": "first question"},
-                {"role": "assistant", "content": "first answer"},
-                {"role": "user", "content": "second question"}]})
+        result = await ADAPTER.chat(
+            Call(client, cred, "gpt-4o-mini"),
+            {
+                "model": "gpt-4o-mini",
+                "messages": [
+                    {"role": "system", "content": "You are terse."},
+                    {"role": "user", "content": "first question"},
+                    {"role": "assistant", "content": "first answer"},
+                    {"role": "user", "content": "second question"},
+                ],
+            },
+        )
     assert result["choices"][0]["message"]["content"] == "echo: second question"
     assert result["choices"][0]["finish_reason"] == "stop"
     usage = result["usage"]
     assert {k: usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")} == {
-        "prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+        "prompt_tokens": 9,
+        "completion_tokens": 3,
+        "total_tokens": 12,
+    }
     assert usage["prompt_tokens_details"]["cached_tokens"] == 0  # relayed as the fake sent it
     seen = last(fake)
     assert seen.path == "/v1/chat/completions"
@@ -106,12 +128,23 @@ async def test_model_and_sampling_params_reach_the_wire(fake: ServerThread) -> N
     async with Upstream(allow_private=True) as client:
         result = await ADAPTER.chat(
             Call(client, credential(fake), "gpt-4o"),
-            chat("one two three four five", model="endpoint-name", temperature=0.3,
-                 top_p=0.7, stop=["four"], max_tokens=2))
+            chat(
+                "one two three four five",
+                model="endpoint-name",
+                temperature=0.3,
+                top_p=0.7,
+                stop=["four"],
+                max_tokens=2,
+            ),
+        )
     sent = last(fake).json
     assert sent["model"] == "gpt-4o"
     assert (sent["temperature"], sent["top_p"], sent["stop"], sent["max_tokens"]) == (
-        0.3, 0.7, ["four"], 2)
+        0.3,
+        0.7,
+        ["four"],
+        2,
+    )
     assert "organization" not in last(fake).headers
     # "echo: one two three " cut at the stop sequence, then at 2 words.
     assert result["choices"][0]["message"]["content"] == "echo: one"
@@ -121,13 +154,13 @@ async def test_model_and_sampling_params_reach_the_wire(fake: ServerThread) -> N
 @pytest.mark.anyio
 async def test_streaming_yields_chunks_and_a_final_usage_chunk(fake: ServerThread) -> None:
     async with Upstream(allow_private=True) as client:
-        chunks = await collect(ADAPTER, Call(client, credential(fake), "gpt-4o-mini"),
-                               chat("stream me please"))
+        chunks = await collect(
+            ADAPTER, Call(client, credential(fake), "gpt-4o-mini"), chat("stream me please")
+        )
     sent = last(fake).json
     assert sent["stream"] is True
     assert sent["stream_options"] == {"include_usage": True}
-    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks
-                   if c["choices"])
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == "echo: stream me please"
     assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
     assert chunks[-1]["choices"] == []
@@ -144,14 +177,23 @@ async def test_tool_call_round_trip(fake: ServerThread) -> None:
         tool_call = choice["message"]["tool_calls"][0]
         assert tool_call["function"]["name"] == "lookup"
         assert json.loads(tool_call["function"]["arguments"]) == {"q": "weather in Oslo"}
-        second = await ADAPTER.chat(call, {"model": "gpt-4o-mini", "tools": [TOOL], "messages": [
-            {"role": "user", "content": "weather in Oslo"},
-            choice["message"],
-            {"role": "tool", "tool_call_id": tool_call["id"], "content": "cold"}]})
+        second = await ADAPTER.chat(
+            call,
+            {
+                "model": "gpt-4o-mini",
+                "tools": [TOOL],
+                "messages": [
+                    {"role": "user", "content": "weather in Oslo"},
+                    choice["message"],
+                    {"role": "tool", "tool_call_id": tool_call["id"], "content": "cold"},
+                ],
+            },
+        )
         assert second["choices"][0]["message"]["content"] == "tool said: cold"
         chunks = await collect(ADAPTER, call, chat("weather in Oslo", tools=[TOOL]))
-    deltas = [d for c in chunks if c["choices"]
-              for d in c["choices"][0]["delta"].get("tool_calls") or []]
+    deltas = [
+        d for c in chunks if c["choices"] for d in c["choices"][0]["delta"].get("tool_calls") or []
+    ]
     assert deltas[0]["id"] == tool_call["id"]
     arguments = "".join(d["function"].get("arguments", "") for d in deltas)
     assert json.loads(arguments) == {"q": "weather in Oslo"}
@@ -159,11 +201,15 @@ async def test_tool_call_round_trip(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 async def test_image_input_is_passed_through(fake: ServerThread) -> None:
-    content = [{"type": "text", "text": "what is this"},
-               {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]
+    content = [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+    ]
     async with Upstream(allow_private=True) as client:
-        result = await ADAPTER.chat(Call(client, credential(fake), "gpt-4o"), {
-            "model": "gpt-4o", "messages": [{"role": "user", "content": content}]})
+        result = await ADAPTER.chat(
+            Call(client, credential(fake), "gpt-4o"),
+            {"model": "gpt-4o", "messages": [{"role": "user", "content": content}]},
+        )
     assert last(fake).json["messages"][0]["content"] == content
     assert result["choices"][0]["message"]["content"] == "echo: what is this"
 
@@ -173,7 +219,8 @@ async def test_embeddings(fake: ServerThread) -> None:
     async with Upstream(allow_private=True) as client:
         result = await ADAPTER.embeddings(
             Call(client, credential(fake), "text-embedding-3-small"),
-            {"model": "emb", "input": ["alpha beta", "gamma"], "dimensions": 4})
+            {"model": "emb", "input": ["alpha beta", "gamma"], "dimensions": 4},
+        )
     assert last(fake).path == "/v1/embeddings"
     assert last(fake).json["model"] == "text-embedding-3-small"
     assert [d["index"] for d in result["data"]] == [0, 1]
@@ -184,8 +231,7 @@ async def test_embeddings(fake: ServerThread) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("stream", [False, True])
-async def test_wrong_key_is_auth_failure_without_the_key(fake: ServerThread,
-                                                         stream: bool) -> None:
+async def test_wrong_key_is_auth_failure_without_the_key(fake: ServerThread, stream: bool) -> None:
     async with Upstream(allow_private=True) as client:
         call = Call(client, credential(fake, key=WRONG_KEY), "gpt-4o-mini")
         with pytest.raises(UpstreamAuthFailed) as info:
@@ -223,10 +269,16 @@ async def test_unavailable_and_bad_request(fake: ServerThread, stream: bool) -> 
 async def test_timeout_and_unreachable(fake: ServerThread) -> None:
     async with Upstream(allow_private=True) as client:
         with pytest.raises(UpstreamTimeout):
-            await ADAPTER.chat(Call(client, credential(fake), "slow",
-                                    timeout=Timeouts(read=0.3)), chat())
-        closed = Credential("key-1", "openai", "api_key", {"api_key": KEY},
-                            {"base_url": f"http://127.0.0.1:{free_port()}/v1"})
+            await ADAPTER.chat(
+                Call(client, credential(fake), "slow", timeout=Timeouts(read=0.3)), chat()
+            )
+        closed = Credential(
+            "key-1",
+            "openai",
+            "api_key",
+            {"api_key": KEY},
+            {"base_url": f"http://127.0.0.1:{free_port()}/v1"},
+        )
         with pytest.raises(UpstreamUnavailable) as info:
             await ADAPTER.chat(Call(client, closed, "gpt-4o-mini"), chat())
     assert KEY not in str(info.value)
@@ -249,14 +301,16 @@ VENDORS = [p for p in catalog.PROVIDERS if "openai_compatible" in p.tags]
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("spec", VENDORS, ids=[p.id for p in VENDORS])
-async def test_every_vendor_row_chats_through_the_registry(fake: ServerThread,
-                                                           spec: catalog.ProviderSpec) -> None:
+async def test_every_vendor_row_chats_through_the_registry(
+    fake: ServerThread, spec: catalog.ProviderSpec
+) -> None:
     adapter = Adapters().get(spec, "api_key")
     assert isinstance(adapter, OpenAIAdapter)
     assert spec.default_base_url and spec.default_base_url.startswith("https://")
     async with Upstream(allow_private=True) as client:
-        result = await adapter.chat(Call(client, credential(fake, provider=spec.id), "m"),
-                                    chat("vendor call"))
+        result = await adapter.chat(
+            Call(client, credential(fake, provider=spec.id), "m"), chat("vendor call")
+        )
     assert result["choices"][0]["message"]["content"] == "echo: vendor call"
     assert last(fake).headers["authorization"] == f"Bearer {KEY}"
 
@@ -279,16 +333,19 @@ async def test_ollama_sends_no_authorization_header(open_fake: ServerThread) -> 
 
 
 @pytest.mark.anyio
-async def test_openai_compatible_key_is_optional(open_fake: ServerThread,
-                                                 fake: ServerThread) -> None:
+async def test_openai_compatible_key_is_optional(
+    open_fake: ServerThread, fake: ServerThread
+) -> None:
     adapter = Adapters().get(catalog.BY_ID["openai_compatible"], "api_key")
     async with Upstream(allow_private=True) as client:
-        no_key = Credential("key-c", "openai_compatible", "api_key", {},
-                            {"base_url": f"{open_fake.url}/v1"})
+        no_key = Credential(
+            "key-c", "openai_compatible", "api_key", {}, {"base_url": f"{open_fake.url}/v1"}
+        )
         await adapter.chat(Call(client, no_key, "m"), chat())
         assert "authorization" not in last(open_fake).headers
-        await adapter.chat(Call(client, credential(fake, provider="openai_compatible"), "m"),
-                           chat())
+        await adapter.chat(
+            Call(client, credential(fake, provider="openai_compatible"), "m"), chat()
+        )
         assert last(fake).headers["authorization"] == f"Bearer {KEY}"
 
 
@@ -305,13 +362,16 @@ async def test_error_inside_a_200_stream_is_raised() -> None:
     chunks: list[Any] = []
 
     def handler(request: Recorded) -> Canned:
-        body = (b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
-                b'data: {"error":{"message":"overloaded","type":"server_error"}}\n\n')
+        body = (
+            b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+            b'data: {"error":{"message":"overloaded","type":"server_error"}}\n\n'
+        )
         return 200, body, {"content-type": "text/event-stream"}
 
     with serve_canned(handler) as server, pytest.raises(UpstreamUnavailable, match="overl"):
-        cred = Credential("k", "openai", "api_key", {"api_key": KEY},
-                          {"base_url": f"{server.url}/v1"})
+        cred = Credential(
+            "k", "openai", "api_key", {"api_key": KEY}, {"base_url": f"{server.url}/v1"}
+        )
         async with Upstream(allow_private=True) as client:
             async for chunk in ADAPTER.chat_stream(Call(client, cred, "m"), chat()):
                 chunks.append(chunk)

@@ -18,8 +18,14 @@ pytestmark = pytest.mark.anyio
 
 
 def _credential(version: int = 1, method: str = "assume_role") -> Credential:
-    return Credential("key-1", "bedrock", method, {"role_arn": "arn:aws:iam::1:role/r"},
-                      {"region": "us-east-1"}, version)
+    return Credential(
+        "key-1",
+        "bedrock",
+        method,
+        {"role_arn": "arn:aws:iam::1:role/r"},
+        {"region": "us-east-1"},
+        version,
+    )
 
 
 class Source:
@@ -87,8 +93,7 @@ async def test_a_failure_names_the_method_and_never_echoes_a_secret() -> None:
 
     with pytest.raises(CredentialRefreshFailed) as info:
         await RefreshingCache(refuse).get(_credential())
-    assert "assume_role" in info.value.message and "arn:aws:iam::1:role/r" not in \
-        info.value.message
+    assert "assume_role" in info.value.message and "arn:aws:iam::1:role/r" not in info.value.message
     with pytest.raises(CredentialRefreshFailed) as raw:
         await RefreshingCache(explode).get(_credential(method="adc"))
     assert "adc" in raw.value.message and "library text" not in raw.value.message

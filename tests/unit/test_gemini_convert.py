@@ -38,68 +38,123 @@ WEATHER_TOOL = {
 
 
 def test_system_and_developer_messages_become_system_instruction() -> None:
-    body = cv.chat_request({"messages": [
-        {"role": "system", "content": "Be brief."},
-        {"role": "developer", "content": [{"type": "text", "text": "Use French."}]},
-        {"role": "user", "content": "Hi"},
-    ]})
+    body = cv.chat_request(
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "developer", "content": [{"type": "text", "text": "Use French."}]},
+                {"role": "user", "content": "Hi"},
+            ]
+        }
+    )
     assert body["systemInstruction"] == {"parts": [{"text": "Be brief."}, {"text": "Use French."}]}
     assert body["contents"] == [{"role": "user", "parts": [{"text": "Hi"}]}]
 
 
 def test_multi_turn_roles_are_user_and_model() -> None:
-    body = cv.chat_request({"messages": [
-        {"role": "user", "content": "one"},
-        {"role": "assistant", "content": "two"},
-        {"role": "user", "content": "three"},
-    ]})
+    body = cv.chat_request(
+        {
+            "messages": [
+                {"role": "user", "content": "one"},
+                {"role": "assistant", "content": "two"},
+                {"role": "user", "content": "three"},
+            ]
+        }
+    )
     assert [c["role"] for c in body["contents"]] == ["user", "model", "user"]
     assert body["contents"][1]["parts"] == [{"text": "two"}]
 
 
 def test_images_inline_from_data_urls_and_by_reference_from_https() -> None:
     png = base64.b64encode(b"\x89PNG fake").decode()
-    body = cv.chat_request({"messages": [{"role": "user", "content": [
-        {"type": "text", "text": "What is this?"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.webp?x=1"}},
-    ]}]})
+    body = cv.chat_request(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "What is this?"},
+                        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "https://example.com/cat.webp?x=1"},
+                        },
+                    ],
+                }
+            ]
+        }
+    )
     parts = body["contents"][0]["parts"]
     assert parts[1] == {"inlineData": {"mimeType": "image/png", "data": png}}
-    assert parts[2] == {"fileData": {"mimeType": "image/webp",
-                                     "fileUri": "https://example.com/cat.webp?x=1"}}
+    assert parts[2] == {
+        "fileData": {"mimeType": "image/webp", "fileUri": "https://example.com/cat.webp?x=1"}
+    }
 
 
 def test_a_non_base64_data_url_or_a_file_url_is_refused() -> None:
     for url in ("data:text/plain,hello", "file:///etc/passwd"):
         with pytest.raises(BadRequest):
-            cv.chat_request({"messages": [{"role": "user", "content": [
-                {"type": "image_url", "image_url": {"url": url}}]}]})
+            cv.chat_request(
+                {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [{"type": "image_url", "image_url": {"url": url}}],
+                        }
+                    ]
+                }
+            )
 
 
 def test_tool_calls_and_results_round_trip_with_names_recovered_from_ids() -> None:
-    body = cv.chat_request({"messages": [
-        {"role": "user", "content": "Weather in Paris and Rome?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_a__thought__c2ln", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
-            {"id": "call_b", "type": "function",
-             "function": {"name": "get_time", "arguments": '{"city": "Rome"}'}},
-        ]},
-        {"role": "tool", "tool_call_id": "call_b", "content": "noon"},
-        {"role": "tool", "tool_call_id": "call_a__thought__c2ln", "content": '{"temp": 21}'},
-    ]})
+    body = cv.chat_request(
+        {
+            "messages": [
+                {"role": "user", "content": "Weather in Paris and Rome?"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_a__thought__c2ln",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                        },
+                        {
+                            "id": "call_b",
+                            "type": "function",
+                            "function": {"name": "get_time", "arguments": '{"city": "Rome"}'},
+                        },
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_b", "content": "noon"},
+                {
+                    "role": "tool",
+                    "tool_call_id": "call_a__thought__c2ln",
+                    "content": '{"temp": 21}',
+                },
+            ]
+        }
+    )
     model_turn, results_turn = body["contents"][1], body["contents"][2]
-    assert model_turn == {"role": "model", "parts": [
-        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
-         "thoughtSignature": "c2ln"},
-        {"functionCall": {"name": "get_time", "args": {"city": "Rome"}}},
-    ]}
+    assert model_turn == {
+        "role": "model",
+        "parts": [
+            {
+                "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+                "thoughtSignature": "c2ln",
+            },
+            {"functionCall": {"name": "get_time", "args": {"city": "Rome"}}},
+        ],
+    }
     # Both results of the parallel call share one user turn, each under its own name.
-    assert results_turn == {"role": "user", "parts": [
-        {"functionResponse": {"name": "get_time", "response": {"content": "noon"}}},
-        {"functionResponse": {"name": "get_weather", "response": {"temp": 21}}},
-    ]}
+    assert results_turn == {
+        "role": "user",
+        "parts": [
+            {"functionResponse": {"name": "get_time", "response": {"content": "noon"}}},
+            {"functionResponse": {"name": "get_weather", "response": {"temp": 21}}},
+        ],
+    }
 
 
 def test_a_tool_result_for_an_unknown_call_is_refused() -> None:
@@ -109,13 +164,28 @@ def test_a_tool_result_for_an_unknown_call_is_refused() -> None:
 
 def test_invalid_tool_arguments_are_refused() -> None:
     with pytest.raises(BadRequest, match="not valid JSON"):
-        cv.chat_request({"messages": [{"role": "assistant", "tool_calls": [
-            {"id": "c", "function": {"name": "f", "arguments": "{oops"}}]}]})
+        cv.chat_request(
+            {
+                "messages": [
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {"id": "c", "function": {"name": "f", "arguments": "{oops"}}
+                        ],
+                    }
+                ]
+            }
+        )
 
 
 def test_tools_are_declared_with_a_schema_gemini_accepts() -> None:
-    body = cv.chat_request({"messages": [{"role": "user", "content": "x"}],
-                            "tools": [WEATHER_TOOL], "tool_choice": "required"})
+    body = cv.chat_request(
+        {
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": [WEATHER_TOOL],
+            "tool_choice": "required",
+        }
+    )
     declaration = body["tools"][0]["functionDeclarations"][0]
     assert declaration["name"] == "get_weather"
     assert declaration["description"] == "Weather for a city"
@@ -124,38 +194,62 @@ def test_tools_are_declared_with_a_schema_gemini_accepts() -> None:
     assert params["type"] == "OBJECT"
     assert params["required"] == ["city"]  # "ghost" is not a property: Gemini would 400
     assert params["properties"]["city"] == {"type": "STRING", "minLength": 1}
-    assert params["properties"]["unit"] == {"type": "STRING", "nullable": True,
-                                            "enum": ["c", "f"]}
+    assert params["properties"]["unit"] == {"type": "STRING", "nullable": True, "enum": ["c", "f"]}
     assert params["properties"]["when"]["format"] == "date-time"
     assert "format" not in params["properties"]["url"]  # Gemini rejects "uri"
     assert body["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
 
 
 def test_a_tool_without_parameters_sends_no_empty_object_schema() -> None:
-    body = cv.chat_request({"messages": [{"role": "user", "content": "x"}], "tools": [
-        {"type": "function", "function": {"name": "now",
-                                          "parameters": {"type": "object", "properties": {}}}}]})
+    body = cv.chat_request(
+        {
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {"name": "now", "parameters": {"type": "object", "properties": {}}},
+                }
+            ],
+        }
+    )
     assert body["tools"] == [{"functionDeclarations": [{"name": "now"}]}]
 
 
-@pytest.mark.parametrize(("choice", "expected"), [
-    ("none", {"mode": "NONE"}),
-    ("auto", {"mode": "AUTO"}),
-    ({"type": "function", "function": {"name": "get_weather"}},
-     {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}),
-])
-def test_tool_choice_maps_to_function_calling_config(choice: object,
-                                                     expected: dict[str, Any]) -> None:
-    body = cv.chat_request({"messages": [{"role": "user", "content": "x"}],
-                            "tools": [WEATHER_TOOL], "tool_choice": choice})
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        ("none", {"mode": "NONE"}),
+        ("auto", {"mode": "AUTO"}),
+        (
+            {"type": "function", "function": {"name": "get_weather"}},
+            {"mode": "ANY", "allowedFunctionNames": ["get_weather"]},
+        ),
+    ],
+)
+def test_tool_choice_maps_to_function_calling_config(
+    choice: object, expected: dict[str, Any]
+) -> None:
+    body = cv.chat_request(
+        {
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": [WEATHER_TOOL],
+            "tool_choice": choice,
+        }
+    )
     assert body["toolConfig"] == {"functionCallingConfig": expected}
 
 
 def test_schema_refs_any_of_and_all_of_are_flattened() -> None:
     schema = {
         "type": "object",
-        "$defs": {"Point": {"type": "object", "title": "Point",
-                            "properties": {"x": {"type": "number"}}, "required": ["x"]}},
+        "$defs": {
+            "Point": {
+                "type": "object",
+                "title": "Point",
+                "properties": {"x": {"type": "number"}},
+                "required": ["x"],
+            }
+        },
         "properties": {
             "p": {"$ref": "#/$defs/Point", "description": "where"},
             "maybe": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
@@ -167,8 +261,12 @@ def test_schema_refs_any_of_and_all_of_are_flattened() -> None:
     }
     out = cv.clean_schema(schema)
     props = out["properties"]
-    assert props["p"] == {"type": "OBJECT", "description": "where",
-                          "properties": {"x": {"type": "NUMBER"}}, "required": ["x"]}
+    assert props["p"] == {
+        "type": "OBJECT",
+        "description": "where",
+        "properties": {"x": {"type": "NUMBER"}},
+        "required": ["x"],
+    }
     assert props["maybe"] == {"type": "INTEGER", "nullable": True}
     assert props["either"] == {"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}]}
     assert props["merged"]["properties"] == {"x": {"type": "NUMBER"}}
@@ -179,75 +277,124 @@ def test_schema_refs_any_of_and_all_of_are_flattened() -> None:
 
 
 def test_a_recursive_ref_is_refused_not_looped() -> None:
-    schema = {"$defs": {"Node": {"type": "object", "properties": {
-        "child": {"$ref": "#/$defs/Node"}}}}, "$ref": "#/$defs/Node"}
+    schema = {
+        "$defs": {"Node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/Node"}}}},
+        "$ref": "#/$defs/Node",
+    }
     with pytest.raises(BadRequest):
         cv.clean_schema(schema)
 
 
 def test_sampling_parameters_go_to_generation_config() -> None:
-    body = cv.chat_request({
-        "messages": [{"role": "user", "content": "x"}], "max_tokens": 50,
-        "temperature": 0.2, "top_p": 0.9, "stop": "END", "n": 2, "seed": 7,
-        "presence_penalty": 0, "frequency_penalty": 0.5,
-        "response_format": {"type": "json_schema", "json_schema": {
-            "name": "r", "schema": {"type": "object", "properties": {"a": {"type": "string"}},
-                                    "additionalProperties": False}}},
-    })
+    body = cv.chat_request(
+        {
+            "messages": [{"role": "user", "content": "x"}],
+            "max_tokens": 50,
+            "temperature": 0.2,
+            "top_p": 0.9,
+            "stop": "END",
+            "n": 2,
+            "seed": 7,
+            "presence_penalty": 0,
+            "frequency_penalty": 0.5,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "r",
+                    "schema": {
+                        "type": "object",
+                        "properties": {"a": {"type": "string"}},
+                        "additionalProperties": False,
+                    },
+                },
+            },
+        }
+    )
     assert body["generationConfig"] == {
-        "maxOutputTokens": 50, "temperature": 0.2, "topP": 0.9, "candidateCount": 2,
-        "seed": 7, "frequencyPenalty": 0.5, "stopSequences": ["END"],
+        "maxOutputTokens": 50,
+        "temperature": 0.2,
+        "topP": 0.9,
+        "candidateCount": 2,
+        "seed": 7,
+        "frequencyPenalty": 0.5,
+        "stopSequences": ["END"],
         "responseMimeType": "application/json",
         "responseSchema": {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}},
     }
 
 
 def test_max_completion_tokens_wins_and_no_config_means_no_key() -> None:
-    assert "generationConfig" not in cv.chat_request({"messages": [{"role": "user",
-                                                                   "content": "x"}]})
-    body = cv.chat_request({"messages": [{"role": "user", "content": "x"}],
-                            "max_completion_tokens": 9, "max_tokens": 100})
+    assert "generationConfig" not in cv.chat_request(
+        {"messages": [{"role": "user", "content": "x"}]}
+    )
+    body = cv.chat_request(
+        {
+            "messages": [{"role": "user", "content": "x"}],
+            "max_completion_tokens": 9,
+            "max_tokens": 100,
+        }
+    )
     assert body["generationConfig"]["maxOutputTokens"] == 9
 
 
 # --- response -----------------------------------------------------------------------
 
 
-def _answer(parts: list[dict[str, Any]], finish: str = "STOP",
-            **extra: object) -> dict[str, Any]:
-    return {"candidates": [{"content": {"role": "model", "parts": parts},
-                            "finishReason": finish, "index": 0}],
-            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 4,
-                              "totalTokenCount": 14}, "responseId": "r1", **extra}
+def _answer(parts: list[dict[str, Any]], finish: str = "STOP", **extra: object) -> dict[str, Any]:
+    return {
+        "candidates": [
+            {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
+        ],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 4, "totalTokenCount": 14},
+        "responseId": "r1",
+        **extra,
+    }
 
 
 def test_text_answer_maps_to_a_chat_completion() -> None:
     out = cv.chat_response(_answer([{"text": "Hello "}, {"text": "world"}]), "gemini-x")
     assert out["id"] == "chatcmpl-r1"
     assert out["object"] == "chat.completion" and out["model"] == "gemini-x"
-    assert out["choices"][0]["message"] == {"role": "assistant", "content": "Hello world",
-                                            "refusal": None}
+    assert out["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "Hello world",
+        "refusal": None,
+    }
     assert out["choices"][0]["finish_reason"] == "stop"
     assert out["usage"] == {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}
 
 
-@pytest.mark.parametrize(("reason", "expected"), [
-    ("STOP", "stop"), ("MAX_TOKENS", "length"), ("SAFETY", "content_filter"),
-    ("RECITATION", "content_filter"), ("PROHIBITED_CONTENT", "content_filter"),
-    ("OTHER", "stop"), ("MALFORMED_FUNCTION_CALL", "stop"),
-])
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("STOP", "stop"),
+        ("MAX_TOKENS", "length"),
+        ("SAFETY", "content_filter"),
+        ("RECITATION", "content_filter"),
+        ("PROHIBITED_CONTENT", "content_filter"),
+        ("OTHER", "stop"),
+        ("MALFORMED_FUNCTION_CALL", "stop"),
+    ],
+)
 def test_finish_reasons(reason: str, expected: str) -> None:
     out = cv.chat_response(_answer([{"text": "x"}], reason), "m")
     assert out["choices"][0]["finish_reason"] == expected
 
 
 def test_function_calls_become_tool_calls_with_the_signature_in_the_id() -> None:
-    out = cv.chat_response(_answer([
-        {"text": "thinking...", "thought": True},
-        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
-         "thoughtSignature": "c2ln"},
-        {"functionCall": {"name": "get_time", "args": {}}},
-    ]), "m")
+    out = cv.chat_response(
+        _answer(
+            [
+                {"text": "thinking...", "thought": True},
+                {
+                    "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+                    "thoughtSignature": "c2ln",
+                },
+                {"functionCall": {"name": "get_time", "args": {}}},
+            ]
+        ),
+        "m",
+    )
     choice = out["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] is None  # the thought summary is not content
@@ -260,18 +407,26 @@ def test_function_calls_become_tool_calls_with_the_signature_in_the_id() -> None
 
 
 def test_thinking_and_cached_tokens_are_reported_like_openai() -> None:
-    meta = {"promptTokenCount": 100, "candidatesTokenCount": 20, "thoughtsTokenCount": 30,
-            "cachedContentTokenCount": 64, "totalTokenCount": 150}
+    meta = {
+        "promptTokenCount": 100,
+        "candidatesTokenCount": 20,
+        "thoughtsTokenCount": 30,
+        "cachedContentTokenCount": 64,
+        "totalTokenCount": 150,
+    }
     assert cv.usage(meta) == {
-        "prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150,
+        "prompt_tokens": 100,
+        "completion_tokens": 50,
+        "total_tokens": 150,
         "prompt_tokens_details": {"cached_tokens": 64},
         "completion_tokens_details": {"reasoning_tokens": 30},
     }
 
 
 def test_a_blocked_prompt_is_a_content_filter_finish() -> None:
-    out = cv.chat_response({"promptFeedback": {"blockReason": "SAFETY"},
-                            "usageMetadata": {"promptTokenCount": 3}}, "m")
+    out = cv.chat_response(
+        {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 3}}, "m"
+    )
     assert out["choices"][0]["finish_reason"] == "content_filter"
     assert out["usage"]["prompt_tokens"] == 3
 
@@ -280,12 +435,24 @@ def test_stream_converter_emits_role_deltas_finish_and_usage() -> None:
     converter = cv.StreamConverter("m")
     chunks = []
     for event in (
-        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}, "index": 0}],
-         "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}},
-        {"candidates": [{"content": {"role": "model", "parts": [{"text": "lo"}]},
-                         "finishReason": "MAX_TOKENS", "index": 0}],
-         "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2,
-                           "totalTokenCount": 7}},
+        {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}, "index": 0}],
+            "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5},
+        },
+        {
+            "candidates": [
+                {
+                    "content": {"role": "model", "parts": [{"text": "lo"}]},
+                    "finishReason": "MAX_TOKENS",
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 5,
+                "candidatesTokenCount": 2,
+                "totalTokenCount": 7,
+            },
+        },
     ):
         chunks.extend(converter.feed(event))
     chunks.extend(converter.finish())
@@ -297,16 +464,28 @@ def test_stream_converter_emits_role_deltas_finish_and_usage() -> None:
     finishes = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
     assert finishes[-1] == "length" and finishes.count("length") == 1
     assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"] == {"prompt_tokens": 5, "completion_tokens": 2,
-                                   "total_tokens": 7}
+    assert chunks[-1]["usage"] == {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
 
 
 def test_stream_converter_indexes_tool_calls_and_finishes_with_tool_calls() -> None:
     converter = cv.StreamConverter("m")
-    chunks = converter.feed({"candidates": [{"content": {"role": "model", "parts": [
-        {"functionCall": {"name": "a", "args": {"x": 1}}},
-        {"functionCall": {"name": "b", "args": {}}},
-    ]}, "finishReason": "STOP", "index": 0}]})
+    chunks = converter.feed(
+        {
+            "candidates": [
+                {
+                    "content": {
+                        "role": "model",
+                        "parts": [
+                            {"functionCall": {"name": "a", "args": {"x": 1}}},
+                            {"functionCall": {"name": "b", "args": {}}},
+                        ],
+                    },
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
+            ]
+        }
+    )
     calls = [tc for c in chunks for tc in c["choices"][0]["delta"].get("tool_calls", [])]
     assert [(tc["index"], tc["function"]["name"]) for tc in calls] == [(0, "a"), (1, "b")]
     assert json.loads(calls[0]["function"]["arguments"]) == {"x": 1}
@@ -319,13 +498,16 @@ def test_stream_converter_indexes_tool_calls_and_finishes_with_tool_calls() -> N
 
 def test_embedding_bodies_and_answers() -> None:
     texts = embed.embedding_inputs({"input": ["a", "b"]})
-    assert embed.gemini_embed_body("models/e", texts, 8) == {"requests": [
-        {"model": "models/e", "content": {"parts": [{"text": "a"}]}, "outputDimensionality": 8},
-        {"model": "models/e", "content": {"parts": [{"text": "b"}]}, "outputDimensionality": 8},
-    ]}
+    assert embed.gemini_embed_body("models/e", texts, 8) == {
+        "requests": [
+            {"model": "models/e", "content": {"parts": [{"text": "a"}]}, "outputDimensionality": 8},
+            {"model": "models/e", "content": {"parts": [{"text": "b"}]}, "outputDimensionality": 8},
+        ]
+    }
     assert embed.vertex_predict_body(["a"], None) == {"instances": [{"content": "a"}]}
-    vectors, tokens = embed.vertex_predict_vectors({"predictions": [
-        {"embeddings": {"values": [0.5, 1.0], "statistics": {"token_count": 3}}}]})
+    vectors, tokens = embed.vertex_predict_vectors(
+        {"predictions": [{"embeddings": {"values": [0.5, 1.0], "statistics": {"token_count": 3}}}]}
+    )
     assert vectors == [[0.5, 1.0]] and tokens == 3
     out = embed.embeddings_response(vectors, "e", tokens)
     assert out["data"] == [{"object": "embedding", "index": 0, "embedding": [0.5, 1.0]}]

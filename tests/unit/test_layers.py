@@ -40,5 +40,4 @@ def test_no_layer_imports_what_sits_above_it(part: str) -> None:
     for path in files:
         for name in _imports(path):
             for banned in RULES[part]:
-                assert not name.startswith(banned), (
-                    f"{path.relative_to(SRC)} imports {name}")
+                assert not name.startswith(banned), f"{path.relative_to(SRC)} imports {name}"

@@ -14,4 +14,5 @@ COMMITTED = Path(__file__).resolve().parents[2] / "frontend" / "openapi.json"
 def test_the_ui_client_schema_matches_the_admin_api() -> None:
     assert json.loads(COMMITTED.read_text()) == json.loads(json.dumps(schema())), (
         "frontend/openapi.json is stale: run `.venv/bin/python -m keyhouse.openapi > "
-        "frontend/openapi.json && (cd frontend && npm run gen:api)`")
+        "frontend/openapi.json && (cd frontend && npm run gen:api)`"
+    )

@@ -23,16 +23,17 @@ MODELS = [
     ("mistral", "mistral-large-latest"),
 ]
 USAGES = [(1_000, 200, 0), (1_000, 200, 600), (250_000, 4_000, 100_000), (0, 0, 0)]
-KEYHOUSE = {"openai": "openai", "anthropic": "anthropic", "google": "gemini",
-            "mistral": "mistral"}
+KEYHOUSE = {"openai": "openai", "anthropic": "anthropic", "google": "gemini", "mistral": "mistral"}
 
 
 @pytest.mark.parametrize(("provider", "model"), MODELS)
 @pytest.mark.parametrize(("inp", "out", "cached"), USAGES)
-def test_agrees_with_calc_price(provider: str, model: str, inp: int, out: int,
-                                cached: int) -> None:
-    expected = calc_price(Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached),
-                          model_ref=model, provider_id=provider).total_price
+def test_agrees_with_calc_price(provider: str, model: str, inp: int, out: int, cached: int) -> None:
+    expected = calc_price(
+        Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached),
+        model_ref=model,
+        provider_id=provider,
+    ).total_price
     got = PriceBook().cost_usd(KEYHOUSE[provider], model, inp, out, cached)
     assert got == pytest.approx(float(expected), rel=1e-9, abs=1e-12)
 
@@ -53,11 +54,18 @@ def test_unknown_model_and_provider_are_none() -> None:
 def test_override_wins_and_prices_cached_input() -> None:
     override = PriceOverride(Decimal("1"), Decimal("2"), Decimal("0.5"))
     # 1M input of which 400k cached, 1M output: 0.6 + 0.2 + 2.0
-    assert cost_usd("openai", "gpt-4o", 1_000_000, 1_000_000, 400_000, override) \
-        == pytest.approx(2.8)
+    assert cost_usd("openai", "gpt-4o", 1_000_000, 1_000_000, 400_000, override) == pytest.approx(
+        2.8
+    )
     # an unknown model has a price once its target says so
-    assert cost_usd("ollama", "llama3", 1_000_000, 0, 0, PriceOverride.from_json(
-        {"input_per_mtok": 0.1, "output_per_mtok": 0.2})) == pytest.approx(0.1)
+    assert cost_usd(
+        "ollama",
+        "llama3",
+        1_000_000,
+        0,
+        0,
+        PriceOverride.from_json({"input_per_mtok": 0.1, "output_per_mtok": 0.2}),
+    ) == pytest.approx(0.1)
 
 
 def test_azure_is_priced_as_azure() -> None:

@@ -15,7 +15,7 @@ def test_whole_and_partial_echoes_are_redacted() -> None:
     index = SecretIndex([KEY])
     for echo in (KEY, KEY[:14], KEY[-10:], KEY[5:13], f"{KEY[:14]}...{KEY[-10:]}"):
         out = index.redact(f"bad key {echo}!")
-        assert REDACTED in out and not any(KEY[i:i + 8] in out for i in range(len(KEY) - 7))
+        assert REDACTED in out and not any(KEY[i : i + 8] in out for i in range(len(KEY) - 7))
     assert index.redact("nothing secret: sk-proj") == "nothing secret: sk-proj"
     assert index.redact(KEY[:7]) == KEY[:7]  # 7 characters are not a fragment
 
@@ -24,8 +24,10 @@ def test_a_service_account_is_redacted_by_its_key_not_its_public_fields() -> Non
     info, _ = make_service_account("https://oauth2.googleapis.com/token")
     index = SecretIndex([json.dumps(info)])
     line = str(info["private_key"]).splitlines()[3]
-    assert index.redact(f"key {line[10:30]} for {info['client_email']}") == \
-        f"key {REDACTED} for {info['client_email']}"
+    assert (
+        index.redact(f"key {line[10:30]} for {info['client_email']}")
+        == f"key {REDACTED} for {info['client_email']}"
+    )
     assert "-----BEGIN PRIVATE KEY-----" in index.redact("-----BEGIN PRIVATE KEY-----")
 
 

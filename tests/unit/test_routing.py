@@ -64,25 +64,35 @@ class Scripted(ProviderAdapter):
 
 
 def _endpoint(*targets: Target, max_retries: int = 1) -> Endpoint:
-    return Endpoint(id="e1", name="chat", task="chat", targets=targets, timeout_seconds=7.0,
-                    connect_timeout_seconds=2.0, max_retries=max_retries)
+    return Endpoint(
+        id="e1",
+        name="chat",
+        task="chat",
+        targets=targets,
+        timeout_seconds=7.0,
+        connect_timeout_seconds=2.0,
+        max_retries=max_retries,
+    )
 
 
-def _target(model: str, key_id: str | None = "k1", weight: int = 1,
-            role: str = "primary") -> Target:
-    return Target(key_id=key_id, provider="openai", model=model, weight=weight,
-                  role=role)  # type: ignore[arg-type]
+def _target(
+    model: str, key_id: str | None = "k1", weight: int = 1, role: str = "primary"
+) -> Target:
+    return Target(key_id=key_id, provider="openai", model=model, weight=weight, role=role)  # type: ignore[arg-type]
 
 
-REGISTRY = StaticRegistry(credentials=[
-    Credential("k1", "openai", "api_key", {"api_key": "sk-one-secret"}, {}),
-    Credential("k2", "openai", "api_key", {"api_key": "sk-two-secret"}, {}),
-])
+REGISTRY = StaticRegistry(
+    credentials=[
+        Credential("k1", "openai", "api_key", {"api_key": "sk-one-secret"}, {}),
+        Credential("k2", "openai", "api_key", {"api_key": "sk-two-secret"}, {}),
+    ]
+)
 
 
 class Harness:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, script: dict[str, list[Outcome]],
-                 seed: int = 1) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, script: dict[str, list[Outcome]], seed: int = 1
+    ) -> None:
         self.adapter = Scripted(script)
         self.sleeps: list[float] = []
         adapter = self.adapter
@@ -95,8 +105,7 @@ class Harness:
             self.sleeps.append(seconds)
 
         # The router is built with its adapters, as create_app builds it.
-        self.router = Router(random.Random(seed), sleep=sleep, policy=RetryPolicy(),
-                             adapters=One())
+        self.router = Router(random.Random(seed), sleep=sleep, policy=RetryPolicy(), adapters=One())
         self.client = Upstream(allow_private=True)
 
     @property
@@ -104,8 +113,9 @@ class Harness:
         return [model for model, _, _ in self.adapter.calls]
 
     async def chat(self, endpoint: Endpoint, registry: StaticRegistry = REGISTRY) -> JSON:
-        return await self.router.chat(registry, self.client, endpoint,
-                                      {"model": "chat", "messages": []})
+        return await self.router.chat(
+            registry, self.client, endpoint, {"model": "chat", "messages": []}
+        )
 
 
 OK: JSON = {"id": "ok", "choices": []}
@@ -122,8 +132,12 @@ def test_traffic_split_follows_the_weights() -> None:
 
 
 def test_plan_puts_the_other_primaries_then_fallbacks_in_order() -> None:
-    endpoint = _endpoint(_target("f1", role="fallback"), _target("a", weight=1),
-                         _target("f2", role="fallback"), _target("b", weight=1))
+    endpoint = _endpoint(
+        _target("f1", role="fallback"),
+        _target("a", weight=1),
+        _target("f2", role="fallback"),
+        _target("b", weight=1),
+    )
     for seed in range(20):
         models = [t.model for t in plan(endpoint, random.Random(seed))]
         assert sorted(models[:2]) == ["a", "b"]
@@ -163,8 +177,9 @@ def test_backoff_grows_with_jitter_and_a_ceiling() -> None:
 @pytest.mark.anyio
 async def test_a_5xx_is_retried_then_the_fallback_serves(monkeypatch: pytest.MonkeyPatch) -> None:
     h = Harness(monkeypatch, {"a": [UpstreamUnavailable()], "f": [OK]})
-    result = await h.chat(_endpoint(_target("a"), _target("f", "k2", role="fallback"),
-                                    max_retries=2))
+    result = await h.chat(
+        _endpoint(_target("a"), _target("f", "k2", role="fallback"), max_retries=2)
+    )
     assert result == OK
     assert h.models == ["a", "a", "a", "f"]
     assert len(h.sleeps) == 2
@@ -172,7 +187,8 @@ async def test_a_5xx_is_retried_then_the_fallback_serves(monkeypatch: pytest.Mon
 
 @pytest.mark.anyio
 async def test_each_attempt_gets_the_endpoints_timeouts_and_the_target_model(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     h = Harness(monkeypatch, {"gpt-x": [OK]})
     await h.chat(_endpoint(_target("gpt-x")))
     _, request, call = h.adapter.calls[0]
@@ -183,7 +199,8 @@ async def test_each_attempt_gets_the_endpoints_timeouts_and_the_target_model(
 
 @pytest.mark.anyio
 async def test_retry_after_is_waited_then_the_same_target_succeeds(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     h = Harness(monkeypatch, {"a": [UpstreamRateLimited(retry_after=0.4), OK]})
     assert await h.chat(_endpoint(_target("a"))) == OK
     assert h.sleeps == [0.4]
@@ -191,8 +208,7 @@ async def test_retry_after_is_waited_then_the_same_target_succeeds(
 
 
 @pytest.mark.anyio
-async def test_a_long_retry_after_moves_on_without_waiting(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_long_retry_after_moves_on_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     h = Harness(monkeypatch, {"a": [UpstreamRateLimited(retry_after=120.0)], "f": [OK]})
     assert await h.chat(_endpoint(_target("a"), _target("f", role="fallback"))) == OK
     assert h.sleeps == []
@@ -202,16 +218,17 @@ async def test_a_long_retry_after_moves_on_without_waiting(
 @pytest.mark.anyio
 @pytest.mark.parametrize("error", [UpstreamAuthFailed(), Unsupported()])
 async def test_errors_another_attempt_cannot_fix_go_straight_to_the_fallback(
-        monkeypatch: pytest.MonkeyPatch, error: KeyhouseError) -> None:
+    monkeypatch: pytest.MonkeyPatch, error: KeyhouseError
+) -> None:
     h = Harness(monkeypatch, {"a": [error], "f": [OK]})
-    assert await h.chat(_endpoint(_target("a"), _target("f", role="fallback"),
-                                  max_retries=3)) == OK
+    assert await h.chat(_endpoint(_target("a"), _target("f", role="fallback"), max_retries=3)) == OK
     assert h.models == ["a", "f"]
 
 
 @pytest.mark.anyio
 async def test_a_bad_request_is_the_callers_and_ends_the_loop(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     h = Harness(monkeypatch, {"a": [UpstreamBadRequest("bad tools")], "f": [OK]})
     with pytest.raises(UpstreamBadRequest):
         await h.chat(_endpoint(_target("a"), _target("f", role="fallback")))
@@ -229,15 +246,19 @@ async def test_the_last_error_is_the_answer(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.anyio
 async def test_a_target_without_a_key_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     h = Harness(monkeypatch, {"f": [OK]})
-    endpoint = _endpoint(_target("gone", key_id=None), _target("deleted", key_id="k-deleted"),
-                         _target("f", role="fallback"))
+    endpoint = _endpoint(
+        _target("gone", key_id=None),
+        _target("deleted", key_id="k-deleted"),
+        _target("f", role="fallback"),
+    )
     assert await h.chat(endpoint) == OK
     assert h.models == ["f"]
 
 
 @pytest.mark.anyio
 async def test_an_endpoint_whose_only_key_is_gone_answers_no_key(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     h = Harness(monkeypatch, {})
     with pytest.raises(NoKey) as info:
         await h.chat(_endpoint(_target("gone", key_id=None)))
@@ -246,7 +267,8 @@ async def test_an_endpoint_whose_only_key_is_gone_answers_no_key(
 
 @pytest.mark.anyio
 async def test_a_refused_upstream_address_is_a_502_and_falls_back(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     h = Harness(monkeypatch, {"a": [UpstreamURLRefused("Upstream URL refused: x.")]})
     with pytest.raises(UpstreamError) as info:
         await h.chat(_endpoint(_target("a")))
@@ -257,11 +279,11 @@ async def test_a_refused_upstream_address_is_a_502_and_falls_back(
 
 @pytest.mark.anyio
 async def test_an_adapter_bug_is_logged_scrubbed_and_falls_back(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     # The message of a foreign exception may quote anything (a body, a secret that is
     # not the key's own): only its type and where it was raised are logged.
-    h = Harness(monkeypatch, {"a": [KeyError("sk-one-secret quoting a prompt")],
-                              "f": [OK]})
+    h = Harness(monkeypatch, {"a": [KeyError("sk-one-secret quoting a prompt")], "f": [OK]})
     assert await h.chat(_endpoint(_target("a"), _target("f", role="fallback"))) == OK
     assert "KeyError" in caplog.text
     assert "sk-one-secret" not in caplog.text and "quoting a prompt" not in caplog.text
@@ -269,16 +291,21 @@ async def test_an_adapter_bug_is_logged_scrubbed_and_falls_back(
 
 
 @pytest.mark.anyio
-async def test_a_stream_falls_back_before_its_first_chunk(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_stream_falls_back_before_its_first_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
     chunk = {"choices": [{"delta": {"content": "hi"}}]}
-    h = Harness(monkeypatch, {
-        "a": [{"chunks": [UpstreamUnavailable()]}],
-        "f": [{"chunks": [chunk, {"choices": [{"delta": {"content": "!"}}]}]}],
-    })
+    h = Harness(
+        monkeypatch,
+        {
+            "a": [{"chunks": [UpstreamUnavailable()]}],
+            "f": [{"chunks": [chunk, {"choices": [{"delta": {"content": "!"}}]}]}],
+        },
+    )
     opened = await h.router.chat_stream(
-        REGISTRY, h.client, _endpoint(_target("a"), _target("f", role="fallback"),
-                                      max_retries=0), {"model": "chat", "messages": []})
+        REGISTRY,
+        h.client,
+        _endpoint(_target("a"), _target("f", role="fallback"), max_retries=0),
+        {"model": "chat", "messages": []},
+    )
     assert opened.first == chunk
     rest = [c async for c in opened.rest]
     assert rest == [{"choices": [{"delta": {"content": "!"}}]}]
@@ -287,13 +314,18 @@ async def test_a_stream_falls_back_before_its_first_chunk(
 
 @pytest.mark.anyio
 async def test_a_stream_does_not_fall_back_after_its_first_chunk(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     chunk = {"choices": [{"delta": {"content": "hi"}}]}
-    h = Harness(monkeypatch, {"a": [{"chunks": [chunk, UpstreamUnavailable()]}],
-                              "f": [{"chunks": [chunk]}]})
+    h = Harness(
+        monkeypatch, {"a": [{"chunks": [chunk, UpstreamUnavailable()]}], "f": [{"chunks": [chunk]}]}
+    )
     opened = await h.router.chat_stream(
-        REGISTRY, h.client, _endpoint(_target("a"), _target("f", role="fallback")),
-        {"model": "chat", "messages": []})
+        REGISTRY,
+        h.client,
+        _endpoint(_target("a"), _target("f", role="fallback")),
+        {"model": "chat", "messages": []},
+    )
     with pytest.raises(UpstreamUnavailable):
         async for _ in opened.rest:
             pass

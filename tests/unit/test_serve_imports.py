@@ -19,8 +19,9 @@ print(",".join(sorted(m for m in sys.modules if m.split(".")[0] in {
 
 
 def test_serve_does_not_import_cli_only_or_provider_only_modules() -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
+    )
     # botocore and google-auth load with the first Bedrock or Vertex key, not at start.
     assert out.stdout.strip() == ""
 

@@ -33,24 +33,24 @@ REFUSED = [
     "http://10.255.255.255/",
     "http://172.16.3.4/",
     "http://192.168.1.10/v1",
-    "http://100.64.1.1/",            # CGNAT
+    "http://100.64.1.1/",  # CGNAT
     "http://0.0.0.0/",
-    "http://224.0.0.1/",             # multicast
+    "http://224.0.0.1/",  # multicast
     "http://[::1]/v1",
     "http://[::]/",
     "http://[fe80::1]/",
     "http://[fc00::1]/",
     "http://[::ffff:127.0.0.1]/v1",  # IPv4-mapped IPv6
-    "http://[::ffff:8.8.8.8]/",      # mapped, even when public: there is no reason for it
-    "http://[::ffff:a9fe:a9fe]/",    # mapped metadata, hex form
-    "http://[64:ff9b::a00:1]/",      # NAT64 of 10.0.0.1
-    "http://[2002:7f00:1::]/",       # 6to4 of 127.0.0.1
-    "http://2130706433/",            # decimal 127.0.0.1
-    "http://0177.0.0.1/",            # octal
-    "http://0x7f.0.0.1/",            # hex
+    "http://[::ffff:8.8.8.8]/",  # mapped, even when public: there is no reason for it
+    "http://[::ffff:a9fe:a9fe]/",  # mapped metadata, hex form
+    "http://[64:ff9b::a00:1]/",  # NAT64 of 10.0.0.1
+    "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+    "http://2130706433/",  # decimal 127.0.0.1
+    "http://0177.0.0.1/",  # octal
+    "http://0x7f.0.0.1/",  # hex
     "http://0x7f000001/",
     "http://017700000001/",
-    "http://2852039166/",            # decimal 169.254.169.254
+    "http://2852039166/",  # decimal 169.254.169.254
     "http://user:pass@api.example.com/v1",
     "http://sk-secret@api.example.com/v1",
     "ftp://api.example.com/v1",
@@ -79,13 +79,16 @@ def test_refusal_never_echoes_userinfo() -> None:
     assert "sk-live-very-secret" not in str(info.value)
 
 
-@pytest.mark.parametrize("url", [
-    "https://api.openai.com/v1",
-    "https://8.8.8.8/v1",
-    "https://[2606:4700:4700::1111]/v1",
-    "http://api.example.com:8080/v1?api-version=1",
-    "https://my-resource.openai.azure.com",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.openai.com/v1",
+        "https://8.8.8.8/v1",
+        "https://[2606:4700:4700::1111]/v1",
+        "http://api.example.com:8080/v1?api-version=1",
+        "https://my-resource.openai.azure.com",
+    ],
+)
 def test_public_urls_pass(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", _resolver({"*": ["93.184.216.34"]}))
     check_url(url, allow_private=False)
@@ -98,34 +101,48 @@ def test_a_name_that_resolves_to_loopback_is_refused(monkeypatch: pytest.MonkeyP
 
 
 def test_a_name_is_refused_when_any_address_is_private(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(socket, "getaddrinfo",
-                        _resolver({"mixed.example": ["93.184.216.34", "10.0.0.7"]}))
+    monkeypatch.setattr(
+        socket, "getaddrinfo", _resolver({"mixed.example": ["93.184.216.34", "10.0.0.7"]})
+    )
     with pytest.raises(UpstreamURLRefused, match=re.escape("10.0.0.7")):
         check_url("https://mixed.example/v1", allow_private=False)
 
 
 def test_an_unresolvable_name_is_left_to_the_connect_time_check(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
     monkeypatch.setattr(socket, "getaddrinfo", fail)
     check_url("https://not-yet-in-dns.example/v1", allow_private=False)
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:11434/v1", "http://localhost:8000", "http://10.1.2.3/v1",
-    "http://[::1]:9000/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:11434/v1",
+        "http://localhost:8000",
+        "http://10.1.2.3/v1",
+        "http://[::1]:9000/",
+    ],
+)
 def test_private_upstreams_pass_when_the_setting_allows_them(url: str) -> None:
     check_url(url, allow_private=True)
 
 
-@pytest.mark.parametrize("url", [
-    "http://169.254.169.254/", "http://metadata.google.internal/", "http://2852039166/",
-    "http://[::ffff:169.254.169.254]/", "ftp://127.0.0.1/", "http://u:p@127.0.0.1/",
-])
-def test_metadata_scheme_and_userinfo_are_refused_even_when_private_is_allowed(
-        url: str) -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/",
+        "http://metadata.google.internal/",
+        "http://2852039166/",
+        "http://[::ffff:169.254.169.254]/",
+        "ftp://127.0.0.1/",
+        "http://u:p@127.0.0.1/",
+    ],
+)
+def test_metadata_scheme_and_userinfo_are_refused_even_when_private_is_allowed(url: str) -> None:
     with pytest.raises(UpstreamURLRefused):
         check_url(url, allow_private=True)
 
@@ -145,8 +162,17 @@ def _resolver(table: dict[str, list[str]]) -> Any:
         addresses = table.get(host) or table.get("*")
         if addresses is None:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-                 (a, port or 0)) for a in addresses]
+        return [
+            (
+                socket.AF_INET6 if ":" in a else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (a, port or 0),
+            )
+            for a in addresses
+        ]
+
     return getaddrinfo
 
 
@@ -210,9 +236,11 @@ async def test_dns_rebinding_is_caught_at_connect_time(monkeypatch: pytest.Monke
 
 @pytest.mark.anyio
 async def test_one_bad_address_among_good_ones_refuses_the_name(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(socket, "getaddrinfo",
-                        _resolver({"mixed.example": ["93.184.216.34", "169.254.169.254"]}))
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        socket, "getaddrinfo", _resolver({"mixed.example": ["93.184.216.34", "169.254.169.254"]})
+    )
     async with Upstream(allow_private=True) as upstream:  # metadata: refused even so
         with pytest.raises(UpstreamURLRefused, match="metadata"):
             await _get(upstream, "http://mixed.example/v1")
@@ -220,7 +248,8 @@ async def test_one_bad_address_among_good_ones_refuses_the_name(
 
 @pytest.mark.anyio
 async def test_the_guard_connects_to_the_address_it_checked_and_caches_the_verdict(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     lookups: list[str] = []
     base = _resolver({"model.internal-lab": ["127.0.0.1"]})
 
@@ -253,8 +282,9 @@ async def test_a_redirect_is_not_followed() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "http://user:pw@127.0.0.1/x",
-                                 "http://[::ffff:169.254.169.254]/x"])
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/x", "http://user:pw@127.0.0.1/x", "http://[::ffff:169.254.169.254]/x"]
+)
 async def test_schemes_userinfo_and_literal_addresses_are_judged_per_request(url: str) -> None:
     async with Upstream(allow_private=True) as upstream:
         call = Call(upstream, Credential("k", "openai", "api_key", {}, {}), "m")
@@ -264,7 +294,8 @@ async def test_schemes_userinfo_and_literal_addresses_are_judged_per_request(url
 
 @pytest.mark.anyio
 async def test_a_name_that_does_not_resolve_is_a_connect_error(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", _resolver({}))
     async with Upstream(allow_private=False) as upstream:
         with pytest.raises(aiohttp.ClientConnectorError):

@@ -15,12 +15,23 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.get("/audit", response_model=AuditList, tags=["audit"])
-def list_audit(admin: AdminDep, services: ServicesDep,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditList:
+def list_audit(
+    admin: AdminDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> AuditList:
     with services.store.read() as session:
-        rows = session.scalars(select(AuditEventRow).order_by(AuditEventRow.id.desc())
-                               .limit(limit))
-        return AuditList(events=[AuditEvent(
-            id=r.id, at=r.at, actor=r.actor, action=r.action, target_type=r.target_type,
-            target_id=r.target_id, target_name=r.target_name, details=dict(r.details),
-        ) for r in rows])
+        rows = session.scalars(select(AuditEventRow).order_by(AuditEventRow.id.desc()).limit(limit))
+        return AuditList(
+            events=[
+                AuditEvent(
+                    id=r.id,
+                    at=r.at,
+                    actor=r.actor,
+                    action=r.action,
+                    target_type=r.target_type,
+                    target_id=r.target_id,
+                    target_name=r.target_name,
+                    details=dict(r.details),
+                )
+                for r in rows
+            ]
+        )

@@ -19,12 +19,19 @@ def get_services(request: Request) -> Services:
 IF_MATCH = r'^(W/)?"?[0-9]{1,18}"?$'
 
 
-def if_match(if_match: Annotated[str | None, Header(
-        pattern=IF_MATCH, max_length=24,
-        description="The version the change applies to (the resource's `version`, as "
-                    "read); quotes and a weak marker are tolerated. If the resource has "
-                    "moved on, the answer is 412 and nothing changes.",
-        examples=["3"])] = None) -> int | None:
+def if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            pattern=IF_MATCH,
+            max_length=24,
+            description="The version the change applies to (the resource's `version`, as "
+            "read); quotes and a weak marker are tolerated. If the resource has "
+            "moved on, the answer is 412 and nothing changes.",
+            examples=["3"],
+        ),
+    ] = None,
+) -> int | None:
     """``If-Match: 3`` (quotes and a weak marker tolerated) → 3."""
     if if_match is None:
         return None

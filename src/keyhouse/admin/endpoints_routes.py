@@ -17,8 +17,7 @@ def list_endpoints(admin: AdminDep, services: ServicesDep) -> EndpointList:
 
 
 @router.post("", status_code=201, response_model=EndpointView, responses=errors(409))
-def create_endpoint(body: EndpointCreate, admin: AdminDep,
-                    services: ServicesDep) -> EndpointView:
+def create_endpoint(body: EndpointCreate, admin: AdminDep, services: ServicesDep) -> EndpointView:
     return services.endpoints.create(body, admin.actor)
 
 
@@ -28,8 +27,13 @@ def get_endpoint(endpoint_id: str, admin: AdminDep, services: ServicesDep) -> En
 
 
 @router.patch("/{endpoint_id}", response_model=EndpointView, responses=errors(409))
-def update_endpoint(endpoint_id: str, body: EndpointUpdate, admin: AdminDep,
-                    services: ServicesDep, version: IfMatchDep) -> EndpointView:
+def update_endpoint(
+    endpoint_id: str,
+    body: EndpointUpdate,
+    admin: AdminDep,
+    services: ServicesDep,
+    version: IfMatchDep,
+) -> EndpointView:
     return services.endpoints.update(endpoint_id, body, admin.actor, version)
 
 

@@ -27,27 +27,47 @@ class KeyVersions:
             row = session.get(ApiKeyRow, key_id)
             if row is None:
                 raise NotFound("No API key with that id.")
-            out = [CredentialVersion(version=row.credential_version, masked=dict(row.masked),
-                                     created_at=row.credential_updated_at, replaced_at=None,
-                                     current=True)]
+            out = [
+                CredentialVersion(
+                    version=row.credential_version,
+                    masked=dict(row.masked),
+                    created_at=row.credential_updated_at,
+                    replaced_at=None,
+                    current=True,
+                )
+            ]
             for old in credentials.history(session, key_id):
-                out.append(CredentialVersion(version=old.credential_version,
-                                             masked=dict(old.masked), created_at=old.created_at,
-                                             replaced_at=old.replaced_at, current=False))
+                out.append(
+                    CredentialVersion(
+                        version=old.credential_version,
+                        masked=dict(old.masked),
+                        created_at=old.created_at,
+                        replaced_at=old.replaced_at,
+                        current=False,
+                    )
+                )
             return out
 
-    def rollback(self, key_id: str, version: int, actor: str,
-                 if_match: int | None = None) -> datetime:
+    def rollback(
+        self, key_id: str, version: int, actor: str, if_match: int | None = None
+    ) -> datetime:
         """Make an earlier credential current again (re-sealed under a fresh DEK)."""
         with self.store.write() as session:
-            row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.id == key_id)
-                                 .with_for_update())
+            row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.id == key_id).with_for_update())
             if row is None:
                 raise NotFound("No API key with that id.")
             check_version(row.version, if_match)
             credentials.roll_back(session, self.keyring, row, version)
             row.updated_at = row.credential_updated_at
             row.version += 1
-            audit(session, actor, "key.rollback", "key", row.id, row.name,
-                  restored_version=version, new_version=row.credential_version)
+            audit(
+                session,
+                actor,
+                "key.rollback",
+                "key",
+                row.id,
+                row.name,
+                restored_version=version,
+                new_version=row.credential_version,
+            )
             return row.updated_at

@@ -27,9 +27,12 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 
 @router.get("", response_model=KeyList)
-def list_keys(admin: AdminDep, services: ServicesDep,
-              provider: Annotated[str | None, Query(max_length=64)] = None,
-              search: Annotated[str | None, Query(max_length=200)] = None) -> KeyList:
+def list_keys(
+    admin: AdminDep,
+    services: ServicesDep,
+    provider: Annotated[str | None, Query(max_length=64)] = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+) -> KeyList:
     return KeyList(keys=with_usage(services.store, "key", services.keys.list(provider, search)))
 
 
@@ -44,14 +47,16 @@ def get_key(key_id: str, admin: AdminDep, services: ServicesDep) -> KeyView:
 
 
 @router.patch("/{key_id}", response_model=KeyView, responses=errors(409))
-def update_key(key_id: str, body: KeyUpdate, admin: AdminDep, services: ServicesDep,
-               version: IfMatchDep) -> KeyView:
+def update_key(
+    key_id: str, body: KeyUpdate, admin: AdminDep, services: ServicesDep, version: IfMatchDep
+) -> KeyView:
     return services.keys.update(key_id, body, admin.actor, version)
 
 
 @router.delete("/{key_id}", status_code=204, responses=errors(409))
-def delete_key(key_id: str, admin: AdminDep, services: ServicesDep,
-               force: bool = False) -> Response:
+def delete_key(
+    key_id: str, admin: AdminDep, services: ServicesDep, force: bool = False
+) -> Response:
     try:
         services.keys.delete(key_id, admin.actor, force)
     except KeyInUse as exc:
@@ -63,22 +68,36 @@ def delete_key(key_id: str, admin: AdminDep, services: ServicesDep,
 @router.get("/{key_id}/versions", response_model=CredentialVersionList)
 def list_versions(key_id: str, admin: AdminDep, services: ServicesDep) -> CredentialVersionList:
     return CredentialVersionList(
-        versions=KeyVersions(services.store, services.keyring).list(key_id))
+        versions=KeyVersions(services.store, services.keyring).list(key_id)
+    )
 
 
 @router.post("/{key_id}/rollback", response_model=KeyView)
-def rollback(key_id: str, body: Rollback, admin: AdminDep, services: ServicesDep,
-             version: IfMatchDep) -> KeyView:
-    KeyVersions(services.store, services.keyring).rollback(key_id, body.version, admin.actor,
-                                                           version)
+def rollback(
+    key_id: str, body: Rollback, admin: AdminDep, services: ServicesDep, version: IfMatchDep
+) -> KeyView:
+    KeyVersions(services.store, services.keyring).rollback(
+        key_id, body.version, admin.actor, version
+    )
     return services.keys.get(key_id)
 
 
 @router.post("/{key_id}/verify", response_model=VerifyResult)
-async def verify(key_id: str, request: Request, admin: AdminDep, services: ServicesDep,
-                 body: KeyCheck | None = None) -> VerifyResult:
+async def verify(
+    key_id: str,
+    request: Request,
+    admin: AdminDep,
+    services: ServicesDep,
+    body: KeyCheck | None = None,
+) -> VerifyResult:
     """Try the stored credential with the provider; with a body, try it as it would be
     after those changes, without saving them (the web form's "Save & test")."""
     gateway = request.app.state.gateway
-    return await verify_key(services.registry, request.app.state.http, gateway.router, key_id,
-                            body, allow_private=services.keys.allow_private)
+    return await verify_key(
+        services.registry,
+        request.app.state.http,
+        gateway.router,
+        key_id,
+        body,
+        allow_private=services.keys.allow_private,
+    )

@@ -157,8 +157,9 @@ class KeyUpdate(Strict):
     name: Name | None = None
     description: Description | None = None
     credentials: Secrets | None = None
-    config: Annotated[dict[FieldName, ConfigValue | None],
-                      Field(max_length=MAX_FIELDS)] | None = None
+    config: Annotated[dict[FieldName, ConfigValue | None], Field(max_length=MAX_FIELDS)] | None = (
+        None
+    )
     # 0 turns the rotation reminder off.
     rotate_after_days: Annotated[int, Field(ge=0, le=3650)] | None = None
     # Replaces the key's limits; null or {} removes them.

@@ -27,8 +27,10 @@ def secret_problem(spec: FieldSpec, value: str, allow_private: bool) -> str | No
     if spec.kind == "json":
         return _json_problem(spec.name, value, allow_private)
     if not _HEADER_SAFE.fullmatch(value):
-        return ("must be printable ASCII with no spaces or control characters "
-                "(it is sent in an HTTP header)")
+        return (
+            "must be printable ASCII with no spaces or control characters "
+            "(it is sent in an HTTP header)"
+        )
     return None
 
 

@@ -21,8 +21,13 @@ def sign_in(body: SessionCreate, request: Request, services: ServicesDep) -> Res
     session_id, expires = services.sessions.create()
     response = Response(status_code=204)
     response.set_cookie(
-        SESSION_COOKIE, session_id, max_age=services.settings.session_ttl_seconds,
-        expires=expires, path="/", httponly=True, samesite="strict",
+        SESSION_COOKIE,
+        session_id,
+        max_age=services.settings.session_ttl_seconds,
+        expires=expires,
+        path="/",
+        httponly=True,
+        samesite="strict",
         secure=request.url.scheme == "https",
     )
     return response

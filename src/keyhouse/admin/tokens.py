@@ -73,14 +73,27 @@ class AccessTokenService:
                 _check_endpoints(session, body.endpoints, errors)
             expires_at = _future(body.expires_at, errors)
             errors.raise_if_any()
-            row = AccessTokenRow(id=str(uuid.uuid4()), name=body.name,
-                                 token_hash=token_hash(token), prefix=token[:8],
-                                 endpoints=body.endpoints, expires_at=expires_at,
-                                 limits=limits_json(body.limits))
+            row = AccessTokenRow(
+                id=str(uuid.uuid4()),
+                name=body.name,
+                token_hash=token_hash(token),
+                prefix=token[:8],
+                endpoints=body.endpoints,
+                expires_at=expires_at,
+                limits=limits_json(body.limits),
+            )
             session.add(row)
-            audit(session, actor, "access_token.create", "access_token", row.id, row.name,
-                  endpoints=body.endpoints, expires_at=_iso(expires_at),
-                  limits=row.limits)
+            audit(
+                session,
+                actor,
+                "access_token.create",
+                "access_token",
+                row.id,
+                row.name,
+                endpoints=body.endpoints,
+                expires_at=_iso(expires_at),
+                limits=row.limits,
+            )
             session.flush()
             return AccessTokenCreated(**_view(row).model_dump(), token=token)
 
@@ -118,8 +131,15 @@ class AccessTokenService:
                 row.limits = limits_json(body.limits)
                 changed.append("limits")
             if changed:
-                audit(session, actor, "access_token.update", "access_token", row.id,
-                      row.name, changed=changed)
+                audit(
+                    session,
+                    actor,
+                    "access_token.update",
+                    "access_token",
+                    row.id,
+                    row.name,
+                    changed=changed,
+                )
             session.flush()
             return _view(row)
 
@@ -136,8 +156,15 @@ class AccessTokenService:
             else:
                 row.previous_hash = row.previous_expires_at = None
             row.token_hash, row.prefix, row.rotated_at = token_hash(token), token[:8], now
-            audit(session, actor, "access_token.rotate", "access_token", row.id, row.name,
-                  grace_seconds=body.grace_seconds)
+            audit(
+                session,
+                actor,
+                "access_token.rotate",
+                "access_token",
+                row.id,
+                row.name,
+                grace_seconds=body.grace_seconds,
+            )
             session.flush()
             return AccessTokenCreated(**_view(row).model_dump(), token=token)
 
@@ -184,11 +211,16 @@ def _iso(when: datetime | None) -> str | None:
 def _view(row: AccessTokenRow) -> AccessTokenView:
     grace = row.previous_expires_at
     return AccessTokenView(
-        id=row.id, name=row.name, prefix=row.prefix, endpoints=row.endpoints,
-        created_at=row.created_at, expires_at=row.expires_at,
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        endpoints=row.endpoints,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
         limits=LimitsIn.model_validate(row.limits) if row.limits else None,
         rotated_at=row.rotated_at,
-        previous_valid_until=grace if grace is not None and grace > utcnow() else None)
+        previous_valid_until=grace if grace is not None and grace > utcnow() else None,
+    )
 
 
 @dataclass

@@ -101,11 +101,15 @@ def _utc(value: datetime) -> datetime:
 
 @router.get("", response_model=UsageReport, response_model_by_alias=True)
 def usage_report(
-        admin: AdminDep, services: ServicesDep,
-        start: Annotated[datetime | None, Query(alias="from")] = None,
-        end: Annotated[datetime | None, Query(alias="to")] = None,
-        group_by: GroupBy = "day", endpoint: Filter = None, key: Filter = None,
-        token: Filter = None) -> UsageReport:
+    admin: AdminDep,
+    services: ServicesDep,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    group_by: GroupBy = "day",
+    endpoint: Filter = None,
+    key: Filter = None,
+    token: Filter = None,
+) -> UsageReport:
     """Counters over [from, to) (default: the last 7 days), grouped by one dimension;
     filters take an id or the current name of an endpoint, key or token ('admin' for the
     admin token)."""
@@ -114,31 +118,44 @@ def usage_report(
         filters = queries.Filters(
             endpoint=queries.resolve_filter(session, "endpoint", endpoint),
             key=queries.resolve_filter(session, "key", key),
-            token=queries.resolve_filter(session, "token", token))
+            token=queries.resolve_filter(session, "token", token),
+        )
         report = queries.report(session, start, end, group_by, filters)
     return UsageReport.model_validate(report)
 
 
 @router.get("/requests", response_model=UsageRequests)
 def usage_requests(
-        admin: AdminDep, services: ServicesDep,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        before: Annotated[str | None, Query(max_length=32, pattern=r"^[0-9a-f]+$")] = None,
-        endpoint: Filter = None, key: Filter = None, token: Filter = None,
-        status: Annotated[str | None, Query(pattern=r"^(ok|error|[1-5][0-9][0-9])$")] = None,
-        start: Annotated[datetime | None, Query(alias="from")] = None,
-        end: Annotated[datetime | None, Query(alias="to")] = None) -> UsageRequests:
+    admin: AdminDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[str | None, Query(max_length=32, pattern=r"^[0-9a-f]+$")] = None,
+    endpoint: Filter = None,
+    key: Filter = None,
+    token: Filter = None,
+    status: Annotated[str | None, Query(pattern=r"^(ok|error|[1-5][0-9][0-9])$")] = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> UsageRequests:
     """The records, newest first; ``before`` is the ``next_before`` of the previous page."""
     with services.store.read() as session:
         filters = queries.Filters(
             endpoint=queries.resolve_filter(session, "endpoint", endpoint),
             key=queries.resolve_filter(session, "key", key),
-            token=queries.resolve_filter(session, "token", token))
+            token=queries.resolve_filter(session, "token", token),
+        )
         records, cursor = queries.requests_page(
-            session, limit, before, filters, status,
-            _utc(start) if start else None, _utc(end) if end else None)
-    return UsageRequests(records=[UsageRecordView.model_validate(r) for r in records],
-                         next_before=cursor)
+            session,
+            limit,
+            before,
+            filters,
+            status,
+            _utc(start) if start else None,
+            _utc(end) if end else None,
+        )
+    return UsageRequests(
+        records=[UsageRecordView.model_validate(r) for r in records], next_before=cursor
+    )
 
 
 @metrics_router.get("/metrics", include_in_schema=False)
@@ -150,8 +167,7 @@ def metrics(request: Request) -> Response:
     allowed = request.app.state.services.registry.is_admin_token(token)
     expected = request.app.state.settings.metrics_token
     if expected is not None:
-        allowed |= hmac.compare_digest(token.encode(),
-                                       expected.get_secret_value().encode())
+        allowed |= hmac.compare_digest(token.encode(), expected.get_secret_value().encode())
     if not allowed:
         raise Unauthorized("That token may not read the metrics.")
     usage: UsageService = request.app.state.usage
@@ -171,14 +187,19 @@ def with_usage(store: Store, dimension: Literal["key", "token"], views: list[V])
     with store.read() as session:
         last = queries.last_used(session, dimension, ids)
         week = queries.usage_since(session, dimension, ids, days=7)
-    return [v.model_copy(update={"last_used_at": last.get(i),
-                                 "usage_7d": UsageWindow(**week.get(i, {}))})
-            for v, i in zip(views, ids, strict=True)]
+    return [
+        v.model_copy(
+            update={"last_used_at": last.get(i), "usage_7d": UsageWindow(**week.get(i, {}))}
+        )
+        for v, i in zip(views, ids, strict=True)
+    ]
 
 
 def recent_callers(store: Store, key_id: str) -> list[dict[str, Any]]:
     """For the delete-key 409: the tokens that called through the key in 7 days."""
     with store.read() as session:
         callers = queries.recent_callers(session, key_id, days=7)
-    return [{**c, "last_used_at": c["last_used_at"].isoformat()
-             if c["last_used_at"] else None} for c in callers]
+    return [
+        {**c, "last_used_at": c["last_used_at"].isoformat() if c["last_used_at"] else None}
+        for c in callers
+    ]

@@ -29,13 +29,15 @@ class FieldErrors:
 def resolve_method(provider: str, auth_method: str | None) -> tuple[ProviderSpec, AuthMethod]:
     spec = catalog.get(provider)
     if spec is None:
-        raise ValidationFailed("Unknown provider.",
-                               fields=[{"field": "provider", "message": "unknown provider"}])
+        raise ValidationFailed(
+            "Unknown provider.", fields=[{"field": "provider", "message": "unknown provider"}]
+        )
     method = spec.auth_method(auth_method)
     if method is None:
         raise ValidationFailed(
             f"Provider {provider!r} has no auth method {auth_method!r}.",
-            fields=[{"field": "auth_method", "message": "unknown auth method"}])
+            fields=[{"field": "auth_method", "message": "unknown auth method"}],
+        )
     return spec, method
 
 
@@ -45,13 +47,21 @@ def refuse_ambient(method: AuthMethod, allowed: bool) -> None:
         raise ValidationFailed(
             f"The {method.id} auth method uses this server's own cloud identity; the "
             "operator must set KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true to allow it.",
-            fields=[{"field": "auth_method",
-                     "message": "needs KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true"}])
+            fields=[
+                {"field": "auth_method", "message": "needs KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true"}
+            ],
+        )
 
 
-def clean_secrets(method: AuthMethod, given: dict[str, str], errors: FieldErrors,
-                  *, require_all: bool, allow_private: bool = False,
-                  stored_masks: Mapping[str, str] | None = None) -> dict[str, str]:
+def clean_secrets(
+    method: AuthMethod,
+    given: dict[str, str],
+    errors: FieldErrors,
+    *,
+    require_all: bool,
+    allow_private: bool = False,
+    stored_masks: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Validated secret values; empty ones are dropped (on edit: "keep the current one")."""
     names = {f.name: f for f in method.secret_fields}
     out: dict[str, str] = {}
@@ -64,8 +74,10 @@ def clean_secrets(method: AuthMethod, given: dict[str, str], errors: FieldErrors
         if not value:
             continue
         if looks_like_mask(value, stored_masks or {}, name):
-            errors.add(f"credentials.{name}",
-                       "looks like a masked value; enter the real secret or leave it empty")
+            errors.add(
+                f"credentials.{name}",
+                "looks like a masked value; enter the real secret or leave it empty",
+            )
             continue
         problem = secret_problem(spec, value, allow_private)
         if problem:
@@ -74,14 +86,18 @@ def clean_secrets(method: AuthMethod, given: dict[str, str], errors: FieldErrors
         out[name] = value
     if require_all:
         for spec in method.secret_fields:
-            if spec.required and spec.name not in out and f"credentials.{spec.name}" not in {
-                    e["field"] for e in errors.items}:
+            if (
+                spec.required
+                and spec.name not in out
+                and f"credentials.{spec.name}" not in {e["field"] for e in errors.items}
+            ):
                 errors.add(f"credentials.{spec.name}", "required")
     return out
 
 
-def clean_config(method: AuthMethod, given: dict[str, str | None], errors: FieldErrors,
-                 allow_private: bool) -> dict[str, str | None]:
+def clean_config(
+    method: AuthMethod, given: dict[str, str | None], errors: FieldErrors, allow_private: bool
+) -> dict[str, str | None]:
     """Validated config values; None or "" means "remove this optional value"."""
     from keyhouse.shared.urlpolicy import check_url  # the same policy the gateway enforces
 
@@ -106,8 +122,9 @@ def clean_config(method: AuthMethod, given: dict[str, str | None], errors: Field
             # Taken as given (no guessed scheme), so the CLI, the API and the web form
             # accept and refuse exactly the same text.
             if "://" not in value:
-                errors.add(f"config.{name}", "must be a full URL starting with https:// "
-                           "(or http://)")
+                errors.add(
+                    f"config.{name}", "must be a full URL starting with https:// (or http://)"
+                )
                 continue
             value = value.rstrip("/")
             try:
@@ -121,6 +138,9 @@ def clean_config(method: AuthMethod, given: dict[str, str | None], errors: Field
 
 def require_config(method: AuthMethod, config: dict[str, str], errors: FieldErrors) -> None:
     for spec in method.config_fields:
-        if spec.required and not config.get(spec.name) and f"config.{spec.name}" not in {
-                e["field"] for e in errors.items}:
+        if (
+            spec.required
+            and not config.get(spec.name)
+            and f"config.{spec.name}" not in {e["field"] for e in errors.items}
+        ):
             errors.add(f"config.{spec.name}", "required")

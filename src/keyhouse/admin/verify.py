@@ -38,9 +38,15 @@ TIMEOUT = Timeouts(read=15.0, connect=5.0)
 log = logging.getLogger("keyhouse.verify")
 
 
-async def verify_key(registry: LiveRegistry, client: Upstream, router: Router, key_id: str,
-                     proposed: KeyCheck | None = None, *,
-                     allow_private: bool = False) -> VerifyResult:
+async def verify_key(
+    registry: LiveRegistry,
+    client: Upstream,
+    router: Router,
+    key_id: str,
+    proposed: KeyCheck | None = None,
+    *,
+    allow_private: bool = False,
+) -> VerifyResult:
     # The key may have been written on another replica a moment ago.
     await anyio.to_thread.run_sync(registry.refresh_if_changed)
     try:
@@ -59,8 +65,9 @@ async def verify_key(registry: LiveRegistry, client: Upstream, router: Router, k
         # (the URL policy is the gateway's job at connect time, hence allow_private).
         problem = secret_problem(field, value, allow_private=True) if value else None
         if problem:
-            return VerifyResult(status="error", message=f"credentials.{field.name} {problem}; "
-                                "enter it again.")
+            return VerifyResult(
+                status="error", message=f"credentials.{field.name} {problem}; enter it again."
+            )
     call = Call(client=client, credential=credential, model="", timeout=TIMEOUT)
     try:
         await router.adapters.get(spec, credential.auth_method).verify(call)
@@ -84,11 +91,17 @@ def with_changes(current: Credential, proposed: KeyCheck, allow_private: bool) -
     """The credential as ``proposed`` would make it, checked by the rules a save uses."""
     _, method = resolve_method(current.provider, current.auth_method)
     errors = FieldErrors()
-    secrets = clean_secrets(method, dict(proposed.credentials or {}), errors,
-                            require_all=False, allow_private=allow_private)
+    secrets = clean_secrets(
+        method,
+        dict(proposed.credentials or {}),
+        errors,
+        require_all=False,
+        allow_private=allow_private,
+    )
     config = dict(current.config)
-    for name, value in clean_config(method, dict(proposed.config or {}), errors,
-                                    allow_private).items():
+    for name, value in clean_config(
+        method, dict(proposed.config or {}), errors, allow_private
+    ).items():
         if value is None:
             config.pop(name, None)
         else:
@@ -98,10 +111,17 @@ def with_changes(current: Credential, proposed: KeyCheck, allow_private: bool) -
     if config != dict(current.config) and missing:
         # A stored secret must never be sent somewhere new on the strength of a test:
         # with changed settings, the test carries the whole credential.
-        errors.add("credentials", "testing changed settings requires re-entering every "
-                   f"stored secret ({', '.join(sorted(missing))})")
+        errors.add(
+            "credentials",
+            "testing changed settings requires re-entering every "
+            f"stored secret ({', '.join(sorted(missing))})",
+        )
     errors.raise_if_any()
     # Its own identity: adapters cache tokens per (key_id, version), and a token got with
     # an unsaved credential must never serve the key's live traffic.
-    return dataclasses.replace(current, key_id=f"{current.key_id}#proposed-{uuid.uuid4()}",
-                               secrets={**current.secrets, **secrets}, config=config)
+    return dataclasses.replace(
+        current,
+        key_id=f"{current.key_id}#proposed-{uuid.uuid4()}",
+        secrets={**current.secrets, **secrets},
+        config=config,
+    )

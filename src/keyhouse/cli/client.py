@@ -94,8 +94,10 @@ def read_admin_token(token_file: Path | None) -> str:
         return token
     if interactive():
         return str(click.prompt("Admin token", hide_input=True, err=True)).strip()
-    raise usage("no admin token: set KEYHOUSE_ADMIN_TOKEN, pass --token-file PATH, "
-                "or run in a terminal to be prompted")
+    raise usage(
+        "no admin token: set KEYHOUSE_ADMIN_TOKEN, pass --token-file PATH, "
+        "or run in a terminal to be prompted"
+    )
 
 
 def _is_loopback(host: str) -> bool:
@@ -125,8 +127,10 @@ class Api:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise usage("--url must be an http:// or https:// URL")
         if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            click.echo(f"warning: the admin token goes in clear text to {parts.hostname}; "
-                       "use https", err=True)
+            click.echo(
+                f"warning: the admin token goes in clear text to {parts.hostname}; use https",
+                err=True,
+            )
         self.url = url.rstrip("/")
         self.token_file = token_file
         self._http: httpx.Client | None = None
@@ -136,25 +140,37 @@ class Api:
             token = read_admin_token(self.token_file)
             # No redirects: a redirect could carry the Authorization header elsewhere.
             self._http = httpx.Client(
-                base_url=self.url, timeout=TIMEOUT, follow_redirects=False,
+                base_url=self.url,
+                timeout=TIMEOUT,
+                follow_redirects=False,
                 verify=_tls_context(self.url),
-                headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT,
-                         "Accept": "application/json"})
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "User-Agent": USER_AGENT,
+                    "Accept": "application/json",
+                },
+            )
         return self._http
 
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
 
-    def request(self, method: str, path: str, *, body: Obj | None = None,
-                params: Mapping[str, str] | None = None,
-                headers: Mapping[str, str] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Obj | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         try:
-            response = self._client().request(method, f"/api/v1{path}", json=body,
-                                              params=params, headers=headers)
+            response = self._client().request(
+                method, f"/api/v1{path}", json=body, params=params, headers=headers
+            )
         except httpx.HTTPError as exc:
-            raise CliError(f"cannot reach Keyhouse at {self.url}: "
-                           f"{type(exc).__name__}") from None
+            raise CliError(f"cannot reach Keyhouse at {self.url}: {type(exc).__name__}") from None
         if response.status_code >= 300:
             raise api_error(response)
         if response.status_code == 204 or not response.content:
@@ -186,23 +202,34 @@ def api_error(response: httpx.Response) -> ApiError:
     except (ValueError, AttributeError):
         error = None
     if isinstance(error, dict) and isinstance(error.get("code"), str):
-        return ApiError(response.status_code, error["code"], str(error.get("message", "")),
-                        error)
+        return ApiError(response.status_code, error["code"], str(error.get("message", "")), error)
     if 300 <= response.status_code < 400:
-        return ApiError(response.status_code, f"http_{response.status_code}",
-                        "unexpected redirect (not followed); check --url", {})
-    return ApiError(response.status_code, f"http_{response.status_code}",
-                    response.reason_phrase or "error", {})
+        return ApiError(
+            response.status_code,
+            f"http_{response.status_code}",
+            "unexpected redirect (not followed); check --url",
+            {},
+        )
+    return ApiError(
+        response.status_code, f"http_{response.status_code}", response.reason_phrase or "error", {}
+    )
 
 
 def with_api(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``--url`` and ``--token-file`` to a command and pass it an ``api``."""
 
-    @click.option("--url", envvar="KEYHOUSE_URL", default=DEFAULT_URL, show_default=True,
-                  help="Keyhouse server (env KEYHOUSE_URL).")
-    @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
-                  help="File holding the admin token (default: env KEYHOUSE_ADMIN_TOKEN, "
-                       "else a prompt).")
+    @click.option(
+        "--url",
+        envvar="KEYHOUSE_URL",
+        default=DEFAULT_URL,
+        show_default=True,
+        help="Keyhouse server (env KEYHOUSE_URL).",
+    )
+    @click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="File holding the admin token (default: env KEYHOUSE_ADMIN_TOKEN, else a prompt).",
+    )
     @functools.wraps(command)
     def wrapper(*args: Any, url: str, token_file: Path | None, **kwargs: Any) -> Any:
         api = Api(url, token_file)
@@ -221,8 +248,10 @@ def find(items: Sequence[Obj], name_or_id: str, kind: str) -> Obj:
             return item
     named = [item for item in items if item.get("name") == name_or_id]
     if len(named) > 1:
-        raise CliError(f"not_unique: several {kind}s are named {name_or_id!r}; use the id",
-                       details=[str(item.get("id")) for item in named])
+        raise CliError(
+            f"not_unique: several {kind}s are named {name_or_id!r}; use the id",
+            details=[str(item.get("id")) for item in named],
+        )
     if not named:
         raise CliError(f"not_found: no {kind} named {name_or_id!r}")
     return named[0]

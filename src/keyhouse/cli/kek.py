@@ -48,8 +48,10 @@ def kek_status() -> None:
     click.echo(f"{'version':>7}  {'state':<8} {'source':<10} {'configured':<10} {'rows':>5}")
     for record in store.kek_records():
         configured = "yes" if record.version in keyring.versions else "no"
-        click.echo(f"{record.version:>7}  {record.state:<8} {record.source:<10} "
-                   f"{configured:<10} {in_use.get(record.version, 0):>5}")
+        click.echo(
+            f"{record.version:>7}  {record.state:<8} {record.source:<10} "
+            f"{configured:<10} {in_use.get(record.version, 0):>5}"
+        )
 
 
 @kek.command("add")
@@ -71,20 +73,25 @@ def kek_add() -> None:
             version = add_to_key_file(source, store, keyring)
             click.echo(f"added KEK version {version} to {source.path}")
         else:
-            new = click.prompt("New KEK passphrase", hide_input=True,
-                               confirmation_prompt=True)
+            new = click.prompt("New KEK passphrase", hide_input=True, confirmation_prompt=True)
             version = add_passphrase(PassphraseSource(new), store, keyring)
-            click.echo(f"added KEK version {version}; add the new passphrase as a new line "
-                       "of KEYHOUSE_KEK_PASSPHRASE on every server (rolling restart)")
+            click.echo(
+                f"added KEK version {version}; add the new passphrase as a new line "
+                "of KEYHOUSE_KEK_PASSPHRASE on every server (rolling restart)"
+            )
     except KeyhouseError as exc:
         _fail(exc)
 
 
 @kek.command("rotate")
 @click.option("--batch", type=int, default=100, show_default=True, help="Rows per commit.")
-@click.option("--new", "mint", is_flag=True,
-              help="Start a new rotation: add a KEK version first, in the key file or in "
-                   "KEYHOUSE_KEK_PROVIDER's KMS (with a passphrase, run 'keyhouse kek add').")
+@click.option(
+    "--new",
+    "mint",
+    is_flag=True,
+    help="Start a new rotation: add a KEK version first, in the key file or in "
+    "KEYHOUSE_KEK_PROVIDER's KMS (with a passphrase, run 'keyhouse kek add').",
+)
 def kek_rotate(batch: int, mint: bool) -> None:
     """Promote the KEK version added by 'kek add' and re-wrap every DEK under it, online.
 
@@ -98,8 +105,12 @@ def kek_rotate(batch: int, mint: bool) -> None:
     settings, store, _, keyring = _open()
     kind = target_kind(settings)
     if mint and kind == "passphrase":
-        _fail(KeyhouseError("--new needs a KEK file or a KMS; with a passphrase, run "
-                            "'keyhouse kek add' and then 'keyhouse kek rotate'."))
+        _fail(
+            KeyhouseError(
+                "--new needs a KEK file or a KMS; with a passphrase, run "
+                "'keyhouse kek add' and then 'keyhouse kek rotate'."
+            )
+        )
         return
     providers = kms_providers(settings)
 
@@ -116,28 +127,34 @@ def kek_rotate(batch: int, mint: bool) -> None:
 
     try:
         total = sum(store.kek_versions_in_use().values())
-        with click.progressbar(length=total, label="re-wrapping DEKs",
-                               file=sys.stderr) as bar:
-            done = rotate(store, keyring, mint=add if mint else None, batch=batch,
-                          progress=bar.update)
+        with click.progressbar(length=total, label="re-wrapping DEKs", file=sys.stderr) as bar:
+            done = rotate(
+                store, keyring, mint=add if mint else None, batch=batch, progress=bar.update
+            )
     except KeyhouseError as exc:
         _fail(exc)
         return
     if done.did_nothing:
-        click.echo(f"nothing to do: every row is already on KEK version {done.primary}, "
-                   "the primary. Run 'keyhouse kek add' (or 'kek rotate --new') to start "
-                   "a new rotation.")
+        click.echo(
+            f"nothing to do: every row is already on KEK version {done.primary}, "
+            "the primary. Run 'keyhouse kek add' (or 'kek rotate --new') to start "
+            "a new rotation."
+        )
         return
     if done.resumed and mint:
-        click.echo("an interrupted rotation was under way: finished it instead of adding "
-                   "a version; run 'keyhouse kek rotate --new' again to start a new one")
+        click.echo(
+            "an interrupted rotation was under way: finished it instead of adding "
+            "a version; run 'keyhouse kek rotate --new' again to start a new one"
+        )
     elif done.resumed:
         click.echo("finished an interrupted rotation")
     if done.promoted is not None:
         click.echo(f"KEK version {done.promoted} is now the primary")
     report = done.rewrap
-    click.echo(f"done: {report.rewrapped} re-wrapped, {report.already} already on version "
-               f"{done.primary}, {report.raced} edited meanwhile (already under the primary)")
+    click.echo(
+        f"done: {report.rewrapped} re-wrapped, {report.already} already on version "
+        f"{done.primary}, {report.raced} edited meanwhile (already under the primary)"
+    )
 
 
 @kek.command("retire")

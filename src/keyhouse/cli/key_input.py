@@ -24,13 +24,19 @@ from keyhouse.providers.catalog import AuthMethod, FieldSpec, ProviderSpec
 def resolve_method(provider: str, auth_method: str | None) -> tuple[ProviderSpec, AuthMethod]:
     spec = catalog.get(provider)
     if spec is None:
-        raise usage(f"unknown provider {provider!r}",
-                    [f"providers: {', '.join(p.id for p in catalog.PROVIDERS)}",
-                     "`keyhouse keys providers` lists them with their fields"])
+        raise usage(
+            f"unknown provider {provider!r}",
+            [
+                f"providers: {', '.join(p.id for p in catalog.PROVIDERS)}",
+                "`keyhouse keys providers` lists them with their fields",
+            ],
+        )
     method = spec.auth_method(auth_method)
     if method is None:
-        raise usage(f"{spec.id} has no auth method {auth_method!r}",
-                    [describe_method(m) for m in spec.auth_methods])
+        raise usage(
+            f"{spec.id} has no auth method {auth_method!r}",
+            [describe_method(m) for m in spec.auth_methods],
+        )
     return spec, method
 
 
@@ -39,22 +45,29 @@ def _names(fields: Sequence[FieldSpec]) -> str:
 
 
 def describe_method(method: AuthMethod) -> str:
-    line = (f"{method.id} ({method.label}) — secrets: {_names(method.secret_fields)}; "
-            f"config: {_names(method.config_fields)}  (* required)")
+    line = (
+        f"{method.id} ({method.label}) — secrets: {_names(method.secret_fields)}; "
+        f"config: {_names(method.config_fields)}  (* required)"
+    )
     return f"{line}\n      keyless: {method.notice}" if method.ambient else line
 
 
-def config_values(method: AuthMethod, pairs: Sequence[tuple[str, str]],
-                  option: str = "--config") -> dict[str, str]:
+def config_values(
+    method: AuthMethod, pairs: Sequence[tuple[str, str]], option: str = "--config"
+) -> dict[str, str]:
     config: dict[str, str] = {}
     for name, value in pairs:
         spec = method.field(name)
         if spec is not None and spec.secret:
-            raise usage(f"{name} is a secret field: give it with --secret-file, --stdin or "
-                        "the prompt, never on the command line")
+            raise usage(
+                f"{name} is a secret field: give it with --secret-file, --stdin or "
+                "the prompt, never on the command line"
+            )
         if spec is None:
-            raise usage(f"{option}: not a config field of auth method {method.id}",
-                        [f"config fields: {_names(method.config_fields)}"])
+            raise usage(
+                f"{option}: not a config field of auth method {method.id}",
+                [f"config fields: {_names(method.config_fields)}"],
+            )
         config[name] = value
     return config
 
@@ -65,23 +78,32 @@ def check_config_names(method: AuthMethod, names: Sequence[str], option: str) ->
 
 def with_defaults(method: AuthMethod, config: Mapping[str, str]) -> dict[str, str]:
     """Fill the catalog defaults the web form pre-fills, then insist on required fields."""
-    filled = {f.name: f.default for f in method.config_fields
-              if f.default is not None and f.name not in config}
+    filled = {
+        f.name: f.default
+        for f in method.config_fields
+        if f.default is not None and f.name not in config
+    }
     result = {**filled, **config}
     missing = [f for f in method.config_fields if f.required and not result.get(f.name)]
     if missing:
-        raise usage(f"auth method {method.id} needs config "
-                    f"{', '.join(f.name for f in missing)}",
-                    [f"--config {f.name}=VALUE  ({f.label}"
-                     f"{', e.g. ' + f.placeholder if f.placeholder else ''})" for f in missing])
+        raise usage(
+            f"auth method {method.id} needs config {', '.join(f.name for f in missing)}",
+            [
+                f"--config {f.name}=VALUE  ({f.label}"
+                f"{', e.g. ' + f.placeholder if f.placeholder else ''})"
+                for f in missing
+            ],
+        )
     return result
 
 
 def _secret_field(method: AuthMethod, name: str, option: str) -> FieldSpec:
     spec = method.field(name)
     if spec is None or not spec.secret:
-        raise usage(f"{option}: not a secret field of auth method {method.id}",
-                    [f"secret fields: {_names(method.secret_fields)}"])
+        raise usage(
+            f"{option}: not a secret field of auth method {method.id}",
+            [f"secret fields: {_names(method.secret_fields)}"],
+        )
     return spec
 
 
@@ -128,11 +150,15 @@ def parse_stdin(method: AuthMethod, text: str) -> dict[str, str]:
     single = single_secret_field(method)
     if single is None:
         example = json.dumps({f.name: "..." for f in method.secret_fields if f.required})
-        raise usage(f"--stdin: auth method {method.id} has several secret fields; "
-                    f"pipe a JSON object such as {example}")
+        raise usage(
+            f"--stdin: auth method {method.id} has several secret fields; "
+            f"pipe a JSON object such as {example}"
+        )
     if isinstance(parsed, dict) and single.kind != "json":
-        raise usage("--stdin: the JSON object's keys are not secret fields of auth method "
-                    f"{method.id}", [f"secret fields: {_names(method.secret_fields)}"])
+        raise usage(
+            f"--stdin: the JSON object's keys are not secret fields of auth method {method.id}",
+            [f"secret fields: {_names(method.secret_fields)}"],
+        )
     # A service-account JSON document is itself the value of its one field.
     return {single.name: stripped}
 
@@ -157,12 +183,16 @@ def prompt_secrets(fields: Sequence[FieldSpec], why: str) -> dict[str, str]:
     names = ", ".join(f.name for f in fields)
     documents = [f.name for f in fields if f.kind == "json"]
     if not client.interactive() or documents:
-        hint = (f"{documents[0]} is a JSON document" if documents
-                else "stdin is not a terminal, so there is no prompt")
-        raise usage(f"{why}: {names}",
-                    [f"{hint}; give --secret-file FIELD=PATH or --stdin"])
-    return {f.name: str(click.prompt(f"{f.label} ({f.name})", hide_input=True, err=True))
-            for f in fields}
+        hint = (
+            f"{documents[0]} is a JSON document"
+            if documents
+            else "stdin is not a terminal, so there is no prompt"
+        )
+        raise usage(f"{why}: {names}", [f"{hint}; give --secret-file FIELD=PATH or --stdin"])
+    return {
+        f.name: str(click.prompt(f"{f.label} ({f.name})", hide_input=True, err=True))
+        for f in fields
+    }
 
 
 def merge(*sources: Mapping[str, str]) -> dict[str, str]:
@@ -175,14 +205,17 @@ def merge(*sources: Mapping[str, str]) -> dict[str, str]:
     return merged
 
 
-def gather_secrets(method: AuthMethod, files: Sequence[tuple[str, str]], from_stdin: bool,
-                   ask: Sequence[str] = ()) -> dict[str, str]:
+def gather_secrets(
+    method: AuthMethod, files: Sequence[tuple[str, str]], from_stdin: bool, ask: Sequence[str] = ()
+) -> dict[str, str]:
     """Secrets from ``--secret-file``, ``--stdin`` and prompts for the ``ask`` fields."""
-    given = merge(secret_files(method, files),
-                  parse_stdin(method, read_stdin()) if from_stdin else {})
+    given = merge(
+        secret_files(method, files), parse_stdin(method, read_stdin()) if from_stdin else {}
+    )
     wanted = [_secret_field(method, name, "--secret") for name in dict.fromkeys(ask)]
-    return merge(given, prompt_secrets([f for f in wanted if f.name not in given],
-                                       "a value is needed for"))
+    return merge(
+        given, prompt_secrets([f for f in wanted if f.name not in given], "a value is needed for")
+    )
 
 
 def missing_required(method: AuthMethod, secrets: Mapping[str, str]) -> list[FieldSpec]:

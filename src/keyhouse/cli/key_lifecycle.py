@@ -19,10 +19,20 @@ def versions(api: Api, name_or_id: str, as_json: bool) -> None:
     if as_json:
         print_json(items)
         return
-    click.echo(table(["VERSION", "CREDENTIAL", "SET", "REPLACED"],
-                     [[f"{v['version']}{' (current)' if v['current'] else ''}", masks(v),
-                       when(v.get("created_at")), when(v.get("replaced_at")) or "-"]
-                      for v in items]))
+    click.echo(
+        table(
+            ["VERSION", "CREDENTIAL", "SET", "REPLACED"],
+            [
+                [
+                    f"{v['version']}{' (current)' if v['current'] else ''}",
+                    masks(v),
+                    when(v.get("created_at")),
+                    when(v.get("replaced_at")) or "-",
+                ]
+                for v in items
+            ],
+        )
+    )
 
 
 @keys.command("rollback")
@@ -33,8 +43,10 @@ def rollback(api: Api, name_or_id: str, version: int) -> None:
     """Make an earlier credential version current again."""
     key = resolve_key(api, name_or_id)
     restored = api.post(f"/keys/{key['id']}/rollback", {"version": version})
-    click.echo(f"Key {restored['name']} uses credential version {version} again, as "
-               f"version {restored['credential_version']}: {masks(restored)}")
+    click.echo(
+        f"Key {restored['name']} uses credential version {version} again, as "
+        f"version {restored['credential_version']}: {masks(restored)}"
+    )
 
 
 @keys.command("verify")

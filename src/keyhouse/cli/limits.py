@@ -16,8 +16,11 @@ from keyhouse.cli.client import Obj, usage
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(day|week|month)\s*(?:/\s*(reject|alert))?\s*$")
-_FIELDS = (("rpm", "requests_per_minute"), ("tpm", "tokens_per_minute"),
-           ("max_concurrent", "max_concurrent"))
+_FIELDS = (
+    ("rpm", "requests_per_minute"),
+    ("tpm", "tokens_per_minute"),
+    ("max_concurrent", "max_concurrent"),
+)
 
 
 def duration_seconds(text: str, option: str) -> int:
@@ -36,40 +39,65 @@ def expires_at(text: str) -> str:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise usage(f"--expires: {text!r} is neither a duration (30d) nor an ISO 8601 "
-                    "time") from None
+        raise usage(
+            f"--expires: {text!r} is neither a duration (30d) nor an ISO 8601 time"
+        ) from None
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
 
 
 def parse_budget(text: str) -> Obj:
     match = _BUDGET.match(text)
     if match is None:
-        raise usage(f"--budget: {text!r} is not USD/PERIOD[/ACTION], e.g. 50/month or "
-                    "5/day/alert")
-    return {"usd": float(match.group(1)), "period": match.group(2),
-            "action": match.group(3) or "reject"}
+        raise usage(f"--budget: {text!r} is not USD/PERIOD[/ACTION], e.g. 50/month or 5/day/alert")
+    return {
+        "usd": float(match.group(1)),
+        "period": match.group(2),
+        "action": match.group(3) or "reject",
+    }
 
 
 def limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed([
-        click.option("--rpm", type=click.IntRange(0), metavar="N",
-                     help="Requests per minute (0 removes the limit)."),
-        click.option("--tpm", type=click.IntRange(0), metavar="N",
-                     help="Tokens per minute (0 removes the limit)."),
-        click.option("--max-concurrent", type=click.IntRange(0), metavar="N",
-                     help="Calls at once (0 removes the limit)."),
-        click.option("--budget", metavar="USD/PERIOD[/ACTION]",
-                     help="A USD budget per day, week or month; ACTION reject (default) "
-                          "or alert; 'none' removes it. E.g. 50/month."),
-        click.option("--no-limits", is_flag=True, help="Remove every limit."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--rpm",
+                type=click.IntRange(0),
+                metavar="N",
+                help="Requests per minute (0 removes the limit).",
+            ),
+            click.option(
+                "--tpm",
+                type=click.IntRange(0),
+                metavar="N",
+                help="Tokens per minute (0 removes the limit).",
+            ),
+            click.option(
+                "--max-concurrent",
+                type=click.IntRange(0),
+                metavar="N",
+                help="Calls at once (0 removes the limit).",
+            ),
+            click.option(
+                "--budget",
+                metavar="USD/PERIOD[/ACTION]",
+                help="A USD budget per day, week or month; ACTION reject (default) "
+                "or alert; 'none' removes it. E.g. 50/month.",
+            ),
+            click.option("--no-limits", is_flag=True, help="Remove every limit."),
+        ]
+    ):
         command = option(command)
     return command
 
 
-def limits_change(current: Obj | None, rpm: int | None, tpm: int | None,
-                  max_concurrent: int | None, budget: str | None,
-                  no_limits: bool) -> tuple[bool, Obj | None]:
+def limits_change(
+    current: Obj | None,
+    rpm: int | None,
+    tpm: int | None,
+    max_concurrent: int | None,
+    budget: str | None,
+    no_limits: bool,
+) -> tuple[bool, Obj | None]:
     """(whether the options change anything, the new ``limits`` object or None)."""
     given = {"rpm": rpm, "tpm": tpm, "max_concurrent": max_concurrent}
     if no_limits:

@@ -19,8 +19,9 @@ def _fail(exc: KeyhouseError) -> None:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _require_free_port(host: str, port: int) -> None:
@@ -38,18 +39,28 @@ def _require_free_port(host: str, port: int) -> None:
         try:
             probe.bind(address)
         except OSError:
-            click.secho(f"keyhouse: {host}:{port} is already in use. Is another keyhouse "
-                        "serve (an earlier `make run`) still running? Stop it, or pick "
-                        "another port with --port or KEYHOUSE_PORT.", fg="red", err=True)
+            click.secho(
+                f"keyhouse: {host}:{port} is already in use. Is another keyhouse "
+                "serve (an earlier `make run`) still running? Stop it, or pick "
+                "another port with --port or KEYHOUSE_PORT.",
+                fg="red",
+                err=True,
+            )
             sys.exit(2)
 
 
 @click.command()
-@click.option("--host", default=None,
-              help="Address to bind (default 127.0.0.1; env KEYHOUSE_HOST).")
+@click.option(
+    "--host", default=None, help="Address to bind (default 127.0.0.1; env KEYHOUSE_HOST)."
+)
 @click.option("--port", type=int, default=None, help="Port (default 5000; env KEYHOUSE_PORT).")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Worker processes; each keeps its own cache and follows edits by poll.")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Worker processes; each keeps its own cache and follows edits by poll.",
+)
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the admin API, the gateway API and the web UI."""
     import uvicorn
@@ -73,23 +84,43 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         click.secho(
             "\n  A new key-encryption key (KEK) was created at "
             f"{services.generated_kek_file}.\n  BACK IT UP NOW: without it the stored "
-            "credentials cannot be decrypted.\n", fg="yellow", bold=True, err=True)
+            "credentials cannot be decrypted.\n",
+            fg="yellow",
+            bold=True,
+            err=True,
+        )
     if services.generated_admin_token:
         click.secho(
             f"\n  Admin token (shown only this once; only its hash is stored):\n\n"
             f"    {services.generated_admin_token}\n\n"
-            f"  Sign in at {url}\n", fg="green", bold=True, err=True)
+            f"  Sign in at {url}\n",
+            fg="green",
+            bold=True,
+            err=True,
+        )
     else:
         click.echo(f"Keyhouse on {url}", err=True)
     if workers > 1:
         services.store.dispose()
-        uvicorn.run("keyhouse.app:serving_app", factory=True, host=host, port=port,
-                    workers=workers, log_level=settings.log_level,
-                    access_log=settings.access_log, timeout_graceful_shutdown=30)
+        uvicorn.run(
+            "keyhouse.app:serving_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            access_log=settings.access_log,
+            timeout_graceful_shutdown=30,
+        )
     else:
-        uvicorn.run(create_app(settings, services, tune_gc=True), host=host, port=port,
-                    log_level=settings.log_level, access_log=settings.access_log,
-                    timeout_graceful_shutdown=30)
+        uvicorn.run(
+            create_app(settings, services, tune_gc=True),
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            access_log=settings.access_log,
+            timeout_graceful_shutdown=30,
+        )
 
 
 @click.group()
@@ -128,7 +159,8 @@ def db_backup(file: Path, force: bool) -> None:
     if source is None:
         raise preflight.StoreProblem(
             "`keyhouse db backup` copies the embedded SQLite store; this server uses "
-            "KEYHOUSE_DATABASE_URL. Back PostgreSQL up with pg_dump (docs/backup.md).")
+            "KEYHOUSE_DATABASE_URL. Back PostgreSQL up with pg_dump (docs/backup.md)."
+        )
     preflight.check_store(settings)
     if file.exists() and not force:
         raise preflight.StoreProblem(f"{file} exists; pass --force to overwrite it.")
@@ -136,8 +168,12 @@ def db_backup(file: Path, force: bool) -> None:
         summary = backup.sqlite_backup(source, file)
     except (sqlite3.Error, OSError, RuntimeError) as exc:
         raise preflight.StoreProblem(f"the backup failed, {file} is unchanged: {exc}") from None
-    kek = ("the KEK passphrase" if settings.kek_passphrase is not None
-           else f"the KEK file {settings.resolved_kek_file}")
+    kek = (
+        "the KEK passphrase"
+        if settings.kek_passphrase is not None
+        else f"the KEK file {settings.resolved_kek_file}"
+    )
     click.echo(f"backed up {source} to {file}: {summary}.")
-    click.echo(f"Keep {kek} too, stored apart from this copy: the copy cannot be "
-               "decrypted without it.")
+    click.echo(
+        f"Keep {kek} too, stored apart from this copy: the copy cannot be decrypted without it."
+    )

@@ -44,24 +44,45 @@ def _endpoint_names(api: Api, refs: tuple[str, ...]) -> list[str]:
 
 def _print_secret(token: Obj, quiet: bool, what: str) -> None:
     if not quiet:
-        click.echo(f"{what} {token['name']} for {_scope(token)} "
-                   "(shown only now; store it safely):", err=True)
+        click.echo(
+            f"{what} {token['name']} for {_scope(token)} (shown only now; store it safely):",
+            err=True,
+        )
     click.echo(token["token"])
 
 
 @tokens.command("create")
 @click.argument("name")
-@click.option("--endpoint", "-e", "endpoint_refs", multiple=True, metavar="NAME_OR_ID",
-              help="Limit the token to this endpoint (repeatable; default: all endpoints).")
-@click.option("--expires", metavar="DURATION|TIME",
-              help="Expire after this long (30d, 12h) or at this ISO 8601 time.")
+@click.option(
+    "--endpoint",
+    "-e",
+    "endpoint_refs",
+    multiple=True,
+    metavar="NAME_OR_ID",
+    help="Limit the token to this endpoint (repeatable; default: all endpoints).",
+)
+@click.option(
+    "--expires",
+    metavar="DURATION|TIME",
+    help="Expire after this long (30d, 12h) or at this ISO 8601 time.",
+)
 @limit_options
 @click.option("--quiet", "-q", is_flag=True, help="Print only the token, e.g. for $(...).")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON (with the token).")
 @with_api
-def create_token(api: Api, name: str, endpoint_refs: tuple[str, ...], expires: str | None,
-                 rpm: int | None, tpm: int | None, max_concurrent: int | None,
-                 budget: str | None, no_limits: bool, quiet: bool, as_json: bool) -> None:
+def create_token(
+    api: Api,
+    name: str,
+    endpoint_refs: tuple[str, ...],
+    expires: str | None,
+    rpm: int | None,
+    tpm: int | None,
+    max_concurrent: int | None,
+    budget: str | None,
+    no_limits: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
     """Create an access token. It is printed once, on a line of its own, and never again."""
     body: Obj = {"name": name}
     if expires is not None:
@@ -91,12 +112,24 @@ def list_tokens(api: Api, as_json: bool) -> None:
         click.echo("No access tokens.", err=True)
         return
     use = _use(api)
-    click.echo(table(["NAME", "PREFIX", "ENDPOINTS", "LIMITS", "USE", "EXPIRES", "CREATED",
-                      "ID"],
-                     [[t["name"], f"{t['prefix']}…", _scope(t), describe(t.get("limits")),
-                       describe_use(use.get(t["id"])),
-                       when(t.get("expires_at")) if t.get("expires_at") else "never",
-                       when(t.get("created_at")), t["id"]] for t in items]))
+    click.echo(
+        table(
+            ["NAME", "PREFIX", "ENDPOINTS", "LIMITS", "USE", "EXPIRES", "CREATED", "ID"],
+            [
+                [
+                    t["name"],
+                    f"{t['prefix']}…",
+                    _scope(t),
+                    describe(t.get("limits")),
+                    describe_use(use.get(t["id"])),
+                    when(t.get("expires_at")) if t.get("expires_at") else "never",
+                    when(t.get("created_at")),
+                    t["id"],
+                ]
+                for t in items
+            ],
+        )
+    )
 
 
 def _use(api: Api) -> dict[str, Obj]:
@@ -117,33 +150,63 @@ def get_token(api: Api, name_or_id: str, as_json: bool) -> None:
     if as_json:
         print_json(token)
         return
-    click.echo(fields_block([
-        ("name", token["name"]), ("id", token["id"]), ("prefix", f"{token['prefix']}…"),
-        ("endpoints", _scope(token)), ("limits", describe(token.get("limits"))),
-        ("use", describe_use(_use(api).get(token["id"]))),
-        ("expires", when(token.get("expires_at")) if token.get("expires_at") else "never"),
-        ("rotated", when(token.get("rotated_at")) if token.get("rotated_at") else "-"),
-        ("old secret until", when(token.get("previous_valid_until"))
-         if token.get("previous_valid_until") else "-"),
-        ("created", when(token.get("created_at"))),
-    ]))
+    click.echo(
+        fields_block(
+            [
+                ("name", token["name"]),
+                ("id", token["id"]),
+                ("prefix", f"{token['prefix']}…"),
+                ("endpoints", _scope(token)),
+                ("limits", describe(token.get("limits"))),
+                ("use", describe_use(_use(api).get(token["id"]))),
+                ("expires", when(token.get("expires_at")) if token.get("expires_at") else "never"),
+                ("rotated", when(token.get("rotated_at")) if token.get("rotated_at") else "-"),
+                (
+                    "old secret until",
+                    when(token.get("previous_valid_until"))
+                    if token.get("previous_valid_until")
+                    else "-",
+                ),
+                ("created", when(token.get("created_at"))),
+            ]
+        )
+    )
 
 
 @tokens.command("update")
 @click.argument("name_or_id")
 @click.option("--name", "new_name", help="Rename the token.")
-@click.option("--endpoint", "-e", "endpoint_refs", multiple=True, metavar="NAME_OR_ID",
-              help="Scope the token to these endpoints (replaces the list).")
+@click.option(
+    "--endpoint",
+    "-e",
+    "endpoint_refs",
+    multiple=True,
+    metavar="NAME_OR_ID",
+    help="Scope the token to these endpoints (replaces the list).",
+)
 @click.option("--all-endpoints", is_flag=True, help="Let the token call every endpoint.")
-@click.option("--expires", metavar="DURATION|TIME|never",
-              help="A new expiry (30d from now, an ISO 8601 time) or 'never'.")
+@click.option(
+    "--expires",
+    metavar="DURATION|TIME|never",
+    help="A new expiry (30d from now, an ISO 8601 time) or 'never'.",
+)
 @limit_options
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @with_api
-def update_token(api: Api, name_or_id: str, new_name: str | None,
-                 endpoint_refs: tuple[str, ...], all_endpoints: bool, expires: str | None,
-                 rpm: int | None, tpm: int | None, max_concurrent: int | None,
-                 budget: str | None, no_limits: bool, as_json: bool) -> None:
+def update_token(
+    api: Api,
+    name_or_id: str,
+    new_name: str | None,
+    endpoint_refs: tuple[str, ...],
+    all_endpoints: bool,
+    expires: str | None,
+    rpm: int | None,
+    tpm: int | None,
+    max_concurrent: int | None,
+    budget: str | None,
+    no_limits: bool,
+    as_json: bool,
+) -> None:
     """Change a token's name, scope, expiry or limits (the limits given are merged)."""
     if endpoint_refs and all_endpoints:
         raise usage("--endpoint and --all-endpoints cannot be combined")
@@ -157,25 +220,35 @@ def update_token(api: Api, name_or_id: str, new_name: str | None,
         body["endpoints"] = None
     if expires is not None:
         body["expires_at"] = None if expires.strip().lower() == "never" else expires_at(expires)
-    changed, limits = limits_change(token.get("limits"), rpm, tpm, max_concurrent, budget,
-                                    no_limits)
+    changed, limits = limits_change(
+        token.get("limits"), rpm, tpm, max_concurrent, budget, no_limits
+    )
     if changed:
         body["limits"] = limits
     if not body:
-        raise usage("nothing to change: give --name, --endpoint, --all-endpoints, --expires "
-                    "or a limit option")
+        raise usage(
+            "nothing to change: give --name, --endpoint, --all-endpoints, --expires "
+            "or a limit option"
+        )
     updated = api.patch(f"/access-tokens/{token['id']}", body)
     if as_json:
         print_json(updated)
         return
-    click.echo(f"Updated access token {updated['name']}: {_scope(updated)}; limits "
-               f"{describe(updated.get('limits'))}")
+    click.echo(
+        f"Updated access token {updated['name']}: {_scope(updated)}; limits "
+        f"{describe(updated.get('limits'))}"
+    )
 
 
 @tokens.command("rotate")
 @click.argument("name_or_id")
-@click.option("--grace", metavar="DURATION", default="0s", show_default=True,
-              help="How long the old secret keeps working (e.g. 1h, 15m).")
+@click.option(
+    "--grace",
+    metavar="DURATION",
+    default="0s",
+    show_default=True,
+    help="How long the old secret keeps working (e.g. 1h, 15m).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the new token.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON (with the token).")
 @with_api
@@ -189,8 +262,12 @@ def rotate_token(api: Api, name_or_id: str, grace: str, quiet: bool, as_json: bo
         return
     if not quiet:
         until = rotated.get("previous_valid_until")
-        click.echo(f"The old secret works until {when(until)}." if until
-                   else "The old secret no longer works.", err=True)
+        click.echo(
+            f"The old secret works until {when(until)}."
+            if until
+            else "The old secret no longer works.",
+            err=True,
+        )
     _print_secret(rotated, quiet, "New secret of access token")
 
 
@@ -202,7 +279,8 @@ def delete_token(api: Api, name_or_id: str, yes: bool) -> None:
     """Revoke an access token."""
     token = find(api.get("/access-tokens")["access_tokens"], name_or_id, "access token")
     if not yes:
-        click.confirm(f"Delete access token {token['name']} ({token['prefix']}…)?",
-                      abort=True, err=True)
+        click.confirm(
+            f"Delete access token {token['name']} ({token['prefix']}…)?", abort=True, err=True
+        )
     api.delete(f"/access-tokens/{token['id']}")
     click.echo(f"Deleted access token {token['name']}")

@@ -22,8 +22,7 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise usage(f"--since {value!r}: use a duration like 24h, 7d, 2w or an ISO date.") \
-            from None
+        raise usage(f"--since {value!r}: use a duration like 24h, 7d, 2w or an ISO date.") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -44,18 +43,34 @@ def _label(row: Obj, by: str) -> str:
 
 
 @click.command("usage")
-@click.option("--by", "by", type=click.Choice(["endpoint", "key", "token", "model",
-                                               "provider", "day", "hour"]),
-              default="endpoint", show_default=True, help="Group the calls by this.")
-@click.option("--since", default="7d", show_default=True,
-              help="How far back: 30m, 24h, 7d, 2w, or an ISO date.")
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["endpoint", "key", "token", "model", "provider", "day", "hour"]),
+    default="endpoint",
+    show_default=True,
+    help="Group the calls by this.",
+)
+@click.option(
+    "--since",
+    default="7d",
+    show_default=True,
+    help="How far back: 30m, 24h, 7d, 2w, or an ISO date.",
+)
 @click.option("--endpoint", help="Only this endpoint (name or id).")
 @click.option("--key", help="Only this API key (name or id).")
 @click.option("--token", help="Only this access token (name or id; 'admin').")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @with_api
-def usage_command(api: Api, by: str, since: str, endpoint: str | None, key: str | None,
-                  token: str | None, as_json: bool) -> None:
+def usage_command(
+    api: Api,
+    by: str,
+    since: str,
+    endpoint: str | None,
+    key: str | None,
+    token: str | None,
+    as_json: bool,
+) -> None:
     """Gateway calls grouped by endpoint, key, token, model, provider, day or hour."""
     start = parse_since(since)
     params = {"group_by": by, "from": start.isoformat()}
@@ -66,15 +81,35 @@ def usage_command(api: Api, by: str, since: str, endpoint: str | None, key: str 
     if as_json:
         print_json(report)
         return
-    rows = [r for r in report["rows"] if r["requests"]] if by in ("day", "hour") \
-        else report["rows"]
+    rows = [r for r in report["rows"] if r["requests"]] if by in ("day", "hour") else report["rows"]
     totals = report["totals"]
-    body = [[_label(r, by), str(r["requests"]), str(r["errors"]), str(r["input_tokens"]),
-             str(r["output_tokens"]), _cost(r["cost_usd"]), _ms(r["latency_ms_p50"]),
-             _ms(r["latency_ms_p95"])] for r in rows]
-    body.append(["TOTAL", str(totals["requests"]), str(totals["errors"]),
-                 str(totals["input_tokens"]), str(totals["output_tokens"]),
-                 _cost(totals["cost_usd"]), _ms(totals["latency_ms_p50"]),
-                 _ms(totals["latency_ms_p95"])])
-    click.echo(table([by.upper(), "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "COST", "P50 MS",
-                      "P95 MS"], body))
+    body = [
+        [
+            _label(r, by),
+            str(r["requests"]),
+            str(r["errors"]),
+            str(r["input_tokens"]),
+            str(r["output_tokens"]),
+            _cost(r["cost_usd"]),
+            _ms(r["latency_ms_p50"]),
+            _ms(r["latency_ms_p95"]),
+        ]
+        for r in rows
+    ]
+    body.append(
+        [
+            "TOTAL",
+            str(totals["requests"]),
+            str(totals["errors"]),
+            str(totals["input_tokens"]),
+            str(totals["output_tokens"]),
+            _cost(totals["cost_usd"]),
+            _ms(totals["latency_ms_p50"]),
+            _ms(totals["latency_ms_p95"]),
+        ]
+    )
+    click.echo(
+        table(
+            [by.upper(), "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "COST", "P50 MS", "P95 MS"], body
+        )
+    )

@@ -24,8 +24,11 @@ class ManagedIdentityTokens:
             if self._credential is None:
                 from azure.identity import ManagedIdentityCredential
 
-                kwargs: dict[str, Any] = {"connection_timeout": self._timeout,
-                                          "read_timeout": self._timeout, "retry_total": 1}
+                kwargs: dict[str, Any] = {
+                    "connection_timeout": self._timeout,
+                    "read_timeout": self._timeout,
+                    "retry_total": 1,
+                }
                 if self._client_id:
                     kwargs["client_id"] = self._client_id
                 self._credential = ManagedIdentityCredential(**kwargs)

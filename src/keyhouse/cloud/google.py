@@ -45,16 +45,27 @@ class HttpxRequest(transport.Request):  # type: ignore[misc]
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
         self._timeout = timeout
 
-    def __call__(self, url: str, method: str = "GET", body: bytes | None = None,
-                 headers: Mapping[str, str] | None = None, timeout: float | None = None,
-                 **kwargs: Any) -> _Response:
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> _Response:
         try:
-            response = self._client.request(method, url, content=body, headers=headers,
-                                            timeout=min(timeout or self._timeout,
-                                                        self._timeout))
+            response = self._client.request(
+                method,
+                url,
+                content=body,
+                headers=headers,
+                timeout=min(timeout or self._timeout, self._timeout),
+            )
         except httpx.HTTPError as exc:
             raise google_exceptions.TransportError(  # type: ignore[no-untyped-call]
-                type(exc).__name__) from None
+                type(exc).__name__
+            ) from None
         return _Response(response)
 
 
@@ -76,7 +87,8 @@ class GoogleTokens:
                 import google.auth
 
                 self._credentials, _ = google.auth.default(  # type: ignore[no-untyped-call]
-                    scopes=[SCOPE], request=self._request)
+                    scopes=[SCOPE], request=self._request
+                )
             creds = self._credentials
             left = _seconds_left(creds)
             if not creds.token or left < self._margin:

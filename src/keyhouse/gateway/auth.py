@@ -48,8 +48,10 @@ async def authenticate(request: GatewayRequest) -> Principal:
         return principal
     principal = await _session_principal(request)
     if principal is None:
-        raise Unauthorized("An access token is required: send it as "
-                           "'Authorization: Bearer <token>' or 'x-api-key: <token>'.")
+        raise Unauthorized(
+            "An access token is required: send it as "
+            "'Authorization: Bearer <token>' or 'x-api-key: <token>'."
+        )
     return principal
 
 

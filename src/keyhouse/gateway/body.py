@@ -17,8 +17,7 @@ JSON = dict[str, Any]
 def model_name(body: JSON) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise BadRequest("'model' is required: the name of a Keyhouse endpoint.",
-                         param="model")
+        raise BadRequest("'model' is required: the name of a Keyhouse endpoint.", param="model")
     return model
 
 

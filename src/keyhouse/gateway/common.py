@@ -14,16 +14,16 @@ from keyhouse.gateway.upstream import Upstream
 JSON = dict[str, Any]
 
 
-def resolve_endpoint(registry: Registry, principal: Principal, name: str,
-                     task: Task) -> Endpoint:
+def resolve_endpoint(registry: Registry, principal: Principal, name: str, task: Task) -> Endpoint:
     endpoint = registry.endpoint(name)
     if endpoint is None:
         raise ModelNotFound(f"No endpoint is named {name!r}.", param="model")
     authorize(principal, endpoint)
     if endpoint.task != task:
         route = "/v1/chat/completions" if endpoint.task == "chat" else "/v1/embeddings"
-        raise BadRequest(f"The endpoint {name!r} serves {endpoint.task}; call {route}.",
-                         param="model")
+        raise BadRequest(
+            f"The endpoint {name!r} serves {endpoint.task}; call {route}.", param="model"
+        )
     return endpoint
 
 
@@ -34,8 +34,9 @@ def upstream_of(request: GatewayRequest) -> Upstream:
     return upstream
 
 
-async def begin(request: GatewayRequest, ctx: CallContext, name: str,
-                task: Task, stream: bool, body: JSON) -> Endpoint:
+async def begin(
+    request: GatewayRequest, ctx: CallContext, name: str, task: Task, stream: bool, body: JSON
+) -> Endpoint:
     """Resolve and admit one call: the endpoint it names, checked against the caller
     (``ctx.principal``), then every admission hook (limits: keyhouse.limits.hooks)."""
     assert ctx.principal is not None

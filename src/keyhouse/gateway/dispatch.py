@@ -59,15 +59,18 @@ class Answer:
 class JSONAnswer(Answer):
     __slots__ = ("body", "headers", "status")
 
-    def __init__(self, data: Any, status: int = 200,
-                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    def __init__(
+        self, data: Any, status: int = 200, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         self.body = data if isinstance(data, bytes) else orjson.dumps(data)
         self.status = status
         self.headers = headers
 
     async def write(self, send: Send, receive: Receive, ctx: CallContext) -> None:
-        headers = [(b"content-type", b"application/json"),
-                   (b"content-length", str(len(self.body)).encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.body)).encode()),
+        ]
         if self.headers:
             headers.extend(self.headers)
         if ctx.headers:
@@ -77,8 +80,11 @@ class JSONAnswer(Answer):
         await send({"type": "http.response.body", "body": self.body})
 
 
-_SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"),
-                (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 
 
 class EventStreamAnswer(Answer):
@@ -95,9 +101,13 @@ class EventStreamAnswer(Answer):
         # is not read to its end for nobody.
         gone = asyncio.ensure_future(_disconnected(receive))
         try:
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [*_SSE_HEADERS, *ctx.headers] if ctx.headers
-                        else _SSE_HEADERS})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [*_SSE_HEADERS, *ctx.headers] if ctx.headers else _SSE_HEADERS,
+                }
+            )
             async for event in self.events:
                 ctx.first_byte()
                 await send({"type": "http.response.body", "body": event, "more_body": True})
@@ -122,8 +132,9 @@ class GatewayRequest:
 
     __slots__ = ("_headers", "gateway", "path_param", "receive", "scope")
 
-    def __init__(self, gateway: Gateway, scope: Scope, receive: Receive,
-                 path_param: str = "") -> None:
+    def __init__(
+        self, gateway: Gateway, scope: Scope, receive: Receive, path_param: str = ""
+    ) -> None:
         self.gateway = gateway
         self.scope = scope
         self.receive = receive
@@ -133,8 +144,9 @@ class GatewayRequest:
     @property
     def headers(self) -> dict[str, str]:
         if self._headers is None:
-            self._headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                             for k, v in self.scope["headers"]}
+            self._headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope["headers"]
+            }
         return self._headers
 
     def starlette(self) -> Request:
@@ -190,8 +202,14 @@ class _Route:
 class Gateway:
     """Answers ``/v1/*``. Built by the app factory; ``upstream`` is set by the lifespan."""
 
-    def __init__(self, *, registry: Registry, router: Router, max_body_bytes: int,
-                 session_check: SessionCheck | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        router: Router,
+        max_body_bytes: int,
+        session_check: SessionCheck | None = None,
+    ) -> None:
         self.registry = registry
         self.router = router
         self.max_body_bytes = max_body_bytes
@@ -224,7 +242,7 @@ class Gateway:
             return route, ""
         for prefix, candidate in self._prefixed:
             if path.startswith(prefix) and len(path) > len(prefix):
-                return candidate, path[len(prefix):]
+                return candidate, path[len(prefix) :]
         return None, ""
 
     async def admit(self, ctx: CallContext, endpoint: Endpoint, body: JSON) -> None:
@@ -243,8 +261,10 @@ class Gateway:
                     raise NotFound(f"No route {path!r}.")
                 handler = route.methods.get(scope["method"])
                 if handler is None:
-                    raise MethodNotAllowed(f"{scope['method']} is not allowed on {path}.",
-                                           allow=", ".join(sorted(route.methods)))
+                    raise MethodNotAllowed(
+                        f"{scope['method']} is not allowed on {path}.",
+                        allow=", ".join(sorted(route.methods)),
+                    )
                 answer = await handler(GatewayRequest(self, scope, receive, rest), ctx)
             except KeyhouseError as exc:
                 answer = self.error_answer(path, exc, ctx)
@@ -266,8 +286,9 @@ class Gateway:
                     log.error("on_complete hook failed: %s", type(exc).__name__)
 
     def error_answer(self, path: str, exc: KeyhouseError, ctx: CallContext) -> JSONAnswer:
-        status, body = (anthropic_error(exc) if path.startswith("/v1/messages")
-                        else openai_error(exc))
+        status, body = (
+            anthropic_error(exc) if path.startswith("/v1/messages") else openai_error(exc)
+        )
         ctx.failed(status, exc.code)
         headers: list[tuple[bytes, bytes]] = []
         if status == 401:
@@ -275,9 +296,11 @@ class Gateway:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             headers.append((b"retry-after", str(int(retry_after)).encode()))
-        headers.extend((k.encode("latin-1"), v.encode("latin-1"))
-                       for k, v in exc.headers.items() if k != "retry-after"
-                       or retry_after is None)
+        headers.extend(
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in exc.headers.items()
+            if k != "retry-after" or retry_after is None
+        )
         allow = exc.details.get("allow") if status == 405 else None
         if isinstance(allow, str):
             headers.append((b"allow", allow.encode()))
@@ -289,9 +312,15 @@ class Gateway:
         # A foreign exception's text may carry a value (a secret, a body): log its type
         # and an id the caller can quote, never its message.
         request_id = "req_" + secrets.token_hex(8)
-        log.error("unexpected %s on %s %s (request %s)", type(exc).__name__,
-                  scope.get("method"), scope["path"], request_id)
+        log.error(
+            "unexpected %s on %s %s (request %s)",
+            type(exc).__name__,
+            scope.get("method"),
+            scope["path"],
+            request_id,
+        )
         answer = self.error_answer(
-            scope["path"], KeyhouseError(f"Internal error (request {request_id})."), ctx)
+            scope["path"], KeyhouseError(f"Internal error (request {request_id})."), ctx
+        )
         answer.headers = [*(answer.headers or []), (b"x-request-id", request_id.encode())]
         return answer

@@ -67,9 +67,14 @@ class Snapshot:
 
 
 class LiveRegistry:
-    def __init__(self, store: Store, keyring: Keyring, admin_hashes: list[str],
-                 max_stale_seconds: float = 300.0,
-                 reopen_keyring: Callable[[], Keyring] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        admin_hashes: list[str],
+        max_stale_seconds: float = 300.0,
+        reopen_keyring: Callable[[], Keyring] | None = None,
+    ) -> None:
         self.store = store
         self.keyring = keyring
         self._reopen_keyring = reopen_keyring
@@ -102,12 +107,18 @@ class LiveRegistry:
         hit = self._credentials.get(key_id)
         if hit and hit[0] == record.version and hit[1] == record.sealed:
             return hit[2]
-        secrets = open_credential(self.keyring, record.id, record.provider, record.sealed,
-                                  record.fields)
+        secrets = open_credential(
+            self.keyring, record.id, record.provider, record.sealed, record.fields
+        )
         self.secrets.add(*secrets.values())
-        credential = Credential(key_id=record.id, provider=record.provider,
-                                auth_method=record.auth_method, secrets=secrets,
-                                config=record.config, version=record.version)
+        credential = Credential(
+            key_id=record.id,
+            provider=record.provider,
+            auth_method=record.auth_method,
+            secrets=secrets,
+            config=record.config,
+            version=record.version,
+        )
         self._credentials[key_id] = (record.version, record.sealed, credential)
         return credential
 
@@ -120,8 +131,11 @@ class LiveRegistry:
         principal = self._snapshot.tokens.get(digest)
         # Checked per request, not per load: expiry and a rotation's grace end on time on
         # every replica, with no write to wake the poll.
-        if principal is not None and principal.expires_at is not None and (
-                principal.expires_at <= time.time()):
+        if (
+            principal is not None
+            and principal.expires_at is not None
+            and (principal.expires_at <= time.time())
+        ):
             raise Unauthorized("The access token has expired.")
         return principal
 
@@ -157,15 +171,22 @@ class LiveRegistry:
 
     def load(self) -> None:
         with self.store.read() as session:
-            version = int(session.scalar(
-                select(ConfigStateRow.version).where(ConfigStateRow.id == 1)) or 0)
+            version = int(
+                session.scalar(select(ConfigStateRow.version).where(ConfigStateRow.id == 1)) or 0
+            )
             key_rows = list(session.scalars(select(ApiKeyRow)))
             keys = {
                 r.id: KeyRecord(
-                    id=r.id, name=r.name, provider=r.provider, auth_method=r.auth_method,
+                    id=r.id,
+                    name=r.name,
+                    provider=r.provider,
+                    auth_method=r.auth_method,
                     config={k: str(v) for k, v in r.config.items()},
-                    fields=r.fields, sealed=r.sealed(),
-                    version=r.version, credential_version=r.credential_version)
+                    fields=r.fields,
+                    sealed=r.sealed(),
+                    version=r.version,
+                    credential_version=r.credential_version,
+                )
                 for r in key_rows
             }
             key_limits = {
@@ -176,23 +197,32 @@ class LiveRegistry:
             endpoints = {}
             for e in session.scalars(select(EndpointRow)):
                 targets = tuple(
-                    Target(key_id=t.key_id if t.key_id in keys else None,
-                           provider=keys[t.key_id].provider if t.key_id in keys else None,
-                           model=t.model, weight=t.weight,
-                           role="fallback" if t.role == "fallback" else "primary",
-                           key_name=keys[t.key_id].name if t.key_id in keys else None,
-                           auth_method=keys[t.key_id].auth_method
-                           if t.key_id in keys else None,
-                           credential_version=keys[t.key_id].credential_version
-                           if t.key_id in keys else None,
-                           price=PriceOverride.from_json(t.price))
-                    for t in e.targets)
+                    Target(
+                        key_id=t.key_id if t.key_id in keys else None,
+                        provider=keys[t.key_id].provider if t.key_id in keys else None,
+                        model=t.model,
+                        weight=t.weight,
+                        role="fallback" if t.role == "fallback" else "primary",
+                        key_name=keys[t.key_id].name if t.key_id in keys else None,
+                        auth_method=keys[t.key_id].auth_method if t.key_id in keys else None,
+                        credential_version=keys[t.key_id].credential_version
+                        if t.key_id in keys
+                        else None,
+                        price=PriceOverride.from_json(t.price),
+                    )
+                    for t in e.targets
+                )
                 endpoints[e.name] = Endpoint(
-                    id=e.id, name=e.name, task="embeddings" if e.task == "embeddings"
-                    else "chat", targets=targets, timeout_seconds=e.timeout_seconds,
+                    id=e.id,
+                    name=e.name,
+                    task="embeddings" if e.task == "embeddings" else "chat",
+                    targets=targets,
+                    timeout_seconds=e.timeout_seconds,
                     connect_timeout_seconds=e.connect_timeout_seconds,
-                    max_retries=e.max_retries, limited=_limited(e, targets, key_limits),
-                    aliases=tuple(a.name for a in e.aliases))
+                    max_retries=e.max_retries,
+                    limited=_limited(e, targets, key_limits),
+                    aliases=tuple(a.name for a in e.aliases),
+                )
             keks = {r.version: r.state for r in session.scalars(select(KekVersionRow))}
             tokens: dict[str, Principal] = {}
             for t in session.scalars(select(AccessTokenRow)):
@@ -218,14 +248,18 @@ class LiveRegistry:
         wanted = {v for v, state in states.items() if state != "retired"}
         primary = [v for v, state in states.items() if state == "primary"]
         if wanted <= set(self.keyring.versions) and (
-                not primary or primary[0] == self.keyring.primary_version):
+            not primary or primary[0] == self.keyring.primary_version
+        ):
             return
         if self._reopen_keyring is None:
             return
         try:
             self.keyring.replace(self._reopen_keyring())
-            log.info("KEK versions now %s, primary %s", self.keyring.versions,
-                     self.keyring.primary_version)
+            log.info(
+                "KEK versions now %s, primary %s",
+                self.keyring.versions,
+                self.keyring.primary_version,
+            )
             self._kek_retry_at = None
         except KeyhouseError as exc:
             # Retry on a timer too: the operator may copy the new KEK line in later, with
@@ -251,17 +285,18 @@ class LiveRegistry:
             except KeyhouseError as exc:
                 if self._stale_since is None:
                     self._stale_since = time.monotonic()
-                    log.warning("cannot refresh configuration (%s); serving from memory",
-                                exc.code)
+                    log.warning("cannot refresh configuration (%s); serving from memory", exc.code)
 
     def _check_fresh(self) -> None:
         if self._stale_since is not None and (
-                time.monotonic() - self._stale_since > self._max_stale):
+            time.monotonic() - self._stale_since > self._max_stale
+        ):
             raise Unavailable("The configuration store has been unreachable for too long.")
 
 
-def _limited(row: EndpointRow, targets: tuple[Target, ...],
-             key_limits: dict[str, Subject]) -> tuple[Subject, ...]:
+def _limited(
+    row: EndpointRow, targets: tuple[Target, ...], key_limits: dict[str, Subject]
+) -> tuple[Subject, ...]:
     own = Limits.from_json(row.limits)
     out = [Subject("endpoint", row.id, row.name, own)] if own is not None else []
     keys = dict.fromkeys(t.key_id for t in targets if t.role == "primary" and t.key_id)
@@ -276,16 +311,26 @@ def _principals(row: AccessTokenRow) -> dict[str, Principal]:
     subject = Subject("token", row.id, row.name, limits) if limits is not None else None
     scope = frozenset(row.endpoints) if row.endpoints is not None else None
     expires = row.expires_at.timestamp() if row.expires_at is not None else None
-    current = Principal(token_id=row.id, name=row.name, is_admin=False, endpoints=scope,
-                        expires_at=expires, limited=subject)
+    current = Principal(
+        token_id=row.id,
+        name=row.name,
+        is_admin=False,
+        endpoints=scope,
+        expires_at=expires,
+        limited=subject,
+    )
     out = {row.token_hash: current}
     if row.previous_hash and row.previous_expires_at is not None:
         grace_end = row.previous_expires_at.timestamp()
         if grace_end > time.time():
             out[row.previous_hash] = Principal(
-                token_id=row.id, name=row.name, is_admin=False, endpoints=scope,
+                token_id=row.id,
+                name=row.name,
+                is_admin=False,
+                endpoints=scope,
                 expires_at=min(grace_end, expires) if expires is not None else grace_end,
-                limited=subject)
+                limited=subject,
+            )
     return out
 
 

@@ -52,12 +52,16 @@ def openai_usage(usage: Any) -> JSON | None:
     if not isinstance(usage, dict):
         return None
     read = usage.get("cache_read_input_tokens") or 0
-    prompt = (usage.get("input_tokens") or 0) + read + (
-        usage.get("cache_creation_input_tokens") or 0)
+    prompt = (
+        (usage.get("input_tokens") or 0) + read + (usage.get("cache_creation_input_tokens") or 0)
+    )
     completion = usage.get("output_tokens") or 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": read}}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": read},
+    }
 
 
 def _renamed(event: JSON, name: str, credential: Credential) -> JSON:
@@ -66,8 +70,14 @@ def _renamed(event: JSON, name: str, credential: Credential) -> JSON:
     return scrubbed(event, credential)
 
 
-async def _once(name: str, headers: Mapping[str, str], ctx: CallContext,
-                adapter: ProviderAdapter, call: Call, body: JSON) -> JSON:
+async def _once(
+    name: str,
+    headers: Mapping[str, str],
+    ctx: CallContext,
+    adapter: ProviderAdapter,
+    call: Call,
+    body: JSON,
+) -> JSON:
     native = native_messages(adapter, call.credential)
     if native is not None:
         answer = await native.messages(call, body, headers)
@@ -79,8 +89,9 @@ async def _once(name: str, headers: Mapping[str, str], ctx: CallContext,
     return openai_to_anthropic_response(chat, name)
 
 
-async def _native_events(events: AsyncIterator[JSON], name: str, credential: Credential,
-                         ctx: CallContext) -> AsyncIterator[JSON]:
+async def _native_events(
+    events: AsyncIterator[JSON], name: str, credential: Credential, ctx: CallContext
+) -> AsyncIterator[JSON]:
     usage: JSON = {}
     try:
         async for event in events:
@@ -96,8 +107,9 @@ async def _native_events(events: AsyncIterator[JSON], name: str, credential: Cre
         await close_iterator(events)
 
 
-async def _translated_events(chunks: AsyncIterator[JSON], name: str,
-                             ctx: CallContext) -> AsyncIterator[JSON]:
+async def _translated_events(
+    chunks: AsyncIterator[JSON], name: str, ctx: CallContext
+) -> AsyncIterator[JSON]:
     converter = OpenAIStreamToAnthropic(name)
     try:
         async for chunk in chunks:
@@ -111,13 +123,20 @@ async def _translated_events(chunks: AsyncIterator[JSON], name: str,
         await close_iterator(chunks)
 
 
-async def _open(name: str, headers: Mapping[str, str], ctx: CallContext,
-                adapter: ProviderAdapter, call: Call, body: JSON) -> OpenStream:
+async def _open(
+    name: str,
+    headers: Mapping[str, str],
+    ctx: CallContext,
+    adapter: ProviderAdapter,
+    call: Call,
+    body: JSON,
+) -> OpenStream:
     native = native_messages(adapter, call.credential)
     events: AsyncIterator[JSON]
     if native is not None:
-        events = _native_events(native.messages_stream(call, body, headers), name,
-                                call.credential, ctx)
+        events = _native_events(
+            native.messages_stream(call, body, headers), name, call.credential, ctx
+        )
     else:
         chat = anthropic_to_openai_request({**body, "stream": True})
         chat.pop("stream", None)
@@ -142,12 +161,16 @@ async def _frames(stream: OpenStream, ctx: CallContext) -> AsyncIterator[bytes]:
             yield named_event(str(event.get("type")), event)
     except Exception as exc:
         if isinstance(exc, KeyhouseError):
-            log.warning("messages stream from %s ended early: %s %s",
-                        stream.credential.provider, exc.code,
-                        stream.credential.redact(exc.message))
+            log.warning(
+                "messages stream from %s ended early: %s %s",
+                stream.credential.provider,
+                exc.code,
+                stream.credential.redact(exc.message),
+            )
         else:
-            log_unexpected(exc, f"messages stream from {stream.credential.provider}",
-                           stream.credential)
+            log_unexpected(
+                exc, f"messages stream from {stream.credential.provider}", stream.credential
+            )
         status, envelope = anthropic_error(exc)
         ctx.failed(status, exc.code if isinstance(exc, KeyhouseError) else "internal_error")
         yield named_event("error", envelope)
@@ -164,21 +187,32 @@ async def messages(request: GatewayRequest, ctx: CallContext) -> Answer:
     headers = _forwarded(request)
     gateway = request.gateway
     if stream:
-        opened = await gateway.router.run(gateway.registry, upstream_of(request), endpoint,
-                                          body, functools.partial(_open, name, headers, ctx),
-                                          ctx)
+        opened = await gateway.router.run(
+            gateway.registry,
+            upstream_of(request),
+            endpoint,
+            body,
+            functools.partial(_open, name, headers, ctx),
+            ctx,
+        )
         return EventStreamAnswer(_frames(opened, ctx))
-    answer = await gateway.router.run(gateway.registry, upstream_of(request), endpoint, body,
-                                      functools.partial(_once, name, headers, ctx), ctx)
+    answer = await gateway.router.run(
+        gateway.registry,
+        upstream_of(request),
+        endpoint,
+        body,
+        functools.partial(_once, name, headers, ctx),
+        ctx,
+    )
     return JSONAnswer(answer)
 
 
-async def _count(headers: Mapping[str, str], adapter: ProviderAdapter, call: Call,
-                 body: JSON) -> tuple[JSON, str]:
+async def _count(
+    headers: Mapping[str, str], adapter: ProviderAdapter, call: Call, body: JSON
+) -> tuple[JSON, str]:
     native = native_messages(adapter, call.credential)
     if native is not None:
-        return scrubbed(await native.count_tokens(call, body, headers), call.credential), \
-            "native"
+        return scrubbed(await native.count_tokens(call, body, headers), call.credential), "native"
     return {"input_tokens": estimate_input_tokens(body)}, "estimate"
 
 
@@ -190,6 +224,11 @@ async def count_tokens(request: GatewayRequest, ctx: CallContext) -> Answer:
     endpoint = await begin(request, ctx, model_name(body), "chat", False, body)
     gateway = request.gateway
     answer, kind = await gateway.router.run(
-        gateway.registry, upstream_of(request), endpoint, body,
-        functools.partial(_count, _forwarded(request)), ctx)
+        gateway.registry,
+        upstream_of(request),
+        endpoint,
+        body,
+        functools.partial(_count, _forwarded(request)),
+        ctx,
+    )
     return JSONAnswer(answer, headers=[(COUNT_HEADER.encode(), kind.encode())])

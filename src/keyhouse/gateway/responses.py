@@ -45,9 +45,12 @@ def openai_usage(usage: Any) -> JSON | None:
         return None
     prompt, completion = usage.get("input_tokens") or 0, usage.get("output_tokens") or 0
     cached = (usage.get("input_tokens_details") or {}).get("cached_tokens") or 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": usage.get("total_tokens") or prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": cached}}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": usage.get("total_tokens") or prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
 
 
 def _renamed(event: JSON, name: str, credential: Credential) -> JSON:
@@ -57,8 +60,9 @@ def _renamed(event: JSON, name: str, credential: Credential) -> JSON:
     return scrubbed(event, credential)
 
 
-async def _once(name: str, ctx: CallContext, adapter: ProviderAdapter, call: Call,
-                body: JSON) -> JSON:
+async def _once(
+    name: str, ctx: CallContext, adapter: ProviderAdapter, call: Call, body: JSON
+) -> JSON:
     native = native_responses(adapter, call.credential)
     if native is not None:
         answer = await native.responses(call, body)
@@ -167,9 +171,21 @@ async def responses(request: GatewayRequest, ctx: CallContext) -> Answer:
     _check(body)
     gateway = request.gateway
     if stream:
-        opened = await gateway.router.run(gateway.registry, upstream_of(request), endpoint,
-                                          body, functools.partial(_open, name), ctx)
+        opened = await gateway.router.run(
+            gateway.registry,
+            upstream_of(request),
+            endpoint,
+            body,
+            functools.partial(_open, name),
+            ctx,
+        )
         return EventStreamAnswer(_frames(opened, ctx))
-    answer = await gateway.router.run(gateway.registry, upstream_of(request), endpoint, body,
-                                      functools.partial(_once, name, ctx), ctx)
+    answer = await gateway.router.run(
+        gateway.registry,
+        upstream_of(request),
+        endpoint,
+        body,
+        functools.partial(_once, name, ctx),
+        ctx,
+    )
     return JSONAnswer(answer)

@@ -39,10 +39,12 @@ async def chat_completions(request: GatewayRequest, ctx: CallContext) -> Answer:
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         opened = await gateway.router.chat_stream_relayed(
-            gateway.registry, upstream_of(request), endpoint, body, include_usage, ctx)
+            gateway.registry, upstream_of(request), endpoint, body, include_usage, ctx
+        )
         return EventStreamAnswer(openai_events(opened, include_usage, ctx))
-    answer = await gateway.router.chat_relayed(gateway.registry, upstream_of(request),
-                                               endpoint, body, ctx)
+    answer = await gateway.router.chat_relayed(
+        gateway.registry, upstream_of(request), endpoint, body, ctx
+    )
     ctx.answered(answer)
     return JSONAnswer(answer)
 
@@ -52,8 +54,9 @@ async def embeddings(request: GatewayRequest, ctx: CallContext) -> Answer:
     body = await request.json()
     endpoint = await begin(request, ctx, model_name(body), "embeddings", False, body)
     gateway = request.gateway
-    result = await gateway.router.embeddings(gateway.registry, upstream_of(request),
-                                             endpoint, body, ctx)
+    result = await gateway.router.embeddings(
+        gateway.registry, upstream_of(request), endpoint, body, ctx
+    )
     ctx.answered(result)
     return JSONAnswer(result)
 
@@ -66,8 +69,12 @@ def _model_view(name: str) -> JSON:
 async def list_models(request: GatewayRequest, ctx: CallContext) -> Answer:
     """Every endpoint the caller may call, under its name and each of its aliases."""
     principal = await caller(request, ctx)
-    data = [_model_view(name) for e in request.gateway.registry.endpoints()
-            if principal.may_call(e) for name in (e.name, *e.aliases)]
+    data = [
+        _model_view(name)
+        for e in request.gateway.registry.endpoints()
+        if principal.may_call(e)
+        for name in (e.name, *e.aliases)
+    ]
     return JSONAnswer({"object": "list", "data": data})
 
 

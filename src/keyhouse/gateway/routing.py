@@ -109,8 +109,10 @@ async def close_iterator(iterator: AsyncIterator[Any]) -> None:
 def log_unexpected(exc: BaseException, where: str, credential: Credential | None) -> None:
     """Log a bug as its type and where it happened (file, line, function per frame),
     never its message: a foreign exception's text may quote a body or a secret."""
-    frames = "".join(f"\n  {frame.filename}:{frame.lineno} in {frame.name}"
-                     for frame in traceback.extract_tb(exc.__traceback__))
+    frames = "".join(
+        f"\n  {frame.filename}:{frame.lineno} in {frame.name}"
+        for frame in traceback.extract_tb(exc.__traceback__)
+    )
     if credential is not None:
         frames = credential.redact(frames)
     log.error("%s: unexpected %s%s", where, type(exc).__name__, frames)
@@ -119,38 +121,69 @@ def log_unexpected(exc: BaseException, where: str, credential: Credential | None
 class Router:
     """The retry loop. One per app (``create_app`` makes it with the app's adapters)."""
 
-    def __init__(self, rng: random.Random | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-                 policy: RetryPolicy = RetryPolicy(),
-                 adapters: Adapters | None = None) -> None:
+    def __init__(
+        self,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        policy: RetryPolicy = RetryPolicy(),
+        adapters: Adapters | None = None,
+    ) -> None:
         self.rng = rng or random.Random()  # noqa: S311 (load balancing, not crypto)
         self.sleep = sleep
         self.policy = policy
         self.adapters = adapters or Adapters()
 
-    async def chat(self, registry: Registry, client: Upstream, endpoint: Endpoint,
-                   request: JSON, ctx: CallContext | None = None) -> JSON:
+    async def chat(
+        self,
+        registry: Registry,
+        client: Upstream,
+        endpoint: Endpoint,
+        request: JSON,
+        ctx: CallContext | None = None,
+    ) -> JSON:
         return await self._run(registry, client, endpoint, request, _chat, ctx)
 
-    async def chat_relayed(self, registry: Registry, client: Upstream, endpoint: Endpoint,
-                           request: JSON, ctx: CallContext | None = None) -> JSON | bytes:
+    async def chat_relayed(
+        self,
+        registry: Registry,
+        client: Upstream,
+        endpoint: Endpoint,
+        request: JSON,
+        ctx: CallContext | None = None,
+    ) -> JSON | bytes:
         """``chat``, but an adapter that needs no conversion hands back the upstream's
         JSON bytes untouched (the caller relays them)."""
         return await self._run(registry, client, endpoint, request, _chat_relayed, ctx)
 
-    async def embeddings(self, registry: Registry, client: Upstream,
-                         endpoint: Endpoint, request: JSON,
-                         ctx: CallContext | None = None) -> JSON:
+    async def embeddings(
+        self,
+        registry: Registry,
+        client: Upstream,
+        endpoint: Endpoint,
+        request: JSON,
+        ctx: CallContext | None = None,
+    ) -> JSON:
         return await self._run(registry, client, endpoint, request, _embeddings, ctx)
 
-    async def chat_stream(self, registry: Registry, client: Upstream,
-                          endpoint: Endpoint, request: JSON,
-                          ctx: CallContext | None = None) -> OpenStream:
+    async def chat_stream(
+        self,
+        registry: Registry,
+        client: Upstream,
+        endpoint: Endpoint,
+        request: JSON,
+        ctx: CallContext | None = None,
+    ) -> OpenStream:
         return await self._run(registry, client, endpoint, request, _open_stream, ctx)
 
-    async def chat_stream_relayed(self, registry: Registry, client: Upstream,
-                                  endpoint: Endpoint, request: JSON, include_usage: bool,
-                                  ctx: CallContext | None = None) -> OpenStream:
+    async def chat_stream_relayed(
+        self,
+        registry: Registry,
+        client: Upstream,
+        endpoint: Endpoint,
+        request: JSON,
+        include_usage: bool,
+        ctx: CallContext | None = None,
+    ) -> OpenStream:
         """``chat_stream`` for a caller of /v1/chat/completions: a target whose upstream
         frames its stream as OpenAI does is relayed as bytes (``OpenStream.relayed``);
         any other is converted chunk by chunk, as ``chat_stream`` does."""
@@ -167,8 +200,15 @@ class Router:
 
         return await self._run(registry, client, endpoint, request, attempt, ctx)
 
-    async def run(self, registry: Registry, client: Upstream, endpoint: Endpoint,
-                  request: JSON, attempt: Attempt[T], ctx: CallContext | None = None) -> T:
+    async def run(
+        self,
+        registry: Registry,
+        client: Upstream,
+        endpoint: Endpoint,
+        request: JSON,
+        attempt: Attempt[T],
+        ctx: CallContext | None = None,
+    ) -> T:
         """Any other operation (the Responses and Messages APIs) through the same retry
         and fallback loop: ``attempt(adapter, call, body)`` is one try on one target."""
         return await self._run(registry, client, endpoint, request, attempt, ctx)
@@ -182,11 +222,18 @@ class Router:
         retry_after: float | None = exc.retry_after
         if retry_after is not None:
             return retry_after if retry_after <= self.policy.max_retry_after else None
-        delay = min(self.policy.backoff_max, self.policy.backoff_base * 2.0 ** tries)
+        delay = min(self.policy.backoff_max, self.policy.backoff_base * 2.0**tries)
         return delay * (0.5 + self.rng.random() / 2)  # jitter: spread herds of retries
 
-    async def _run(self, registry: Registry, client: Upstream, endpoint: Endpoint,
-                   request: JSON, attempt: Attempt[T], ctx: CallContext | None) -> T:
+    async def _run(
+        self,
+        registry: Registry,
+        client: Upstream,
+        endpoint: Endpoint,
+        request: JSON,
+        attempt: Attempt[T],
+        ctx: CallContext | None,
+    ) -> T:
         last: KeyhouseError | None = None
         targets = plan(endpoint, self.rng)
         for position, target in enumerate(targets):
@@ -223,8 +270,10 @@ class Router:
                     # Raised by the shared client's connect-time guard: the key's URL now
                     # points somewhere forbidden. The caller did nothing wrong: 502.
                     _log_failure(endpoint, position, target, tries, exc, call.credential, ctx)
-                    last = UpstreamError(f"The upstream address of this endpoint's key is "
-                                         f"not allowed ({exc.message})")
+                    last = UpstreamError(
+                        f"The upstream address of this endpoint's key is "
+                        f"not allowed ({exc.message})"
+                    )
                     break
                 except KeyhouseError as exc:  # Unsupported, NoKey raised by an adapter
                     _log_failure(endpoint, position, target, tries, exc, call.credential, ctx)
@@ -233,17 +282,20 @@ class Router:
                 except Exception as exc:
                     # A bug in an adapter (most often an upstream answer of a shape it did
                     # not expect): another target may still serve the request.
-                    log_unexpected(exc, f"endpoint {endpoint.name!r} target {position}",
-                                   call.credential)
+                    log_unexpected(
+                        exc, f"endpoint {endpoint.name!r} target {position}", call.credential
+                    )
                     if ctx is not None:
                         ctx.failures.append("unexpected_error")
-                    last = UpstreamError(f"The answer of provider {call.credential.provider!r}"
-                                         " could not be handled.")
+                    last = UpstreamError(
+                        f"The answer of provider {call.credential.provider!r} could not be handled."
+                    )
                     break
         raise last if last is not None else NoKey()
 
-    def _prepare(self, registry: Registry, client: Upstream, endpoint: Endpoint,
-                 target: Target) -> tuple[ProviderAdapter, Call]:
+    def _prepare(
+        self, registry: Registry, client: Upstream, endpoint: Endpoint, target: Target
+    ) -> tuple[ProviderAdapter, Call]:
         if target.key_id is None:
             raise NoKey()
         credential = registry.credential(target.key_id)
@@ -251,21 +303,38 @@ class Router:
         if spec is None:
             raise Unsupported(f"Provider {credential.provider!r} is not in the catalog.")
         adapter = self.adapters.get(spec, credential.auth_method)
-        call = Call(client=client, credential=credential, model=target.model,
-                    timeout=_timeout(endpoint.timeout_seconds,
-                                     endpoint.connect_timeout_seconds))
+        call = Call(
+            client=client,
+            credential=credential,
+            model=target.model,
+            timeout=_timeout(endpoint.timeout_seconds, endpoint.connect_timeout_seconds),
+        )
         return adapter, call
 
 
-def _log_failure(endpoint: Endpoint, position: int, target: Target, tries: int,
-                 exc: KeyhouseError, credential: Credential | None,
-                 ctx: CallContext | None = None) -> None:
+def _log_failure(
+    endpoint: Endpoint,
+    position: int,
+    target: Target,
+    tries: int,
+    exc: KeyhouseError,
+    credential: Credential | None,
+    ctx: CallContext | None = None,
+) -> None:
     if ctx is not None:
         ctx.failures.append(exc.code)
     # Messages of the tree are safe by contract; scrub anyway, the credential is at hand.
     message = credential.redact(exc.message) if credential is not None else exc.message
-    log.warning("endpoint %r target %d (%s %s) attempt %d: %s %s", endpoint.name, position,
-                target.provider, target.model, tries + 1, exc.code, message)
+    log.warning(
+        "endpoint %r target %d (%s %s) attempt %d: %s %s",
+        endpoint.name,
+        position,
+        target.provider,
+        target.model,
+        tries + 1,
+        exc.code,
+        message,
+    )
 
 
 async def _chat(adapter: ProviderAdapter, call: Call, body: JSON) -> JSON:
@@ -293,4 +362,3 @@ async def _first(chunks: AsyncIterator[Any], call: Call, relayed: bool = False) 
         await close_iterator(chunks)
         raise
     return OpenStream(first, chunks, call.credential, relayed)
-

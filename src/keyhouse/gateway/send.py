@@ -32,8 +32,7 @@ if TYPE_CHECKING:
     from keyhouse.providers.base import Call, Credential
 
 JSON = dict[str, Any]
-__all__ = ["Reply", "Stream", "object_bytes", "open_stream", "parse_object", "send",
-           "send_json"]
+__all__ = ["Reply", "Stream", "object_bytes", "open_stream", "parse_object", "send", "send_json"]
 ErrorMapper = Callable[[int, str, "Credential", "float | None"], UpstreamError]
 
 
@@ -47,13 +46,13 @@ def _translated(credential: Credential) -> Iterator[None]:
     except (aiohttp.InvalidUrlClientError, aiohttp.NonHttpUrlClientError):  # not sendable
         raise UpstreamURLRefused("Upstream URL refused: only http(s) URLs are allowed.") from None
     except (TimeoutError, aiohttp.ServerTimeoutError):
-        raise UpstreamTimeout(
-            f"Upstream ({credential.provider}) did not answer in time.") from None
+        raise UpstreamTimeout(f"Upstream ({credential.provider}) did not answer in time.") from None
     except (aiohttp.ClientError, OSError) as exc:
         # The exception text may hold the URL, and a URL may hold a secret: never echo it.
         raise UpstreamUnavailable(
             f"Upstream ({credential.provider}) could not be reached: "
-            f"{credential.redact(type(exc).__name__)}.") from None
+            f"{credential.redact(type(exc).__name__)}."
+        ) from None
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -87,8 +86,12 @@ class Reply:
         return orjson.loads(self.body)
 
 
-def _payload(json: Any, form: Mapping[str, str] | None, content: bytes | None,
-             headers: Mapping[str, str] | None) -> tuple[bytes | None, dict[str, str]]:
+def _payload(
+    json: Any,
+    form: Mapping[str, str] | None,
+    content: bytes | None,
+    headers: Mapping[str, str] | None,
+) -> tuple[bytes | None, dict[str, str]]:
     out = dict(headers) if headers else {}
     if json is not None:
         out.setdefault("content-type", "application/json")
@@ -110,10 +113,16 @@ def _url(url: str) -> URL:
     return URL(url)
 
 
-async def _open(call: Call, method: str, url: str | URL, json: Any,
-                form: Mapping[str, str] | None, content: bytes | None,
-                headers: Mapping[str, str] | None,
-                params: Mapping[str, str] | None) -> aiohttp.ClientResponse:
+async def _open(
+    call: Call,
+    method: str,
+    url: str | URL,
+    json: Any,
+    form: Mapping[str, str] | None,
+    content: bytes | None,
+    headers: Mapping[str, str] | None,
+    params: Mapping[str, str] | None,
+) -> aiohttp.ClientResponse:
     data, out_headers = _payload(json, form, content, headers)
     target = url if isinstance(url, URL) else _url(url)
     # Before aiohttp sees it: aiohttp would turn userinfo into a Basic auth header and
@@ -121,13 +130,19 @@ async def _open(call: Call, method: str, url: str | URL, json: Any,
     call.client.vet(target)
     with _translated(call.credential):
         return await call.client.session.request(
-            method, target, data=data, headers=out_headers, params=params,
-            allow_redirects=False, timeout=call.timeout.client_timeout,
+            method,
+            target,
+            data=data,
+            headers=out_headers,
+            params=params,
+            allow_redirects=False,
+            timeout=call.timeout.client_timeout,
         )
 
 
-async def _raise_for_status(call: Call, response: aiohttp.ClientResponse,
-                            on_error: ErrorMapper | None) -> None:
+async def _raise_for_status(
+    call: Call, response: aiohttp.ClientResponse, on_error: ErrorMapper | None
+) -> None:
     if response.status < 300:
         return
     try:
@@ -136,15 +151,26 @@ async def _raise_for_status(call: Call, response: aiohttp.ClientResponse,
     finally:
         response.release()
     mapper = on_error or _default_mapper()
-    raise mapper(response.status, body.decode("utf-8", "replace"), call.credential,
-                 retry_after(response.headers))
+    raise mapper(
+        response.status,
+        body.decode("utf-8", "replace"),
+        call.credential,
+        retry_after(response.headers),
+    )
 
 
-async def send(call: Call, method: str, url: str | URL, *, json: Any = None,
-               form: Mapping[str, str] | None = None, content: bytes | None = None,
-               headers: Mapping[str, str] | None = None,
-               params: Mapping[str, str] | None = None,
-               on_error: ErrorMapper | None = None) -> Reply:
+async def send(
+    call: Call,
+    method: str,
+    url: str | URL,
+    *,
+    json: Any = None,
+    form: Mapping[str, str] | None = None,
+    content: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    on_error: ErrorMapper | None = None,
+) -> Reply:
     """Send and read the whole answer; an error status becomes an UpstreamError."""
     response = await _open(call, method, url, json, form, content, headers, params)
     await _raise_for_status(call, response, on_error)
@@ -168,8 +194,7 @@ def object_bytes(call: Call, body: bytes) -> bytes:
     the router can still fall back."""
     stripped = body.strip()
     if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
-        raise UpstreamError(
-            f"Upstream ({call.credential.provider}) sent a body that is not JSON.")
+        raise UpstreamError(f"Upstream ({call.credential.provider}) sent a body that is not JSON.")
     return body
 
 
@@ -178,16 +203,24 @@ def parse_object(call: Call, body: bytes) -> JSON:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise UpstreamError(
-            f"Upstream ({call.credential.provider}) sent a body that is not JSON.") from None
+            f"Upstream ({call.credential.provider}) sent a body that is not JSON."
+        ) from None
     if not isinstance(data, dict):
         raise UpstreamError(f"Upstream ({call.credential.provider}) sent unexpected JSON.")
     return data
 
 
-async def open_stream(call: Call, method: str, url: str | URL, *, json: Any = None,
-                      content: bytes | None = None, headers: Mapping[str, str] | None = None,
-                      params: Mapping[str, str] | None = None,
-                      on_error: ErrorMapper | None = None) -> Stream:
+async def open_stream(
+    call: Call,
+    method: str,
+    url: str | URL,
+    *,
+    json: Any = None,
+    content: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    on_error: ErrorMapper | None = None,
+) -> Stream:
     """Send; the answer's body is still to be read (close the Stream). An error status
     is read whole and raised before any byte reaches the caller."""
     response = await _open(call, method, url, json, None, content, headers, params)
@@ -276,8 +309,9 @@ def _parse_events(text: bytes) -> list[tuple[str, str]]:
     """Events in ``text``, read line by line (CR, LF or CRLF line ends)."""
     events: list[tuple[str, str]] = []
     event, data_lines = "", list[str]()
-    for raw in text.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")\
-            .split("\n"):
+    for raw in (
+        text.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    ):
         if not raw:
             if data_lines:
                 events.append((event, "\n".join(data_lines)))

@@ -45,8 +45,9 @@ def strip_usage(chunk: JSON) -> JSON | None:
     return {k: v for k, v in chunk.items() if k != "usage"}
 
 
-def openai_events(stream: OpenStream, include_usage: bool,
-                  ctx: CallContext | None = None) -> AsyncIterator[bytes]:
+def openai_events(
+    stream: OpenStream, include_usage: bool, ctx: CallContext | None = None
+) -> AsyncIterator[bytes]:
     """``data: {chunk}`` events, then ``data: [DONE]``; an error ends the stream with
     ``data: {"error": {...}}`` (the OpenAI SDK raises APIError on it)."""
 
@@ -64,8 +65,9 @@ def _as_is(data: bytes) -> list[bytes]:
     return [data]
 
 
-def anthropic_events(stream: OpenStream, model: str,
-                     ctx: CallContext | None = None) -> AsyncIterator[bytes]:
+def anthropic_events(
+    stream: OpenStream, model: str, ctx: CallContext | None = None
+) -> AsyncIterator[bytes]:
     """The Messages API event sequence; an error ends it with an ``error`` event."""
     converter = OpenAIStreamToAnthropic(model)
 
@@ -78,15 +80,19 @@ def anthropic_events(stream: OpenStream, model: str,
     def done() -> list[bytes]:
         return [b"".join(named_event(name, data) for name, data in converter.finish())]
 
-    return _events(stream, frame, done, anthropic_error,
-                   lambda body: named_event("error", body), ctx)
+    return _events(
+        stream, frame, done, anthropic_error, lambda body: named_event("error", body), ctx
+    )
 
 
-async def _events(stream: OpenStream, frame: Callable[[Any], Iterable[bytes]],
-                  done: Callable[[], Iterable[bytes]],
-                  envelope: Callable[[Exception], tuple[int, JSON]],
-                  event_of: Callable[[JSON], bytes],
-                  ctx: CallContext | None) -> AsyncIterator[bytes]:
+async def _events(
+    stream: OpenStream,
+    frame: Callable[[Any], Iterable[bytes]],
+    done: Callable[[], Iterable[bytes]],
+    envelope: Callable[[Exception], tuple[int, JSON]],
+    event_of: Callable[[JSON], bytes],
+    ctx: CallContext | None,
+) -> AsyncIterator[bytes]:
     # A relayed stream reports its usage itself (the router's on_usage).
     usage_ctx = None if stream.relayed else ctx
     try:
@@ -114,7 +120,11 @@ async def _events(stream: OpenStream, frame: Callable[[Any], Iterable[bytes]],
 
 def _report(exc: Exception, stream: OpenStream) -> None:
     if isinstance(exc, KeyhouseError):
-        log.warning("stream from %s ended early: %s %s", stream.credential.provider, exc.code,
-                    stream.credential.redact(exc.message))
+        log.warning(
+            "stream from %s ended early: %s %s",
+            stream.credential.provider,
+            exc.code,
+            stream.credential.redact(exc.message),
+        )
     else:
         log_unexpected(exc, f"stream from {stream.credential.provider}", stream.credential)

@@ -40,8 +40,9 @@ class GuardedResolver(AbstractResolver):
         self.allow_private = allow_private
         self._inner = inner
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         refusal = urlpolicy.host_refusal(host, self.allow_private)
         if refusal:
             raise UpstreamURLRefused(f"Upstream URL refused: {refusal}.")
@@ -53,8 +54,9 @@ class GuardedResolver(AbstractResolver):
             raise OSError(f"{host} could not be resolved.") from None
         if not results:
             raise OSError(f"{host} could not be resolved.")
-        refusal = urlpolicy.addresses_refusal(host, (r["host"] for r in results),
-                                              self.allow_private)
+        refusal = urlpolicy.addresses_refusal(
+            host, (r["host"] for r in results), self.allow_private
+        )
         if refusal:
             raise UpstreamURLRefused(f"Upstream URL refused: {refusal}.")
         return results
@@ -67,8 +69,15 @@ class GuardedResolver(AbstractResolver):
 class Upstream:
     """The shared upstream client. Make it on the serving loop; ``await close()`` it."""
 
-    def __init__(self, allow_private: bool, *, limit: int = 512, limit_per_host: int = 0,
-                 keepalive_seconds: float = 30.0, dns_ttl_seconds: int = 30) -> None:
+    def __init__(
+        self,
+        allow_private: bool,
+        *,
+        limit: int = 512,
+        limit_per_host: int = 0,
+        keepalive_seconds: float = 30.0,
+        dns_ttl_seconds: int = 30,
+    ) -> None:
         self.allow_private = allow_private
         self._limit = limit
         self._limit_per_host = limit_per_host
@@ -82,8 +91,10 @@ class Upstream:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=self._limit, limit_per_host=self._limit_per_host,
-                keepalive_timeout=self._keepalive, ttl_dns_cache=self._dns_ttl,
+                limit=self._limit,
+                limit_per_host=self._limit_per_host,
+                keepalive_timeout=self._keepalive,
+                ttl_dns_cache=self._dns_ttl,
                 resolver=GuardedResolver(self.allow_private),
             )
             self._session = aiohttp.ClientSession(
@@ -117,8 +128,9 @@ class Upstream:
         if url.scheme not in ("http", "https"):
             raise UpstreamURLRefused("Upstream URL refused: only http and https are allowed.")
         if url.raw_user is not None or url.raw_password is not None:
-            raise UpstreamURLRefused("Upstream URL refused: it must not contain a user name "
-                                     "or password.")
+            raise UpstreamURLRefused(
+                "Upstream URL refused: it must not contain a user name or password."
+            )
         host = url.raw_host or ""
         try:
             refusal = self._verdicts[host]
@@ -129,8 +141,9 @@ class Upstream:
         if refusal:
             raise UpstreamURLRefused(f"Upstream URL refused: {refusal}.")
 
-    async def _vet_request(self, request: aiohttp.ClientRequest,
-                           handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+    async def _vet_request(
+        self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
         self.vet(request.url)
         return await handler(request)
 

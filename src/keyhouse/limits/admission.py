@@ -70,10 +70,18 @@ class _Budgeted:
 
 
 class Limiter:
-    def __init__(self, store: LimitStore, *, prefix: str = "keyhouse:limits:",
-                 on_store_error: str = "reject", lease_seconds: float = 600.0,
-                 default_max_tokens: int = 4096, default_reservation_usd: float = 0.05,
-                 cost: CostFn | None = None, alert: AlertFn | None = None) -> None:
+    def __init__(
+        self,
+        store: LimitStore,
+        *,
+        prefix: str = "keyhouse:limits:",
+        on_store_error: str = "reject",
+        lease_seconds: float = 600.0,
+        default_max_tokens: int = 4096,
+        default_reservation_usd: float = 0.05,
+        cost: CostFn | None = None,
+        alert: AlertFn | None = None,
+    ) -> None:
         self.store = store
         self.prefix = prefix
         self.allow_on_store_error = on_store_error == "allow"
@@ -96,8 +104,7 @@ class Limiter:
             return endpoint.limited
         return (principal.limited, *endpoint.limited)
 
-    async def admit(self, principal: Principal, endpoint: Endpoint,
-                    body: JSON) -> Admission | None:
+    async def admit(self, principal: Principal, endpoint: Endpoint, body: JSON) -> Admission | None:
         """None when no limit applies; else the admission to finish, or 429/503."""
         subjects = self.subjects(principal, endpoint)
         if not subjects:
@@ -118,14 +125,19 @@ class Limiter:
             if budget is not None:
                 spend = own[-1]
                 assert isinstance(spend, Spend)
-                budgets.append(_Budgeted(spend, s, spend.period_start or now,
-                                         budget.action == "alert"))
+                budgets.append(
+                    _Budgeted(spend, s, spend.period_start or now, budget.action == "alert")
+                )
         lease = uuid.uuid4().hex
         try:
             verdict = await self.store.admit(checks, lease)
         except LimitStoreError as exc:
-            self._store_failed(exc, "allowing calls without limits"
-                               if self.allow_on_store_error else "refusing limited calls")
+            self._store_failed(
+                exc,
+                "allowing calls without limits"
+                if self.allow_on_store_error
+                else "refusing limited calls",
+            )
             if self.allow_on_store_error:
                 return None
             unavailable = LimitsUnavailable()
@@ -142,11 +154,11 @@ class Limiter:
             err.headers.update(headers)
             err.headers["retry-after"] = str(max(1, math.ceil(verdict.retry_after)))
             raise err
-        return Admission(self, endpoint, checks, budgets, lease, token_estimate,
-                         reserve or 0, headers)
+        return Admission(
+            self, endpoint, checks, budgets, lease, token_estimate, reserve or 0, headers
+        )
 
-    def _checks(self, s: Subject, now: datetime, token_estimate: int,
-                reserve: int) -> list[Check]:
+    def _checks(self, s: Subject, now: datetime, token_estimate: int, reserve: int) -> list[Check]:
         """The checks of one subject's limits; a budget's is last."""
         base = f"{self.prefix}{s.scope}:{s.id}:"
         lim = s.limits
@@ -159,10 +171,16 @@ class Limiter:
             checks.append(Slots(base + "slots", lim.max_concurrent, self.lease_seconds))
         if lim.budget is not None:
             start, end = period_window(lim.budget.period, now)
-            checks.append(Spend(f"{base}usd:{lim.budget.period}:{start.date().isoformat()}",
-                                round(lim.budget.usd * NANO), reserve,
-                                max(1, math.ceil((end - now).total_seconds())),
-                                enforce=lim.budget.action == "reject", period_start=start))
+            checks.append(
+                Spend(
+                    f"{base}usd:{lim.budget.period}:{start.date().isoformat()}",
+                    round(lim.budget.usd * NANO),
+                    reserve,
+                    max(1, math.ceil((end - now).total_seconds())),
+                    enforce=lim.budget.action == "reject",
+                    period_start=start,
+                )
+            )
         return checks
 
     async def use(self, subjects: Sequence[Subject]) -> list[JSON]:
@@ -180,31 +198,40 @@ class Limiter:
                 at += 1
                 if isinstance(check, Rate):
                     state = rate_state(check.kind, check.capacity, value)
-                    view[check.kind] = {"limit": state.limit, "remaining": state.remaining,
-                                        "reset_seconds": round(state.reset_seconds, 1)}
+                    view[check.kind] = {
+                        "limit": state.limit,
+                        "remaining": state.remaining,
+                        "reset_seconds": round(state.reset_seconds, 1),
+                    }
                 elif isinstance(check, Slots):
                     view["concurrent"] = {"limit": check.limit, "in_use": int(value)}
                 elif s.limits.budget is not None:
                     budget = s.limits.budget
                     assert isinstance(check, Spend)
                     view["budget"] = {
-                        "usd": budget.usd, "period": budget.period, "action": budget.action,
+                        "usd": budget.usd,
+                        "period": budget.period,
+                        "action": budget.action,
                         "period_start": check.period_start.isoformat()
-                        if check.period_start else None,
-                        "spent_usd": round(value / NANO, 6)}
+                        if check.period_start
+                        else None,
+                        "spent_usd": round(value / NANO, 6),
+                    }
             out.append(view)
         return out
 
-    def _reservation(self, endpoint: Endpoint, input_tokens: int,
-                     max_out: int | None) -> int:
+    def _reservation(self, endpoint: Endpoint, input_tokens: int, max_out: int | None) -> int:
         """Nano-USD: the dearest target's price of the worst case."""
         output_tokens = max_out if max_out is not None else self.default_max_tokens
         if endpoint.task == "embeddings":
             output_tokens = 0
         worst: float | None = None
         for target in endpoint.targets:
-            usd = (self.cost(target.provider, target.model, input_tokens, output_tokens)
-                   if self.cost is not None and target.provider is not None else None)
+            usd = (
+                self.cost(target.provider, target.model, input_tokens, output_tokens)
+                if self.cost is not None and target.provider is not None
+                else None
+            )
             if usd is None:
                 usd = self.default_reservation_usd
             worst = usd if worst is None else max(worst, usd)
@@ -217,9 +244,12 @@ class Limiter:
             return None
         targets = [t for t in endpoint.targets if t.provider is not None]
         served = [t for t in targets if usage.model is not None and t.model == usage.model]
-        costs = [c for t in (served or targets)
-                 if (c := self.cost(t.provider or "", t.model, usage.input_tokens,
-                                    usage.output_tokens)) is not None]
+        costs = [
+            c
+            for t in (served or targets)
+            if (c := self.cost(t.provider or "", t.model, usage.input_tokens, usage.output_tokens))
+            is not None
+        ]
         return round(max(costs) * NANO) if costs else None
 
     def _store_failed(self, exc: LimitStoreError, outcome: str) -> None:
@@ -230,8 +260,12 @@ class Limiter:
         # Once when it starts, then at most every 10 s: an outage must not flood the log.
         if now - self._warned_at >= 10.0:
             self._warned_at = now
-            log.warning("limit store unreachable (%s): %s; %d store errors so far", exc,
-                        outcome, self.store_errors)
+            log.warning(
+                "limit store unreachable (%s): %s; %d store errors so far",
+                exc,
+                outcome,
+                self.store_errors,
+            )
 
     def settle_soon(self, admission: Admission) -> None:
         """Settle without holding the connection: with Redis that is a round trip, and a
@@ -252,8 +286,11 @@ class Limiter:
         try:
             crossed = await self.store.settle(settlements, admission.lease)
         except LimitStoreError as exc:
-            self._store_failed(exc, f"a settlement is lost; its slots return after their "
-                               f"lease ({self.lease_seconds:.0f} s)")
+            self._store_failed(
+                exc,
+                f"a settlement is lost; its slots return after their "
+                f"lease ({self.lease_seconds:.0f} s)",
+            )
             return
         self._alert(admission, crossed)
 
@@ -273,8 +310,9 @@ class Limiter:
             if isinstance(check, Rate):
                 if check.kind == "tokens" and usage is not None:
                     actual = usage.input_tokens + usage.output_tokens
-                    settlements.append(Refund(check.key, check.capacity,
-                                              admission.token_estimate - actual))
+                    settlements.append(
+                        Refund(check.key, check.capacity, admission.token_estimate - actual)
+                    )
             elif isinstance(check, Slots):
                 settlements.append(Release(check.key))
         if admission.budgets:
@@ -283,9 +321,14 @@ class Limiter:
             cost = self.actual_cost(admission.endpoint, usage) if usage is not None else None
             spent = admission.reserve if cost is None else cost
             for b in admission.budgets:
-                settlements.append(Charge(b.check.key, spent - b.check.reserve,
-                                          b.check.limit if b.alert else None,
-                                          b.check.ttl_seconds))
+                settlements.append(
+                    Charge(
+                        b.check.key,
+                        spent - b.check.reserve,
+                        b.check.limit if b.alert else None,
+                        b.check.ttl_seconds,
+                    )
+                )
         return settlements
 
     def _alert(self, admission: Admission, crossed: list[str]) -> None:
@@ -294,23 +337,48 @@ class Limiter:
         for b in admission.budgets:
             if b.check.key in crossed and b.subject.limits.budget is not None:
                 budget = b.subject.limits.budget
-                self.alert({
-                    "type": "budget_exceeded", "scope": b.subject.scope,
-                    "id": b.subject.id, "name": b.subject.name, "budget_usd": budget.usd,
-                    "period": budget.period, "period_start": b.period_start.isoformat(),
-                    "at": datetime.now(UTC).isoformat(),
-                })
+                self.alert(
+                    {
+                        "type": "budget_exceeded",
+                        "scope": b.subject.scope,
+                        "id": b.subject.id,
+                        "name": b.subject.name,
+                        "budget_usd": budget.usd,
+                        "period": budget.period,
+                        "period_start": b.period_start.isoformat(),
+                        "at": datetime.now(UTC).isoformat(),
+                    }
+                )
 
 
 class Admission:
     """An admitted call: its headers, and the one settlement owed when it ends."""
 
-    __slots__ = ("_done", "budgets", "checks", "endpoint", "headers", "lease", "limiter",
-                 "reserve", "started", "token_estimate", "usage")
+    __slots__ = (
+        "_done",
+        "budgets",
+        "checks",
+        "endpoint",
+        "headers",
+        "lease",
+        "limiter",
+        "reserve",
+        "started",
+        "token_estimate",
+        "usage",
+    )
 
-    def __init__(self, limiter: Limiter, endpoint: Endpoint, checks: list[Check],
-                 budgets: list[_Budgeted], lease: str, token_estimate: int, reserve: int,
-                 headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        limiter: Limiter,
+        endpoint: Endpoint,
+        checks: list[Check],
+        budgets: list[_Budgeted],
+        lease: str,
+        token_estimate: int,
+        reserve: int,
+        headers: dict[str, str],
+    ) -> None:
         self.limiter = limiter
         self.endpoint = endpoint
         self.checks = checks
@@ -339,8 +407,9 @@ class Admission:
         if self.usage is None:
             self.usage = Usage(0, 0)
 
-    def complete(self, usage: JSON | None, model: str | None = None, *,
-                 answered: bool = True) -> None:
+    def complete(
+        self, usage: JSON | None, model: str | None = None, *, answered: bool = True
+    ) -> None:
         """Settle from a synchronous end-of-call hook (a dispatcher's ``on_complete``):
         ``usage`` as the provider reported it; ``answered=False`` for a call that failed
         before any answer (nothing was used). A call cut short keeps its reservation."""
@@ -374,23 +443,25 @@ def rate_headers(states: Sequence[RateState]) -> dict[str, str]:
     return headers
 
 
-def _refusal(check: Check | None, subjects: Sequence[Subject],
-             prefix: str) -> tuple[RateLimited, str]:
+def _refusal(
+    check: Check | None, subjects: Sequence[Subject], prefix: str
+) -> tuple[RateLimited, str]:
     """The error for a refused check, and the scope whose limit it was."""
     subject = None
     if check is not None:
-        subject = next((s for s in subjects
-                        if check.key.startswith(f"{prefix}{s.scope}:{s.id}:")), None)
+        subject = next(
+            (s for s in subjects if check.key.startswith(f"{prefix}{s.scope}:{s.id}:")), None
+        )
     whose = f"{subject.scope} {subject.name!r}" if subject is not None else "a limit"
     scope = subject.scope if subject is not None else "unknown"
     if isinstance(check, Spend):
         return BudgetExceeded(f"The budget of {whose} for this period is spent."), scope
     if isinstance(check, Slots):
-        return RateLimited(f"Too many concurrent calls for {whose} "
-                           f"(at most {check.limit})."), scope
+        return RateLimited(f"Too many concurrent calls for {whose} (at most {check.limit})."), scope
     if isinstance(check, Rate):
-        return RateLimited(f"Rate limit of {whose} exceeded: {check.capacity} "
-                           f"{check.kind} per minute."), scope
+        return RateLimited(
+            f"Rate limit of {whose} exceeded: {check.capacity} {check.kind} per minute."
+        ), scope
     return RateLimited(), scope
 
 

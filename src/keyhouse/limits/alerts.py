@@ -21,8 +21,15 @@ JSON = dict[str, Any]
 
 
 class AlertSender:
-    def __init__(self, url: str, *, attempts: int = 4, backoff: float = 0.5,
-                 timeout: float = 5.0, queue_size: int = 256) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        timeout: float = 5.0,
+        queue_size: int = 256,
+    ) -> None:
         self.url = url
         self.attempts = attempts
         self.backoff = backoff
@@ -54,8 +61,9 @@ class AlertSender:
         # share the upstream pool's limits or its URL policy.
         import httpx
 
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False,
-                                     trust_env=False) as client:
+        async with httpx.AsyncClient(
+            timeout=self.timeout, follow_redirects=False, trust_env=False
+        ) as client:
             while True:
                 alert = await self._queue.get()
                 await self._post(client, alert)
@@ -73,7 +81,12 @@ class AlertSender:
             except httpx.HTTPError as exc:
                 reason = type(exc).__name__
             if attempt + 1 < self.attempts:
-                await asyncio.sleep(self.backoff * 2 ** attempt)
+                await asyncio.sleep(self.backoff * 2**attempt)
         self.failed += 1
-        log.warning("budget alert for %s %r not delivered after %d attempts (%s)",
-                    alert.get("scope"), alert.get("name"), self.attempts, reason)
+        log.warning(
+            "budget alert for %s %r not delivered after %d attempts (%s)",
+            alert.get("scope"),
+            alert.get("name"),
+            self.attempts,
+            reason,
+        )

@@ -19,8 +19,12 @@ def max_tokens(body: JSON) -> int | None:
 def input_estimate(body: JSON) -> int:
     """Tokens the prompt may take: a generous guess from its text (about one token per
     three characters), computed without a tokenizer on the hot path."""
-    chars = _text_length(body.get("messages")) + _text_length(body.get("input")) + \
-        _text_length(body.get("system")) + _text_length(body.get("instructions"))
+    chars = (
+        _text_length(body.get("messages"))
+        + _text_length(body.get("input"))
+        + _text_length(body.get("system"))
+        + _text_length(body.get("instructions"))
+    )
     return chars // 3 + 16
 
 

@@ -31,9 +31,10 @@ def install(gateway: Gateway, limiter: Limiter) -> None:
             return
         ctx.limits = admission
         if admission.headers:
-            ctx.headers = [*(ctx.headers or []), *(
-                (k.encode("latin-1"), v.encode("latin-1"))
-                for k, v in admission.headers.items())]
+            ctx.headers = [
+                *(ctx.headers or []),
+                *((k.encode("latin-1"), v.encode("latin-1")) for k, v in admission.headers.items()),
+            ]
 
     def settle(ctx: CallContext) -> None:
         admission = ctx.limits

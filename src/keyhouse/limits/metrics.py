@@ -28,29 +28,35 @@ class LimitsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         errors = CounterMetricFamily(
-            "keyhouse_limits_store_errors", "Calls admitted or settled while the limit "
-            "store was unreachable.")
+            "keyhouse_limits_store_errors",
+            "Calls admitted or settled while the limit store was unreachable.",
+        )
         errors.add_metric([], self.limiter.store_errors)
         yield errors
-        refused = CounterMetricFamily("keyhouse_limits_refused",
-                                      "Calls refused by a Keyhouse limit.",
-                                      labels=["scope", "limit"])
+        refused = CounterMetricFamily(
+            "keyhouse_limits_refused",
+            "Calls refused by a Keyhouse limit.",
+            labels=["scope", "limit"],
+        )
         for (scope, limit), count in sorted(self.limiter.refused.items()):
             refused.add_metric([scope, limit], count)
         yield refused
-        shared = GaugeMetricFamily("keyhouse_limits_shared",
-                                   "1: limit counters shared in Redis; 0: per process.")
+        shared = GaugeMetricFamily(
+            "keyhouse_limits_shared", "1: limit counters shared in Redis; 0: per process."
+        )
         shared.add_metric([], 1.0 if self.limiter.store.shared else 0.0)
         yield shared
         if self.alerts is not None:
-            alerts = CounterMetricFamily("keyhouse_budget_alerts",
-                                         "Budget alerts by outcome.", labels=["outcome"])
+            alerts = CounterMetricFamily(
+                "keyhouse_budget_alerts", "Budget alerts by outcome.", labels=["outcome"]
+            )
             alerts.add_metric(["sent"], self.alerts.sent)
             alerts.add_metric(["failed"], self.alerts.failed)
             alerts.add_metric(["dropped"], self.alerts.dropped)
             yield alerts
 
 
-def register(registry: CollectorRegistry, limiter: Limiter,
-             alerts: AlertSender | None = None) -> None:
+def register(
+    registry: CollectorRegistry, limiter: Limiter, alerts: AlertSender | None = None
+) -> None:
     registry.register(LimitsCollector(limiter, alerts))

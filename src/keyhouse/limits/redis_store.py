@@ -156,8 +156,12 @@ class RedisStore:
         # Short timeouts: an unreachable Redis must turn into the operator's chosen
         # answer quickly, never into a request that hangs.
         self._client: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout,
-            health_check_interval=0, retry_on_timeout=False)
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=0,
+            retry_on_timeout=False,
+        )
         self._admit = self._client.register_script(ADMIT)
         self._settle = self._client.register_script(SETTLE)
         self._peek = self._client.register_script(PEEK)
@@ -177,8 +181,9 @@ class RedisStore:
             raise LimitStoreError(type(exc).__name__) from None
         refused_at, retry = int(raw[0]), float(raw[1])
         values = [float(v) for v in raw[2:]]
-        rates = tuple(_state(c, v) for c, v in zip(checks, values, strict=True)
-                      if isinstance(c, Rate))
+        rates = tuple(
+            _state(c, v) for c, v in zip(checks, values, strict=True) if isinstance(c, Rate)
+        )
         if refused_at:
             return Verdict(False, checks[refused_at - 1], retry, rates)
         return Verdict(True, rates=rates)
@@ -193,8 +198,12 @@ class RedisStore:
             elif isinstance(s, Release):
                 args += ["release", 0, 0, 0]
             else:
-                args += ["charge", s.delta, s.ttl_seconds,
-                         -1 if s.alert_limit is None else s.alert_limit]
+                args += [
+                    "charge",
+                    s.delta,
+                    s.ttl_seconds,
+                    -1 if s.alert_limit is None else s.alert_limit,
+                ]
         try:
             crossed = await self._settle(keys=[s.key for s in settlements], args=args)
         except (RedisError, OSError) as exc:
@@ -206,8 +215,10 @@ class RedisStore:
             return []
         args: list[Any] = []
         for c in checks:
-            args += [("rate" if isinstance(c, Rate) else "slots" if isinstance(c, Slots)
-                      else "spend"), c.capacity if isinstance(c, Rate) else 0]
+            args += [
+                ("rate" if isinstance(c, Rate) else "slots" if isinstance(c, Slots) else "spend"),
+                c.capacity if isinstance(c, Rate) else 0,
+            ]
         try:
             raw = await self._peek(keys=[c.key for c in checks], args=args)
         except (RedisError, OSError) as exc:

@@ -9,12 +9,15 @@ from keyhouse.limits.alerts import AlertSender
 from keyhouse.limits.store import LimitStore, LimitStoreError, MemoryStore
 from keyhouse.settings import Settings
 
-PER_PROCESS = ("limits are per process: each replica counts on its own; set "
-               "KEYHOUSE_REDIS_URL to share them across replicas")
+PER_PROCESS = (
+    "limits are per process: each replica counts on its own; set "
+    "KEYHOUSE_REDIS_URL to share them across replicas"
+)
 
 
-def build_limiter(settings: Settings, cost: CostFn | None = None,
-                  alerts: AlertSender | None = None) -> Limiter:
+def build_limiter(
+    settings: Settings, cost: CostFn | None = None, alerts: AlertSender | None = None
+) -> Limiter:
     store: LimitStore
     if settings.redis_url is not None:
         from keyhouse.limits.redis_store import RedisStore
@@ -22,12 +25,16 @@ def build_limiter(settings: Settings, cost: CostFn | None = None,
         store = RedisStore(settings.redis_url.get_secret_value())
     else:
         store = MemoryStore()
-    return Limiter(store, prefix=settings.redis_prefix,
-                   on_store_error=settings.limits_on_store_error,
-                   lease_seconds=settings.limits_lease_seconds,
-                   default_max_tokens=settings.budget_default_max_tokens,
-                   default_reservation_usd=settings.budget_default_reservation_usd,
-                   cost=cost, alert=alerts.send if alerts is not None else None)
+    return Limiter(
+        store,
+        prefix=settings.redis_prefix,
+        on_store_error=settings.limits_on_store_error,
+        lease_seconds=settings.limits_lease_seconds,
+        default_max_tokens=settings.budget_default_max_tokens,
+        default_reservation_usd=settings.budget_default_reservation_usd,
+        cost=cost,
+        alert=alerts.send if alerts is not None else None,
+    )
 
 
 def alert_sender(settings: Settings) -> AlertSender | None:

@@ -33,8 +33,12 @@ class Limits:
 
     @property
     def empty(self) -> bool:
-        return (self.requests_per_minute is None and self.tokens_per_minute is None
-                and self.max_concurrent is None and self.budget is None)
+        return (
+            self.requests_per_minute is None
+            and self.tokens_per_minute is None
+            and self.max_concurrent is None
+            and self.budget is None
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Limits | None:
@@ -44,12 +48,17 @@ class Limits:
         raw_budget = data.get("budget")
         budget = None
         if isinstance(raw_budget, dict):
-            budget = Budget(usd=float(raw_budget["usd"]),
-                            period=raw_budget.get("period", "month"),
-                            action=raw_budget.get("action", "reject"))
-        limits = cls(requests_per_minute=_int(data.get("requests_per_minute")),
-                     tokens_per_minute=_int(data.get("tokens_per_minute")),
-                     max_concurrent=_int(data.get("max_concurrent")), budget=budget)
+            budget = Budget(
+                usd=float(raw_budget["usd"]),
+                period=raw_budget.get("period", "month"),
+                action=raw_budget.get("action", "reject"),
+            )
+        limits = cls(
+            requests_per_minute=_int(data.get("requests_per_minute")),
+            tokens_per_minute=_int(data.get("tokens_per_minute")),
+            max_concurrent=_int(data.get("max_concurrent")),
+            budget=budget,
+        )
         return None if limits.empty else limits
 
 
@@ -77,6 +86,9 @@ def period_window(period: Period, now: datetime) -> tuple[datetime, datetime]:
         start = day - timedelta(days=day.weekday())
         return start, start + timedelta(days=7)
     start = day.replace(day=1)
-    end = (start.replace(year=start.year + 1, month=1) if start.month == 12
-           else start.replace(month=start.month + 1))
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
     return start, end

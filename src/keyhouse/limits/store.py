@@ -130,8 +130,9 @@ def refill(value: float, stamp: float, capacity: int, now: float) -> float:
 
 def rate_state(kind: RateKind, capacity: int, value: float) -> RateState:
     per_second = capacity / 60.0
-    return RateState(kind, capacity, max(0, math.floor(value)),
-                     max(0.0, (capacity - value) / per_second))
+    return RateState(
+        kind, capacity, max(0, math.floor(value)), max(0.0, (capacity - value) / per_second)
+    )
 
 
 @dataclass
@@ -160,8 +161,11 @@ class MemoryStore:
         for check in checks:
             if isinstance(check, Rate):
                 bucket = self._buckets.get(check.key)
-                value = (refill(bucket.value, bucket.stamp, check.capacity, now)
-                         if bucket else float(check.capacity))
+                value = (
+                    refill(bucket.value, bucket.stamp, check.capacity, now)
+                    if bucket
+                    else float(check.capacity)
+                )
                 values.append(value)
                 need = min(check.cost, check.capacity)
                 if value < need:
@@ -204,17 +208,24 @@ class MemoryStore:
         for item in settlements:
             if isinstance(item, Refund):
                 bucket = self._buckets.get(item.key)
-                value = (refill(bucket.value, bucket.stamp, item.capacity, now)
-                         if bucket else float(item.capacity))
-                self._buckets[item.key] = _Bucket(min(float(item.capacity), value + item.delta),
-                                                  now)
+                value = (
+                    refill(bucket.value, bucket.stamp, item.capacity, now)
+                    if bucket
+                    else float(item.capacity)
+                )
+                self._buckets[item.key] = _Bucket(
+                    min(float(item.capacity), value + item.delta), now
+                )
             elif isinstance(item, Release):
                 self._leases.get(item.key, {}).pop(lease, None)
             else:
                 used = self._spent(item.key, now) + item.delta
                 self._spend[item.key] = (used, now + item.ttl_seconds)
-                if (item.alert_limit is not None and used >= item.alert_limit
-                        and self._alerted.get(item.key, 0.0) <= now):
+                if (
+                    item.alert_limit is not None
+                    and used >= item.alert_limit
+                    and self._alerted.get(item.key, 0.0) <= now
+                ):
                     self._alerted[item.key] = now + item.ttl_seconds
                     crossed.append(item.key)
         return crossed
@@ -225,8 +236,11 @@ class MemoryStore:
         for check in checks:
             if isinstance(check, Rate):
                 bucket = self._buckets.get(check.key)
-                out.append(refill(bucket.value, bucket.stamp, check.capacity, now)
-                           if bucket else float(check.capacity))
+                out.append(
+                    refill(bucket.value, bucket.stamp, check.capacity, now)
+                    if bucket
+                    else float(check.capacity)
+                )
             elif isinstance(check, Slots):
                 out.append(float(len(self._live_leases(check.key, now))))
             else:
@@ -253,5 +267,8 @@ class MemoryStore:
 
     @staticmethod
     def _states(checks: list[Check], values: list[float]) -> tuple[RateState, ...]:
-        return tuple(rate_state(c.kind, c.capacity, v)
-                     for c, v in zip(checks, values, strict=True) if isinstance(c, Rate))
+        return tuple(
+            rate_state(c.kind, c.capacity, v)
+            for c, v in zip(checks, values, strict=True)
+            if isinstance(c, Rate)
+        )

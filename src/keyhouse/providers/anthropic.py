@@ -52,26 +52,38 @@ class AnthropicAdapter(ProviderAdapter):
         self.id = spec.id
 
     def _base(self, credential: Credential) -> str:
-        base = (credential.config.get("base_url") or self.spec.default_base_url or "")
+        base = credential.config.get("base_url") or self.spec.default_base_url or ""
         # The SDKs take the base without /v1; accept it with, too.
         return base.rstrip("/").removesuffix("/v1")
 
     @staticmethod
     def _headers(call: Call) -> dict[str, str]:
-        return {"x-api-key": call.credential.secrets.get("api_key", ""),
-                "anthropic-version": API_VERSION}
+        return {
+            "x-api-key": call.credential.secrets.get("api_key", ""),
+            "anthropic-version": API_VERSION,
+        }
 
     async def chat(self, call: Call, request: JSON) -> JSON:
         body = openai_to_anthropic_request(request, call.model)
-        data = await send_json(call, "POST", self._base(call.credential) + "/v1/messages",
-                               json=body, headers=self._headers(call))
+        data = await send_json(
+            call,
+            "POST",
+            self._base(call.credential) + "/v1/messages",
+            json=body,
+            headers=self._headers(call),
+        )
         return anthropic_to_openai_response(data, call.model)
 
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         body = openai_to_anthropic_request(request, call.model)
         body["stream"] = True
-        stream = await open_stream(call, "POST", self._base(call.credential) + "/v1/messages",
-                                   json=body, headers=self._headers(call))
+        stream = await open_stream(
+            call,
+            "POST",
+            self._base(call.credential) + "/v1/messages",
+            json=body,
+            headers=self._headers(call),
+        )
         converter = AnthropicStreamToOpenAI(call.model)
         try:
             async for event, data in stream.events():
@@ -80,7 +92,8 @@ class AnthropicAdapter(ProviderAdapter):
                 except orjson.JSONDecodeError:
                     raise UpstreamError(
                         f"Upstream ({call.credential.provider}) sent a stream event that is "
-                        "not JSON.") from None
+                        "not JSON."
+                    ) from None
                 if event == "error" or payload.get("type") == "error":
                     raise _stream_error(call, payload, data)
                 for chunk in converter.feed(event, payload):
@@ -91,11 +104,16 @@ class AnthropicAdapter(ProviderAdapter):
             await stream.aclose()
         # A stream cut before message_stop is a failed answer, not a short one.
         raise UpstreamUnavailable(
-            f"Upstream ({call.credential.provider}) ended the stream before it finished.")
+            f"Upstream ({call.credential.provider}) ended the stream before it finished."
+        )
 
     async def verify(self, call: Call) -> None:
-        await send(call, "GET", self._base(call.credential) + "/v1/models?limit=1",
-                   headers=self._headers(call))
+        await send(
+            call,
+            "GET",
+            self._base(call.credential) + "/v1/models?limit=1",
+            headers=self._headers(call),
+        )
 
     # --- the native Messages API (providers.native.NativeMessages) -------------------
 
@@ -110,14 +128,24 @@ class AnthropicAdapter(ProviderAdapter):
         return out
 
     async def messages(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
-        return await send_json(call, "POST", self._base(call.credential) + "/v1/messages",
-                               json=request, headers=self._native_headers(call, headers))
+        return await send_json(
+            call,
+            "POST",
+            self._base(call.credential) + "/v1/messages",
+            json=request,
+            headers=self._native_headers(call, headers),
+        )
 
-    async def messages_stream(self, call: Call, request: JSON,
-                              headers: Mapping[str, str]) -> AsyncIterator[JSON]:
-        stream = await open_stream(call, "POST", self._base(call.credential) + "/v1/messages",
-                                   json={**request, "stream": True},
-                                   headers=self._native_headers(call, headers))
+    async def messages_stream(
+        self, call: Call, request: JSON, headers: Mapping[str, str]
+    ) -> AsyncIterator[JSON]:
+        stream = await open_stream(
+            call,
+            "POST",
+            self._base(call.credential) + "/v1/messages",
+            json={**request, "stream": True},
+            headers=self._native_headers(call, headers),
+        )
         try:
             async for event, data in stream.events():
                 try:
@@ -125,7 +153,8 @@ class AnthropicAdapter(ProviderAdapter):
                 except orjson.JSONDecodeError:
                     raise UpstreamError(
                         f"Upstream ({call.credential.provider}) sent a stream event that is "
-                        "not JSON.") from None
+                        "not JSON."
+                    ) from None
                 if event == "error" or payload.get("type") == "error":
                     raise _stream_error(call, payload, data)
                 yield payload
@@ -134,13 +163,17 @@ class AnthropicAdapter(ProviderAdapter):
         finally:
             await stream.aclose()
         raise UpstreamUnavailable(
-            f"Upstream ({call.credential.provider}) ended the stream before it finished.")
+            f"Upstream ({call.credential.provider}) ended the stream before it finished."
+        )
 
-    async def count_tokens(self, call: Call, request: JSON,
-                           headers: Mapping[str, str]) -> JSON:
-        return await send_json(call, "POST",
-                               self._base(call.credential) + "/v1/messages/count_tokens",
-                               json=request, headers=self._native_headers(call, headers))
+    async def count_tokens(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
+        return await send_json(
+            call,
+            "POST",
+            self._base(call.credential) + "/v1/messages/count_tokens",
+            json=request,
+            headers=self._native_headers(call, headers),
+        )
 
 
 def _stream_error(call: Call, payload: JSON, raw: str) -> UpstreamError:

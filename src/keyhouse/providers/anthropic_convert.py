@@ -113,8 +113,11 @@ def _messages(messages: list[JSON]) -> tuple[str | list[JSON] | None, list[JSON]
         elif role == "assistant":
             _append(out, "assistant", _assistant_blocks(message))
         elif role == "tool":
-            result = {"type": "tool_result", "tool_use_id": message.get("tool_call_id") or "",
-                      "content": _tool_result_content(content)}
+            result = {
+                "type": "tool_result",
+                "tool_use_id": message.get("tool_call_id") or "",
+                "content": _tool_result_content(content),
+            }
             _append(out, "user", [result])
         else:
             raise BadRequest(f"Unknown message role {role!r}.")
@@ -216,8 +219,14 @@ def _assistant_blocks(message: JSON) -> list[JSON]:
     blocks = _text_blocks(content if isinstance(content, str | list) else None)
     for call in message.get("tool_calls") or []:
         fn = call.get("function") or {}
-        blocks.append({"type": "tool_use", "id": call.get("id") or "", "name": fn.get("name", ""),
-                       "input": _arguments(fn.get("arguments"))})
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id") or "",
+                "name": fn.get("name", ""),
+                "input": _arguments(fn.get("arguments")),
+            }
+        )
     return blocks
 
 
@@ -247,8 +256,10 @@ def _tool_result_content(content: Any) -> str | list[JSON]:
 
 def _tool(tool: JSON) -> JSON:
     fn = tool.get("function") or {}
-    out: JSON = {"name": fn.get("name", ""),
-                 "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}
+    out: JSON = {
+        "name": fn.get("name", ""),
+        "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+    }
     if fn.get("description"):
         out["description"] = fn["description"]
     if fn.get("strict"):
@@ -276,11 +287,17 @@ def _tool_choice(choice: Any, parallel: Any) -> JSON | None:
 def openai_usage(usage: JSON) -> JSON:
     """Anthropic usage as OpenAI usage: cached input counts as prompt tokens, as at OpenAI."""
     cache_read = usage.get("cache_read_input_tokens") or 0
-    prompt = (usage.get("input_tokens") or 0) + cache_read + (
-        usage.get("cache_creation_input_tokens") or 0)
+    prompt = (
+        (usage.get("input_tokens") or 0)
+        + cache_read
+        + (usage.get("cache_creation_input_tokens") or 0)
+    )
     completion = usage.get("output_tokens") or 0
-    out: JSON = {"prompt_tokens": prompt, "completion_tokens": completion,
-                 "total_tokens": prompt + completion}
+    out: JSON = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
     if cache_read:
         out["prompt_tokens_details"] = {"cached_tokens": cache_read}
     return out
@@ -296,16 +313,22 @@ def anthropic_to_openai_response(resp: JSON, model: str) -> JSON:
         if kind == "text":
             texts.append(block.get("text", ""))
         elif kind == "tool_use":
-            tool_calls.append({
-                "id": block.get("id", ""), "type": "function",
-                "function": {"name": block.get("name", ""),
-                             "arguments": json.dumps(block.get("input") or {},
-                                                     ensure_ascii=False)},
-            })
+            tool_calls.append(
+                {
+                    "id": block.get("id", ""),
+                    "type": "function",
+                    "function": {
+                        "name": block.get("name", ""),
+                        "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
+                    },
+                }
+            )
         elif kind == "thinking":
             thinking.append(block.get("thinking", ""))
-    message: JSON = {"role": "assistant",
-                     "content": "".join(texts) if texts or not tool_calls else None}
+    message: JSON = {
+        "role": "assistant",
+        "content": "".join(texts) if texts or not tool_calls else None,
+    }
     if tool_calls:
         message["tool_calls"] = tool_calls
     if thinking:
@@ -316,8 +339,14 @@ def anthropic_to_openai_response(resp: JSON, model: str) -> JSON:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": FINISH_REASONS.get(resp.get("stop_reason") or "", "stop")}],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": FINISH_REASONS.get(resp.get("stop_reason") or "", "stop"),
+            }
+        ],
         "usage": openai_usage(resp.get("usage") or {}),
     }
 
@@ -350,8 +379,9 @@ class AnthropicStreamToOpenAI:
             return self._delta(data.get("index", 0), data.get("delta") or {})
         if kind == "message_delta":
             # message_delta usage counts are cumulative, so the latest value wins.
-            self._usage.update({k: v for k, v in (data.get("usage") or {}).items()
-                                if v is not None})
+            self._usage.update(
+                {k: v for k, v in (data.get("usage") or {}).items() if v is not None}
+            )
             reason = (data.get("delta") or {}).get("stop_reason")
             return [self._chunk({}, FINISH_REASONS.get(reason, "stop"))] if reason else []
         if kind == "message_stop":
@@ -363,10 +393,20 @@ class AnthropicStreamToOpenAI:
         if block.get("type") == "tool_use":
             position = self._tools[index] = len(self._tools)
             arguments = json.dumps(block["input"]) if block.get("input") else ""
-            return [self._chunk({"tool_calls": [{
-                "index": position, "id": block.get("id", ""), "type": "function",
-                "function": {"name": block.get("name", ""), "arguments": arguments},
-            }]})]
+            return [
+                self._chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": position,
+                                "id": block.get("id", ""),
+                                "type": "function",
+                                "function": {"name": block.get("name", ""), "arguments": arguments},
+                            }
+                        ]
+                    }
+                )
+            ]
         if block.get("type") == "text" and block.get("text"):
             return [self._chunk({"content": block["text"]})]
         return []
@@ -376,17 +416,34 @@ class AnthropicStreamToOpenAI:
         if kind == "text_delta" and delta.get("text"):
             return [self._chunk({"content": delta["text"]})]
         if kind == "input_json_delta" and delta.get("partial_json") and index in self._tools:
-            return [self._chunk({"tool_calls": [{
-                "index": self._tools[index], "function": {"arguments": delta["partial_json"]},
-            }]})]
+            return [
+                self._chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": self._tools[index],
+                                "function": {"arguments": delta["partial_json"]},
+                            }
+                        ]
+                    }
+                )
+            ]
         if kind == "thinking_delta" and delta.get("thinking"):
             return [self._chunk({"reasoning_content": delta["thinking"]})]
         return []
 
     def _head(self) -> JSON:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+        }
 
     def _chunk(self, delta: JSON, finish_reason: str | None = None) -> JSON:
-        return {**self._head(), "choices": [
-            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+        return {
+            **self._head(),
+            "choices": [
+                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            ],
+        }

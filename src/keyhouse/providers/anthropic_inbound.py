@@ -64,8 +64,10 @@ def anthropic_to_openai_request(req: JSON) -> JSON:
         _tool_choice(req.get("tool_choice"), out)
     fmt = (req.get("output_config") or {}).get("format") or {}
     if fmt.get("type") == "json_schema" and fmt.get("schema"):
-        out["response_format"] = {"type": "json_schema",
-                                  "json_schema": {"name": "output", "schema": fmt["schema"]}}
+        out["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": fmt["schema"]},
+        }
     if req.get("stream"):
         out["stream"] = True
         # Anthropic streams end with usage; ask the OpenAI side for it.
@@ -90,15 +92,17 @@ def _user(content: Any) -> list[JSON]:
         kind = block.get("type")
         if kind == "tool_result":
             text, images = _tool_result(block.get("content"))
-            out.append({"role": "tool", "tool_call_id": block.get("tool_use_id", ""),
-                        "content": text})
+            out.append(
+                {"role": "tool", "tool_call_id": block.get("tool_use_id", ""), "content": text}
+            )
             # OpenAI tool messages carry text only; images ride in the user turn after.
             parts.extend(images)
         elif kind == "text":
             parts.append({"type": "text", "text": block.get("text", "")})
         elif kind == "image":
-            parts.append({"type": "image_url",
-                          "image_url": {"url": _url(block.get("source") or {})}})
+            parts.append(
+                {"type": "image_url", "image_url": {"url": _url(block.get("source") or {})}}
+            )
         elif kind == "document":
             parts.append(_document(block))
         else:
@@ -114,8 +118,11 @@ def _tool_result(content: Any) -> tuple[str, list[JSON]]:
     if isinstance(content, str) or content is None:
         return content or "", []
     texts = [b.get("text", "") for b in content if b.get("type") == "text"]
-    images = [{"type": "image_url", "image_url": {"url": _url(b.get("source") or {})}}
-              for b in content if b.get("type") == "image"]
+    images = [
+        {"type": "image_url", "image_url": {"url": _url(b.get("source") or {})}}
+        for b in content
+        if b.get("type") == "image"
+    ]
     return "\n".join(texts), images
 
 
@@ -148,9 +155,16 @@ def _assistant(content: Any) -> JSON:
         if kind == "text":
             texts.append(block.get("text", ""))
         elif kind == "tool_use":
-            calls.append({"id": block.get("id", ""), "type": "function", "function": {
-                "name": block.get("name", ""),
-                "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False)}})
+            calls.append(
+                {
+                    "id": block.get("id", ""),
+                    "type": "function",
+                    "function": {
+                        "name": block.get("name", ""),
+                        "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
+                    },
+                }
+            )
         # thinking / redacted_thinking: other providers cannot verify their signatures.
     out: JSON = {"role": "assistant", "content": "".join(texts) if texts else None}
     if calls:
@@ -160,10 +174,13 @@ def _assistant(content: Any) -> JSON:
 
 def _tool(tool: JSON) -> JSON:
     if tool.get("type") not in (None, "custom"):
-        raise BadRequest(f"Anthropic server tool {tool.get('type')!r} cannot be served by "
-                         "another provider.")
-    fn: JSON = {"name": tool.get("name", ""),
-                "parameters": tool.get("input_schema") or {"type": "object", "properties": {}}}
+        raise BadRequest(
+            f"Anthropic server tool {tool.get('type')!r} cannot be served by another provider."
+        )
+    fn: JSON = {
+        "name": tool.get("name", ""),
+        "parameters": tool.get("input_schema") or {"type": "object", "properties": {}},
+    }
     if tool.get("description"):
         fn["description"] = tool["description"]
     if tool.get("strict"):
@@ -223,8 +240,14 @@ def openai_to_anthropic_response(resp: JSON, model: str) -> JSON:
         content.append({"type": "text", "text": text})
     for call in message.get("tool_calls") or []:
         fn = call.get("function") or {}
-        content.append({"type": "tool_use", "id": call.get("id") or _tool_id(),
-                        "name": fn.get("name", ""), "input": _arguments(fn.get("arguments"))})
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id") or _tool_id(),
+                "name": fn.get("name", ""),
+                "input": _arguments(fn.get("arguments")),
+            }
+        )
     return {
         "id": _message_id(resp.get("id")),
         "type": "message",
@@ -272,8 +295,7 @@ class OpenAIStreamToAnthropic:
             if delta.get("content"):
                 if self._open_kind != "text":
                     events += self._open_block({"type": "text", "text": ""}, "text")
-                events.append(_delta(self._open, {"type": "text_delta",
-                                                  "text": delta["content"]}))
+                events.append(_delta(self._open, {"type": "text_delta", "text": delta["content"]}))
             for call in delta.get("tool_calls") or []:
                 events += self._tool_delta(call)
             if choice.get("finish_reason"):
@@ -286,11 +308,19 @@ class OpenAIStreamToAnthropic:
             return []
         self._finished = True
         events = self._start() + self._close_block()
-        events.append(("message_delta", {
-            "type": "message_delta",
-            "delta": {"stop_reason": self._stop_reason or "end_turn", "stop_sequence": None},
-            "usage": self._usage,
-        }))
+        events.append(
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {
+                        "stop_reason": self._stop_reason or "end_turn",
+                        "stop_sequence": None,
+                    },
+                    "usage": self._usage,
+                },
+            )
+        )
         events.append(("message_stop", {"type": "message_stop"}))
         return events
 
@@ -303,31 +333,59 @@ class OpenAIStreamToAnthropic:
         if self._started:
             return []
         self._started = True
-        return [("message_start", {"type": "message_start", "message": {
-            "id": self.id, "type": "message", "role": "assistant", "model": self.model,
-            "content": [], "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
-        }})]
+        return [
+            (
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": self.id,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": self.model,
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": 0, "output_tokens": 0},
+                    },
+                },
+            )
+        ]
 
     def _tool_delta(self, call: JSON) -> list[Event]:
         events: list[Event] = []
         position = call.get("index", 0)
         fn = call.get("function") or {}
         if position not in self._tools:
-            events += self._open_block({"type": "tool_use", "id": call.get("id") or _tool_id(),
-                                        "name": fn.get("name", ""), "input": {}}, "tool_use")
+            events += self._open_block(
+                {
+                    "type": "tool_use",
+                    "id": call.get("id") or _tool_id(),
+                    "name": fn.get("name", ""),
+                    "input": {},
+                },
+                "tool_use",
+            )
             self._tools[position] = self._blocks - 1
         if fn.get("arguments"):
-            events.append(_delta(self._tools[position], {"type": "input_json_delta",
-                                                         "partial_json": fn["arguments"]}))
+            events.append(
+                _delta(
+                    self._tools[position],
+                    {"type": "input_json_delta", "partial_json": fn["arguments"]},
+                )
+            )
         return events
 
     def _open_block(self, block: JSON, kind: str) -> list[Event]:
         events = self._close_block()
         self._open, self._open_kind = self._blocks, kind
         self._blocks += 1
-        events.append(("content_block_start", {"type": "content_block_start",
-                                               "index": self._open, "content_block": block}))
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": self._open, "content_block": block},
+            )
+        )
         return events
 
     def _close_block(self) -> list[Event]:
@@ -338,5 +396,4 @@ class OpenAIStreamToAnthropic:
 
 
 def _delta(index: int | None, delta: JSON) -> Event:
-    return ("content_block_delta", {"type": "content_block_delta", "index": index,
-                                    "delta": delta})
+    return ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})

@@ -58,8 +58,10 @@ class AzureOpenAIAdapter(ProviderAdapter):
 
     def _deployment_url(self, credential: Credential, model: str, operation: str) -> str:
         deployment = quote(credential.config.get("deployment") or model, safe="")
-        return (f"{self._endpoint(credential)}/openai/deployments/{deployment}/{operation}"
-                f"?api-version={self._api_version(credential)}")
+        return (
+            f"{self._endpoint(credential)}/openai/deployments/{deployment}/{operation}"
+            f"?api-version={self._api_version(credential)}"
+        )
 
     # --- auth -------------------------------------------------------------------------
 
@@ -90,7 +92,9 @@ class AzureOpenAIAdapter(ProviderAdapter):
         authority = (credential.config.get("authority_url") or ENTRA_AUTHORITY).rstrip("/")
         tenant = quote(credential.config.get("tenant_id", ""), safe="")
         reply = await send(
-            call, "POST", f"{authority}/{tenant}/oauth2/v2.0/token",
+            call,
+            "POST",
+            f"{authority}/{tenant}/oauth2/v2.0/token",
             form={
                 "grant_type": "client_credentials",
                 "client_id": credential.config.get("client_id", ""),
@@ -137,17 +141,21 @@ class AzureOpenAIAdapter(ProviderAdapter):
         url = self._deployment_url(call.credential, call.model, "chat/completions")
         headers, token = await self._auth_headers(call)
         try:
-            reply = await send(call, "POST", url, json={**request, "model": call.model},
-                               headers=headers)
+            reply = await send(
+                call, "POST", url, json={**request, "model": call.model}, headers=headers
+            )
             return object_bytes(call, reply.body)
         except UpstreamError as exc:
             raise self._scrubbed(call, exc, token) from None
 
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         url = self._deployment_url(call.credential, call.model, "chat/completions")
-        body = {**request, "model": call.model, "stream": True,
-                "stream_options": {**(request.get("stream_options") or {}),
-                                   "include_usage": True}}
+        body = {
+            **request,
+            "model": call.model,
+            "stream": True,
+            "stream_options": {**(request.get("stream_options") or {}), "include_usage": True},
+        }
         headers, token = await self._auth_headers(call)
         try:
             async for chunk in stream_chunks(call, url, body, headers):
@@ -160,14 +168,15 @@ class AzureOpenAIAdapter(ProviderAdapter):
         return await self._post(call, url, {**request, "model": call.model})
 
     async def verify(self, call: Call) -> None:
-        url = (f"{self._endpoint(call.credential)}/openai/models"
-               f"?api-version={self._api_version(call.credential)}")
+        url = (
+            f"{self._endpoint(call.credential)}/openai/models"
+            f"?api-version={self._api_version(call.credential)}"
+        )
         headers, token = await self._auth_headers(call)
         try:
             await send(call, "GET", url, headers=headers)
         except UpstreamError as exc:
             raise self._scrubbed(call, exc, token) from None
-
 
     # --- the native Responses API (providers.native.NativeResponses) ------------------
 
@@ -177,8 +186,10 @@ class AzureOpenAIAdapter(ProviderAdapter):
     def _responses(self, call: Call, request: JSON) -> tuple[str, JSON]:
         # The model of an Azure Responses request is the deployment's name.
         deployment = call.credential.config.get("deployment") or call.model
-        url = (f"{self._endpoint(call.credential)}/openai/responses"
-               f"?api-version={self._api_version(call.credential)}")
+        url = (
+            f"{self._endpoint(call.credential)}/openai/responses"
+            f"?api-version={self._api_version(call.credential)}"
+        )
         return url, {**request, "model": deployment}
 
     async def responses(self, call: Call, request: JSON) -> JSON:
@@ -194,8 +205,9 @@ class AzureOpenAIAdapter(ProviderAdapter):
             raise self._scrubbed(call, exc, token) from None
 
 
-def _entra_error(status: int, body: str, credential: Credential,
-                 retry_after: float | None = None) -> UpstreamError:
+def _entra_error(
+    status: int, body: str, credential: Credential, retry_after: float | None = None
+) -> UpstreamError:
     """Entra ID answers ``{"error": "invalid_client", "error_description": "AADSTS…"}``;
     any 4xx other than throttling means the service principal is wrong."""
     if status == 429 or status >= 500:
@@ -209,5 +221,6 @@ def _entra_error(status: int, body: str, credential: Credential,
     detail = credential.redact(detail.split("\r\n")[0].split(" Trace ID:")[0])[:300]
     return UpstreamAuthFailed(
         f"Upstream ({credential.provider}) Entra ID refused the service principal "
-        f"({status}): {detail}", upstream_status=status,
+        f"({status}): {detail}",
+        upstream_status=status,
     )

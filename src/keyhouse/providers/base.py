@@ -87,8 +87,9 @@ class ProviderAdapter:
         when the provider reports it."""
         raise Unsupported(f"Provider {self.id!r} does not stream chat completions.")
 
-    def chat_stream_relayed(self, call: Call, request: JSON, include_usage: bool,
-                            on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes] | None:
+    def chat_stream_relayed(
+        self, call: Call, request: JSON, include_usage: bool, on_usage: Callable[[JSON], None]
+    ) -> AsyncIterator[bytes] | None:
         """For an upstream that streams in OpenAI's own framing: the caller's SSE bytes,
         relayed as they arrive (``on_usage`` gets the usage chunk's ``usage``); None when
         the adapter converts, and ``chat_stream`` serves instead."""
@@ -128,8 +129,9 @@ def _upstream_message(body: str) -> str:
     return body[:500]
 
 
-def upstream_error(status: int, body: str, credential: Credential,
-                   retry_after: float | None = None) -> UpstreamError:
+def upstream_error(
+    status: int, body: str, credential: Credential, retry_after: float | None = None
+) -> UpstreamError:
     """Map an upstream error answer to our tree, with the credential scrubbed out."""
     # Redact the whole body before cutting it: a secret straddling the cut would survive.
     message = _upstream_message(credential.redact(body)) or f"Upstream answered {status}."
@@ -172,5 +174,6 @@ class TokenCache:
         for k in [k for k in self._tokens if k[0] == credential.key_id]:
             del self._tokens[k]
         self._tokens[(credential.key_id, credential.version)] = (
-            token, time.monotonic() + expires_in,
+            token,
+            time.monotonic() + expires_in,
         )

@@ -69,16 +69,18 @@ def _scrub_cut_secrets(error: UpstreamError, credential: Credential) -> Upstream
 
 async def _send(call: Call, request: _Request) -> Reply:
     try:
-        return await send(call, request.method, request.url, content=request.content,
-                          headers=request.headers)
+        return await send(
+            call, request.method, request.url, content=request.content, headers=request.headers
+        )
     except UpstreamError as exc:
         raise _scrub_cut_secrets(exc, call.credential) from None
 
 
 async def _open(call: Call, request: _Request) -> Stream:
     try:
-        return await open_stream(call, request.method, request.url, content=request.content,
-                                 headers=request.headers)
+        return await open_stream(
+            call, request.method, request.url, content=request.content, headers=request.headers
+        )
     except UpstreamError as exc:
         raise _scrub_cut_secrets(exc, call.credential) from None
 
@@ -88,8 +90,9 @@ class _Request:
 
     __slots__ = ("content", "headers", "method", "url")
 
-    def __init__(self, method: str, url: str, content: bytes | None,
-                 headers: dict[str, str]) -> None:
+    def __init__(
+        self, method: str, url: str, content: bytes | None, headers: dict[str, str]
+    ) -> None:
         self.method = method
         self.url = url
         self.content = content
@@ -111,9 +114,11 @@ class _Signers:
         if hit is not None and hit[0] == stamp:
             return hit[1]
         secrets = credential.secrets
-        creds = Credentials(secrets.get("aws_access_key_id", ""),
-                            secrets.get("aws_secret_access_key", ""),
-                            secrets.get("aws_session_token") or None)
+        creds = Credentials(
+            secrets.get("aws_access_key_id", ""),
+            secrets.get("aws_secret_access_key", ""),
+            secrets.get("aws_session_token") or None,
+        )
         signer = SigV4Auth(creds, SIGNING_NAME, region)
         if hit is None and len(self._by_key) >= self._limit:
             self._by_key.pop(next(iter(self._by_key)))
@@ -159,8 +164,14 @@ class BedrockAdapter(ProviderAdapter):
 
     # --- requests --------------------------------------------------------------------
 
-    def _request(self, call: Call, method: str, url: str, body: JSON | None = None,
-                 accept: str = "application/json") -> _Request:
+    def _request(
+        self,
+        call: Call,
+        method: str,
+        url: str,
+        body: JSON | None = None,
+        accept: str = "application/json",
+    ) -> _Request:
         content = orjson.dumps(body) if body is not None else None
         headers = {"accept": accept, "host": _host_header(url)}
         if body is not None:
@@ -180,8 +191,9 @@ class BedrockAdapter(ProviderAdapter):
         to_sign = {"host": headers["host"]}
         if "content-type" in headers:
             to_sign["content-type"] = headers["content-type"]
-        aws = AWSRequest(method=request.method, url=request.url, data=request.content or b"",
-                         headers=to_sign)
+        aws = AWSRequest(
+            method=request.method, url=request.url, data=request.content or b"", headers=to_sign
+        )
         self._signers.get(credential, self._region(credential)).add_auth(aws)
         for name, value in aws.headers.items():
             if name.lower() not in to_sign:
@@ -206,18 +218,26 @@ class BedrockAdapter(ProviderAdapter):
 
     async def chat(self, call: Call, request: JSON) -> JSON:
         body = convert.chat_request(request)
-        reply = await _send(call, self._request(call, "POST",
-                                                self._model_url(call, "converse"), body))
-        return convert.chat_response(self._json(call, reply), call.model,
-                                     self._response_id(reply.headers), int(time.time()))
+        reply = await _send(
+            call, self._request(call, "POST", self._model_url(call, "converse"), body)
+        )
+        return convert.chat_response(
+            self._json(call, reply), call.model, self._response_id(reply.headers), int(time.time())
+        )
 
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         body = convert.chat_request(request)
-        http_request = self._request(call, "POST", self._model_url(call, "converse-stream"),
-                                     body, accept="application/vnd.amazon.eventstream")
+        http_request = self._request(
+            call,
+            "POST",
+            self._model_url(call, "converse-stream"),
+            body,
+            accept="application/vnd.amazon.eventstream",
+        )
         stream = await _open(call, http_request)
-        converter = convert.ChatStreamConverter(call.model, self._response_id(stream.headers),
-                                                int(time.time()))
+        converter = convert.ChatStreamConverter(
+            call.model, self._response_id(stream.headers), int(time.time())
+        )
         # aclosing: a caller that stops reading early releases the connection now, not
         # whenever the abandoned generator is garbage-collected.
         async with aclosing(iter_events(call, stream)) as events:
@@ -265,8 +285,9 @@ class BedrockAdapter(ProviderAdapter):
                 f"Upstream ({call.credential.provider}) sent an embedding response "
                 "without embeddings."
             ) from None
-        return convert.embeddings_response(vectors, call.model, tokens,
-                                           request.get("encoding_format"))
+        return convert.embeddings_response(
+            vectors, call.model, tokens, request.get("encoding_format")
+        )
 
     async def verify(self, call: Call) -> None:
         url = f"{self._control_base(call.credential)}/foundation-models"

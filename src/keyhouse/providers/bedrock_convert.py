@@ -21,17 +21,33 @@ from keyhouse.errors import BadRequest, Unsupported
 
 JSON = dict[str, Any]
 
-_IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
-                  "image/gif": "gif", "image/webp": "webp"}
+_IMAGE_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/jpg": "jpeg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
 _DOCUMENT_FORMATS = {
-    "application/pdf": "pdf", "text/csv": "csv", "text/html": "html", "text/plain": "txt",
-    "text/markdown": "md", "application/msword": "doc", "application/vnd.ms-excel": "xls",
+    "application/pdf": "pdf",
+    "text/csv": "csv",
+    "text/html": "html",
+    "text/plain": "txt",
+    "text/markdown": "md",
+    "application/msword": "doc",
+    "application/vnd.ms-excel": "xls",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
-_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-           "model_context_window_exceeded": "length", "tool_use": "tool_calls",
-           "content_filtered": "content_filter", "guardrail_intervened": "content_filter"}
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "content_filtered": "content_filter",
+    "guardrail_intervened": "content_filter",
+}
 
 
 # --- chat request -------------------------------------------------------------------
@@ -157,8 +173,9 @@ def _data_url(url: str, i: int) -> tuple[str, str]:
     if not url.startswith("data:") or "," not in url:
         # Fetching arbitrary URLs from the gateway would be a server-side request forgery
         # channel; callers inline the bytes instead (or use s3:// for images).
-        raise BadRequest(f"messages[{i}]: Bedrock takes inline data: URLs (or s3:// images), "
-                         "not web URLs.")
+        raise BadRequest(
+            f"messages[{i}]: Bedrock takes inline data: URLs (or s3:// images), not web URLs."
+        )
     meta, _, payload = url[5:].partition(",")
     params = meta.split(";")
     mime = params[0].strip().lower() or "text/plain"
@@ -185,8 +202,15 @@ def _assistant_blocks(msg: JSON, i: int) -> list[JSON]:
             raise BadRequest(
                 f"messages[{i}].tool_calls[{j}].function.arguments must be a JSON object."
             )
-        blocks.append({"toolUse": {"toolUseId": call.get("id") or f"call_{i}_{j}",
-                                   "name": fn.get("name", ""), "input": args}})
+        blocks.append(
+            {
+                "toolUse": {
+                    "toolUseId": call.get("id") or f"call_{i}_{j}",
+                    "name": fn.get("name", ""),
+                    "input": args,
+                }
+            }
+        )
     return blocks
 
 
@@ -214,15 +238,16 @@ def _inference_config(request: JSON) -> JSON:
 
 def _tool_config(request: JSON, messages: list[JSON]) -> JSON | None:
     used = [b["toolUse"]["name"] for m in messages for b in m["content"] if "toolUse" in b]
-    has_tool_blocks = bool(used) or any(
-        "toolResult" in b for m in messages for b in m["content"])
+    has_tool_blocks = bool(used) or any("toolResult" in b for m in messages for b in m["content"])
     choice = request.get("tool_choice")
     tools = [_tool_spec(t) for t in request.get("tools") or [] if t.get("type") == "function"]
     if not tools and has_tool_blocks:
         # Converse refuses toolUse/toolResult blocks without a toolConfig, even when the
         # caller offers no tools this turn: declare the tools the history mentions.
-        tools = [{"toolSpec": {"name": n, "inputSchema": {"json": {"type": "object"}}}}
-                 for n in dict.fromkeys(used)]
+        tools = [
+            {"toolSpec": {"name": n, "inputSchema": {"json": {"type": "object"}}}}
+            for n in dict.fromkeys(used)
+        ]
     if not tools or (choice == "none" and not has_tool_blocks):
         return None
     config: JSON = {"tools": tools}
@@ -237,9 +262,10 @@ def _tool_config(request: JSON, messages: list[JSON]) -> JSON | None:
 
 def _tool_spec(tool: JSON) -> JSON:
     fn = tool.get("function") or {}
-    spec: JSON = {"name": fn.get("name", ""),
-                  "inputSchema": {"json": fn.get("parameters") or {"type": "object",
-                                                                   "properties": {}}}}
+    spec: JSON = {
+        "name": fn.get("name", ""),
+        "inputSchema": {"json": fn.get("parameters") or {"type": "object", "properties": {}}},
+    }
     if fn.get("description"):  # Converse refuses an empty description
         spec["description"] = fn["description"]
     return {"toolSpec": spec}
@@ -249,8 +275,10 @@ def _output_config(fmt: Any) -> JSON | None:
     if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
         return None
     js = fmt.get("json_schema") or {}
-    schema: JSON = {"schema": json.dumps(js.get("schema") or {}),
-                    "name": js.get("name") or "response"}
+    schema: JSON = {
+        "schema": json.dumps(js.get("schema") or {}),
+        "name": js.get("name") or "response",
+    }
     if js.get("description"):
         schema["description"] = js["description"]
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": schema}}}
@@ -272,8 +300,11 @@ def usage(raw: JSON) -> JSON:
     cache_write = int(raw.get("cacheWriteInputTokens") or 0)
     prompt = int(raw.get("inputTokens") or 0) + cache_read + cache_write
     completion = int(raw.get("outputTokens") or 0)
-    out: JSON = {"prompt_tokens": prompt, "completion_tokens": completion,
-                 "total_tokens": int(raw.get("totalTokens") or prompt + completion)}
+    out: JSON = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": int(raw.get("totalTokens") or prompt + completion),
+    }
     if cache_read:
         out["prompt_tokens_details"] = {"cached_tokens": cache_read}
     return out
@@ -288,20 +319,36 @@ def chat_response(data: JSON, model: str, response_id: str, created: int) -> JSO
             texts.append(block["text"])
         elif "toolUse" in block:
             use = block["toolUse"]
-            tool_calls.append({"id": use.get("toolUseId"), "type": "function", "function": {
-                "name": use.get("name"), "arguments": json.dumps(use.get("input") or {})}})
+            tool_calls.append(
+                {
+                    "id": use.get("toolUseId"),
+                    "type": "function",
+                    "function": {
+                        "name": use.get("name"),
+                        "arguments": json.dumps(use.get("input") or {}),
+                    },
+                }
+            )
         elif "reasoningContent" in block:
-            reasoning.append((block["reasoningContent"].get("reasoningText") or {})
-                              .get("text", ""))
+            reasoning.append((block["reasoningContent"].get("reasoningText") or {}).get("text", ""))
     message: JSON = {"role": "assistant", "content": "".join(texts) if texts else None}
     if tool_calls:
         message["tool_calls"] = tool_calls
     if reasoning:
         message["reasoning_content"] = "".join(reasoning)
     result: JSON = {
-        "id": response_id, "object": "chat.completion", "created": created, "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": finish_reason(data.get("stopReason")) or "stop"}],
+        "id": response_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason(data.get("stopReason")) or "stop",
+            }
+        ],
     }
     if data.get("usage"):
         result["usage"] = usage(data["usage"])
@@ -317,9 +364,13 @@ class ChatStreamConverter:
         self._tool_index: dict[int, int] = {}
 
     def _chunk(self, delta: JSON, finish: str | None = None) -> JSON:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model, "choices": [{"index": 0, "delta": delta,
-                                                  "logprobs": None, "finish_reason": finish}]}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
 
     def feed(self, event: str, payload: JSON) -> list[JSON]:
         if event == "messageStart":
@@ -328,14 +379,25 @@ class ChatStreamConverter:
             use = (payload.get("start") or {}).get("toolUse")
             if not use:
                 return []
-            index = self._tool_index.setdefault(int(payload.get("contentBlockIndex", 0)),
-                                                len(self._tool_index))
-            return [self._chunk({"tool_calls": [{
-                "index": index, "id": use.get("toolUseId"), "type": "function",
-                "function": {"name": use.get("name"), "arguments": ""}}]})]
+            index = self._tool_index.setdefault(
+                int(payload.get("contentBlockIndex", 0)), len(self._tool_index)
+            )
+            return [
+                self._chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "id": use.get("toolUseId"),
+                                "type": "function",
+                                "function": {"name": use.get("name"), "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            ]
         if event == "contentBlockDelta":
-            return self._delta(int(payload.get("contentBlockIndex", 0)),
-                               payload.get("delta") or {})
+            return self._delta(int(payload.get("contentBlockIndex", 0)), payload.get("delta") or {})
         if event == "messageStop":
             return [self._chunk({}, finish_reason(payload.get("stopReason")) or "stop")]
         if event == "metadata" and payload.get("usage"):
@@ -352,8 +414,11 @@ class ChatStreamConverter:
             fragment = (delta["toolUse"] or {}).get("input") or ""
             index = self._tool_index.setdefault(block, len(self._tool_index))
             if fragment:
-                return [self._chunk({"tool_calls": [{"index": index,
-                                                     "function": {"arguments": fragment}}]})]
+                return [
+                    self._chunk(
+                        {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}
+                    )
+                ]
         reasoning = (delta.get("reasoningContent") or {}).get("text")
         if reasoning:
             return [self._chunk({"reasoning_content": reasoning})]
@@ -372,16 +437,20 @@ def embedding_family(model: str) -> EmbeddingFamily:
         return "titan"
     if "cohere.embed" in model:
         return "cohere"
-    raise Unsupported(f"Bedrock model {model!r} is not a supported embedding model "
-                      "(amazon.titan-embed-* or cohere.embed-*).")
+    raise Unsupported(
+        f"Bedrock model {model!r} is not a supported embedding model "
+        "(amazon.titan-embed-* or cohere.embed-*)."
+    )
 
 
 def embedding_inputs(request: JSON) -> list[str]:
     raw = request.get("input")
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not items or not all(isinstance(t, str) for t in items):
-        raise BadRequest("Bedrock embeddings take `input` as a string or a list of strings "
-                         "(token arrays are not supported).")
+        raise BadRequest(
+            "Bedrock embeddings take `input` as a string or a list of strings "
+            "(token arrays are not supported)."
+        )
     return list(items)
 
 
@@ -404,8 +473,9 @@ def cohere_embedding_bodies(texts: list[str], request: JSON, model: str) -> list
         if "embed-v4" not in model:
             raise BadRequest(f"Bedrock model {model!r} does not take `dimensions`.")
         extra["output_dimension"] = int(request["dimensions"])
-    return [{"texts": texts[i:i + COHERE_BATCH], **extra}
-            for i in range(0, len(texts), COHERE_BATCH)]
+    return [
+        {"texts": texts[i : i + COHERE_BATCH], **extra} for i in range(0, len(texts), COHERE_BATCH)
+    ]
 
 
 def titan_embedding(data: JSON) -> tuple[list[float], int]:
@@ -424,8 +494,12 @@ def cohere_embeddings(data: JSON) -> list[list[float]]:
     return vectors
 
 
-def embeddings_response(vectors: Iterable[list[float]], model: str, prompt_tokens: int,
-                        encoding_format: str | None = None) -> JSON:
+def embeddings_response(
+    vectors: Iterable[list[float]],
+    model: str,
+    prompt_tokens: int,
+    encoding_format: str | None = None,
+) -> JSON:
     data = []
     for i, vector in enumerate(vectors):
         embedding: list[float] | str = vector
@@ -434,5 +508,9 @@ def embeddings_response(vectors: Iterable[list[float]], model: str, prompt_token
             # little-endian float32s.
             embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
         data.append({"object": "embedding", "index": i, "embedding": embedding})
-    return {"object": "list", "data": data, "model": model,
-            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }

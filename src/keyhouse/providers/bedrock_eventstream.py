@@ -74,8 +74,7 @@ def _stream_error(name: str, body: str, credential: Credential) -> UpstreamError
     return error
 
 
-async def iter_events(call: Call,
-                      stream: Stream) -> AsyncGenerator[tuple[str, JSON], None]:
+async def iter_events(call: Call, stream: Stream) -> AsyncGenerator[tuple[str, JSON], None]:
     """Yield the events of an event-stream response, then close it."""
     buffer = EventStreamBuffer()
     try:

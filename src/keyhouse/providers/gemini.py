@@ -37,12 +37,21 @@ R = TypeVar("R")
 
 # Google answers a bad or expired API key with 400 INVALID_ARGUMENT; these ErrorInfo
 # reasons make it what it is: a credential the provider refused.
-_AUTH_REASONS = frozenset({
-    "API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED",
-    "API_KEY_HTTP_REFERRER_BLOCKED", "API_KEY_IP_ADDRESS_BLOCKED",
-    "API_KEY_ANDROID_APP_BLOCKED", "API_KEY_IOS_APP_BLOCKED", "CONSUMER_SUSPENDED",
-    "ACCESS_TOKEN_EXPIRED", "ACCESS_TOKEN_TYPE_UNSUPPORTED", "CREDENTIALS_MISSING",
-})
+_AUTH_REASONS = frozenset(
+    {
+        "API_KEY_INVALID",
+        "API_KEY_EXPIRED",
+        "API_KEY_SERVICE_BLOCKED",
+        "API_KEY_HTTP_REFERRER_BLOCKED",
+        "API_KEY_IP_ADDRESS_BLOCKED",
+        "API_KEY_ANDROID_APP_BLOCKED",
+        "API_KEY_IOS_APP_BLOCKED",
+        "CONSUMER_SUSPENDED",
+        "ACCESS_TOKEN_EXPIRED",
+        "ACCESS_TOKEN_TYPE_UNSUPPORTED",
+        "CREDENTIALS_MISSING",
+    }
+)
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 _GEMINI_EMBED_BATCH = 100  # batchEmbedContents takes at most 100 requests
 
@@ -67,15 +76,20 @@ def _error_details(text: str) -> tuple[set[str], float | None]:
     return reasons, delay
 
 
-def google_error(status: int, text: str, credential: Credential,
-                 retry_after: float | None) -> UpstreamError:
+def google_error(
+    status: int, text: str, credential: Credential, retry_after: float | None
+) -> UpstreamError:
     """``upstream_error``, plus what only Google's envelope tells: auth failures sent as
     400 and the RetryInfo delay."""
     reasons, delay = _error_details(text)
     # Redact the whole body before upstream_error cuts the message to 500 characters: a
     # secret cut in half by the truncation would no longer match, and half would leak.
-    error = upstream_error(status, credential.redact(text), credential,
-                           retry_after if retry_after is not None else delay)
+    error = upstream_error(
+        status,
+        credential.redact(text),
+        credential,
+        retry_after if retry_after is not None else delay,
+    )
     if status == 400 and reasons & _AUTH_REASONS:
         return UpstreamAuthFailed(error.message, upstream_status=status)
     return error
@@ -87,8 +101,9 @@ def parse_json(call: Call, reply: Reply) -> JSON:
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        raise UpstreamError(f"Upstream ({call.credential.provider}) sent a body that is "
-                            "not a JSON object.")
+        raise UpstreamError(
+            f"Upstream ({call.credential.provider}) sent a body that is not a JSON object."
+        )
     return data
 
 
@@ -100,8 +115,9 @@ def model_id(model: str) -> str:
     return name
 
 
-async def gather(batches: Sequence[T], run: Callable[[T], Awaitable[JSON]],
-                 limit: int = 8) -> list[JSON]:
+async def gather(
+    batches: Sequence[T], run: Callable[[T], Awaitable[JSON]], limit: int = 8
+) -> list[JSON]:
     """Run ``run`` over ``batches`` with bounded concurrency, results in order. A failure
     surfaces as itself, not wrapped in the task group's ExceptionGroup, so the router
     still sees an UpstreamError it can classify."""
@@ -154,8 +170,9 @@ class GoogleAdapter(ProviderAdapter):
 
     # -- shared plumbing ---------------------------------------------------------------
 
-    async def _authorized(self, call: Call, auth: Auth | None,
-                          once: Callable[[Auth], Awaitable[R]]) -> tuple[Auth, R]:
+    async def _authorized(
+        self, call: Call, auth: Auth | None, once: Callable[[Auth], Awaitable[R]]
+    ) -> tuple[Auth, R]:
         auth = auth or await self.authorize(call)
         while True:
             try:
@@ -168,23 +185,43 @@ class GoogleAdapter(ProviderAdapter):
                     raise
                 auth = await self.authorize(call, stale_token=auth.token)
 
-    async def request(self, call: Call, method: str, url: str, body: JSON | None = None,
-                      params: dict[str, str] | None = None,
-                      auth: Auth | None = None) -> tuple[Auth, Reply]:
+    async def request(
+        self,
+        call: Call,
+        method: str,
+        url: str,
+        body: JSON | None = None,
+        params: dict[str, str] | None = None,
+        auth: Auth | None = None,
+    ) -> tuple[Auth, Reply]:
         """Send with the key's authorization; a whole answer; errors in Google's terms."""
+
         async def once(auth: Auth) -> Reply:
-            return await send(auth.call, method, url, json=body, params=params,
-                              headers={**auth.headers, "Accept": "application/json"},
-                              on_error=google_error)
+            return await send(
+                auth.call,
+                method,
+                url,
+                json=body,
+                params=params,
+                headers={**auth.headers, "Accept": "application/json"},
+                on_error=google_error,
+            )
 
         return await self._authorized(call, auth, once)
 
-    async def open(self, call: Call, url: str, body: JSON,
-                   params: dict[str, str]) -> tuple[Auth, Stream]:
+    async def open(
+        self, call: Call, url: str, body: JSON, params: dict[str, str]
+    ) -> tuple[Auth, Stream]:
         async def once(auth: Auth) -> Stream:
-            return await open_stream(auth.call, "POST", url, json=body, params=params,
-                                     headers={**auth.headers, "Accept": "text/event-stream"},
-                                     on_error=google_error)
+            return await open_stream(
+                auth.call,
+                "POST",
+                url,
+                json=body,
+                params=params,
+                headers={**auth.headers, "Accept": "text/event-stream"},
+                on_error=google_error,
+            )
 
         return await self._authorized(call, None, once)
 
@@ -200,15 +237,18 @@ class GoogleAdapter(ProviderAdapter):
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         body = convert.chat_request(request)
         auth, stream = await self.open(
-            call, self.model_url(call, "streamGenerateContent"), body, {"alt": "sse"})
+            call, self.model_url(call, "streamGenerateContent"), body, {"alt": "sse"}
+        )
         converter = convert.StreamConverter(call.model)
         try:
             async for _, data in stream.events():
                 try:
                     event = orjson.loads(data)
                 except orjson.JSONDecodeError:
-                    raise UpstreamError(f"Upstream ({call.credential.provider}) sent a "
-                                        "stream event that is not JSON.") from None
+                    raise UpstreamError(
+                        f"Upstream ({call.credential.provider}) sent a "
+                        "stream event that is not JSON."
+                    ) from None
                 if isinstance(event, dict) and isinstance(event.get("error"), dict):
                     # Google reports a failure after the 200 as one last event.
                     code = event["error"].get("code")
@@ -243,22 +283,23 @@ class GeminiAdapter(GoogleAdapter):
         texts = embed.embedding_inputs(request)
         url = self.model_url(call, "batchEmbedContents")
         path = f"models/{model_id(call.model)}"
-        batches = [texts[i:i + _GEMINI_EMBED_BATCH]
-                   for i in range(0, len(texts), _GEMINI_EMBED_BATCH)]
+        batches = [
+            texts[i : i + _GEMINI_EMBED_BATCH] for i in range(0, len(texts), _GEMINI_EMBED_BATCH)
+        ]
 
         async def run(batch: list[str]) -> JSON:
             body = embed.gemini_embed_body(path, batch, request.get("dimensions"))
             return await self.post_json(call, url, body)
 
-        vectors = [v for data in await gather(batches, run)
-                   for v in embed.gemini_embed_vectors(data)]
+        vectors = [
+            v for data in await gather(batches, run) for v in embed.gemini_embed_vectors(data)
+        ]
         if len(vectors) != len(texts):
             raise UpstreamError("Upstream (gemini) returned the wrong number of embeddings.")
         # batchEmbedContents reports no token counts.
-        return embed.embeddings_response(vectors, call.model, 0,
-                                           request.get("encoding_format"))
+        return embed.embeddings_response(vectors, call.model, 0, request.get("encoding_format"))
 
     async def verify(self, call: Call) -> None:
-        await self.request(call, "GET", f"{self.base_url(call)}/v1beta/models",
-                           params={"pageSize": "1"})
-
+        await self.request(
+            call, "GET", f"{self.base_url(call)}/v1beta/models", params={"pageSize": "1"}
+        )

@@ -39,14 +39,30 @@ _FINISH = {
 # The subset of OpenAPI 3 schema keys both Gemini and Vertex accept in ``parameters``
 # and ``responseSchema``; anything else (additionalProperties, $schema, const, ...) is
 # rejected with 400 "Invalid JSON payload received. Unknown name ...".
-_SCHEMA_KEYS = frozenset({
-    "description", "nullable", "enum", "maxItems", "minItems", "required",
-    "minProperties", "maxProperties", "minLength", "maxLength", "pattern",
-    "minimum", "maximum", "propertyOrdering",
-})
+_SCHEMA_KEYS = frozenset(
+    {
+        "description",
+        "nullable",
+        "enum",
+        "maxItems",
+        "minItems",
+        "required",
+        "minProperties",
+        "maxProperties",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minimum",
+        "maximum",
+        "propertyOrdering",
+    }
+)
 _TYPES = frozenset({"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"})
-_FORMATS = {"STRING": {"enum", "date-time"}, "INTEGER": {"int32", "int64"},
-            "NUMBER": {"float", "double"}}
+_FORMATS = {
+    "STRING": {"enum", "date-time"},
+    "INTEGER": {"int32", "int64"},
+    "NUMBER": {"float", "double"},
+}
 _AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mp3"}
 
 
@@ -151,8 +167,12 @@ def _assistant_parts(message: JSON) -> list[JSON]:
         calls.append({"id": "", "function": message["function_call"]})
     for tool_call in calls:
         function = tool_call.get("function") or {}
-        part: JSON = {"functionCall": {"name": function.get("name", ""),
-                                       "args": _arguments(function.get("arguments"))}}
+        part: JSON = {
+            "functionCall": {
+                "name": function.get("name", ""),
+                "args": _arguments(function.get("arguments")),
+            }
+        }
         _, signature = split_tool_call_id(str(tool_call.get("id") or ""))
         if signature:
             part["thoughtSignature"] = signature
@@ -195,9 +215,12 @@ def _function_response(message: JSON, names: dict[str, str]) -> JSON:
     except ValueError:
         value = None
     # Gemini's response must be a JSON object; wrap anything else.
-    return {"functionResponse": {"name": name,
-                                 "response": value if isinstance(value, dict) else
-                                 {"content": text}}}
+    return {
+        "functionResponse": {
+            "name": name,
+            "response": value if isinstance(value, dict) else {"content": text},
+        }
+    }
 
 
 def _tools(request: JSON) -> list[JSON]:
@@ -238,13 +261,19 @@ def _generation_config(request: JSON) -> JSON:
     max_tokens = request.get("max_completion_tokens") or request.get("max_tokens")
     if max_tokens is not None:
         config["maxOutputTokens"] = max_tokens
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "topP"),
-                         ("n", "candidateCount"), ("seed", "seed")):
+    for ours, theirs in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("n", "candidateCount"),
+        ("seed", "seed"),
+    ):
         if request.get(ours) is not None:
             config[theirs] = request[ours]
     # Several Gemini models refuse penalties outright; clients often send 0 by default.
-    for ours, theirs in (("presence_penalty", "presencePenalty"),
-                         ("frequency_penalty", "frequencyPenalty")):
+    for ours, theirs in (
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
         if request.get(ours):
             config[theirs] = request[ours]
     stop = request.get("stop")
@@ -316,8 +345,9 @@ def clean_schema(schema: Any, defs: JSON | None = None, depth: int = 0) -> JSON:
         out["items"] = clean_schema(schema["items"], defs, depth + 1)
     properties = schema.get("properties")
     if isinstance(properties, dict) and properties:
-        out["properties"] = {name: clean_schema(sub, defs, depth + 1)
-                             for name, sub in properties.items()}
+        out["properties"] = {
+            name: clean_schema(sub, defs, depth + 1) for name, sub in properties.items()
+        }
     if "required" in out:
         present = out.get("properties") or {}
         out["required"] = [n for n in out["required"] if n in present]
@@ -351,8 +381,11 @@ def usage(meta: JSON | None) -> JSON:
     thoughts = int(meta.get("thoughtsTokenCount", 0))
     # OpenAI counts reasoning inside completion tokens; Gemini reports it apart.
     completion = int(meta.get("candidatesTokenCount", 0)) + thoughts
-    out: JSON = {"prompt_tokens": prompt, "completion_tokens": completion,
-                 "total_tokens": int(meta.get("totalTokenCount") or prompt + completion)}
+    out: JSON = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": int(meta.get("totalTokenCount") or prompt + completion),
+    }
     if meta.get("cachedContentTokenCount"):
         out["prompt_tokens_details"] = {"cached_tokens": int(meta["cachedContentTokenCount"])}
     if thoughts:
@@ -364,10 +397,18 @@ def _split_parts(candidate: JSON) -> tuple[str, list[JSON]]:
     """Visible text and OpenAI tool calls of one candidate; thought summaries are dropped."""
     parts = (candidate.get("content") or {}).get("parts") or []
     text = "".join(p.get("text", "") for p in parts if "text" in p and not p.get("thought"))
-    calls = [{"id": _tool_call_id(p.get("thoughtSignature")), "type": "function",
-              "function": {"name": p["functionCall"].get("name", ""),
-                           "arguments": json.dumps(p["functionCall"].get("args") or {})}}
-             for p in parts if isinstance(p.get("functionCall"), dict)]
+    calls = [
+        {
+            "id": _tool_call_id(p.get("thoughtSignature")),
+            "type": "function",
+            "function": {
+                "name": p["functionCall"].get("name", ""),
+                "arguments": json.dumps(p["functionCall"].get("args") or {}),
+            },
+        }
+        for p in parts
+        if isinstance(p.get("functionCall"), dict)
+    ]
     return text, calls
 
 
@@ -376,20 +417,38 @@ def chat_response(data: JSON, model: str) -> JSON:
     choices = []
     for position, candidate in enumerate(data.get("candidates") or []):
         text, calls = _split_parts(candidate)
-        message: JSON = {"role": "assistant", "content": text or (None if calls else ""),
-                         "refusal": None}
+        message: JSON = {
+            "role": "assistant",
+            "content": text or (None if calls else ""),
+            "refusal": None,
+        }
         if calls:
             message["tool_calls"] = calls
-        choices.append({"index": candidate.get("index", position), "message": message,
-                        "logprobs": None,
-                        "finish_reason": finish_reason(candidate.get("finishReason"),
-                                                       bool(calls))})
+        choices.append(
+            {
+                "index": candidate.get("index", position),
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason(candidate.get("finishReason"), bool(calls)),
+            }
+        )
     if not choices:  # the prompt itself was blocked (promptFeedback.blockReason)
-        choices.append({"index": 0, "logprobs": None, "finish_reason": "content_filter",
-                        "message": {"role": "assistant", "content": "", "refusal": None}})
-    return {"id": _completion_id(data), "object": "chat.completion",
-            "created": int(time.time()), "model": model, "choices": choices,
-            "usage": usage(data.get("usageMetadata"))}
+        choices.append(
+            {
+                "index": 0,
+                "logprobs": None,
+                "finish_reason": "content_filter",
+                "message": {"role": "assistant", "content": "", "refusal": None},
+            }
+        )
+    return {
+        "id": _completion_id(data),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": usage(data.get("usageMetadata")),
+    }
 
 
 def _completion_id(data: JSON) -> str:
@@ -409,9 +468,15 @@ class StreamConverter:
         self._usage: JSON | None = None
 
     def _chunk(self, index: int, delta: JSON, finish: str | None = None) -> JSON:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model, "choices": [{"index": index, "delta": delta,
-                                                  "logprobs": None, "finish_reason": finish}]}
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+            ],
+        }
 
     def _start(self, index: int, out: list[JSON]) -> None:
         if index not in self._started:
@@ -436,8 +501,16 @@ class StreamConverter:
             if calls:
                 first = self._tool_calls.get(index, 0)
                 self._tool_calls[index] = first + len(calls)
-                out.append(self._chunk(index, {"tool_calls": [
-                    {"index": first + n, **call} for n, call in enumerate(calls)]}))
+                out.append(
+                    self._chunk(
+                        index,
+                        {
+                            "tool_calls": [
+                                {"index": first + n, **call} for n, call in enumerate(calls)
+                            ]
+                        },
+                    )
+                )
             reason = candidate.get("finishReason")
             if reason and index not in self._finished:
                 self._finished.add(index)
@@ -449,5 +522,13 @@ class StreamConverter:
         """The closing usage chunk (empty choices), when Google reported usage."""
         if self._usage is None:
             return []
-        return [{"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                 "model": self.model, "choices": [], "usage": usage(self._usage)}]
+        return [
+            {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": usage(self._usage),
+            }
+        ]

@@ -18,15 +18,20 @@ def embedding_inputs(request: JSON) -> list[str]:
         return [value]
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return list(value)
-    raise BadRequest("Google embeddings take a string or a list of strings as input "
-                     "(token arrays are not supported).")
+    raise BadRequest(
+        "Google embeddings take a string or a list of strings as input "
+        "(token arrays are not supported)."
+    )
 
 
 def gemini_embed_body(model_path: str, texts: list[str], dimensions: int | None) -> JSON:
     """``batchEmbedContents``: each request repeats the model named in the URL."""
     extra = {"outputDimensionality": dimensions} if dimensions else {}
-    return {"requests": [{"model": model_path, "content": {"parts": [{"text": t}]}, **extra}
-                         for t in texts]}
+    return {
+        "requests": [
+            {"model": model_path, "content": {"parts": [{"text": t}]}, **extra} for t in texts
+        ]
+    }
 
 
 def gemini_embed_vectors(data: JSON) -> list[list[float]]:
@@ -50,14 +55,20 @@ def vertex_predict_vectors(data: JSON) -> tuple[list[list[float]], int]:
     return vectors, tokens
 
 
-def embeddings_response(vectors: list[list[float]], model: str, prompt_tokens: int,
-                        encoding_format: str | None = None) -> JSON:
+def embeddings_response(
+    vectors: list[list[float]], model: str, prompt_tokens: int, encoding_format: str | None = None
+) -> JSON:
     def encode(vector: list[float]) -> list[float] | str:
         if encoding_format == "base64":  # what OpenAI sends: little-endian float32
             return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
         return vector
 
-    return {"object": "list", "model": model,
-            "data": [{"object": "embedding", "index": i, "embedding": encode(v)}
-                     for i, v in enumerate(vectors)],
-            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
+    return {
+        "object": "list",
+        "model": model,
+        "data": [
+            {"object": "embedding", "index": i, "embedding": encode(v)}
+            for i, v in enumerate(vectors)
+        ],
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }

@@ -71,15 +71,25 @@ class OpenAIAdapter(ProviderAdapter):
 
     async def chat(self, call: Call, request: JSON) -> JSON:
         body = request if request.get("model") == call.model else {**request, "model": call.model}
-        return await send_json(call, "POST", self._url(call, "/chat/completions"), json=body,
-                               headers=self.headers(call.credential))
+        return await send_json(
+            call,
+            "POST",
+            self._url(call, "/chat/completions"),
+            json=body,
+            headers=self.headers(call.credential),
+        )
 
     async def chat_relayed(self, call: Call, request: JSON) -> bytes:
         """The answer's JSON bytes, untouched: the gateway's shape is OpenAI's, so a
         caller of /v1/chat/completions gets them without a decode and an encode."""
         body = request if request.get("model") == call.model else {**request, "model": call.model}
-        reply = await send(call, "POST", self._url(call, "/chat/completions"), json=body,
-                           headers=self.headers(call.credential))
+        reply = await send(
+            call,
+            "POST",
+            self._url(call, "/chat/completions"),
+            json=body,
+            headers=self.headers(call.credential),
+        )
         return object_bytes(call, reply.body)
 
     def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
@@ -87,25 +97,39 @@ class OpenAIAdapter(ProviderAdapter):
         body = {**request, "model": call.model, "stream": True}
         if self.stream_usage:
             body["stream_options"] = {**(request.get("stream_options") or {}), **_STREAM_USAGE}
-        return stream_chunks(call, self._url(call, "/chat/completions"), body,
-                             self.headers(call.credential))
+        return stream_chunks(
+            call, self._url(call, "/chat/completions"), body, self.headers(call.credential)
+        )
 
-    def chat_stream_relayed(self, call: Call, request: JSON, include_usage: bool,
-                            on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes]:
+    def chat_stream_relayed(
+        self, call: Call, request: JSON, include_usage: bool, on_usage: Callable[[JSON], None]
+    ) -> AsyncIterator[bytes]:
         body = {**request, "model": call.model, "stream": True}
         if self.stream_usage:
             body["stream_options"] = {**(request.get("stream_options") or {}), **_STREAM_USAGE}
-        return relay_stream(call, self._url(call, "/chat/completions"), body,
-                            self.headers(call.credential), include_usage, on_usage)
+        return relay_stream(
+            call,
+            self._url(call, "/chat/completions"),
+            body,
+            self.headers(call.credential),
+            include_usage,
+            on_usage,
+        )
 
     async def embeddings(self, call: Call, request: JSON) -> JSON:
         body = request if request.get("model") == call.model else {**request, "model": call.model}
-        return await send_json(call, "POST", self._url(call, "/embeddings"), json=body,
-                               headers=self.headers(call.credential))
+        return await send_json(
+            call,
+            "POST",
+            self._url(call, "/embeddings"),
+            json=body,
+            headers=self.headers(call.credential),
+        )
 
     async def verify(self, call: Call) -> None:
-        await send(call, "GET", self.verify_url(call.credential),
-                   headers=self.headers(call.credential))
+        await send(
+            call, "GET", self.verify_url(call.credential), headers=self.headers(call.credential)
+        )
 
     # --- the native Responses API (providers.native.NativeResponses) ------------------
 
@@ -114,12 +138,18 @@ class OpenAIAdapter(ProviderAdapter):
         return self.id == "openai"
 
     async def responses(self, call: Call, request: JSON) -> JSON:
-        return await send_json(call, "POST", self._url(call, "/responses"), json=request,
-                               headers=self.headers(call.credential))
+        return await send_json(
+            call,
+            "POST",
+            self._url(call, "/responses"),
+            json=request,
+            headers=self.headers(call.credential),
+        )
 
     def responses_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
-        return responses_events(call, self._url(call, "/responses"), request,
-                                self.headers(call.credential))
+        return responses_events(
+            call, self._url(call, "/responses"), request, self.headers(call.credential)
+        )
 
 
 class DatabricksAdapter(OpenAIAdapter):
@@ -146,8 +176,9 @@ def _host(credential: Credential) -> str:
     return host if "://" in host else f"https://{host}"
 
 
-async def stream_chunks(call: Call, url: str, body: JSON,
-                        headers: Mapping[str, str]) -> AsyncIterator[JSON]:
+async def stream_chunks(
+    call: Call, url: str, body: JSON, headers: Mapping[str, str]
+) -> AsyncIterator[JSON]:
     """Send a streaming chat request and yield its chunks until ``[DONE]``.
 
     Shared by every adapter whose upstream speaks OpenAI's SSE framing.
@@ -161,8 +192,7 @@ async def stream_chunks(call: Call, url: str, body: JSON,
                 chunk = orjson.loads(data)
             except orjson.JSONDecodeError:
                 raise UpstreamError(
-                    f"Upstream ({call.credential.provider}) sent a stream event that is not "
-                    "JSON."
+                    f"Upstream ({call.credential.provider}) sent a stream event that is not JSON."
                 ) from None
             if not isinstance(chunk, dict):
                 continue
@@ -173,9 +203,14 @@ async def stream_chunks(call: Call, url: str, body: JSON,
         await stream.aclose()
 
 
-async def relay_stream(call: Call, url: str, body: JSON, headers: Mapping[str, str],
-                       include_usage: bool,
-                       on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes]:
+async def relay_stream(
+    call: Call,
+    url: str,
+    body: JSON,
+    headers: Mapping[str, str],
+    include_usage: bool,
+    on_usage: Callable[[JSON], None],
+) -> AsyncIterator[bytes]:
     """The upstream's events as SSE bytes for a caller of /v1/chat/completions, one write
     per network read, without a decode and an encode per chunk.
 
@@ -199,9 +234,15 @@ async def relay_stream(call: Call, url: str, body: JSON, headers: Mapping[str, s
                     out.append(block)
                     yield b"\n\n".join(out) + b"\n\n"
                     return
-                if not checked or b'"error"' in data or (
-                        b'"usage"' in data and b'"usage":null' not in data
-                        and b'"usage": null' not in data):
+                if (
+                    not checked
+                    or b'"error"' in data
+                    or (
+                        b'"usage"' in data
+                        and b'"usage":null' not in data
+                        and b'"usage": null' not in data
+                    )
+                ):
                     try:
                         shown = _relayed_chunk(call, data, include_usage, on_usage)
                     except UpstreamError:
@@ -224,8 +265,9 @@ async def relay_stream(call: Call, url: str, body: JSON, headers: Mapping[str, s
 DONE_EVENT = b"data: [DONE]\n\n"
 
 
-def _relayed_chunk(call: Call, data: bytes, include_usage: bool,
-                   on_usage: Callable[[JSON], None]) -> bytes | None:
+def _relayed_chunk(
+    call: Call, data: bytes, include_usage: bool, on_usage: Callable[[JSON], None]
+) -> bytes | None:
     """One parsed chunk's bytes as the caller gets them (None: dropped)."""
     try:
         chunk = orjson.loads(data)
@@ -264,8 +306,9 @@ def _stream_error(call: Call, chunk: JSON, raw: str) -> UpstreamError:
 _LAST_EVENTS = {"response.completed", "response.incomplete", "response.failed"}
 
 
-async def responses_events(call: Call, url: str, body: JSON,
-                           headers: Mapping[str, str]) -> AsyncIterator[JSON]:
+async def responses_events(
+    call: Call, url: str, body: JSON, headers: Mapping[str, str]
+) -> AsyncIterator[JSON]:
     """A Responses API event stream as dicts, until its last event; an ``error`` event
     before anything else is an upstream error (the router may still fall back)."""
     stream = await open_stream(call, "POST", url, json=body, headers=headers)
@@ -277,8 +320,8 @@ async def responses_events(call: Call, url: str, body: JSON,
                 event = orjson.loads(data)
             except orjson.JSONDecodeError:
                 raise UpstreamError(
-                    f"Upstream ({call.credential.provider}) sent a stream event that is not "
-                    "JSON.") from None
+                    f"Upstream ({call.credential.provider}) sent a stream event that is not JSON."
+                ) from None
             if not isinstance(event, dict):
                 continue
             if event.get("type") == "error":

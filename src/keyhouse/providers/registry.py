@@ -23,10 +23,10 @@ ADAPTERS: dict[str, str] = {
     # Keyless auth methods: the provider's adapter with a short-lived credential source.
     "bedrock_keyless": "keyhouse.providers.credentials.adapters:KeylessBedrockAdapter",
     "vertex_adc": "keyhouse.providers.credentials.adapters:AdcVertexAdapter",
-    "azure_managed_identity":
-        "keyhouse.providers.credentials.adapters:ManagedIdentityAzureAdapter",
+    "azure_managed_identity": "keyhouse.providers.credentials.adapters:ManagedIdentityAzureAdapter",
     "databricks_oauth": "keyhouse.providers.credentials.adapters:OAuthDatabricksAdapter",
 }
+
 
 class Adapters:
     """One adapter instance per (provider, auth method), made on first use. The app

@@ -64,8 +64,13 @@ def service_account_info(raw: str | None) -> JSON:
 def make_assertion(info: JSON, now: int | None = None) -> str:
     """The signed JWT grant; google-auth's public signer and encoder do the crypto."""
     now = int(time.time()) if now is None else now
-    payload = {"iss": info["client_email"], "scope": SCOPE, "aud": info["token_uri"],
-               "iat": now, "exp": now + _ASSERTION_LIFETIME}
+    payload = {
+        "iss": info["client_email"],
+        "scope": SCOPE,
+        "aud": info["token_uri"],
+        "iat": now,
+        "exp": now + _ASSERTION_LIFETIME,
+    }
     try:
         # google-auth ships no type hints for these.
         signer = crypt.RSASigner.from_service_account_info(info)  # type: ignore[no-untyped-call]
@@ -88,15 +93,18 @@ def _token_error(status: int, body: str, call: Call) -> UpstreamError:
         detail = detail[:500] or f"answered {status}"
         return UpstreamAuthFailed(
             f"Upstream ({call.credential.provider}) token endpoint refused the service "
-            f"account: {detail}", upstream_status=status)
+            f"account: {detail}",
+            upstream_status=status,
+        )
     return upstream_error(status, body, call.credential)
 
 
 def _with_secrets(call: Call, **extra: str) -> Call:
     """The same call, with a credential that also redacts ``extra`` from error text."""
     secrets = {**call.credential.secrets, **extra}
-    return dataclasses.replace(call, credential=dataclasses.replace(call.credential,
-                                                                     secrets=secrets))
+    return dataclasses.replace(
+        call, credential=dataclasses.replace(call.credential, secrets=secrets)
+    )
 
 
 class VertexAdapter(GoogleAdapter):
@@ -121,8 +129,11 @@ class VertexAdapter(GoogleAdapter):
         if base:  # accepted with or without the version path pasted on
             return base.rstrip("/").removesuffix("/v1beta1").removesuffix("/v1")
         location = self._location(call)
-        host = ("aiplatform.googleapis.com" if location == "global"
-                else f"{location}-aiplatform.googleapis.com")
+        host = (
+            "aiplatform.googleapis.com"
+            if location == "global"
+            else f"{location}-aiplatform.googleapis.com"
+        )
         return f"https://{host}"
 
     def _project(self, call: Call) -> str:
@@ -138,9 +149,11 @@ class VertexAdapter(GoogleAdapter):
         return project
 
     def model_url(self, call: Call, method: str) -> str:
-        return (f"{self.base_url(call)}/v1/projects/{self._project(call)}/locations/"
-                f"{self._location(call)}/publishers/google/models/"
-                f"{model_id(call.model)}:{method}")
+        return (
+            f"{self.base_url(call)}/v1/projects/{self._project(call)}/locations/"
+            f"{self._location(call)}/publishers/google/models/"
+            f"{model_id(call.model)}:{method}"
+        )
 
     # -- who ---------------------------------------------------------------------------
 
@@ -150,8 +163,9 @@ class VertexAdapter(GoogleAdapter):
         scrubbed = _with_secrets(call, private_key=info["private_key"], access_token=token)
         return Auth(scrubbed, {"Authorization": f"Bearer {token}"}, token, fresh)
 
-    async def access_token(self, call: Call, info: JSON, stale: str | None = None
-                           ) -> tuple[str, bool]:
+    async def access_token(
+        self, call: Call, info: JSON, stale: str | None = None
+    ) -> tuple[str, bool]:
         """A cached token, or a new one; ``stale`` is a token the API just refused."""
         credential = call.credential
         hit = self.tokens.get(credential)
@@ -173,13 +187,20 @@ class VertexAdapter(GoogleAdapter):
     async def _fetch_token(self, call: Call, info: JSON) -> tuple[str, float]:
         assertion = make_assertion(info)
         scrubbed = _with_secrets(call, private_key=info["private_key"], assertion=assertion)
-        def token_error(status: int, body: str, credential: Credential,
-                        retry_after: float | None) -> UpstreamError:
+
+        def token_error(
+            status: int, body: str, credential: Credential, retry_after: float | None
+        ) -> UpstreamError:
             return _token_error(status, body, scrubbed)
 
-        reply = await send(scrubbed, "POST", info["token_uri"],
-                           form={"grant_type": GRANT_TYPE, "assertion": assertion},
-                           headers={"Accept": "application/json"}, on_error=token_error)
+        reply = await send(
+            scrubbed,
+            "POST",
+            info["token_uri"],
+            form={"grant_type": GRANT_TYPE, "assertion": assertion},
+            headers={"Accept": "application/json"},
+            on_error=token_error,
+        )
         body = reply.body.decode("utf-8", "replace")
         try:
             data: Any = json.loads(body)
@@ -188,8 +209,9 @@ class VertexAdapter(GoogleAdapter):
         except (ValueError, KeyError, TypeError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
-            raise UpstreamError(f"Upstream ({call.credential.provider}) token endpoint sent "
-                                "no access token.")
+            raise UpstreamError(
+                f"Upstream ({call.credential.provider}) token endpoint sent no access token."
+            )
         return token, expires_in
 
     # -- what --------------------------------------------------------------------------
@@ -200,7 +222,7 @@ class VertexAdapter(GoogleAdapter):
         # gemini-embedding-* takes one instance per request; text-embedding-* up to 250
         # (and 20k tokens), so stay well below.
         size = 1 if model_id(call.model).startswith("gemini-embedding") else 64
-        batches = [texts[i:i + size] for i in range(0, len(texts), size)]
+        batches = [texts[i : i + size] for i in range(0, len(texts), size)]
 
         async def run(batch: list[str]) -> JSON:
             body = embed.vertex_predict_body(batch, request.get("dimensions"))
@@ -213,10 +235,12 @@ class VertexAdapter(GoogleAdapter):
             vectors.extend(batch_vectors)
             tokens += batch_tokens
         if len(vectors) != len(texts):
-            raise UpstreamError(f"Upstream ({call.credential.provider}) returned the wrong "
-                                "number of embeddings.")
-        return embed.embeddings_response(vectors, call.model, tokens,
-                                           request.get("encoding_format"))
+            raise UpstreamError(
+                f"Upstream ({call.credential.provider}) returned the wrong number of embeddings."
+            )
+        return embed.embeddings_response(
+            vectors, call.model, tokens, request.get("encoding_format")
+        )
 
     async def verify(self, call: Call) -> None:
         """A newly fetched token proves the service account (a cached one would only

@@ -54,18 +54,23 @@ def openai_error(exc: BaseException) -> tuple[int, JSON]:
     """``(status, {"error": {"message", "type", "param", "code"}})``."""
     err = _as_keyhouse(exc)
     param = err.details.get("param")
-    return err.status, {"error": {
-        "message": err.message,
-        "type": _OPENAI_TYPES.get(err.status, "api_error"),
-        "param": param if isinstance(param, str) else None,
-        "code": err.code,
-    }}
+    return err.status, {
+        "error": {
+            "message": err.message,
+            "type": _OPENAI_TYPES.get(err.status, "api_error"),
+            "param": param if isinstance(param, str) else None,
+            "code": err.code,
+        }
+    }
 
 
 def anthropic_error(exc: BaseException) -> tuple[int, JSON]:
     """``(status, {"type": "error", "error": {"type", "message"}})``."""
     err = _as_keyhouse(exc)
-    return err.status, {"type": "error", "error": {
-        "type": _ANTHROPIC_TYPES.get(err.status, "api_error"),
-        "message": err.message,
-    }}
+    return err.status, {
+        "type": "error",
+        "error": {
+            "type": _ANTHROPIC_TYPES.get(err.status, "api_error"),
+            "message": err.message,
+        },
+    }

@@ -26,8 +26,9 @@ class HasCookiesAndHeaders(Protocol):
     def headers(self) -> Any: ...
 
 
-def session_checker(lookup: Callable[[str], object | None]
-                    ) -> Callable[[HasCookiesAndHeaders], Principal | None]:
+def session_checker(
+    lookup: Callable[[str], object | None],
+) -> Callable[[HasCookiesAndHeaders], Principal | None]:
     """The gateway's session check: the UI's session as a caller (the "Try it" panel),
     given the control plane's session lookup (which reads the database: call it off the
     event loop)."""

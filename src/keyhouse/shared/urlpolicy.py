@@ -28,27 +28,39 @@ from keyhouse.errors import UpstreamURLRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-METADATA_HOSTS = frozenset({
-    "metadata.google.internal", "metadata.goog", "metadata", "instance-data",
-    "instance-data.ec2.internal", "metadata.azure.internal",
-})
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, ...
-    "169.254.170.2",    # ECS task metadata
-    "169.254.169.123",  # AWS time sync
-    "100.100.100.200",  # Alibaba Cloud
-    "fd00:ec2::254",    # AWS over IPv6
-))
+METADATA_HOSTS = frozenset(
+    {
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.azure.internal",
+    }
+)
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, ...
+        "169.254.170.2",  # ECS task metadata
+        "169.254.169.123",  # AWS time sync
+        "100.100.100.200",  # Alibaba Cloud
+        "fd00:ec2::254",  # AWS over IPv6
+    )
+)
 
 # Ranges ``ipaddress`` calls global but that must never be an upstream.
-_EXTRA_BLOCKED = tuple(ipaddress.ip_network(n) for n in (
-    "100.64.0.0/10",    # CGNAT (shared address space)
-    "192.0.0.0/24",     # IETF protocol assignments
-    "198.18.0.0/15",    # benchmarking
-    "fec0::/10",        # deprecated site-local
-    "::/96",            # deprecated IPv4-compatible IPv6
-    "2001::/32",        # Teredo (embeds a client IPv4)
-))
+_EXTRA_BLOCKED = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "100.64.0.0/10",  # CGNAT (shared address space)
+        "192.0.0.0/24",  # IETF protocol assignments
+        "198.18.0.0/15",  # benchmarking
+        "fec0::/10",  # deprecated site-local
+        "::/96",  # deprecated IPv4-compatible IPv6
+        "2001::/32",  # Teredo (embeds a client IPv4)
+    )
+)
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 # Characters a dotted-number IPv4 form can use (decimal, octal, hex; 1 to 4 parts).
@@ -58,10 +70,12 @@ _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa")
 
 # Added to a refusal that the setting would lift, so the operator learns both the switch
 # and why it is off: a key's URL is where its credential is sent.
-PRIVATE_HINT = ("Set KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS=true on the server to allow loopback "
-                "and private addresses (local models such as Ollama, tests); it is off by "
-                "default because whoever can edit a key could otherwise aim the gateway, "
-                "with its credentials, at internal services.")
+PRIVATE_HINT = (
+    "Set KEYHOUSE_ALLOW_PRIVATE_UPSTREAMS=true on the server to allow loopback "
+    "and private addresses (local models such as Ollama, tests); it is off by "
+    "default because whoever can edit a key could otherwise aim the gateway, "
+    "with its credentials, at internal services."
+)
 
 
 def _refused(refusal: str, host: str, allow_private: bool) -> UpstreamURLRefused:
@@ -100,11 +114,13 @@ def check_url(url: str, allow_private: bool) -> None:
 def split_url(url: str) -> tuple[str, int]:
     """The normalised host and port of an http(s) URL without userinfo, or a refusal."""
     if not isinstance(url, str) or not url or len(url) > 2048:
-        raise UpstreamURLRefused("Upstream URL refused: it must be a URL of at most 2048 "
-                                 "characters.")
+        raise UpstreamURLRefused(
+            "Upstream URL refused: it must be a URL of at most 2048 characters."
+        )
     if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url) or "\\" in url:
-        raise UpstreamURLRefused("Upstream URL refused: it contains spaces, control "
-                                 "characters or backslashes.")
+        raise UpstreamURLRefused(
+            "Upstream URL refused: it contains spaces, control characters or backslashes."
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -114,8 +130,9 @@ def split_url(url: str) -> tuple[str, int]:
     if scheme not in ("http", "https"):
         raise UpstreamURLRefused("Upstream URL refused: only http and https are allowed.")
     if "@" in parts.netloc:
-        raise UpstreamURLRefused("Upstream URL refused: it must not contain a user name or "
-                                 "password.")
+        raise UpstreamURLRefused(
+            "Upstream URL refused: it must not contain a user name or password."
+        )
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise UpstreamURLRefused("Upstream URL refused: it has no host.")
@@ -179,9 +196,16 @@ def address_refusal(ip: IPAddress, allow_private: bool) -> str | None:
         why = address_refusal(embedded, allow_private)
         if why or (isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None):
             return f"{ip} embeds an IPv4 address" + (f" ({why})" if why else "")
-    if (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-            or ip.is_reserved or ip.is_unspecified or not ip.is_global
-            or any(ip in net for net in _EXTRA_BLOCKED)):
+    if (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+        or any(ip in net for net in _EXTRA_BLOCKED)
+    ):
         return f"{ip} is not a public address"
     return None
 

@@ -26,8 +26,9 @@ def primary_elsewhere(settings: Settings, store: Store, keyring: Keyring) -> boo
     return sources.get(keyring.primary_version) != target_kind(settings)
 
 
-def add_version(settings: Settings, store: Store, keyring: Keyring,
-                providers: dict[str, KmsProvider]) -> tuple[int, str]:
+def add_version(
+    settings: Settings, store: Store, keyring: Keyring, providers: dict[str, KmsProvider]
+) -> tuple[int, str]:
     """A new decrypt-capable (not yet primary) version in the target; (version, what
     was done, for the operator)."""
     kind = target_kind(settings)
@@ -39,8 +40,10 @@ def add_version(settings: Settings, store: Store, keyring: Keyring,
         keyring.add(KmsKek(version, provider))
         return version, f"added KEK version {version} in {kind} ({provider.key_ref})"
     if kind == "passphrase":
-        raise KekConfigError("A passphrase version is added with 'keyhouse kek add', which "
-                             "asks for the new passphrase.")
+        raise KekConfigError(
+            "A passphrase version is added with 'keyhouse kek add', which "
+            "asks for the new passphrase."
+        )
     path = settings.resolved_kek_file
     if not path.exists():  # moving back from a KMS after the old file was retired
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -50,8 +50,7 @@ def add_passphrase(source: PassphraseSource, store: Store, keyring: Keyring) -> 
     version = next_version(store, keyring)
     salt = os.urandom(SALT_BYTES)
     key = source.derive(salt)
-    store.add_kek_records([KekRecord(version, key_check_value(key), "passphrase", salt,
-                                     "active")])
+    store.add_kek_records([KekRecord(version, key_check_value(key), "passphrase", salt, "active")])
     keyring.add(Kek(version, key))
     return version
 
@@ -79,11 +78,15 @@ def retire(store: Store, version: int, actor: str = "cli") -> None:
             raise NotFound(f"KEK version {version} is not recorded.")
         if row.state == "primary":
             raise Conflict(f"KEK version {version} is the primary; rotate to another first.")
-        in_use = sum(len(session.scalars(select(t.id).where(t.kek_version == version)).all())
-                     for t in (ApiKeyRow, ApiKeyVersionRow))
+        in_use = sum(
+            len(session.scalars(select(t.id).where(t.kek_version == version)).all())
+            for t in (ApiKeyRow, ApiKeyVersionRow)
+        )
         if in_use:
-            raise Conflict(f"KEK version {version} still wraps {in_use} row(s); run "
-                           "'keyhouse kek rotate' to re-wrap them first.")
+            raise Conflict(
+                f"KEK version {version} still wraps {in_use} row(s); run "
+                "'keyhouse kek rotate' to re-wrap them first."
+            )
         row.state = "retired"
         audit(session, actor, "kek.retire", "kek", str(version), None)
 
@@ -105,14 +108,24 @@ class Rotation:
 
 def pending_version(store: Store, keyring: Keyring) -> int | None:
     """A version added (and held here) but not yet promoted: a rotation under way."""
-    newer = [r.version for r in store.kek_records()
-             if r.state == "active" and r.version > keyring.primary_version
-             and r.version in keyring.versions]
+    newer = [
+        r.version
+        for r in store.kek_records()
+        if r.state == "active"
+        and r.version > keyring.primary_version
+        and r.version in keyring.versions
+    ]
     return max(newer) if newer else None
 
 
-def rotate(store: Store, keyring: Keyring, *, mint: Callable[[], int] | None = None,
-           batch: int = 100, progress: Callable[[int], None] | None = None) -> Rotation:
+def rotate(
+    store: Store,
+    keyring: Keyring,
+    *,
+    mint: Callable[[], int] | None = None,
+    batch: int = 100,
+    progress: Callable[[int], None] | None = None,
+) -> Rotation:
     """Finish the rotation under way, or with ``mint``, start a new one.
 
     ``mint`` (adding a version) runs only when no earlier rotation is unfinished, so

@@ -112,8 +112,7 @@ class ApiKeyVersionRow(SealedCredential, Base):
 
     __tablename__ = "api_key_versions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"),
-                                        index=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
     credential_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -133,11 +132,15 @@ class EndpointRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     targets: Mapped[list[EndpointTargetRow]] = relationship(
-        back_populates="endpoint", cascade="all, delete-orphan",
-        order_by="EndpointTargetRow.position", lazy="selectin",
+        back_populates="endpoint",
+        cascade="all, delete-orphan",
+        order_by="EndpointTargetRow.position",
+        lazy="selectin",
     )
     aliases: Mapped[list[EndpointAliasRow]] = relationship(
-        cascade="all, delete-orphan", order_by="EndpointAliasRow.position", lazy="selectin",
+        cascade="all, delete-orphan",
+        order_by="EndpointAliasRow.position",
+        lazy="selectin",
     )
     # Compare-and-set: every UPDATE and DELETE of the row carries "AND version = <the
     # version read>", so a writer holding a stale row changes nothing (412), on every store.
@@ -151,7 +154,8 @@ class EndpointAliasRow(Base):
     __tablename__ = "endpoint_aliases"
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     endpoint_id: Mapped[str] = mapped_column(
-        ForeignKey("endpoints.id", ondelete="CASCADE"), index=True)
+        ForeignKey("endpoints.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer)
 
 
@@ -159,11 +163,13 @@ class EndpointTargetRow(Base):
     __tablename__ = "endpoint_targets"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     endpoint_id: Mapped[str] = mapped_column(
-        ForeignKey("endpoints.id", ondelete="CASCADE"), index=True)
+        ForeignKey("endpoints.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer)
     # SET NULL: a force-deleted key leaves its endpoints answering 503, not vanishing.
     key_id: Mapped[str | None] = mapped_column(
-        ForeignKey("api_keys.id", ondelete="SET NULL"), index=True)
+        ForeignKey("api_keys.id", ondelete="SET NULL"), index=True
+    )
     model: Mapped[str] = mapped_column(String(256))
     weight: Mapped[int] = mapped_column(Integer, default=1)
     role: Mapped[str] = mapped_column(String(16), default="primary")
@@ -305,8 +311,11 @@ class UsageDailyRow(UsageCounters, Base):
 # A latency histogram per row (requests per bucket), from which p50/p95 are read.
 for _table in (UsageHourlyRow, UsageDailyRow):
     for _bucket in range(LATENCY_BUCKETS):
-        setattr(_table, f"lat_{_bucket:02d}",
-                mapped_column(f"lat_{_bucket:02d}", Integer, default=0, nullable=False))
+        setattr(
+            _table,
+            f"lat_{_bucket:02d}",
+            mapped_column(f"lat_{_bucket:02d}", Integer, default=0, nullable=False),
+        )
     _name = _table.__tablename__
     Index(f"ix_{_name}_endpoint", _table.endpoint_id, _table.hour)
     Index(f"ix_{_name}_key", _table.key_id, _table.hour)

@@ -38,8 +38,9 @@ class Store:
         self._sessions = make_sessionmaker(self.engine)
         # Writes take the database's write lock when they begin (SQLite: BEGIN IMMEDIATE),
         # so a read-check-write inside one cannot interleave with another writer's.
-        self._write_sessions = make_sessionmaker(self.engine.execution_options(
-            **{WRITE_OPTION: True}))
+        self._write_sessions = make_sessionmaker(
+            self.engine.execution_options(**{WRITE_OPTION: True})
+        )
         self._on_commit: list[Callable[[], None]] = []
 
     def on_commit(self, hook: Callable[[], None]) -> None:
@@ -76,7 +77,8 @@ class Store:
                 yield session
                 if bump:
                     session.execute(
-                        update(ConfigStateRow).where(ConfigStateRow.id == 1)
+                        update(ConfigStateRow)
+                        .where(ConfigStateRow.id == 1)
                         .values(version=ConfigStateRow.version + 1)
                     )
         except KeyhouseError:
@@ -84,7 +86,8 @@ class Store:
         except StaleDataError:
             # The compare-and-set on the version column found another writer first.
             raise PreconditionFailed(
-                "Someone else changed this just now; reload and retry.") from None
+                "Someone else changed this just now; reload and retry."
+            ) from None
         except IntegrityError:
             # Unique names are checked first; this catches the race between two writers.
             raise AlreadyExists("That name is taken.") from None
@@ -109,8 +112,9 @@ class Store:
 
     def config_version(self) -> int:
         with self.read() as session:
-            return int(session.scalar(select(ConfigStateRow.version).where(
-                ConfigStateRow.id == 1)) or 0)
+            return int(
+                session.scalar(select(ConfigStateRow.version).where(ConfigStateRow.id == 1)) or 0
+            )
 
     # --- KekStore -------------------------------------------------------------------
 
@@ -125,9 +129,15 @@ class Store:
             return
         with self.write() as session:
             for record in records:
-                session.add(KekVersionRow(version=record.version, kcv=record.kcv,
-                                          source=record.source, salt=record.salt,
-                                          state=record.state))
+                session.add(
+                    KekVersionRow(
+                        version=record.version,
+                        kcv=record.kcv,
+                        source=record.source,
+                        salt=record.salt,
+                        state=record.state,
+                    )
+                )
 
     def kek_versions_in_use(self) -> dict[int, int]:
         """Rows per KEK version, over the keys and their kept credential versions."""
@@ -135,14 +145,30 @@ class Store:
         with self.read() as session:
             for table in (ApiKeyRow, ApiKeyVersionRow):
                 rows = session.execute(
-                    select(table.kek_version, func.count()).group_by(table.kek_version))
+                    select(table.kek_version, func.count()).group_by(table.kek_version)
+                )
                 for version, count in rows:
                     out[int(version)] = out.get(int(version), 0) + int(count)
         return out
 
 
-def audit(session: Session, actor: str, action: str, target_type: str,
-          target_id: str | None, target_name: str | None, **details: Any) -> None:
+def audit(
+    session: Session,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str | None,
+    target_name: str | None,
+    **details: Any,
+) -> None:
     """Record who did what to which object. Only names of fields, never their values."""
-    session.add(AuditEventRow(actor=actor, action=action, target_type=target_type,
-                              target_id=target_id, target_name=target_name, details=details))
+    session.add(
+        AuditEventRow(
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            target_name=target_name,
+            details=details,
+        )
+    )

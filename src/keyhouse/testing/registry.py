@@ -69,9 +69,14 @@ class StaticRegistry:
         self._tokens[_digest(token)] = principal
 
 
-def gateway_app(registry: StaticRegistry, *, allow_private: bool = True,
-                router: Any = None, session_check: Any = None,
-                max_body_bytes: int = 10 * 1024 * 1024) -> FastAPI:
+def gateway_app(
+    registry: StaticRegistry,
+    *,
+    allow_private: bool = True,
+    router: Any = None,
+    session_check: Any = None,
+    max_body_bytes: int = 10 * 1024 * 1024,
+) -> FastAPI:
     """The gateway alone: its dispatcher and routes, the real error rendering, the
     shared client — wired the way ``create_app`` wires them.
 
@@ -84,8 +89,12 @@ def gateway_app(registry: StaticRegistry, *, allow_private: bool = True,
     from keyhouse.gateway.dispatch import Gateway
     from keyhouse.gateway.routing import Router
 
-    gateway = Gateway(registry=registry, router=router or Router(),
-                      max_body_bytes=max_body_bytes, session_check=session_check)
+    gateway = Gateway(
+        registry=registry,
+        router=router or Router(),
+        max_body_bytes=max_body_bytes,
+        session_check=session_check,
+    )
     routes.install(gateway)
 
     @contextlib.asynccontextmanager

@@ -41,8 +41,9 @@ class TcpProxy:
         self._thread.join(5)
 
     async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port,
-                                                  reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, reuse_address=True
+        )
 
     async def _stop(self) -> None:
         if self._server is not None:

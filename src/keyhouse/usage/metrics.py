@@ -22,30 +22,64 @@ _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 class Metrics:
     def __init__(self, config_version: Callable[[], int]) -> None:
         self.registry = registry = CollectorRegistry()
-        self.requests = Counter("keyhouse_requests", "Gateway calls.",
-                                ["endpoint", "provider", "status"], registry=registry)
-        self.duration = Histogram("keyhouse_request_duration_seconds",
-                                  "Gateway call duration, to the last byte.",
-                                  ["endpoint", "provider"], buckets=_SECONDS,
-                                  registry=registry)
-        self.ttfb = Histogram("keyhouse_time_to_first_byte_seconds",
-                              "Time to the first byte of the answer.",
-                              ["endpoint", "provider"], buckets=_SECONDS, registry=registry)
-        self.tokens = Counter("keyhouse_tokens", "Tokens the providers reported.",
-                              ["endpoint", "provider", "direction"], registry=registry)
-        self.cost = Counter("keyhouse_cost_usd", "Cost of the calls in USD (priced calls).",
-                            ["endpoint", "provider"], registry=registry)
-        self.attempts = Counter("keyhouse_upstream_attempts", "Requests sent upstream.",
-                                ["provider", "outcome"], registry=registry)
-        self.dropped = Counter("keyhouse_usage_records_dropped",
-                               "Usage records dropped because the buffer was full.",
-                               registry=registry)
-        self.written = Counter("keyhouse_usage_records_written",
-                               "Usage records written to the store.", registry=registry)
-        self.queued = Gauge("keyhouse_usage_records_queued",
-                            "Usage records waiting for the writer.", registry=registry)
-        version = Gauge("keyhouse_config_version",
-                        "The configuration version this process serves.", registry=registry)
+        self.requests = Counter(
+            "keyhouse_requests",
+            "Gateway calls.",
+            ["endpoint", "provider", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "keyhouse_request_duration_seconds",
+            "Gateway call duration, to the last byte.",
+            ["endpoint", "provider"],
+            buckets=_SECONDS,
+            registry=registry,
+        )
+        self.ttfb = Histogram(
+            "keyhouse_time_to_first_byte_seconds",
+            "Time to the first byte of the answer.",
+            ["endpoint", "provider"],
+            buckets=_SECONDS,
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "keyhouse_tokens",
+            "Tokens the providers reported.",
+            ["endpoint", "provider", "direction"],
+            registry=registry,
+        )
+        self.cost = Counter(
+            "keyhouse_cost_usd",
+            "Cost of the calls in USD (priced calls).",
+            ["endpoint", "provider"],
+            registry=registry,
+        )
+        self.attempts = Counter(
+            "keyhouse_upstream_attempts",
+            "Requests sent upstream.",
+            ["provider", "outcome"],
+            registry=registry,
+        )
+        self.dropped = Counter(
+            "keyhouse_usage_records_dropped",
+            "Usage records dropped because the buffer was full.",
+            registry=registry,
+        )
+        self.written = Counter(
+            "keyhouse_usage_records_written",
+            "Usage records written to the store.",
+            registry=registry,
+        )
+        self.queued = Gauge(
+            "keyhouse_usage_records_queued",
+            "Usage records waiting for the writer.",
+            registry=registry,
+        )
+        version = Gauge(
+            "keyhouse_config_version",
+            "The configuration version this process serves.",
+            registry=registry,
+        )
         version.set_function(lambda: float(config_version()))
 
         # Labelled children, kept: ``labels()`` takes a lock and hashes every call, and
@@ -57,8 +91,7 @@ class Metrics:
     def attempt(self, provider: str, outcome: str) -> None:
         child = self._attempts.get((provider, outcome))
         if child is None:
-            child = self._attempts[(provider, outcome)] = self.attempts.labels(provider,
-                                                                               outcome)
+            child = self._attempts[(provider, outcome)] = self.attempts.labels(provider, outcome)
         child.inc()
 
     def observe(self, record: UsageRecord) -> None:
@@ -66,8 +99,9 @@ class Metrics:
         provider = record.provider or ""
         requests = self._requests.get((endpoint, provider, record.status))
         if requests is None:
-            requests = self._requests[(endpoint, provider, record.status)] = \
-                self.requests.labels(endpoint, provider, str(record.status))
+            requests = self._requests[(endpoint, provider, record.status)] = self.requests.labels(
+                endpoint, provider, str(record.status)
+            )
         requests.inc()
         series = self._series.get((endpoint, provider))
         if series is None:

@@ -79,15 +79,24 @@ class PriceOverride:
         if not data:
             return None
         cached = data.get("cached_input_per_mtok")
-        return cls(Decimal(str(data["input_per_mtok"])), Decimal(str(data["output_per_mtok"])),
-                   None if cached is None else Decimal(str(cached)))
+        return cls(
+            Decimal(str(data["input_per_mtok"])),
+            Decimal(str(data["output_per_mtok"])),
+            None if cached is None else Decimal(str(cached)),
+        )
 
     def cost(self, input_tokens: int, output_tokens: int, cached_input_tokens: int) -> Decimal:
         cached = min(max(cached_input_tokens, 0), input_tokens)
-        cached_rate = (self.input_per_mtok if self.cached_input_per_mtok is None
-                       else self.cached_input_per_mtok)
-        return ((input_tokens - cached) * self.input_per_mtok + cached * cached_rate
-                + output_tokens * self.output_per_mtok) / _PER
+        cached_rate = (
+            self.input_per_mtok
+            if self.cached_input_per_mtok is None
+            else self.cached_input_per_mtok
+        )
+        return (
+            (input_tokens - cached) * self.input_per_mtok
+            + cached * cached_rate
+            + output_tokens * self.output_per_mtok
+        ) / _PER
 
 
 class PriceBook:
@@ -103,8 +112,9 @@ class PriceBook:
     def warm(self) -> None:
         self._model_price("openai", "gpt-4o-mini", datetime.now(UTC).date())
 
-    def model_price(self, provider: str, model: str, auth_method: str | None = None,
-                    at: datetime | None = None) -> ModelPrice | None:
+    def model_price(
+        self, provider: str, model: str, auth_method: str | None = None, at: datetime | None = None
+    ) -> ModelPrice | None:
         price_id = price_provider(provider, auth_method)
         if price_id is None:
             return None
@@ -124,15 +134,23 @@ class PriceBook:
         from genai_prices import data_snapshot
 
         try:
-            _, info = data_snapshot.get_snapshot().find_provider_model(
-                model, None, price_id, None)
+            _, info = data_snapshot.get_snapshot().find_provider_model(model, None, price_id, None)
         except LookupError:
             return None
         return info.get_prices(datetime(day.year, day.month, day.day, 12, tzinfo=UTC))
 
-    def cost_usd(self, provider: str, model: str, input_tokens: int, output_tokens: int,
-                 cached_input_tokens: int = 0, override: PriceOverride | None = None, *,
-                 auth_method: str | None = None, at: datetime | None = None) -> float | None:
+    def cost_usd(
+        self,
+        provider: str,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cached_input_tokens: int = 0,
+        override: PriceOverride | None = None,
+        *,
+        auth_method: str | None = None,
+        at: datetime | None = None,
+    ) -> float | None:
         """The cost of one call in USD, or None when its price is unknown."""
         input_tokens, output_tokens = max(input_tokens, 0), max(output_tokens, 0)
         cached = min(max(cached_input_tokens, 0), input_tokens)
@@ -143,22 +161,40 @@ class PriceBook:
             return None
         from genai_prices.types import calc_unit_price
 
-        cache_rate = price.cache_read_mtok if price.cache_read_mtok is not None \
-            else price.input_mtok
-        total = (calc_unit_price(price.input_mtok, input_tokens - cached, input_tokens, _PER)
-                 + calc_unit_price(cache_rate, cached, input_tokens, _PER)
-                 + calc_unit_price(price.output_mtok, output_tokens, input_tokens, _PER))
+        cache_rate = (
+            price.cache_read_mtok if price.cache_read_mtok is not None else price.input_mtok
+        )
+        total = (
+            calc_unit_price(price.input_mtok, input_tokens - cached, input_tokens, _PER)
+            + calc_unit_price(cache_rate, cached, input_tokens, _PER)
+            + calc_unit_price(price.output_mtok, output_tokens, input_tokens, _PER)
+        )
         return float(total)
 
-    def max_cost_usd(self, provider: str, model: str, input_tokens: int,
-                     max_output_tokens: int, override: PriceOverride | None = None, *,
-                     auth_method: str | None = None,
-                     at: datetime | None = None) -> float | None:
+    def max_cost_usd(
+        self,
+        provider: str,
+        model: str,
+        input_tokens: int,
+        max_output_tokens: int,
+        override: PriceOverride | None = None,
+        *,
+        auth_method: str | None = None,
+        at: datetime | None = None,
+    ) -> float | None:
         """A ceiling on a call's cost before it is sent, for budget reservations: the
         prompt as if nothing were cached and ``max_output_tokens`` all generated (tiers
         are picked by the prompt size, as the provider will)."""
-        return self.cost_usd(provider, model, input_tokens, max_output_tokens, 0, override,
-                             auth_method=auth_method, at=at)
+        return self.cost_usd(
+            provider,
+            model,
+            input_tokens,
+            max_output_tokens,
+            0,
+            override,
+            auth_method=auth_method,
+            at=at,
+        )
 
 
 @functools.cache
@@ -167,19 +203,42 @@ def _default_book() -> PriceBook:
     return PriceBook()
 
 
-def cost_usd(provider: str, model: str, input_tokens: int, output_tokens: int,
-             cached_input_tokens: int = 0, override: PriceOverride | None = None, *,
-             auth_method: str | None = None, at: datetime | None = None) -> float | None:
+def cost_usd(
+    provider: str,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int = 0,
+    override: PriceOverride | None = None,
+    *,
+    auth_method: str | None = None,
+    at: datetime | None = None,
+) -> float | None:
     """The cost of one call in USD (``input_tokens`` includes the cached ones), or None
     when the price of that provider and model is unknown."""
-    return _default_book().cost_usd(provider, model, input_tokens, output_tokens,
-                                    cached_input_tokens, override, auth_method=auth_method,
-                                    at=at)
+    return _default_book().cost_usd(
+        provider,
+        model,
+        input_tokens,
+        output_tokens,
+        cached_input_tokens,
+        override,
+        auth_method=auth_method,
+        at=at,
+    )
 
 
-def max_cost_usd(provider: str, model: str, input_tokens: int, max_output_tokens: int,
-                 override: PriceOverride | None = None, *, auth_method: str | None = None,
-                 at: datetime | None = None) -> float | None:
+def max_cost_usd(
+    provider: str,
+    model: str,
+    input_tokens: int,
+    max_output_tokens: int,
+    override: PriceOverride | None = None,
+    *,
+    auth_method: str | None = None,
+    at: datetime | None = None,
+) -> float | None:
     """The worst-case cost of a call before it is sent (see ``PriceBook.max_cost_usd``)."""
-    return _default_book().max_cost_usd(provider, model, input_tokens, max_output_tokens,
-                                        override, auth_method=auth_method, at=at)
+    return _default_book().max_cost_usd(
+        provider, model, input_tokens, max_output_tokens, override, auth_method=auth_method, at=at
+    )

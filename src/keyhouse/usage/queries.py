@@ -59,12 +59,16 @@ class Counters:
             self.latency[i] += int(getattr(row, name) or 0)
 
     def view(self) -> dict[str, Any]:
-        return {"requests": self.requests, "errors": self.errors,
-                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                "cached_input_tokens": self.cached_input_tokens,
-                "cost_usd": round(self.cost_usd, 10),
-                "latency_ms_p50": percentile(self.latency, 0.50),
-                "latency_ms_p95": percentile(self.latency, 0.95)}
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "cost_usd": round(self.cost_usd, 10),
+            "latency_ms_p50": percentile(self.latency, 0.50),
+            "latency_ms_p95": percentile(self.latency, 0.95),
+        }
 
 
 def percentile(histogram: Sequence[int], q: float) -> float | None:
@@ -161,8 +165,15 @@ def _record_counters() -> list[ColumnElement[Any]]:
 
 
 def _counted_sums(T: Counted) -> list[ColumnElement[Any]]:
-    names = ("requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens",
-             "cost_usd", *LATENCY_COLUMNS)
+    names = (
+        "requests",
+        "errors",
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cost_usd",
+        *LATENCY_COLUMNS,
+    )
     return [func.sum(T.__table__.c[n]).label(n) for n in names]
 
 
@@ -172,8 +183,9 @@ class _Group:
     counters: Counters = field(default_factory=Counters)
 
 
-def report(session: Session, start: datetime, end: datetime, group_by: str,
-           filters: Filters = Filters()) -> dict[str, Any]:
+def report(
+    session: Session, start: datetime, end: datetime, group_by: str, filters: Filters = Filters()
+) -> dict[str, Any]:
     """``{from, to, group_by, rows: [...], totals: {...}}`` over [start, end).
 
     Whole days come from the daily counters, whole hours around them from the hourly
@@ -197,10 +209,18 @@ def report(session: Session, start: datetime, end: datetime, group_by: str,
         for edge_low, edge_high in edges:
             if edge_low < edge_high:
                 acc.recorded(session, edge_low, edge_high, filters)
-    rows = (_time_rows(acc.groups, start, end, group_by) if acc.time_group
-            else _entity_rows(acc.groups, group_by))
-    return {"from": start, "to": end, "group_by": group_by, "rows": rows,
-            "totals": acc.totals.view()}
+    rows = (
+        _time_rows(acc.groups, start, end, group_by)
+        if acc.time_group
+        else _entity_rows(acc.groups, group_by)
+    )
+    return {
+        "from": start,
+        "to": end,
+        "group_by": group_by,
+        "rows": rows,
+        "totals": acc.totals.view(),
+    }
 
 
 def _whole(start: datetime, end: datetime, hours: int) -> tuple[int, int]:
@@ -226,17 +246,19 @@ class _Accumulator:
         group.counters.add(row)
         self.totals.add(row)
 
-    def counted(self, session: Session, T: Counted, first: int, last: int,
-                filters: Filters) -> None:
+    def counted(
+        self, session: Session, T: Counted, first: int, last: int, filters: Filters
+    ) -> None:
         key_col, name_col = _counted_group(self.group_by, T)
-        query = (select(key_col.label("g"), name_col.label("n"), *_counted_sums(T))
-                 .where(T.hour >= first, T.hour < last, *_counted_filters(filters, T))
-                 .group_by(key_col))
+        query = (
+            select(key_col.label("g"), name_col.label("n"), *_counted_sums(T))
+            .where(T.hour >= first, T.hour < last, *_counted_filters(filters, T))
+            .group_by(key_col)
+        )
         for row in session.execute(query):
             self.take(row.g, row.n or "", row)
 
-    def recorded(self, session: Session, low: datetime, high: datetime,
-                 filters: Filters) -> None:
+    def recorded(self, session: Session, low: datetime, high: datetime, filters: Filters) -> None:
         """Records of [low, high), which lies inside one hour."""
         conditions = [R.at >= low, R.at < high, *_record_filters(filters)]
         if self.time_group:
@@ -247,8 +269,11 @@ class _Accumulator:
                     self.take(key, "", row)
             return
         key_col, name_col = _record_group(self.group_by)
-        query = (select(key_col.label("g"), name_col.label("n"), *_record_counters())
-                 .where(*conditions).group_by(key_col))
+        query = (
+            select(key_col.label("g"), name_col.label("n"), *_record_counters())
+            .where(*conditions)
+            .group_by(key_col)
+        )
         for row in session.execute(query):
             self.take(row.g, row.n or "", row)
 
@@ -266,8 +291,9 @@ def _entity_rows(groups: dict[Any, _Group], group_by: str) -> list[dict[str, Any
     return rows
 
 
-def _time_rows(groups: dict[Any, _Group], start: datetime, end: datetime,
-               group_by: str) -> list[dict[str, Any]]:
+def _time_rows(
+    groups: dict[Any, _Group], start: datetime, end: datetime, group_by: str
+) -> list[dict[str, Any]]:
     """Every day (or hour) of the range, the quiet ones as zeros: a chart's x axis."""
     step = 24 if group_by == "day" else 1
     first = hour_of(start) // step
@@ -276,8 +302,9 @@ def _time_rows(groups: dict[Any, _Group], start: datetime, end: datetime,
     for key in range(first, last + 1):
         group = groups.get(key)
         counters = group.counters if group else Counters()
-        rows.append({"group": hour_start(key * step).isoformat(), "group_id": None,
-                     **counters.view()})
+        rows.append(
+            {"group": hour_start(key * step).isoformat(), "group_id": None, **counters.view()}
+        )
     return rows
 
 
@@ -286,25 +313,38 @@ def _time_rows(groups: dict[Any, _Group], start: datetime, end: datetime,
 
 def record_view(r: R) -> dict[str, Any]:
     return {
-        "id": r.id, "at": r.at, "operation": r.operation,
+        "id": r.id,
+        "at": r.at,
+        "operation": r.operation,
         "endpoint": {"id": r.endpoint_id, "name": r.endpoint_name},
         "key": {"id": r.key_id, "name": r.key_name} if r.key_id else None,
-        "credential_version": r.credential_version, "provider": r.provider,
+        "credential_version": r.credential_version,
+        "provider": r.provider,
         "model": r.model,
         "token": ADMIN if r.is_admin else {"id": r.token_id, "name": r.token_name},
-        "status": r.status, "error_code": r.error_code, "stream": r.stream,
+        "status": r.status,
+        "error_code": r.error_code,
+        "stream": r.stream,
         "latency_ms": round(r.latency_ms, 1),
         "ttfb_ms": None if r.ttfb_ms is None else round(r.ttfb_ms, 1),
-        "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
-        "cached_input_tokens": r.cached_input_tokens, "cost_usd": r.cost_usd,
-        "attempts": r.attempts, "fallback_used": r.fallback_used,
+        "input_tokens": r.input_tokens,
+        "output_tokens": r.output_tokens,
+        "cached_input_tokens": r.cached_input_tokens,
+        "cost_usd": r.cost_usd,
+        "attempts": r.attempts,
+        "fallback_used": r.fallback_used,
     }
 
 
-def requests_page(session: Session, limit: int, before: str | None = None,
-                  filters: Filters = Filters(), status: str | None = None,
-                  start: datetime | None = None,
-                  end: datetime | None = None) -> tuple[list[dict[str, Any]], str | None]:
+def requests_page(
+    session: Session,
+    limit: int,
+    before: str | None = None,
+    filters: Filters = Filters(),
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
     """Records newest first; ``before`` is the id of the last record of the previous
     page. Returns the page and the cursor of the next one (None at the end)."""
     conditions = _record_filters(filters)
@@ -323,8 +363,11 @@ def requests_page(session: Session, limit: int, before: str | None = None,
         conditions.append(R.at >= start)
     if end is not None:
         conditions.append(R.at < end)
-    rows = list(session.scalars(select(R).where(*conditions)
-                                .order_by(R.at.desc(), R.id.desc()).limit(limit + 1)))
+    rows = list(
+        session.scalars(
+            select(R).where(*conditions).order_by(R.at.desc(), R.id.desc()).limit(limit + 1)
+        )
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return [record_view(r) for r in rows], rows[-1].id if more and rows else None
@@ -333,8 +376,9 @@ def requests_page(session: Session, limit: int, before: str | None = None,
 # --- last use, per key and per token -------------------------------------------------------
 
 
-def last_used(session: Session, dimension: Literal["key", "token"],
-              ids: Iterable[str]) -> dict[str, datetime]:
+def last_used(
+    session: Session, dimension: Literal["key", "token"], ids: Iterable[str]
+) -> dict[str, datetime]:
     """The newest record per id: one index probe each, however many records there are."""
     column = R.key_id if dimension == "key" else R.token_id
     out = {}
@@ -345,33 +389,48 @@ def last_used(session: Session, dimension: Literal["key", "token"],
     return out
 
 
-def usage_since(session: Session, dimension: Literal["key", "token"], ids: Sequence[str],
-                days: int = 7, now: datetime | None = None) -> dict[str, dict[str, Any]]:
+def usage_since(
+    session: Session,
+    dimension: Literal["key", "token"],
+    ids: Sequence[str],
+    days: int = 7,
+    now: datetime | None = None,
+) -> dict[str, dict[str, Any]]:
     """``{requests, errors, cost_usd}`` per id over the last ``days`` (by the hour)."""
     if not ids:
         return {}
     column = H.key_id if dimension == "key" else H.token_id
     since = hour_of((now or datetime.now(UTC)) - timedelta(days=days))
-    query = (select(column, func.sum(H.requests), func.sum(H.errors), func.sum(H.cost_usd))
-             .where(column.in_(list(ids)), H.hour >= since).group_by(column))
-    return {i: {"requests": int(n or 0), "errors": int(e or 0),
-                "cost_usd": round(float(c or 0.0), 10)}
-            for i, n, e, c in session.execute(query)}
+    query = (
+        select(column, func.sum(H.requests), func.sum(H.errors), func.sum(H.cost_usd))
+        .where(column.in_(list(ids)), H.hour >= since)
+        .group_by(column)
+    )
+    return {
+        i: {"requests": int(n or 0), "errors": int(e or 0), "cost_usd": round(float(c or 0.0), 10)}
+        for i, n, e, c in session.execute(query)
+    }
 
 
-def recent_callers(session: Session, key_id: str, days: int = 7,
-                   now: datetime | None = None) -> list[dict[str, Any]]:
+def recent_callers(
+    session: Session, key_id: str, days: int = 7, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """The tokens that called through a key lately: who breaks if it goes."""
     since = hour_of((now or datetime.now(UTC)) - timedelta(days=days))
-    query = (select(H.token_id, func.max(H.token_name), func.sum(H.requests),
-                    func.max(H.last_at))
-             .where(H.key_id == key_id, H.hour >= since).group_by(H.token_id))
+    query = (
+        select(H.token_id, func.max(H.token_name), func.sum(H.requests), func.max(H.last_at))
+        .where(H.key_id == key_id, H.hour >= since)
+        .group_by(H.token_id)
+    )
     callers: list[dict[str, Any]] = []
     for token_id, name, requests, last in session.execute(query):
-        callers.append({"token": {"id": token_id, "name": name} if token_id else ADMIN,
-                        "requests": int(requests or 0),
-                        "last_used_at": last if last is None or last.tzinfo
-                        else last.replace(tzinfo=UTC)})
+        callers.append(
+            {
+                "token": {"id": token_id, "name": name} if token_id else ADMIN,
+                "requests": int(requests or 0),
+                "last_used_at": last if last is None or last.tzinfo else last.replace(tzinfo=UTC),
+            }
+        )
     callers.sort(key=lambda c: -int(c["requests"]))
     return callers
 
@@ -381,8 +440,7 @@ def resolve_filter(session: Session, dimension: str, value: str | None) -> str |
     other value is taken as an id (that of a deleted one, say)."""
     if value is None or (dimension == "token" and value == ADMIN):
         return value
-    tables: dict[str, Any] = {"endpoint": EndpointRow, "key": ApiKeyRow,
-                              "token": AccessTokenRow}
+    tables: dict[str, Any] = {"endpoint": EndpointRow, "key": ApiKeyRow, "token": AccessTokenRow}
     table = tables[dimension]
     found = session.scalar(select(table.id).where(table.name == value).limit(1))
     return found if found is not None else value

@@ -13,8 +13,29 @@ Operation = Literal["chat", "embeddings", "messages", "responses"]
 # Upper bounds (ms) of the latency histogram buckets; the last bucket is open-ended.
 # Spaced so that p50/p95 read from them are within ~20% of the exact value.
 LATENCY_BOUNDS_MS: tuple[float, ...] = (
-    5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000,
-    5000, 7500, 10_000, 15_000, 20_000, 30_000, 60_000,
+    5,
+    10,
+    20,
+    30,
+    50,
+    75,
+    100,
+    150,
+    200,
+    300,
+    500,
+    750,
+    1000,
+    1500,
+    2000,
+    3000,
+    5000,
+    7500,
+    10_000,
+    15_000,
+    20_000,
+    30_000,
+    60_000,
 )
 LATENCY_BUCKETS = len(LATENCY_BOUNDS_MS) + 1
 
@@ -41,8 +62,9 @@ def tokens_from_usage(usage: Any) -> Tokens | None:
         return None
     details = usage.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    return Tokens(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
-                  _count(cached))
+    return Tokens(
+        _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), _count(cached)
+    )
 
 
 def _count(value: Any) -> int | None:

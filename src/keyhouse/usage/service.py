@@ -32,14 +32,17 @@ log = logging.getLogger("keyhouse.usage")
 RETENTION_EVERY_SECONDS = 3600.0
 # The routes whose calls are recorded (a /v1/models listing is not a call of a model).
 OPERATIONS: dict[str, Operation] = {
-    "/v1/chat/completions": "chat", "/v1/embeddings": "embeddings",
-    "/v1/messages": "messages", "/v1/responses": "responses",
+    "/v1/chat/completions": "chat",
+    "/v1/embeddings": "embeddings",
+    "/v1/messages": "messages",
+    "/v1/responses": "responses",
 }
 
 
 class UsageService:
-    def __init__(self, settings: Settings, store: Store, registry: Registry,
-                 span_exporter: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, registry: Registry, span_exporter: Any = None
+    ) -> None:
         self.store = store
         self.registry = registry
         self.retention_days = settings.usage_retention_days
@@ -47,9 +50,12 @@ class UsageService:
         self.metrics = Metrics(lambda: int(getattr(registry, "version", 0)))
         self.prices = PriceBook()
         self.writer = UsageWriter(
-            functools.partial(sink.write_batch, store), capacity=settings.usage_buffer_size,
+            functools.partial(sink.write_batch, store),
+            capacity=settings.usage_buffer_size,
             interval=settings.usage_flush_seconds,
-            on_drop=self.metrics.dropped.inc, on_written=self.metrics.written.inc)
+            on_drop=self.metrics.dropped.inc,
+            on_written=self.metrics.written.inc,
+        )
         self.tracing = None
         if span_exporter is not None or settings.otel_exporter_otlp_endpoint:
             from keyhouse.usage.tracing import Tracing
@@ -81,10 +87,10 @@ class UsageService:
         while not self._stop.is_set():
             try:
                 removed = await anyio.to_thread.run_sync(
-                    sink.purge, self.store, self.retention_days)
+                    sink.purge, self.store, self.retention_days
+                )
                 if removed:
-                    log.info("usage: %d records past %d days removed", removed,
-                             self.retention_days)
+                    log.info("usage: %d records past %d days removed", removed, self.retention_days)
             except Exception as exc:  # the store may be down; try again next round
                 log.warning("usage: retention skipped (%s)", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
@@ -106,40 +112,56 @@ class UsageService:
             self.metrics.attempt(record.provider or "", "ok")
         if target is not None and record.input_tokens is not None:
             record.cost_usd = self.prices.cost_usd(
-                record.provider or "", record.model or "", record.input_tokens or 0,
-                record.output_tokens or 0, record.cached_input_tokens or 0, target.price,
-                auth_method=auth_method, at=record.at)
+                record.provider or "",
+                record.model or "",
+                record.input_tokens or 0,
+                record.output_tokens or 0,
+                record.cached_input_tokens or 0,
+                target.price,
+                auth_method=auth_method,
+                at=record.at,
+            )
         self.metrics.observe(record)
         if self.tracing is not None:
             end_ns = time.time_ns()
-            self.tracing.span(record, auth_method, end_ns - int(record.latency_ms * 1e6),
-                              end_ns)
+            self.tracing.span(record, auth_method, end_ns - int(record.latency_ms * 1e6), end_ns)
         self.writer.submit(record)
 
-    def _record(self, ctx: CallContext, operation: Operation
-                ) -> tuple[UsageRecord, str | None, Target | None]:
+    def _record(
+        self, ctx: CallContext, operation: Operation
+    ) -> tuple[UsageRecord, str | None, Target | None]:
         principal = ctx.principal
         assert principal is not None and ctx.endpoint is not None
         endpoint = self.registry.endpoint(ctx.endpoint)
         # The target that served (or failed last): its key's name, auth method, price.
         target = None
         if endpoint is not None and ctx.key_id is not None:
-            target = next((t for t in endpoint.targets
-                           if t.key_id == ctx.key_id and t.model == ctx.model), None)
+            target = next(
+                (t for t in endpoint.targets if t.key_id == ctx.key_id and t.model == ctx.model),
+                None,
+            )
         latency_ms = (ctx.latency or 0.0) * 1000
         record = UsageRecord(
-            operation=operation, endpoint_id=endpoint.id if endpoint else None,
+            operation=operation,
+            endpoint_id=endpoint.id if endpoint else None,
             endpoint_name=ctx.endpoint,
             token_id=None if principal.is_admin else principal.token_id,
             token_name=None if principal.is_admin else principal.name,
-            is_admin=principal.is_admin, stream=ctx.stream, status=ctx.status,
-            error_code=ctx.error_code, key_id=ctx.key_id,
+            is_admin=principal.is_admin,
+            stream=ctx.stream,
+            status=ctx.status,
+            error_code=ctx.error_code,
+            key_id=ctx.key_id,
             key_name=target.key_name if target else None,
             credential_version=target.credential_version if target else None,
-            provider=ctx.provider, model=ctx.model, latency_ms=latency_ms,
+            provider=ctx.provider,
+            model=ctx.model,
+            latency_ms=latency_ms,
             ttfb_ms=None if ctx.ttfb is None else ctx.ttfb * 1000,
-            attempts=ctx.attempts, fallback_used=ctx.fallback_used,
-            at=datetime.now(UTC) - timedelta(milliseconds=latency_ms))
+            attempts=ctx.attempts,
+            fallback_used=ctx.fallback_used,
+            at=datetime.now(UTC) - timedelta(milliseconds=latency_ms),
+        )
         tokens = tokens_from_usage(ctx.tokens())
         if tokens is not None:
             record.input_tokens = tokens.input

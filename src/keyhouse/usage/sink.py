@@ -22,8 +22,15 @@ from keyhouse.store.store import Store
 from keyhouse.usage.record import LATENCY_BUCKETS, UsageRecord, latency_bucket
 
 LATENCY_COLUMNS = tuple(f"lat_{i:02d}" for i in range(LATENCY_BUCKETS))
-_SUMMED = ("requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens",
-           "cost_usd", *LATENCY_COLUMNS)
+_SUMMED = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cost_usd",
+    *LATENCY_COLUMNS,
+)
 RollupKey = tuple[int, str, str, str, str, str]
 
 
@@ -52,8 +59,11 @@ def write_batch(store: Store, records: Sequence[UsageRecord]) -> int:
         # A PK probe per id: cheap beside the insert, and it is what makes a retried
         # batch (after a COMMIT whose outcome was lost) count nothing twice.
         ids = list(by_id)
-        probe = (UsageRecordRow.id == any_(bindparam("ids", ids, type_=ARRAY(String)))
-                 if postgres else UsageRecordRow.id.in_(ids))  # one array, not N params
+        probe = (
+            UsageRecordRow.id == any_(bindparam("ids", ids, type_=ARRAY(String)))
+            if postgres
+            else UsageRecordRow.id.in_(ids)
+        )  # one array, not N params
         stored = set(conn.execute(select(UsageRecordRow.id).where(probe)).scalars())
         fresh = [r for i, r in by_id.items() if i not in stored]
         if not fresh:
@@ -77,16 +87,21 @@ def _sqlite_records(conn: Any, records: Sequence[UsageRecord]) -> None:
     """sqlite3's own executemany with the columns' bind processors applied: several
     times faster than SQLAlchemy's per-row parameter handling (measured by the bench)."""
     table = UsageRecordRow.__table__
-    processors = [table.c[c].type.bind_processor(conn.dialect)
-                  for c in _RECORD_COLUMNS]
+    processors = [table.c[c].type.bind_processor(conn.dialect) for c in _RECORD_COLUMNS]
     marks = ", ".join("?" * len(_RECORD_COLUMNS))
-    sql = (f"INSERT INTO usage_records ({', '.join(_RECORD_COLUMNS)}) "  # noqa: S608
-           f"VALUES ({marks}) ON CONFLICT (id) DO NOTHING")
+    sql = (
+        f"INSERT INTO usage_records ({', '.join(_RECORD_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({marks}) ON CONFLICT (id) DO NOTHING"
+    )
     rows = []
     for r in records:
         values = [getattr(r, c) for c in _RECORD_COLUMNS]
-        rows.append(tuple(v if p is None or v is None else p(v)
-                          for v, p in zip(values, processors, strict=True)))
+        rows.append(
+            tuple(
+                v if p is None or v is None else p(v)
+                for v, p in zip(values, processors, strict=True)
+            )
+        )
     conn.exec_driver_sql(sql, rows)
 
 
@@ -96,8 +111,7 @@ def _copy_records(conn: Any, records: Sequence[UsageRecord]) -> None:
     are made per replica, so no conflict can arise."""
     raw = conn.connection.driver_connection
     columns = ", ".join(_RECORD_COLUMNS)
-    with raw.cursor() as cursor, cursor.copy(
-            f"COPY usage_records ({columns}) FROM STDIN") as copy:
+    with raw.cursor() as cursor, cursor.copy(f"COPY usage_records ({columns}) FROM STDIN") as copy:
         for r in records:
             copy.write_row([getattr(r, c) for c in _RECORD_COLUMNS])
 
@@ -107,28 +121,44 @@ def _upsert(insert: Any, row_class: type[UsageHourlyRow] | type[UsageDailyRow]) 
     statement = insert(table)
     excluded = statement.excluded
     updates: dict[str, Any] = {c: table.c[c] + excluded[c] for c in _SUMMED}
-    updates["last_at"] = case((excluded.last_at > table.c.last_at, excluded.last_at),
-                              else_=table.c.last_at)
+    updates["last_at"] = case(
+        (excluded.last_at > table.c.last_at, excluded.last_at), else_=table.c.last_at
+    )
     for name in ("endpoint_name", "key_name", "token_name"):
         updates[name] = excluded[name]
     return statement.on_conflict_do_update(
         index_elements=["hour", "endpoint_id", "key_id", "token_id", "model", "provider"],
-        set_=updates)
+        set_=updates,
+    )
 
 
 def rollup(records: Sequence[UsageRecord]) -> dict[RollupKey, dict[str, Any]]:
     """The hourly counter rows a set of records adds up to."""
     out: dict[RollupKey, dict[str, Any]] = {}
     for r in records:
-        key = (hour_of(r.at), r.endpoint_id or "", r.key_id or "", r.token_id or "",
-               r.model or "", r.provider or "")
+        key = (
+            hour_of(r.at),
+            r.endpoint_id or "",
+            r.key_id or "",
+            r.token_id or "",
+            r.model or "",
+            r.provider or "",
+        )
         row = out.get(key)
         if row is None:
             row = out[key] = {
-                "hour": key[0], "endpoint_id": key[1], "key_id": key[2], "token_id": key[3],
-                "model": key[4], "provider": key[5], "endpoint_name": r.endpoint_name or "",
-                "key_name": r.key_name or "", "token_name": r.token_name or "",
-                "last_at": r.at, **dict.fromkeys(_SUMMED, 0)}
+                "hour": key[0],
+                "endpoint_id": key[1],
+                "key_id": key[2],
+                "token_id": key[3],
+                "model": key[4],
+                "provider": key[5],
+                "endpoint_name": r.endpoint_name or "",
+                "key_name": r.key_name or "",
+                "token_name": r.token_name or "",
+                "last_at": r.at,
+                **dict.fromkeys(_SUMMED, 0),
+            }
             row["cost_usd"] = 0.0
         row["requests"] += 1
         row["errors"] += r.is_error
@@ -162,8 +192,9 @@ def by_day(hourly: dict[RollupKey, dict[str, Any]]) -> dict[RollupKey, dict[str,
     return out
 
 
-def purge(store: Store, retention_days: int, now: datetime | None = None,
-          chunk: int = 20_000) -> int:
+def purge(
+    store: Store, retention_days: int, now: datetime | None = None, chunk: int = 20_000
+) -> int:
     """Delete records and counters older than the retention, a chunk per transaction
     (a long delete would hold the writer's inserts back)."""
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
@@ -171,8 +202,9 @@ def purge(store: Store, retention_days: int, now: datetime | None = None,
     while True:
         with store.write(bump=False) as session:
             ids = select(UsageRecordRow.id).where(UsageRecordRow.at < cutoff).limit(chunk)
-            result = session.execute(delete(UsageRecordRow).where(
-                UsageRecordRow.id.in_(ids.scalar_subquery())))
+            result = session.execute(
+                delete(UsageRecordRow).where(UsageRecordRow.id.in_(ids.scalar_subquery()))
+            )
             gone = int(cast(CursorResult[Any], result).rowcount)
         removed += gone
         if gone < chunk:

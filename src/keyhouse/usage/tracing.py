@@ -14,13 +14,19 @@ from keyhouse.usage.record import UsageRecord
 
 # Keyhouse provider → gen_ai.provider.name (the semantic conventions' well-known values).
 _PROVIDER_NAMES = {
-    "openai": "openai", "anthropic": "anthropic", "gemini": "gcp.gemini",
-    "vertex_ai": "gcp.vertex_ai", "bedrock": "aws.bedrock", "mistral": "mistral_ai",
-    "groq": "groq", "deepseek": "deepseek", "xai": "x_ai", "perplexity": "perplexity",
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "gcp.gemini",
+    "vertex_ai": "gcp.vertex_ai",
+    "bedrock": "aws.bedrock",
+    "mistral": "mistral_ai",
+    "groq": "groq",
+    "deepseek": "deepseek",
+    "xai": "x_ai",
+    "perplexity": "perplexity",
     "cohere": "cohere",
 }
-_OPERATIONS = {"chat": "chat", "messages": "chat", "responses": "chat",
-               "embeddings": "embeddings"}
+_OPERATIONS = {"chat": "chat", "messages": "chat", "responses": "chat", "embeddings": "embeddings"}
 
 
 def provider_name(provider: str | None, auth_method: str | None) -> str:
@@ -79,13 +85,17 @@ class Tracing:
         self._error = Status(StatusCode.ERROR)
         self._client = SpanKind.CLIENT
 
-    def span(self, record: UsageRecord, auth_method: str | None, start_ns: int,
-             end_ns: int) -> None:
+    def span(
+        self, record: UsageRecord, auth_method: str | None, start_ns: int, end_ns: int
+    ) -> None:
         operation = _OPERATIONS.get(record.operation, record.operation)
         # CLIENT: the semantic conventions' kind for a call to a model provider.
-        span = self._tracer.start_span(f"{operation} {record.endpoint_name or ''}".strip(),
-                                       kind=self._client, start_time=start_ns,
-                                       attributes=span_attributes(record, auth_method))
+        span = self._tracer.start_span(
+            f"{operation} {record.endpoint_name or ''}".strip(),
+            kind=self._client,
+            start_time=start_ns,
+            attributes=span_attributes(record, auth_method),
+        )
         if record.is_error:
             span.set_status(self._error)
         span.end(end_time=end_ns)

@@ -33,10 +33,17 @@ class UsageWriter:
     larger batches are what lets one writer keep up (1000 → 5000 nearly doubled the
     records/s on SQLite in bench/usage_bench.py)."""
 
-    def __init__(self, sink: Sink, *, capacity: int = 50_000, batch_size: int = 5000,
-                 interval: float = 0.5, max_backoff: float = 5.0,
-                 on_drop: Callable[[int], None] | None = None,
-                 on_written: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        capacity: int = 50_000,
+        batch_size: int = 5000,
+        interval: float = 0.5,
+        max_backoff: float = 5.0,
+        on_drop: Callable[[int], None] | None = None,
+        on_written: Callable[[int], None] | None = None,
+    ) -> None:
         self._sink = sink
         self.capacity = capacity
         self.batch_size = batch_size
@@ -86,8 +93,9 @@ class UsageWriter:
                     self._task.cancel()
                     await asyncio.gather(self._task, return_exceptions=True)
         if self._queue:
-            log.error("usage: %d records not written at shutdown (store unavailable)",
-                      len(self._queue))
+            log.error(
+                "usage: %d records not written at shutdown (store unavailable)", len(self._queue)
+            )
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -124,8 +132,9 @@ class UsageWriter:
         for _ in batch:
             self._queue.popleft()
         if self.failing_since is not None:
-            log.info("usage: store reachable again after %.1fs",
-                     time.monotonic() - self.failing_since)
+            log.info(
+                "usage: store reachable again after %.1fs", time.monotonic() - self.failing_since
+            )
             self.failing_since = None
         self.written += len(batch)
         if self._on_written is not None:

@@ -91,8 +91,9 @@ def seal(kek: Kek, table: str, row_id: str, provider: str, secrets: dict[str, st
     return Sealed(FORMAT_V1, kek.version, kek.wrap(dek, row_id), ciphertext)
 
 
-def open_sealed(kek: Kek, sealed: Sealed, table: str, row_id: str, provider: str,
-                fields: tuple[str, ...]) -> dict[str, str]:
+def open_sealed(
+    kek: Kek, sealed: Sealed, table: str, row_id: str, provider: str, fields: tuple[str, ...]
+) -> dict[str, str]:
     if sealed.format != FORMAT_V1 or kek.version != sealed.kek_version:
         raise DecryptionFailed()
     dek = kek.unwrap(sealed.wrapped_dek, row_id)

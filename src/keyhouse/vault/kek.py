@@ -95,7 +95,8 @@ class KeyFileSource:
         if mode & 0o077:
             raise KekConfigError(
                 f"The KEK file {self.path} is readable or writable by others (mode "
-                f"{mode:04o}); run 'chmod 600 {self.path}' and start again.")
+                f"{mode:04o}); run 'chmod 600 {self.path}' and start again."
+            )
 
     def append(self, version: int, key: bytes) -> None:
         """Add ``N:BASE64`` durably: the line must be on disk before the version is
@@ -131,11 +132,11 @@ class PassphraseSource:
     kind = "passphrase"
 
     def __init__(self, passphrases: str, setting: str = "KEYHOUSE_KEK_PASSPHRASE") -> None:
-        self._passphrases = [p for p in (line.strip() for line in passphrases.splitlines())
-                             if p]
+        self._passphrases = [p for p in (line.strip() for line in passphrases.splitlines()) if p]
         if not self._passphrases or any(len(p) < 12 for p in self._passphrases):
-            raise KekConfigError(f"Each passphrase in {setting} must be at least 12 "
-                                 "characters long.")
+            raise KekConfigError(
+                f"Each passphrase in {setting} must be at least 12 characters long."
+            )
         self.setting = setting
 
     def __repr__(self) -> str:

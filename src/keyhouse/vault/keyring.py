@@ -122,8 +122,9 @@ def open_keyring(source: KeyFileSource | PassphraseSource, store: KekStore) -> K
     return KeyringResult(Keyring(keks, primary), generated)
 
 
-def _from_materials(materials: list[KekMaterial], records: dict[int, KekRecord],
-                    new: list[KekRecord]) -> dict[int, Kek]:
+def _from_materials(
+    materials: list[KekMaterial], records: dict[int, KekRecord], new: list[KekRecord]
+) -> dict[int, Kek]:
     """Match each key to its recorded version; versions seen for the first time go to
     ``new`` (and into ``records``) for the caller to record once all is well."""
     keks: dict[int, Kek] = {}
@@ -157,8 +158,9 @@ def _from_materials(materials: list[KekMaterial], records: dict[int, KekRecord],
     return keks
 
 
-def _from_passphrase(source: PassphraseSource, records: dict[int, KekRecord],
-                     new: list[KekRecord]) -> dict[int, Kek]:
+def _from_passphrase(
+    source: PassphraseSource, records: dict[int, KekRecord], new: list[KekRecord]
+) -> dict[int, Kek]:
     keks: dict[int, Kek] = {}
     for record in (r for r in records.values() if r.source == "passphrase"):
         for key in source.derive_each(record.salt or b""):

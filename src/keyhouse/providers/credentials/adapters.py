@@ -24,8 +24,9 @@ from keyhouse.providers.vertex import VertexAdapter, _with_secrets
 
 def _with(call: Call, extra: dict[str, str]) -> Call:
     secrets = {**call.credential.secrets, **extra}
-    return dataclasses.replace(call, credential=dataclasses.replace(call.credential,
-                                                                     secrets=secrets))
+    return dataclasses.replace(
+        call, credential=dataclasses.replace(call.credential, secrets=secrets)
+    )
 
 
 class _Resolving:
@@ -68,8 +69,9 @@ class _Resolving:
     # otherwise, and chat_stream serves); known up front, since resolving is async.
     relays_streams = False
 
-    def chat_stream_relayed(self, call: Call, request: JSON, include_usage: bool,
-                            on_usage: Callable[[JSON], None]) -> AsyncIterator[bytes] | None:
+    def chat_stream_relayed(
+        self, call: Call, request: JSON, include_usage: bool, on_usage: Callable[[JSON], None]
+    ) -> AsyncIterator[bytes] | None:
         if not self.relays_streams:
             return None
         parent = super().chat_stream_relayed  # type: ignore[misc]
@@ -112,10 +114,15 @@ class _SessionSigners:
         hit = self._by_key.get(credential.key_id)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        signer = SigV4Auth(Credentials(secrets.get("aws_access_key_id", ""),
-                                       secrets.get("aws_secret_access_key", ""),
-                                       secrets.get("aws_session_token") or None),
-                           SIGNING_NAME, region)
+        signer = SigV4Auth(
+            Credentials(
+                secrets.get("aws_access_key_id", ""),
+                secrets.get("aws_secret_access_key", ""),
+                secrets.get("aws_session_token") or None,
+            ),
+            SIGNING_NAME,
+            region,
+        )
         self._by_key[credential.key_id] = (stamp, signer)
         return signer
 
@@ -164,8 +171,12 @@ class AdcVertexAdapter(VertexAdapter):
         if stale_token:
             self.adc.forget(call.credential)
         token = await self.adc.get(call.credential)
-        return Auth(_with_secrets(call, access_token=token),
-                    {"Authorization": f"Bearer {token}"}, token, fresh=stale_token is not None)
+        return Auth(
+            _with_secrets(call, access_token=token),
+            {"Authorization": f"Bearer {token}"},
+            token,
+            fresh=stale_token is not None,
+        )
 
 
 class ManagedIdentityAzureAdapter(AzureOpenAIAdapter):
@@ -181,5 +192,3 @@ class ManagedIdentityAzureAdapter(AzureOpenAIAdapter):
 
     def _forget_token(self, credential: Credential) -> None:
         self.identity.forget(credential)
-
-

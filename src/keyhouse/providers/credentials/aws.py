@@ -28,8 +28,11 @@ def _session() -> Any:
 def _config(timeout: float) -> Any:
     from botocore.config import Config
 
-    return Config(connect_timeout=timeout, read_timeout=timeout,
-                  retries={"max_attempts": 2, "mode": "standard"})
+    return Config(
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        retries={"max_attempts": 2, "mode": "standard"},
+    )
 
 
 def chain_credentials(credential: Credential) -> tuple[dict[str, str], float]:
@@ -40,16 +43,19 @@ def chain_credentials(credential: Credential) -> tuple[dict[str, str], float]:
     return _secrets(frozen.access_key, frozen.secret_key, frozen.token), CHAIN_REREAD_SECONDS
 
 
-def assumed_role_credentials(credential: Credential,
-                             timeout: float = 5.0) -> tuple[dict[str, str], float]:
+def assumed_role_credentials(
+    credential: Credential, timeout: float = 5.0
+) -> tuple[dict[str, str], float]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     secrets = credential.secrets
     region = credential.config.get("region") or None
     keys: dict[str, Any] = {}
     if secrets.get("aws_access_key_id") and secrets.get("aws_secret_access_key"):
-        keys = {"aws_access_key_id": secrets["aws_access_key_id"],
-                "aws_secret_access_key": secrets["aws_secret_access_key"]}
+        keys = {
+            "aws_access_key_id": secrets["aws_access_key_id"],
+            "aws_secret_access_key": secrets["aws_secret_access_key"],
+        }
     sts = _session().create_client("sts", region_name=region, config=_config(timeout), **keys)
     request: dict[str, Any] = {
         "RoleArn": secrets.get("role_arn", ""),
@@ -62,14 +68,15 @@ def assumed_role_credentials(credential: Credential,
         answer = sts.assume_role(**request)["Credentials"]
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        raise KeyhouseError(f"STS refused AssumeRole: {error.get('Code', 'error')}: "
-                            f"{str(error.get('Message', ''))[:300]}") from None
+        raise KeyhouseError(
+            f"STS refused AssumeRole: {error.get('Code', 'error')}: "
+            f"{str(error.get('Message', ''))[:300]}"
+        ) from None
     except BotoCoreError as exc:
         raise KeyhouseError(f"STS could not be asked: {type(exc).__name__}.") from None
     expires: dt.datetime = answer["Expiration"]
     left = (expires - dt.datetime.now(dt.UTC)).total_seconds()
-    return _secrets(answer["AccessKeyId"], answer["SecretAccessKey"],
-                    answer["SessionToken"]), left
+    return _secrets(answer["AccessKeyId"], answer["SecretAccessKey"], answer["SessionToken"]), left
 
 
 def _secrets(key_id: str, secret: str, token: str | None) -> dict[str, str]:

@@ -40,8 +40,7 @@ class _Entry(Generic[T]):
 
 
 class RefreshingCache(Generic[T]):
-    def __init__(self, fetch: Fetch[T], *, margin: float = 300.0,
-                 timeout: float = 15.0) -> None:
+    def __init__(self, fetch: Fetch[T], *, margin: float = 300.0, timeout: float = 15.0) -> None:
         self._fetch = fetch
         self._margin = margin
         self._timeout = timeout
@@ -82,19 +81,23 @@ class RefreshingCache(Generic[T]):
         try:
             with anyio.fail_after(self._timeout):
                 value, lifetime = await anyio.to_thread.run_sync(
-                    self._fetch, credential, abandon_on_cancel=True)
+                    self._fetch, credential, abandon_on_cancel=True
+                )
         except TimeoutError:
             raise CredentialRefreshFailed(
                 f"The key's {credential.auth_method} auth method ({label}) got no "
-                f"credential within {self._timeout:g} s.") from None
+                f"credential within {self._timeout:g} s."
+            ) from None
         except KeyhouseError as exc:
             raise CredentialRefreshFailed(
                 f"The key's {credential.auth_method} auth method ({label}) failed: "
-                f"{credential.redact(exc.message)}") from None
+                f"{credential.redact(exc.message)}"
+            ) from None
         except Exception as exc:  # a library's own error: its type says enough
             raise CredentialRefreshFailed(
                 f"The key's {credential.auth_method} auth method ({label}) failed: "
-                f"{type(exc).__name__}.") from None
+                f"{type(exc).__name__}."
+            ) from None
         entry = _Entry(value, time.monotonic() + max(lifetime, 0.0))
         # One entry per key: an edited key's old credential goes at once.
         self._entries[credential.key_id] = (credential.version, entry)

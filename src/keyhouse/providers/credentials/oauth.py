@@ -31,8 +31,7 @@ class _PerKey(Generic[S]):
         with self._lock:
             hit = self._by_key.get(credential.key_id)
             if hit is None or hit[0] != credential.version:
-                hit = self._by_key[credential.key_id] = (credential.version,
-                                                         self._make(credential))
+                hit = self._by_key[credential.key_id] = (credential.version, self._make(credential))
             return hit[1]
 
 
@@ -50,8 +49,9 @@ class ManagedIdentity:
     """The system-assigned identity, or the user-assigned one the key names."""
 
     def __init__(self, timeout: float = 5.0) -> None:
-        self._clients = _PerKey(lambda c: ManagedIdentityTokens(
-            c.secrets.get("client_id") or None, timeout))
+        self._clients = _PerKey(
+            lambda c: ManagedIdentityTokens(c.secrets.get("client_id") or None, timeout)
+        )
 
     def __call__(self, credential: Credential) -> tuple[str, float]:
         return self._clients.get(credential).token(COGNITIVE_SCOPE)
@@ -64,23 +64,34 @@ def databricks_token(credential: Credential, timeout: float = 5.0) -> tuple[str,
 
     try:
         response = httpx.post(
-            f"{_host(credential)}/oidc/v1/token", timeout=timeout, follow_redirects=False,
-            auth=(credential.config.get("client_id", ""),
-                  credential.secrets.get("client_secret", "")),
+            f"{_host(credential)}/oidc/v1/token",
+            timeout=timeout,
+            follow_redirects=False,
+            auth=(
+                credential.config.get("client_id", ""),
+                credential.secrets.get("client_secret", ""),
+            ),
             data={"grant_type": "client_credentials", "scope": "all-apis"},
-            headers={"Accept": "application/json"})
+            headers={"Accept": "application/json"},
+        )
     except httpx.HTTPError as exc:
-        raise KeyhouseError(f"the workspace token endpoint could not be reached "
-                            f"({type(exc).__name__}).") from None
+        raise KeyhouseError(
+            f"the workspace token endpoint could not be reached ({type(exc).__name__})."
+        ) from None
     try:
         data = response.json()
     except ValueError:
         data = {}
     if response.status_code >= 300 or not isinstance(data, dict):
-        detail = ": ".join(str(data[k]) for k in ("error", "error_description")
-                           if isinstance(data, dict) and data.get(k))
-        raise KeyhouseError(f"the workspace token endpoint answered "
-                            f"{response.status_code}{': ' + detail[:300] if detail else ''}.")
+        detail = ": ".join(
+            str(data[k])
+            for k in ("error", "error_description")
+            if isinstance(data, dict) and data.get(k)
+        )
+        raise KeyhouseError(
+            f"the workspace token endpoint answered "
+            f"{response.status_code}{': ' + detail[:300] if detail else ''}."
+        )
     token = data.get("access_token")
     if not isinstance(token, str) or not token:
         raise KeyhouseError("the workspace token endpoint sent no access token.")

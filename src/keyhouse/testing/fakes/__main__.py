@@ -41,8 +41,9 @@ def listed_models(name: str) -> list[str]:
 def describe() -> str:
     lines = ["fakes:"]
     for name in sorted(FAKES):
-        fields = ", ".join(f"{k}={v!r}" if v is not None else k
-                           for k, v in credential_fields(name).items())
+        fields = ", ".join(
+            f"{k}={v!r}" if v is not None else k for k, v in credential_fields(name).items()
+        )
         models = listed_models(name)
         lines.append(f"  {name}")
         lines.append(f"    credentials: {fields}")
@@ -50,7 +51,7 @@ def describe() -> str:
             lines.append(f"    lists models: {', '.join(models)}")
     lines += [
         "",
-        "models: every fake answers any model name with \"echo: <the last user message>\"",
+        'models: every fake answers any model name with "echo: <the last user message>"',
         "(streamed a word at a time; embeddings are deterministic vectors). These names act",
         f"instead: {', '.join(SPECIAL_MODELS[:3])} answer with that status in the provider's",
         "error shape; slow waits 3 seconds before answering.",
@@ -58,15 +59,17 @@ def describe() -> str:
     return "\n".join(lines)
 
 
-def parse_credentials(name: str, items: list[str],
-                      parser: argparse.ArgumentParser) -> dict[str, str]:
+def parse_credentials(
+    name: str, items: list[str], parser: argparse.ArgumentParser
+) -> dict[str, str]:
     accepted = credential_fields(name)
     kwargs: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or key not in accepted:
-            parser.error(f"--credential {key!r}: the {name} fake takes "
-                         f"{', '.join(accepted)} (FIELD=VALUE)")
+            parser.error(
+                f"--credential {key!r}: the {name} fake takes {', '.join(accepted)} (FIELD=VALUE)"
+            )
         kwargs[key] = value
     return kwargs
 
@@ -75,14 +78,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m keyhouse.testing.fakes",
         description="Serve a local fake of a provider's HTTP API on 127.0.0.1. It checks "
-                    "credentials the way the provider does.",
-        epilog=describe(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        "credentials the way the provider does.",
+        epilog=describe(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("name", choices=sorted(FAKES), help="which fake")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
-    parser.add_argument("--credential", action="append", default=[], metavar="FIELD=VALUE",
-                        help="a credential the fake accepts, e.g. api_key=sk-test "
-                             "(fields per fake below)")
+    parser.add_argument(
+        "--credential",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a credential the fake accepts, e.g. api_key=sk-test (fields per fake below)",
+    )
     args = parser.parse_args()
     kwargs = parse_credentials(args.name, args.credential, parser)
     app = factory(args.name)(**kwargs)

@@ -36,26 +36,65 @@ JSON = dict[str, Any]
 
 MODELS = (("claude-sonnet-4-5", "Claude Sonnet 4.5"), ("claude-haiku-4-5", "Claude Haiku 4.5"))
 
-_FIELDS = {"model", "messages", "max_tokens", "metadata", "stop_sequences", "stream", "system",
-           "temperature", "thinking", "tool_choice", "tools", "top_k", "top_p", "service_tier",
-           "output_config", "container", "mcp_servers", "context_management", "inference_geo",
-           "cache_control", "diagnostics", "speed", "user_profile_id", "workspace_id"}
-_BLOCKS = {"text", "image", "document", "tool_use", "tool_result", "thinking",
-           "redacted_thinking", "search_result"}
+_FIELDS = {
+    "model",
+    "messages",
+    "max_tokens",
+    "metadata",
+    "stop_sequences",
+    "stream",
+    "system",
+    "temperature",
+    "thinking",
+    "tool_choice",
+    "tools",
+    "top_k",
+    "top_p",
+    "service_tier",
+    "output_config",
+    "container",
+    "mcp_servers",
+    "context_management",
+    "inference_geo",
+    "cache_control",
+    "diagnostics",
+    "speed",
+    "user_profile_id",
+    "workspace_id",
+}
+_BLOCKS = {
+    "text",
+    "image",
+    "document",
+    "tool_use",
+    "tool_result",
+    "thinking",
+    "redacted_thinking",
+    "search_result",
+}
 _IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 _FAILURES: dict[str, tuple[int, str, str]] = {
     "fail-503": (503, "api_error", "Service unavailable"),
     "fail-529": (529, "overloaded_error", "Overloaded"),
-    "fail-429": (429, "rate_limit_error", "This request would exceed the rate limit for your "
-                 "organization of 50 requests per minute."),
+    "fail-429": (
+        429,
+        "rate_limit_error",
+        "This request would exceed the rate limit for your organization of 50 requests per minute.",
+    ),
     "fail-400": (400, "invalid_request_error", "Invalid request (fail-400)."),
 }
 
 
 def error(status: int, kind: str, message: str) -> Response:
-    return JSONResponse({"type": "error", "error": {"type": kind, "message": message},
-                         "request_id": f"req_{secrets.token_hex(12)}"}, status_code=status)
+    return JSONResponse(
+        {
+            "type": "error",
+            "error": {"type": kind, "message": message},
+            "request_id": f"req_{secrets.token_hex(12)}",
+        },
+        status_code=status,
+    )
 
 
 # --- validation -----------------------------------------------------------------------
@@ -88,8 +127,10 @@ def _image_problem(where: str, source: Any) -> str | None:
 def _block_problem(where: str, role: str, block: Any) -> str | None:
     kind = block.get("type") if isinstance(block, dict) else None
     if kind not in _BLOCKS:
-        return (f"{where}.type: Input tag {kind!r} found using 'type' does not match any "
-                "of the expected tags")
+        return (
+            f"{where}.type: Input tag {kind!r} found using 'type' does not match any "
+            "of the expected tags"
+        )
     if kind == "text" and not block.get("text"):
         return "messages: text content blocks must be non-empty"
     if kind == "image":
@@ -97,8 +138,7 @@ def _block_problem(where: str, role: str, block: Any) -> str | None:
     if kind == "tool_use":
         if role != "assistant":
             return f"{where}: tool_use blocks may only appear in assistant messages"
-        if not block.get("id") or not block.get("name") or not isinstance(block.get("input"),
-                                                                           dict):
+        if not block.get("id") or not block.get("name") or not isinstance(block.get("input"), dict):
             return f"{where}: tool_use blocks need id, name and an object input"
     if kind == "tool_result" and role != "user":
         return f"{where}: tool_result blocks may only appear in user messages"
@@ -126,18 +166,23 @@ def validate(body: JSON) -> str | None:
         if value is not None and not 0 <= value <= 1:
             return f"{name}: range: 0..1"
     stops = body.get("stop_sequences")
-    if stops is not None and (not isinstance(stops, list)
-                              or not all(isinstance(s, str) and s.strip() for s in stops)):
+    if stops is not None and (
+        not isinstance(stops, list) or not all(isinstance(s, str) and s.strip() for s in stops)
+    ):
         return "stop_sequences: each stop sequence must be a non-whitespace string"
     if set(body.get("metadata") or {}) - {"user_id"}:
         return "metadata: only user_id is permitted"
     for i, tool in enumerate(body.get("tools") or []):
-        if not tool.get("name") or (tool.get("type") in (None, "custom")
-                                    and (tool.get("input_schema") or {}).get("type") != "object"):
+        if not tool.get("name") or (
+            tool.get("type") in (None, "custom")
+            and (tool.get("input_schema") or {}).get("type") != "object"
+        ):
             return f"tools.{i}: custom tools need a name and an object input_schema"
     choice = body.get("tool_choice")
-    if choice is not None and (choice.get("type") not in ("auto", "any", "tool", "none")
-                               or (choice["type"] == "tool" and not choice.get("name"))):
+    if choice is not None and (
+        choice.get("type") not in ("auto", "any", "tool", "none")
+        or (choice["type"] == "tool" and not choice.get("name"))
+    ):
         return "tool_choice: Input tag does not match any of the expected tags"
     messages = body["messages"]
     if not isinstance(messages, list) or not messages:
@@ -145,29 +190,40 @@ def validate(body: JSON) -> str | None:
     for i, message in enumerate(messages):
         role, content = message.get("role"), message.get("content")
         if role == "system":
-            return (f"messages.{i}.role: Unexpected role \"system\". The Messages API accepts "
-                    "a top-level `system` parameter, not \"system\" as an input message role.")
+            return (
+                f'messages.{i}.role: Unexpected role "system". The Messages API accepts '
+                'a top-level `system` parameter, not "system" as an input message role.'
+            )
         if role not in ("user", "assistant"):
             return f"messages.{i}.role: Input should be 'user' or 'assistant'"
         if not content and not (role == "assistant" and i == len(messages) - 1):
-            return ("messages: all messages must have non-empty content except for the "
-                    "optional final assistant message")
+            return (
+                "messages: all messages must have non-empty content except for the "
+                "optional final assistant message"
+            )
         for j, block in enumerate([] if isinstance(content, str) else content or []):
             problem = _block_problem(f"messages.{i}.content.{j}", role, block)
             if problem:
                 return problem
         previous = messages[i - 1] if i else {}
-        asked = _ids(previous.get("content"), "tool_use", "id") \
-            if previous.get("role") == "assistant" else []
+        asked = (
+            _ids(previous.get("content"), "tool_use", "id")
+            if previous.get("role") == "assistant"
+            else []
+        )
         answered = _ids(content, "tool_result", "tool_use_id")
         for tool_use_id in answered:
             if tool_use_id not in asked:
-                return (f"messages.{i}.content: unexpected `tool_use_id` found in "
-                        f"`tool_result` blocks: {tool_use_id}. Each `tool_result` block must "
-                        "have a corresponding `tool_use` block in the previous message.")
+                return (
+                    f"messages.{i}.content: unexpected `tool_use_id` found in "
+                    f"`tool_result` blocks: {tool_use_id}. Each `tool_result` block must "
+                    "have a corresponding `tool_use` block in the previous message."
+                )
         if i and role == "user" and [a for a in asked if a not in answered]:
-            return (f"messages.{i}: `tool_use` ids were found without `tool_result` blocks "
-                    f"immediately after: {', '.join(a for a in asked if a not in answered)}")
+            return (
+                f"messages.{i}: `tool_use` ids were found without `tool_result` blocks "
+                f"immediately after: {', '.join(a for a in asked if a not in answered)}"
+            )
     return None
 
 
@@ -184,12 +240,19 @@ def answer(body: JSON) -> tuple[list[JSON], str, str | None, int, int]:
     content = last_user.get("content")
     blocks = [] if isinstance(content, str) else content or []
     results = [b for b in blocks if b.get("type") == "tool_result"]
-    user_text = content if isinstance(content, str) else " ".join(
-        b.get("text", "") for b in blocks if b.get("type") == "text")
+    user_text = (
+        content
+        if isinstance(content, str)
+        else " ".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+    )
     tools = body.get("tools") or []
     choice = body.get("tool_choice") or {"type": "auto"}
-    if messages[-1].get("role") == "user" and not results and tools \
-            and choice.get("type") != "none":
+    if (
+        messages[-1].get("role") == "user"
+        and not results
+        and tools
+        and choice.get("type") != "none"
+    ):
         name = choice.get("name") if choice.get("type") == "tool" else tools[0]["name"]
         tool_input = {"q": user_text}
         tool_id = "toolu_" + hashlib.sha256(json.dumps(tool_input).encode()).hexdigest()[:24]
@@ -200,28 +263,44 @@ def answer(body: JSON) -> tuple[list[JSON], str, str | None, int, int]:
     reason, matched = "end_turn", None
     for seq in body.get("stop_sequences") or []:
         if seq in text:
-            text, reason, matched = text[:text.index(seq)], "stop_sequence", seq
+            text, reason, matched = text[: text.index(seq)], "stop_sequence", seq
     if len(text.split()) > body["max_tokens"]:
-        text, reason, matched = " ".join(text.split(" ")[:body["max_tokens"]]), "max_tokens", None
+        text, reason, matched = " ".join(text.split(" ")[: body["max_tokens"]]), "max_tokens", None
     return [{"type": "text", "text": text}], reason, matched, prompt, len(text.split())
 
 
-def message(body: JSON, signer: Signer | None = None,
-            cache: PromptCache | None = None) -> JSON:
+def message(body: JSON, signer: Signer | None = None, cache: PromptCache | None = None) -> JSON:
     content, reason, matched, prompt, done = answer(body)
     if signer is not None and thinking_on(body):
         said = next((b.get("text", "") for b in content if b.get("type") == "text"), "")
         thought = f"Thinking about: {said or 'the tool call'}"
-        content = [{"type": "thinking", "thinking": "" if omitted(body) else thought,
-                    "signature": signer.sign(thought)}, *content]
+        content = [
+            {
+                "type": "thinking",
+                "thinking": "" if omitted(body) else thought,
+                "signature": signer.sign(thought),
+            },
+            *content,
+        ]
         done += len(thought.split())
-    usage: JSON = {"input_tokens": prompt, "output_tokens": done,
-                   "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+    usage: JSON = {
+        "input_tokens": prompt,
+        "output_tokens": done,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
     if cache is not None:
         usage.update(cache.usage(body))
-    return {"id": f"msg_{secrets.token_hex(12)}", "type": "message", "role": "assistant",
-            "model": body["model"], "content": content, "stop_reason": reason,
-            "stop_sequence": matched, "usage": usage}
+    return {
+        "id": f"msg_{secrets.token_hex(12)}",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": reason,
+        "stop_sequence": matched,
+        "usage": usage,
+    }
 
 
 def _event(kind: str, data: JSON) -> bytes:
@@ -232,29 +311,42 @@ def _pieces(block: JSON) -> tuple[JSON, list[JSON]]:
     """A block as content_block_start shows it, and its deltas."""
     if block["type"] == "tool_use":
         raw = json.dumps(block["input"])
-        return {**block, "input": {}}, [{"type": "input_json_delta",
-                                         "partial_json": raw[i:i + 8]}
-                                        for i in range(0, len(raw), 8)]
+        return {**block, "input": {}}, [
+            {"type": "input_json_delta", "partial_json": raw[i : i + 8]}
+            for i in range(0, len(raw), 8)
+        ]
     if block["type"] == "thinking":
         words = block["thinking"].split(" ") if block["thinking"] else []
         return {"type": "thinking", "thinking": "", "signature": ""}, [
-            *({"type": "thinking_delta", "thinking": w if i == 0 else f" {w}"}
-              for i, w in enumerate(words)),
-            {"type": "signature_delta", "signature": block["signature"]}]
+            *(
+                {"type": "thinking_delta", "thinking": w if i == 0 else f" {w}"}
+                for i, w in enumerate(words)
+            ),
+            {"type": "signature_delta", "signature": block["signature"]},
+        ]
     words = block["text"].split(" ")
-    return {"type": "text", "text": ""}, [{"type": "text_delta",
-                                           "text": w if i == 0 else f" {w}"}
-                                          for i, w in enumerate(words)]
+    return {"type": "text", "text": ""}, [
+        {"type": "text_delta", "text": w if i == 0 else f" {w}"} for i, w in enumerate(words)
+    ]
 
 
-async def stream(body: JSON, fail_midway: bool = False, signer: Signer | None = None,
-                 cache: PromptCache | None = None) -> AsyncIterator[bytes]:
+async def stream(
+    body: JSON,
+    fail_midway: bool = False,
+    signer: Signer | None = None,
+    cache: PromptCache | None = None,
+) -> AsyncIterator[bytes]:
     """The real event sequence, a word (or a JSON fragment) per delta."""
     start = message(body, signer, cache)
     content, reason, matched = start["content"], start["stop_reason"], start["stop_sequence"]
     done = start["usage"]["output_tokens"]
-    start = {**start, "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {**start["usage"], "output_tokens": 1}}
+    start = {
+        **start,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**start["usage"], "output_tokens": 1},
+    }
     yield _event("message_start", {"message": start})
     if fail_midway:
         yield _event("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}})
@@ -267,8 +359,13 @@ async def stream(body: JSON, fail_midway: bool = False, signer: Signer | None = 
             await asyncio.sleep(0)
             yield _event("content_block_delta", {"index": index, "delta": delta})
         yield _event("content_block_stop", {"index": index})
-    yield _event("message_delta", {"delta": {"stop_reason": reason, "stop_sequence": matched},
-                                   "usage": {"output_tokens": done}})
+    yield _event(
+        "message_delta",
+        {
+            "delta": {"stop_reason": reason, "stop_sequence": matched},
+            "usage": {"output_tokens": done},
+        },
+    )
     yield _event("message_stop", {})
 
 
@@ -281,8 +378,9 @@ async def _record(request: Request) -> Recorded:
         data = json.loads(raw) if raw else None
     except ValueError:
         data = None
-    recorded = Recorded(request.method, request.url.path, request.url.query,
-                        dict(request.headers), raw, data)
+    recorded = Recorded(
+        request.method, request.url.path, request.url.query, dict(request.headers), raw, data
+    )
     request.app.state.calls.append(recorded)
     return recorded
 
@@ -328,8 +426,10 @@ def create_app(api_key: str = "sk-ant-test") -> Starlette:
                     break
                 await asyncio.sleep(0.1)
         if body.get("stream"):
-            return StreamingResponse(stream(body, body["model"] == "fail-midstream", signer,
-                                            cache), media_type="text/event-stream")
+            return StreamingResponse(
+                stream(body, body["model"] == "fail-midstream", signer, cache),
+                media_type="text/event-stream",
+            )
         return JSONResponse(message(body, signer, cache))
 
     async def count_tokens(request: Request) -> Response:
@@ -341,8 +441,9 @@ def create_app(api_key: str = "sk-ant-test") -> Starlette:
             return error(400, "invalid_request_error", "The request body is not valid JSON.")
         for name in body:
             if name not in COUNT_FIELDS:
-                return error(400, "invalid_request_error",
-                             f"{name}: Extra inputs are not permitted")
+                return error(
+                    400, "invalid_request_error", f"{name}: Extra inputs are not permitted"
+                )
         budget = (body.get("thinking") or {}).get("budget_tokens")
         sized = {**body, "max_tokens": budget + 1 if isinstance(budget, int) else 1}
         found = validate(sized) or problem(sized, signer)
@@ -354,15 +455,20 @@ def create_app(api_key: str = "sk-ant-test") -> Starlette:
         await _record(request)
         if (refused := denied(request)) is not None:
             return refused
-        data = [{"type": "model", "id": m, "display_name": name,
-                 "created_at": "2025-09-29T00:00:00Z"} for m, name in MODELS]
-        return JSONResponse({"data": data, "has_more": False, "first_id": data[0]["id"],
-                             "last_id": data[-1]["id"]})
+        data = [
+            {"type": "model", "id": m, "display_name": name, "created_at": "2025-09-29T00:00:00Z"}
+            for m, name in MODELS
+        ]
+        return JSONResponse(
+            {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
+        )
 
-    app = Starlette(routes=[
-        Route("/v1/messages", messages, methods=["POST"]),
-        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+            Route("/v1/models", models, methods=["GET"]),
+        ]
+    )
     app.state.calls = []
     return app

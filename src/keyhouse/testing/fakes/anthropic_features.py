@@ -23,8 +23,17 @@ JSON = dict[str, Any]
 MAX_BREAKPOINTS = 4
 _THINKING_TYPES = {"enabled", "disabled", "adaptive", "between_tools"}
 _NO_CACHE_BLOCKS = {"thinking", "redacted_thinking"}
-COUNT_FIELDS = {"model", "messages", "system", "tools", "tool_choice", "thinking",
-                "mcp_servers", "context_management", "output_config"}
+COUNT_FIELDS = {
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "mcp_servers",
+    "context_management",
+    "output_config",
+}
 
 
 def thinking_on(body: JSON) -> bool:
@@ -52,8 +61,11 @@ class Signer:
         except (TypeError, ValueError):
             return False
         mac, signed = raw[4:36], raw[36:].decode("utf-8", "replace")
-        return raw[:4] == b"EqQB" and hmac.compare_digest(mac, self._mac(signed)) \
+        return (
+            raw[:4] == b"EqQB"
+            and hmac.compare_digest(mac, self._mac(signed))
             and thinking in (signed, "")
+        )
 
 
 def omitted(body: JSON) -> bool:
@@ -92,8 +104,7 @@ def _located_blocks(body: JSON) -> list[tuple[str, Any]]:
 
 
 def _blocks(body: JSON) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = [(f"tools.{i}", t) for i, t in
-                                  enumerate(body.get("tools") or [])]
+    out: list[tuple[str, Any]] = [(f"tools.{i}", t) for i, t in enumerate(body.get("tools") or [])]
     system = body.get("system")
     if isinstance(system, list):
         out += [(f"system.{i}", b) for i, b in enumerate(system)]
@@ -109,8 +120,10 @@ def _thinking_problem(body: JSON, signer: Signer) -> str | None:
     if thinking is not None:
         kind = thinking.get("type") if isinstance(thinking, dict) else None
         if kind not in _THINKING_TYPES:
-            return "thinking.type: Input tag does not match any of the expected tags: " \
-                   "'enabled', 'disabled', 'adaptive', 'between_tools'"
+            return (
+                "thinking.type: Input tag does not match any of the expected tags: "
+                "'enabled', 'disabled', 'adaptive', 'between_tools'"
+            )
         if set(thinking) - {"type", "budget_tokens", "display"}:
             return "thinking: Extra inputs are not permitted"
         if thinking.get("display") not in (None, "summarized", "omitted"):
@@ -118,15 +131,19 @@ def _thinking_problem(body: JSON, signer: Signer) -> str | None:
         if kind == "enabled":
             budget = thinking.get("budget_tokens")
             if not isinstance(budget, int) or budget < 1024:
-                return "thinking.enabled.budget_tokens: Input should be greater than or " \
-                       "equal to 1024"
+                return (
+                    "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+                )
             if "max_tokens" in body and budget >= body["max_tokens"]:
                 return "`max_tokens` must be greater than `thinking.budget_tokens`."
     for i, message in enumerate(body.get("messages") or []):
         content = message.get("content")
         for j, block in enumerate([] if isinstance(content, str) else content or []):
-            if isinstance(block, dict) and block.get("type") == "thinking" \
-                    and not signer.valid(block.get("thinking", ""), block.get("signature")):
+            if (
+                isinstance(block, dict)
+                and block.get("type") == "thinking"
+                and not signer.valid(block.get("thinking", ""), block.get("signature"))
+            ):
                 return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
     if not thinking_on(body):
         return None
@@ -135,8 +152,7 @@ def _thinking_problem(body: JSON, signer: Signer) -> str | None:
     if body.get("top_k") is not None:
         return "`top_k` must be unset when thinking is enabled."
     if body.get("top_p") is not None and body["top_p"] < 0.95:
-        return "`top_p` must be greater than or equal to 0.95 or unset when thinking is " \
-               "enabled."
+        return "`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled."
     if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
         return "Thinking may not be enabled when tool_choice forces tool use."
     messages = body.get("messages") or []
@@ -145,20 +161,25 @@ def _thinking_problem(body: JSON, signer: Signer) -> str | None:
             continue
         content = messages[i].get("content")
         blocks = [] if isinstance(content, str) else content or []
-        if any(b.get("type") == "tool_use" for b in blocks) and blocks[0].get("type") not in \
-                _NO_CACHE_BLOCKS:
-            return (f"messages.{i}.content.0.type: Expected `thinking` or "
-                    f"`redacted_thinking`, but found `{blocks[0].get('type')}`. When "
-                    "`thinking` is enabled, a final `assistant` message must start with a "
-                    "thinking block.")
+        if (
+            any(b.get("type") == "tool_use" for b in blocks)
+            and blocks[0].get("type") not in _NO_CACHE_BLOCKS
+        ):
+            return (
+                f"messages.{i}.content.0.type: Expected `thinking` or "
+                f"`redacted_thinking`, but found `{blocks[0].get('type')}`. When "
+                "`thinking` is enabled, a final `assistant` message must start with a "
+                "thinking block."
+            )
         break
     return None
 
 
 def problem(body: JSON, signer: Signer) -> str | None:
     """The first thinking or caching problem the real API would report, or None."""
-    found = _thinking_problem(body, signer) or _cache_problem("", {
-        "type": "top", "cache_control": body.get("cache_control")})
+    found = _thinking_problem(body, signer) or _cache_problem(
+        "", {"type": "top", "cache_control": body.get("cache_control")}
+    )
     if found:
         return found
     marked, ttls = 0, []
@@ -170,11 +191,12 @@ def problem(body: JSON, signer: Signer) -> str | None:
             marked += 1
             ttls.append(block["cache_control"].get("ttl", "5m"))
     if marked > MAX_BREAKPOINTS:
-        return f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. " \
-               f"Found {marked}."
-    if "5m" in ttls and "1h" in ttls[ttls.index("5m"):]:
-        return "a ttl='1h' cache_control block must not come after a ttl='5m' " \
-               "cache_control block."
+        return (
+            f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
+            f"Found {marked}."
+        )
+    if "5m" in ttls and "1h" in ttls[ttls.index("5m") :]:
+        return "a ttl='1h' cache_control block must not come after a ttl='5m' cache_control block."
     return None
 
 
@@ -187,14 +209,16 @@ def _words(block: Any) -> int:
         return len(block.get("text", "").split())
     if block.get("type") == "tool_result":
         content = block.get("content")
-        return sum(_words(b) for b in ([content] if isinstance(content, str)
-                                       else content or []))
+        return sum(_words(b) for b in ([content] if isinstance(content, str) else content or []))
     return 0
 
 
 def _plain(block: Any) -> Any:
-    return {k: v for k, v in block.items() if k != "cache_control"} \
-        if isinstance(block, dict) else block
+    return (
+        {k: v for k, v in block.items() if k != "cache_control"}
+        if isinstance(block, dict)
+        else block
+    )
 
 
 class PromptCache:
@@ -231,7 +255,12 @@ class PromptCache:
             written = max(0, breakpoints[-1][1] - read)
             ttl_1h = written if breakpoints[-1][2] == "1h" else 0
         self.prefixes.update(d for d, _, _ in breakpoints)
-        return {"input_tokens": max(0, total - read - written),
-                "cache_creation_input_tokens": written, "cache_read_input_tokens": read,
-                "cache_creation": {"ephemeral_5m_input_tokens": written - ttl_1h,
-                                   "ephemeral_1h_input_tokens": ttl_1h}}
+        return {
+            "input_tokens": max(0, total - read - written),
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": written - ttl_1h,
+                "ephemeral_1h_input_tokens": ttl_1h,
+            },
+        }

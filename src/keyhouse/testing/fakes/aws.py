@@ -44,18 +44,26 @@ class Aws:
 
         session = botocore.session.get_session()
         return session.create_client(
-            service, region_name=REGION, endpoint_url=self.url,
+            service,
+            region_name=REGION,
+            endpoint_url=self.url,
             aws_access_key_id=keys.get("access_key_id", self.access_key_id),
             aws_secret_access_key=keys.get("secret_access_key", self.secret_access_key),
-            aws_session_token=keys.get("session_token"))
+            aws_session_token=keys.get("session_token"),
+        )
 
     def env(self) -> dict[str, str]:
         """The environment that points botocore's default chain at this user."""
-        return {"AWS_ACCESS_KEY_ID": self.access_key_id,
-                "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
-                "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-                "AWS_ENDPOINT_URL_STS": self.url, "AWS_CONFIG_FILE": "/dev/null",
-                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true"}
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL_STS": self.url,
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
 
 
 def assumed_credentials(access_key_id: str) -> tuple[str, str] | None:
@@ -94,29 +102,57 @@ def start_aws() -> Iterator[Aws]:
         external_id = "keyhouse-external-id"
         user = iam.create_user(UserName="keyhouse")["User"]["Arn"]
         role = iam.create_role(
-            RoleName="keyhouse-bedrock", AssumeRolePolicyDocument=_policy({
-                "Effect": "Allow", "Principal": {"AWS": user},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}))["Role"]["Arn"]
+            RoleName="keyhouse-bedrock",
+            AssumeRolePolicyDocument=_policy(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": user},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+                }
+            ),
+        )["Role"]["Arn"]
         foreign = iam.create_role(
-            RoleName="someone-elses", AssumeRolePolicyDocument=_policy({
-                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/other"},
-                "Action": "sts:AssumeRole"}))["Role"]["Arn"]
-        iam.put_role_policy(RoleName="keyhouse-bedrock", PolicyName="invoke",
-                            PolicyDocument=_policy({"Effect": "Allow",
-                                                    "Action": "bedrock:Invoke*",
-                                                    "Resource": "*"}))
+            RoleName="someone-elses",
+            AssumeRolePolicyDocument=_policy(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/other"},
+                    "Action": "sts:AssumeRole",
+                }
+            ),
+        )["Role"]["Arn"]
+        iam.put_role_policy(
+            RoleName="keyhouse-bedrock",
+            PolicyName="invoke",
+            PolicyDocument=_policy(
+                {"Effect": "Allow", "Action": "bedrock:Invoke*", "Resource": "*"}
+            ),
+        )
         # moto authorizes KMS calls against resource "*" only, so the key ARN of the real
         # least-privilege policy (docs/security.md) cannot be written here; the KeyId on
         # every Decrypt is what keeps the other key's ciphertexts out.
-        iam.put_user_policy(UserName="keyhouse", PolicyName="kek", PolicyDocument=_policy(
-            {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"},
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}))
+        iam.put_user_policy(
+            UserName="keyhouse",
+            PolicyName="kek",
+            PolicyDocument=_policy(
+                {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"},
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
+            ),
+        )
         access = iam.create_access_key(UserName="keyhouse")["AccessKey"]
         # From here on moto authenticates (SigV4) and authorizes (IAM) every request.
         httpx.post(f"{url}/moto-api/reset-auth", content=b"0")
-        yield Aws(url, access["AccessKeyId"], access["SecretAccessKey"], key, other, role,
-                  external_id, foreign)
+        yield Aws(
+            url,
+            access["AccessKeyId"],
+            access["SecretAccessKey"],
+            key,
+            other,
+            role,
+            external_id,
+            foreign,
+        )
     finally:
         httpx.post(f"{url}/moto-api/reset-auth", content=b"inf")
         server.stop()

@@ -39,15 +39,16 @@ VAULT_AUDIENCE = "https://vault.azure.net"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 
-def create_imds_app(user_assigned: tuple[str, ...] = (),
-                    publish: dict[str, set[str]] | None = None,
-                    lifetime: int = 86399) -> Starlette:
+def create_imds_app(
+    user_assigned: tuple[str, ...] = (),
+    publish: dict[str, set[str]] | None = None,
+    lifetime: int = 86399,
+) -> Starlette:
     tokens: dict[str, tuple[str, str]] = {}
     calls: list[Recorded] = []
 
     def error(status: int, code: str, description: str) -> JSONResponse:
-        return JSONResponse({"error": code, "error_description": description},
-                            status_code=status)
+        return JSONResponse({"error": code, "error_description": description}, status_code=status)
 
     async def token(request: Request) -> Response:
         await _record(request, calls)
@@ -55,12 +56,10 @@ def create_imds_app(user_assigned: tuple[str, ...] = (),
             return error(400, "invalid_request", "Required metadata header not specified")
         query = request.query_params
         if not query.get("api-version"):
-            return error(400, "invalid_request",
-                         "Required query variable 'api-version' is missing")
+            return error(400, "invalid_request", "Required query variable 'api-version' is missing")
         resource = query.get("resource", "").rstrip("/")
         if not resource:
-            return error(400, "invalid_request", "Required query variable 'resource' is "
-                         "missing")
+            return error(400, "invalid_request", "Required query variable 'resource' is missing")
         client_id = query.get("client_id") or query.get("msi_res_id") or ""
         if client_id and client_id not in user_assigned:
             return error(400, "invalid_request", "Identity not found")
@@ -71,11 +70,18 @@ def create_imds_app(user_assigned: tuple[str, ...] = (),
         if sink is not None:
             sink.add(issued)
         now = int(time.time())
-        return JSONResponse({
-            "access_token": issued, "client_id": client_id or str(uuid.uuid4()),
-            "expires_in": str(lifetime), "expires_on": str(now + lifetime),
-            "ext_expires_in": str(lifetime), "not_before": str(now), "resource": resource,
-            "token_type": "Bearer"})
+        return JSONResponse(
+            {
+                "access_token": issued,
+                "client_id": client_id or str(uuid.uuid4()),
+                "expires_in": str(lifetime),
+                "expires_on": str(now + lifetime),
+                "ext_expires_in": str(lifetime),
+                "not_before": str(now),
+                "resource": resource,
+                "token_type": "Bearer",
+            }
+        )
 
     app = Starlette(routes=[Route("/metadata/identity/oauth2/token", token, methods=["GET"])])
     app.state.tokens = tokens
@@ -91,51 +97,73 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def create_keyvault_app(keys: tuple[str, ...] = ("keyhouse-kek",),
-                        tokens: set[str] | None = None) -> Starlette:
+def create_keyvault_app(
+    keys: tuple[str, ...] = ("keyhouse-kek",), tokens: set[str] | None = None
+) -> Starlette:
     accepted: set[str] = tokens if tokens is not None else set()
     versions: dict[str, list[tuple[str, rsa.RSAPrivateKey]]] = {}
     calls: list[Recorded] = []
-    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(),
-                        label=None)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
     def rotate(name: str) -> str:
         version = uuid.uuid4().hex
         versions.setdefault(name, []).append(
-            (version, rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+            (version, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        )
         return version
 
     for name in keys:
         rotate(name)
 
     def error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-        return JSONResponse({"error": {"code": code, "message": message}},
-                            status_code=status, headers=headers)
+        return JSONResponse(
+            {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+        )
 
     async def operate(request: Request) -> Response:
         recorded = await _record(request, calls)
         base = f"{request.url.scheme}://{request.url.netloc}"
         if not request.query_params.get("api-version", "").startswith("7."):
-            return error(400, "BadParameter", "The 'api-version' query parameter is missing "
-                         "or not supported.")
+            return error(
+                400,
+                "BadParameter",
+                "The 'api-version' query parameter is missing or not supported.",
+            )
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not presented:
-            return error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP "
-                         "token.", **{"WWW-Authenticate": (
-                             f'Bearer authorization="https://login.microsoftonline.com/'
-                             f'{TENANT}", resource="{VAULT_AUDIENCE}"')})
+            return error(
+                401,
+                "Unauthorized",
+                "AKV10000: Request is missing a Bearer or PoP token.",
+                **{
+                    "WWW-Authenticate": (
+                        f'Bearer authorization="https://login.microsoftonline.com/'
+                        f'{TENANT}", resource="{VAULT_AUDIENCE}"'
+                    )
+                },
+            )
         if presented not in accepted:
-            return error(401, "Unauthorized", "AKV10022: Invalid audience. Expected "
-                         f"{VAULT_AUDIENCE}, found: another audience.")
+            return error(
+                401,
+                "Unauthorized",
+                f"AKV10022: Invalid audience. Expected {VAULT_AUDIENCE}, found: another audience.",
+            )
         parts = request.path_params["path"].strip("/").split("/")
         name, operation = parts[0], parts[-1].lower()
         version = parts[1] if len(parts) == 3 else None
         held = versions.get(name)
-        chosen = next((k for v, k in held if v == version), None) if held and version \
+        chosen = (
+            next((k for v, k in held if v == version), None)
+            if held and version
             else (held[-1][1] if held else None)
+        )
         if held is None or chosen is None or len(parts) not in (2, 3):
-            return error(404, "KeyNotFound", f"A key with (name/id) {name}"
-                         f"{'/' + version if version else ''} was not found in this key vault.")
+            return error(
+                404,
+                "KeyNotFound",
+                f"A key with (name/id) {name}"
+                f"{'/' + version if version else ''} was not found in this key vault.",
+            )
         version = version or held[-1][0]
         body: Any = recorded.json if isinstance(recorded.json, dict) else {}
         if body.get("alg") != "RSA-OAEP-256":

@@ -41,9 +41,11 @@ from keyhouse.testing.fakes.server import Recorded
 JSON = dict[str, Any]
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-_AUTH_HELP = ("Expected OAuth 2 access token, login cookie or other valid authentication "
-              "credential. See https://developers.google.com/identity/sign-in/web/"
-              "devconsole-project.")
+_AUTH_HELP = (
+    "Expected OAuth 2 access token, login cookie or other valid authentication "
+    "credential. See https://developers.google.com/identity/sign-in/web/"
+    "devconsole-project."
+)
 _MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "text-embedding-004")
 
 
@@ -51,11 +53,14 @@ def make_service_account(token_uri: str) -> tuple[JSON, str]:
     """A fresh service-account JSON (as Google's console downloads it) and the PEM of
     its public key, for ``create_app(public_key_pem=...)``."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     project = "keyhouse-test"
     info = {
         "type": "service_account",
@@ -71,8 +76,13 @@ def make_service_account(token_uri: str) -> tuple[JSON, str]:
     return info, public_pem
 
 
-def _google_error(code: int, status: str, message: str, details: list[JSON] | None = None,
-                  headers: dict[str, str] | None = None) -> JSONResponse:
+def _google_error(
+    code: int,
+    status: str,
+    message: str,
+    details: list[JSON] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     error: JSON = {"code": code, "message": message, "status": status}
     if details is not None:
         error["details"] = details
@@ -80,8 +90,12 @@ def _google_error(code: int, status: str, message: str, details: list[JSON] | No
 
 
 def _error_info(reason: str, service: str, **metadata: str) -> JSON:
-    return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
-            "domain": "googleapis.com", "metadata": {"service": service, **metadata}}
+    return {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": "googleapis.com",
+        "metadata": {"service": service, **metadata},
+    }
 
 
 # --- the deterministic model ----------------------------------------------------------
@@ -125,17 +139,22 @@ def _answer(body: JSON) -> tuple[list[JSON], int]:
     if functions and last.get("role", "user") == "user" and calling.get("mode") != "NONE":
         name = allowed[0] if allowed else functions[0]["name"]
         signature = base64.b64encode(hashlib.sha256(prompt.encode()).digest()).decode()
-        call = {"functionCall": {"name": name, "args": {"q": prompt}},
-                "thoughtSignature": signature}
+        call = {
+            "functionCall": {"name": name, "args": {"q": prompt}},
+            "thoughtSignature": signature,
+        }
         return [call], _words(prompt) + 1
     text = f"echo: {prompt}"
     return [{"text": text}], _words(text)
 
 
 def _missing_signature(body: JSON) -> bool:
-    return any("functionCall" in p and not p.get("thoughtSignature")
-               for c in body.get("contents") or [] if c.get("role") == "model"
-               for p in c.get("parts") or [])
+    return any(
+        "functionCall" in p and not p.get("thoughtSignature")
+        for c in body.get("contents") or []
+        if c.get("role") == "model"
+        for p in c.get("parts") or []
+    )
 
 
 def _generate(body: JSON, model: str) -> JSON:
@@ -146,22 +165,28 @@ def _generate(body: JSON, model: str) -> JSON:
         text = parts[0]["text"]
         for stop in config.get("stopSequences") or []:
             if stop in text:
-                text = text[:text.index(stop)]
+                text = text[: text.index(stop)]
         limit = config.get("maxOutputTokens")
         if limit is not None and _words(text) > int(limit):
-            text, finish = " ".join(text.split()[:int(limit)]), "MAX_TOKENS"
+            text, finish = " ".join(text.split()[: int(limit)]), "MAX_TOKENS"
         parts, completion = [{"text": text}], _words(text)
     prompt = sum(_words(t) for c in body.get("contents") or [] for t in _texts(c))
     prompt += sum(_words(t) for t in _texts(body.get("systemInstruction") or {}))
-    candidates = [{"content": {"parts": parts, "role": "model"}, "finishReason": finish,
-                   "index": i} for i in range(int(config.get("candidateCount") or 1))]
-    return {"candidates": candidates,
-            "usageMetadata": {"promptTokenCount": prompt,
-                              "candidatesTokenCount": completion * len(candidates),
-                              "totalTokenCount": prompt + completion * len(candidates),
-                              "promptTokensDetails": [{"modality": "TEXT",
-                                                       "tokenCount": prompt}]},
-            "modelVersion": model, "responseId": secrets.token_urlsafe(16)}
+    candidates = [
+        {"content": {"parts": parts, "role": "model"}, "finishReason": finish, "index": i}
+        for i in range(int(config.get("candidateCount") or 1))
+    ]
+    return {
+        "candidates": candidates,
+        "usageMetadata": {
+            "promptTokenCount": prompt,
+            "candidatesTokenCount": completion * len(candidates),
+            "totalTokenCount": prompt + completion * len(candidates),
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
+        },
+        "modelVersion": model,
+        "responseId": secrets.token_urlsafe(16),
+    }
 
 
 def _sse(answer: JSON) -> list[bytes]:
@@ -180,15 +205,22 @@ def _sse(answer: JSON) -> list[bytes]:
         final = i == len(pieces) - 1
         chunk_candidates: list[JSON] = []
         for c in candidates:
-            chunk_candidates.append({"content": {"parts": piece, "role": "model"},
-                                     "index": c["index"]})
+            chunk_candidates.append(
+                {"content": {"parts": piece, "role": "model"}, "index": c["index"]}
+            )
             if final:
                 chunk_candidates[-1]["finishReason"] = c["finishReason"]
-        chunk = {"candidates": chunk_candidates,
-                 "usageMetadata": usage if final else {
-                     "promptTokenCount": usage["promptTokenCount"],
-                     "totalTokenCount": usage["promptTokenCount"]},
-                 "modelVersion": answer["modelVersion"], "responseId": answer["responseId"]}
+        chunk = {
+            "candidates": chunk_candidates,
+            "usageMetadata": usage
+            if final
+            else {
+                "promptTokenCount": usage["promptTokenCount"],
+                "totalTokenCount": usage["promptTokenCount"],
+            },
+            "modelVersion": answer["modelVersion"],
+            "responseId": answer["responseId"],
+        }
         events.append(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
     return events
 
@@ -205,12 +237,16 @@ def _b64url(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-def create_app(api_key: str = "gemini-test-key", service_account_email: str | None = None,
-               public_key_pem: str | None = None) -> Starlette:
+def create_app(
+    api_key: str = "gemini-test-key",
+    service_account_email: str | None = None,
+    public_key_pem: str | None = None,
+) -> Starlette:
     calls: list[Recorded] = []
     tokens: dict[str, float] = {}
-    public_key = (serialization.load_pem_public_key(public_key_pem.encode())
-                  if public_key_pem else None)
+    public_key = (
+        serialization.load_pem_public_key(public_key_pem.encode()) if public_key_pem else None
+    )
 
     async def record(request: Request) -> Recorded:
         raw = await request.body()
@@ -218,47 +254,73 @@ def create_app(api_key: str = "gemini-test-key", service_account_email: str | No
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
-        entry = Recorded(request.method, request.url.path, request.url.query,
-                         dict(request.headers), raw, parsed)
+        entry = Recorded(
+            request.method, request.url.path, request.url.query, dict(request.headers), raw, parsed
+        )
         calls.append(entry)
         return entry
 
     def check_key(request: Request) -> Response | None:
         presented = request.headers.get("x-goog-api-key") or request.query_params.get("key")
         if not presented:
-            return _google_error(403, "PERMISSION_DENIED", (
-                "Method doesn't allow unregistered callers (callers without established "
-                "identity). Please use API Key or other form of API consumer identity to "
-                "call this API."))
+            return _google_error(
+                403,
+                "PERMISSION_DENIED",
+                (
+                    "Method doesn't allow unregistered callers (callers without established "
+                    "identity). Please use API Key or other form of API consumer identity to "
+                    "call this API."
+                ),
+            )
         if presented != api_key:
             # A hostile upstream: the presented key comes back in the message.
             message = f"API key not valid. Please pass a valid API key. ({presented})"
-            return _google_error(400, "INVALID_ARGUMENT", message, [
-                _error_info("API_KEY_INVALID", "generativelanguage.googleapis.com"),
-                {"@type": "type.googleapis.com/google.rpc.LocalizedMessage",
-                 "locale": "en-US", "message": "API key not valid. Please pass a valid API key."},
-                {"@type": "type.googleapis.com/google.rpc.DebugInfo",
-                 "detail": f"Invalid API key: {presented}"},
-            ])
+            return _google_error(
+                400,
+                "INVALID_ARGUMENT",
+                message,
+                [
+                    _error_info("API_KEY_INVALID", "generativelanguage.googleapis.com"),
+                    {
+                        "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                        "locale": "en-US",
+                        "message": "API key not valid. Please pass a valid API key.",
+                    },
+                    {
+                        "@type": "type.googleapis.com/google.rpc.DebugInfo",
+                        "detail": f"Invalid API key: {presented}",
+                    },
+                ],
+            )
         return None
 
     def check_token(request: Request, method: str) -> Response | None:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            message = ("API keys are not supported by this API. Expected OAuth2 access token "
-                       "or other authentication credentials that assert a principal. See "
-                       "https://cloud.google.com/docs/authentication"
-                       if request.headers.get("x-goog-api-key") else
-                       f"Request is missing required authentication credential. {_AUTH_HELP}")
-            return _google_error(401, "UNAUTHENTICATED", message, [
-                _error_info("CREDENTIALS_MISSING", "aiplatform.googleapis.com", method=method)])
+            message = (
+                "API keys are not supported by this API. Expected OAuth2 access token "
+                "or other authentication credentials that assert a principal. See "
+                "https://cloud.google.com/docs/authentication"
+                if request.headers.get("x-goog-api-key")
+                else f"Request is missing required authentication credential. {_AUTH_HELP}"
+            )
+            return _google_error(
+                401,
+                "UNAUTHENTICATED",
+                message,
+                [_error_info("CREDENTIALS_MISSING", "aiplatform.googleapis.com", method=method)],
+            )
         expiry = tokens.get(token)
         if expiry is None or expiry <= time.time():
             reason = "ACCESS_TOKEN_EXPIRED" if expiry else "ACCESS_TOKEN_TYPE_UNSUPPORTED"
             message = f"Request had invalid authentication credentials. {_AUTH_HELP} ({token})"
-            return _google_error(401, "UNAUTHENTICATED", message, [
-                _error_info(reason, "aiplatform.googleapis.com", method=method)])
+            return _google_error(
+                401,
+                "UNAUTHENTICATED",
+                message,
+                [_error_info(reason, "aiplatform.googleapis.com", method=method)],
+            )
         return None
 
     async def by_model(model: str, vertex: bool) -> Response | None:
@@ -266,30 +328,45 @@ def create_app(api_key: str = "gemini-test-key", service_account_email: str | No
         if model == "slow":
             await asyncio.sleep(3)
         if model == "fail-503":
-            return _google_error(503, "UNAVAILABLE",
-                                 "The model is overloaded. Please try again later.")
+            return _google_error(
+                503, "UNAVAILABLE", "The model is overloaded. Please try again later."
+            )
         if model == "fail-429":
             if vertex:
-                message = ("Resource exhausted. Please try again later. Please refer to "
-                           "https://cloud.google.com/vertex-ai/generative-ai/docs/"
-                           "error-code-429 for more details.")
-                return _google_error(429, "RESOURCE_EXHAUSTED", message,
-                                     headers={"Retry-After": "0"})
-            return _google_error(429, "RESOURCE_EXHAUSTED", (
-                "You exceeded your current quota, please check your plan and billing "
-                "details."), [
-                {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-                    {"quotaMetric": "generativelanguage.googleapis.com/"
-                                    "generate_content_free_tier_requests",
-                     "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
-                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0s"},
-            ], headers={"Retry-After": "0"})
+                message = (
+                    "Resource exhausted. Please try again later. Please refer to "
+                    "https://cloud.google.com/vertex-ai/generative-ai/docs/"
+                    "error-code-429 for more details."
+                )
+                return _google_error(
+                    429, "RESOURCE_EXHAUSTED", message, headers={"Retry-After": "0"}
+                )
+            return _google_error(
+                429,
+                "RESOURCE_EXHAUSTED",
+                ("You exceeded your current quota, please check your plan and billing details."),
+                [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                        "violations": [
+                            {
+                                "quotaMetric": "generativelanguage.googleapis.com/"
+                                "generate_content_free_tier_requests",
+                                "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+                            }
+                        ],
+                    },
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0s"},
+                ],
+                headers={"Retry-After": "0"},
+            )
         if model == "fail-400":
             return _google_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
         return None
 
-    async def model_call(request: Request, model: str, method: str, vertex: bool,
-                         body: Any) -> Response:
+    async def model_call(
+        request: Request, model: str, method: str, vertex: bool, body: Any
+    ) -> Response:
         failure = await by_model(model, vertex)
         if failure is not None:
             return failure
@@ -297,9 +374,14 @@ def create_app(api_key: str = "gemini-test-key", service_account_email: str | No
             return _google_error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
         if method in ("generateContent", "streamGenerateContent"):
             if model.startswith("gemini-3") and _missing_signature(body):
-                return _google_error(400, "INVALID_ARGUMENT", (
-                    "Function call is missing a thought_signature in functionCall parts. "
-                    "This is required for tools to work correctly."))
+                return _google_error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    (
+                        "Function call is missing a thought_signature in functionCall parts. "
+                        "This is required for tools to work correctly."
+                    ),
+                )
             answer = _generate(body, model)
             if method == "generateContent":
                 return JSONResponse(answer)
@@ -310,30 +392,63 @@ def create_app(api_key: str = "gemini-test-key", service_account_email: str | No
             items = body.get("requests") or []
             for item in items:
                 if item.get("model") != f"models/{model}":
-                    return _google_error(400, "INVALID_ARGUMENT", (
-                        f"Model names should match: models/{model} vs {item.get('model')}"))
-            return JSONResponse({"embeddings": [
-                {"values": _vector(" ".join(_texts(i.get("content") or {})),
-                                   int(i.get("outputDimensionality") or 768))}
-                for i in items]})
+                    return _google_error(
+                        400,
+                        "INVALID_ARGUMENT",
+                        (f"Model names should match: models/{model} vs {item.get('model')}"),
+                    )
+            return JSONResponse(
+                {
+                    "embeddings": [
+                        {
+                            "values": _vector(
+                                " ".join(_texts(i.get("content") or {})),
+                                int(i.get("outputDimensionality") or 768),
+                            )
+                        }
+                        for i in items
+                    ]
+                }
+            )
         if method == "predict" and vertex:
             instances = body.get("instances") or []
             if model.startswith("gemini-embedding") and len(instances) > 1:
-                return _google_error(400, "INVALID_ARGUMENT", (
-                    f"Model {model} supports only 1 instance per request."))
+                return _google_error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    (f"Model {model} supports only 1 instance per request."),
+                )
             dimensions = int((body.get("parameters") or {}).get("outputDimensionality") or 768)
-            return JSONResponse({
-                "predictions": [{"embeddings": {
-                    "statistics": {"truncated": False,
-                                   "token_count": _words(str(i.get("content", "")))},
-                    "values": _vector(str(i.get("content", "")), dimensions)}}
-                    for i in instances],
-                "metadata": {"billableCharacterCount": sum(
-                    len(str(i.get("content", ""))) for i in instances)}})
-        return _google_error(404, "NOT_FOUND", (
-            f"models/{model} is not found for API version v1beta, or is not supported for "
-            f"{method}. Call ListModels to see the list of available models and their "
-            "supported methods."))
+            return JSONResponse(
+                {
+                    "predictions": [
+                        {
+                            "embeddings": {
+                                "statistics": {
+                                    "truncated": False,
+                                    "token_count": _words(str(i.get("content", ""))),
+                                },
+                                "values": _vector(str(i.get("content", "")), dimensions),
+                            }
+                        }
+                        for i in instances
+                    ],
+                    "metadata": {
+                        "billableCharacterCount": sum(
+                            len(str(i.get("content", ""))) for i in instances
+                        )
+                    },
+                }
+            )
+        return _google_error(
+            404,
+            "NOT_FOUND",
+            (
+                f"models/{model} is not found for API version v1beta, or is not supported for "
+                f"{method}. Call ListModels to see the list of available models and their "
+                "supported methods."
+            ),
+        )
 
     async def gemini_model(request: Request) -> Response:
         entry = await record(request)
@@ -349,12 +464,25 @@ def create_app(api_key: str = "gemini-test-key", service_account_email: str | No
         if refused is not None:
             return refused
         size = int(request.query_params.get("pageSize") or 50)
-        return JSONResponse({"models": [
-            {"name": f"models/{m}", "version": "001", "displayName": m,
-             "inputTokenLimit": 1048576, "outputTokenLimit": 65536,
-             "supportedGenerationMethods": (["embedContent"] if "embedding" in m else
-                                            ["generateContent", "countTokens"])}
-            for m in _MODELS[:size]]})
+        return JSONResponse(
+            {
+                "models": [
+                    {
+                        "name": f"models/{m}",
+                        "version": "001",
+                        "displayName": m,
+                        "inputTokenLimit": 1048576,
+                        "outputTokenLimit": 65536,
+                        "supportedGenerationMethods": (
+                            ["embedContent"]
+                            if "embedding" in m
+                            else ["generateContent", "countTokens"]
+                        ),
+                    }
+                    for m in _MODELS[:size]
+                ]
+            }
+        )
 
     async def vertex_model(request: Request) -> Response:
         entry = await record(request)
@@ -366,24 +494,35 @@ def create_app(api_key: str = "gemini-test-key", service_account_email: str | No
 
     async def vertex_models(request: Request) -> Response:
         await record(request)
-        refused = check_token(request, "google.cloud.aiplatform.v1beta1.ModelGardenService."
-                                       "ListPublisherModels")
+        refused = check_token(
+            request, "google.cloud.aiplatform.v1beta1.ModelGardenService.ListPublisherModels"
+        )
         if refused is not None:
             return refused
-        return JSONResponse({"publisherModels": [
-            {"name": f"publishers/google/models/{m}", "versionId": "001",
-             "openSourceCategory": "PROPRIETARY", "launchStage": "GA"} for m in _MODELS[:1]]})
+        return JSONResponse(
+            {
+                "publisherModels": [
+                    {
+                        "name": f"publishers/google/models/{m}",
+                        "versionId": "001",
+                        "openSourceCategory": "PROPRIETARY",
+                        "launchStage": "GA",
+                    }
+                    for m in _MODELS[:1]
+                ]
+            }
+        )
 
     def grant_error(error: str, description: str) -> JSONResponse:
-        return JSONResponse({"error": error, "error_description": description},
-                            status_code=400)
+        return JSONResponse({"error": error, "error_description": description}, status_code=400)
 
     async def token(request: Request) -> Response:
         entry = await record(request)
         form = {k: v[0] for k, v in parse_qs(entry.body.decode("utf-8", "replace")).items()}
         if form.get("grant_type") != GRANT_TYPE:
-            return grant_error("unsupported_grant_type",
-                               f"Invalid grant_type: {form.get('grant_type', '')}")
+            return grant_error(
+                "unsupported_grant_type", f"Invalid grant_type: {form.get('grant_type', '')}"
+            )
         assertion = form.get("assertion", "")
         try:
             header_b64, payload_b64, signature_b64 = assertion.split(".")
@@ -397,38 +536,58 @@ def create_app(api_key: str = "gemini-test-key", service_account_email: str | No
         try:
             if header.get("alg") != "RS256" or not isinstance(public_key, rsa.RSAPublicKey):
                 raise InvalidSignature
-            public_key.verify(signature, f"{header_b64}.{payload_b64}".encode(),
-                              padding.PKCS1v15(), hashes.SHA256())
+            public_key.verify(
+                signature,
+                f"{header_b64}.{payload_b64}".encode(),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
         except InvalidSignature:
             # A hostile upstream: the presented assertion comes back in the message.
             return grant_error("invalid_grant", f"Invalid JWT Signature. ({assertion})")
         audience = str(request.url.replace(query=""))
         if claims.get("aud") != audience:
-            return grant_error("invalid_grant", (
-                f"Invalid JWT: Failed audience check. The expected value was {audience}."))
+            return grant_error(
+                "invalid_grant",
+                (f"Invalid JWT: Failed audience check. The expected value was {audience}."),
+            )
         now = time.time()
         iat, exp = claims.get("iat"), claims.get("exp")
-        if (not isinstance(iat, int) or not isinstance(exp, int) or exp <= now
-                or iat > now + 300 or exp - iat > 3600):
-            return grant_error("invalid_grant", (
-                "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
-                "reasonable timeframe. Check your iat and exp values in the JWT claim."))
+        if (
+            not isinstance(iat, int)
+            or not isinstance(exp, int)
+            or exp <= now
+            or iat > now + 300
+            or exp - iat > 3600
+        ):
+            return grant_error(
+                "invalid_grant",
+                (
+                    "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
+                    "reasonable timeframe. Check your iat and exp values in the JWT claim."
+                ),
+            )
         if SCOPE not in str(claims.get("scope", "")).split():
-            return grant_error("invalid_scope",
-                               "Invalid OAuth scope or ID token audience provided.")
+            return grant_error(
+                "invalid_scope", "Invalid OAuth scope or ID token audience provided."
+            )
         issued = f"ya29.fake-{secrets.token_urlsafe(32)}"
         tokens[issued] = now + 3600
-        return JSONResponse({"access_token": issued, "expires_in": 3600,
-                             "token_type": "Bearer"})
+        return JSONResponse({"access_token": issued, "expires_in": 3600, "token_type": "Bearer"})
 
-    app = Starlette(routes=[
-        Route("/v1beta/models", gemini_models, methods=["GET"]),
-        Route("/v1beta/models/{target}", gemini_model, methods=["POST"]),
-        Route("/v1/projects/{project}/locations/{location}/publishers/google/models/{target}",
-              vertex_model, methods=["POST"]),
-        Route("/v1beta1/publishers/google/models", vertex_models, methods=["GET"]),
-        Route("/token", token, methods=["POST"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/v1beta/models", gemini_models, methods=["GET"]),
+            Route("/v1beta/models/{target}", gemini_model, methods=["POST"]),
+            Route(
+                "/v1/projects/{project}/locations/{location}/publishers/google/models/{target}",
+                vertex_model,
+                methods=["POST"],
+            ),
+            Route("/v1beta1/publishers/google/models", vertex_models, methods=["GET"]),
+            Route("/token", token, methods=["POST"]),
+        ]
+    )
     app.state.calls = calls
     app.state.tokens = tokens
     return app

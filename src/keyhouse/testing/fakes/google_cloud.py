@@ -38,8 +38,9 @@ SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 
 def _google_error(status: int, reason: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": status, "message": message, "status": reason}},
-                        status_code=status)
+    return JSONResponse(
+        {"error": {"code": status, "message": message, "status": reason}}, status_code=status
+    )
 
 
 async def _record(request: Request, calls: list[Recorded]) -> Recorded:
@@ -48,16 +49,24 @@ async def _record(request: Request, calls: list[Recorded]) -> Recorded:
         parsed = json.loads(body) if body else None
     except ValueError:
         parsed = None
-    rec = Recorded(request.method, request.url.path, request.url.query,
-                   {k.lower(): v for k, v in request.headers.items()}, body, parsed)
+    rec = Recorded(
+        request.method,
+        request.url.path,
+        request.url.query,
+        {k.lower(): v for k, v in request.headers.items()},
+        body,
+        parsed,
+    )
     calls.append(rec)
     return rec
 
 
-def create_metadata_app(project_id: str = "keyhouse-test",
-                        email: str = "keyhouse@keyhouse-test.iam.gserviceaccount.com",
-                        publish: list[dict[str, float]] | None = None,
-                        lifetime: int = 3599) -> Starlette:
+def create_metadata_app(
+    project_id: str = "keyhouse-test",
+    email: str = "keyhouse@keyhouse-test.iam.gserviceaccount.com",
+    publish: list[dict[str, float]] | None = None,
+    lifetime: int = 3599,
+) -> Starlette:
     tokens: dict[str, float] = {}
     sinks = [tokens, *(publish or [])]
     calls: list[Recorded] = []
@@ -69,37 +78,45 @@ def create_metadata_app(project_id: str = "keyhouse-test",
     async def metadata(request: Request) -> Response:
         await _record(request, calls)
         if request.headers.get("metadata-flavor") != "Google":
-            return PlainTextResponse("Missing required header \"Metadata-Flavor\": \"Google\"",
-                                     status_code=403)
+            return PlainTextResponse(
+                'Missing required header "Metadata-Flavor": "Google"', status_code=403
+            )
         if "x-forwarded-for" in request.headers:
-            return PlainTextResponse("Request denied: X-Forwarded-For header present",
-                                     status_code=403)
+            return PlainTextResponse(
+                "Request denied: X-Forwarded-For header present", status_code=403
+            )
         path = request.path_params["path"]
         headers = {"Metadata-Flavor": "Google"}
         if path == "project/project-id":
             return PlainTextResponse(project_id, headers=headers)
         if path == "universe/universe-domain":
             return PlainTextResponse("googleapis.com", headers=headers)
-        if path in ("instance/service-accounts/default/",
-                    f"instance/service-accounts/{email}/"):
-            return JSONResponse({"aliases": ["default"], "email": email, "scopes": [SCOPE]},
-                                headers=headers)
-        if path in ("instance/service-accounts/default/token",
-                    f"instance/service-accounts/{email}/token"):
+        if path in ("instance/service-accounts/default/", f"instance/service-accounts/{email}/"):
+            return JSONResponse(
+                {"aliases": ["default"], "email": email, "scopes": [SCOPE]}, headers=headers
+            )
+        if path in (
+            "instance/service-accounts/default/token",
+            f"instance/service-accounts/{email}/token",
+        ):
             scopes = request.query_params.get("scopes", SCOPE).split(",")
             if SCOPE not in scopes:
                 return PlainTextResponse("scope not granted to this instance", status_code=400)
             token = "ya29.fake-" + secrets.token_urlsafe(24)
             for sink in sinks:
                 sink[token] = time.time() + lifetime
-            return JSONResponse({"access_token": token, "expires_in": lifetime,
-                                 "token_type": "Bearer"}, headers=headers)
+            return JSONResponse(
+                {"access_token": token, "expires_in": lifetime, "token_type": "Bearer"},
+                headers=headers,
+            )
         return PlainTextResponse("Not Found", status_code=404, headers=headers)
 
-    app = Starlette(routes=[
-        Route("/", root, methods=["GET"]),
-        Route("/computeMetadata/v1/{path:path}", metadata, methods=["GET"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/", root, methods=["GET"]),
+            Route("/computeMetadata/v1/{path:path}", metadata, methods=["GET"]),
+        ]
+    )
     app.state.tokens = tokens
     app.state.calls = calls
     return app
@@ -121,32 +138,46 @@ def create_kms_app(keys: list[str], tokens: dict[str, float] | None = None) -> S
         recorded = await _record(request, calls)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
-            return _google_error(401, "UNAUTHENTICATED", "Request is missing required "
-                                 "authentication credential. Expected OAuth 2 access token.")
+            return _google_error(
+                401,
+                "UNAUTHENTICATED",
+                "Request is missing required "
+                "authentication credential. Expected OAuth 2 access token.",
+            )
         if accepted.get(token, 0) <= time.time():
-            return _google_error(401, "UNAUTHENTICATED",
-                                 "Request had invalid authentication credentials.")
+            return _google_error(
+                401, "UNAUTHENTICATED", "Request had invalid authentication credentials."
+            )
         name, _, method = request.path_params["resource"].rpartition(":")
         if name not in material:
-            return _google_error(403, "PERMISSION_DENIED", f"Permission "
-                                 f"'cloudkms.cryptoKeyVersions.useTo{method.title()}' denied on "
-                                 f"resource '{name}' (or it may not exist).")
+            return _google_error(
+                403,
+                "PERMISSION_DENIED",
+                f"Permission "
+                f"'cloudkms.cryptoKeyVersions.useTo{method.title()}' denied on "
+                f"resource '{name}' (or it may not exist).",
+            )
         body = recorded.json if isinstance(recorded.json, dict) else {}
         aad = b64(body, "additionalAuthenticatedData")
         if aad is None:
-            return _google_error(400, "INVALID_ARGUMENT", "additionalAuthenticatedData is not "
-                                 "valid base64.")
+            return _google_error(
+                400, "INVALID_ARGUMENT", "additionalAuthenticatedData is not valid base64."
+            )
         if method == "encrypt":
             plaintext = b64(body, "plaintext")
             if not plaintext:
                 return _google_error(400, "INVALID_ARGUMENT", "plaintext is required.")
             nonce = os.urandom(12)
             ciphertext = b"\x01" + nonce + material[name].encrypt(nonce, plaintext, aad)
-            return JSONResponse({"name": f"{name}/cryptoKeyVersions/1",
-                                 "ciphertext": base64.b64encode(ciphertext).decode(),
-                                 "verifiedPlaintextCrc32c": True,
-                                 "verifiedAdditionalAuthenticatedDataCrc32c": True,
-                                 "protectionLevel": "SOFTWARE"})
+            return JSONResponse(
+                {
+                    "name": f"{name}/cryptoKeyVersions/1",
+                    "ciphertext": base64.b64encode(ciphertext).decode(),
+                    "verifiedPlaintextCrc32c": True,
+                    "verifiedAdditionalAuthenticatedDataCrc32c": True,
+                    "protectionLevel": "SOFTWARE",
+                }
+            )
         if method == "decrypt":
             ciphertext = b64(body, "ciphertext") or b""
             try:
@@ -154,10 +185,16 @@ def create_kms_app(keys: list[str], tokens: dict[str, float] | None = None) -> S
                     raise ValueError
                 plaintext = material[name].decrypt(ciphertext[1:13], ciphertext[13:], aad)
             except (InvalidTag, ValueError):
-                return _google_error(400, "INVALID_ARGUMENT",
-                                     "Decryption failed: the ciphertext is invalid.")
-            return JSONResponse({"plaintext": base64.b64encode(plaintext).decode(),
-                                 "usedPrimary": True, "protectionLevel": "SOFTWARE"})
+                return _google_error(
+                    400, "INVALID_ARGUMENT", "Decryption failed: the ciphertext is invalid."
+                )
+            return JSONResponse(
+                {
+                    "plaintext": base64.b64encode(plaintext).decode(),
+                    "usedPrimary": True,
+                    "protectionLevel": "SOFTWARE",
+                }
+            )
         return _google_error(404, "NOT_FOUND", "Method not found.")
 
     app = Starlette(routes=[Route("/v1/{resource:path}", operate, methods=["POST"])])

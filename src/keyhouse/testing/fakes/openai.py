@@ -37,8 +37,10 @@ ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
 def openai_error(status: int, kind: str, message: str, code: str | None = None) -> Response:
-    return JSONResponse({"error": {"message": message, "type": kind, "param": None,
-                                   "code": code}}, status_code=status)
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "param": None, "code": code}},
+        status_code=status,
+    )
 
 
 def azure_error(status: int, code: str, message: str) -> Response:
@@ -52,19 +54,27 @@ def databricks_error(status: int, code: str, message: str) -> Response:
 _FAILURES: dict[str, dict[str, tuple[int, str, str]]] = {
     # model → family → (status, kind or code, message)
     "fail-503": {
-        "openai": (503, "server_error", "The engine is currently overloaded, please try "
-                   "again later."),
-        "azure": (503, "ServiceUnavailable", "The service is temporarily unable to process "
-                  "your request. Please try again later."),
-        "databricks": (503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily "
-                       "unavailable."),
+        "openai": (
+            503,
+            "server_error",
+            "The engine is currently overloaded, please try again later.",
+        ),
+        "azure": (
+            503,
+            "ServiceUnavailable",
+            "The service is temporarily unable to process your request. Please try again later.",
+        ),
+        "databricks": (503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable."),
     },
     "fail-429": {
-        "openai": (429, "requests", "Rate limit reached for requests. Please try again "
-                   "in 0s."),
-        "azure": (429, "429", "Requests to the ChatCompletions_Create Operation have "
-                  "exceeded the rate limit of your current pricing tier. Please retry after "
-                  "0 seconds."),
+        "openai": (429, "requests", "Rate limit reached for requests. Please try again in 0s."),
+        "azure": (
+            429,
+            "429",
+            "Requests to the ChatCompletions_Create Operation have "
+            "exceeded the rate limit of your current pricing tier. Please retry after "
+            "0 seconds.",
+        ),
         "databricks": (429, "REQUEST_LIMIT_EXCEEDED", "Exceeded workspace rate limit."),
     },
     "fail-400": {
@@ -98,8 +108,9 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content
-                        if isinstance(p, dict) and p.get("type") == "text")
+        return " ".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
     return ""
 
 
@@ -113,8 +124,9 @@ def answer(body: JSON) -> tuple[str, JSON | None, str, int, int]:
     messages = body["messages"]
     prompt = sum(_words(_text(m.get("content"))) for m in messages)
     last = messages[-1] if messages else {}
-    user_text = next((_text(m.get("content")) for m in reversed(messages)
-                      if m.get("role") == "user"), "")
+    user_text = next(
+        (_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
+    )
     tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
     choice = body.get("tool_choice")
     if last.get("role") == "user" and tools and choice != "none":
@@ -122,8 +134,11 @@ def answer(body: JSON) -> tuple[str, JSON | None, str, int, int]:
         if isinstance(choice, dict):
             name = (choice.get("function") or {}).get("name", name)
         arguments = json.dumps({"q": user_text})
-        call = {"id": "call_" + hashlib.sha256(arguments.encode()).hexdigest()[:24],
-                "type": "function", "function": {"name": name, "arguments": arguments}}
+        call = {
+            "id": "call_" + hashlib.sha256(arguments.encode()).hexdigest()[:24],
+            "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }
         return "", call, "tool_calls", prompt, _words(arguments)
     if last.get("role") == "tool":
         text = f"tool said: {_text(last.get('content'))}"
@@ -133,7 +148,7 @@ def answer(body: JSON) -> tuple[str, JSON | None, str, int, int]:
     stop = body.get("stop")
     for seq in [stop] if isinstance(stop, str) else stop or []:
         if seq and seq in text:
-            text = text[:text.index(seq)]
+            text = text[: text.index(seq)]
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if isinstance(limit, int) and _words(text) > limit:
         text, finish = " ".join(text.split(" ")[:limit]), "length"
@@ -146,9 +161,12 @@ def _usage(prompt: int, completion: int, body: JSON | None = None) -> JSON:
     cached = 0
     if body is not None and body.get("prompt_cache_key") and prompt >= 1024:
         cached = 1024 + (prompt - 1024) // 128 * 128
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0}}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+    }
 
 
 def completion(body: JSON, model: str, family: str) -> JSON:
@@ -157,9 +175,15 @@ def completion(body: JSON, model: str, family: str) -> JSON:
     if call:
         message["tool_calls"] = [call]
     choice: JSON = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
-    out: JSON = {"id": f"chatcmpl-{secrets.token_hex(12)}", "object": "chat.completion",
-                 "created": int(time.time()), "model": model, "choices": [choice],
-                 "usage": _usage(prompt, done, body), "system_fingerprint": "fp_keyhouse"}
+    out: JSON = {
+        "id": f"chatcmpl-{secrets.token_hex(12)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+        "usage": _usage(prompt, done, body),
+        "system_fingerprint": "fp_keyhouse",
+    }
     if family == "azure":
         out["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": {}}]
         choice["content_filter_results"] = {}
@@ -170,8 +194,13 @@ async def stream(body: JSON, model: str, family: str) -> AsyncIterator[bytes]:
     """OpenAI SSE framing, a word per chunk; Azure opens with its prompt-filter chunk."""
     text, call, finish, prompt, done = answer(body)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    head = {"id": f"chatcmpl-{secrets.token_hex(12)}", "object": "chat.completion.chunk",
-            "created": int(time.time()), "model": model, "system_fingerprint": "fp_keyhouse"}
+    head = {
+        "id": f"chatcmpl-{secrets.token_hex(12)}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_keyhouse",
+    }
     if include_usage:
         head["usage"] = None
 
@@ -179,20 +208,42 @@ async def stream(body: JSON, model: str, family: str) -> AsyncIterator[bytes]:
         return f"data: {json.dumps(data)}\n\n".encode()
 
     def chunk(delta: JSON, finish_reason: str | None = None) -> bytes:
-        return event({**head, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                           "finish_reason": finish_reason}]})
+        return event(
+            {
+                **head,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+                ],
+            }
+        )
 
     if family == "azure":
-        yield event({**head, "model": "", "choices": [], "prompt_filter_results": [
-            {"prompt_index": 0, "content_filter_results": {}}]})
+        yield event(
+            {
+                **head,
+                "model": "",
+                "choices": [],
+                "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+            }
+        )
     yield chunk({"role": "assistant", "content": "" if not call else None, "refusal": None})
     if call:
         fn = call["function"]
-        yield chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
-                                     "function": {"name": fn["name"], "arguments": ""}}]})
+        yield chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": fn["name"], "arguments": ""},
+                    }
+                ]
+            }
+        )
         args = fn["arguments"]
         for i in range(0, len(args), 8):
-            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]})
+            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i : i + 8]}}]})
     else:
         for i, word in enumerate(text.split(" ")):
             # "drip": a word every 0.2 s, so a test can leave in the middle of a stream.
@@ -200,9 +251,13 @@ async def stream(body: JSON, model: str, family: str) -> AsyncIterator[bytes]:
             yield chunk({"content": word if i == 0 else f" {word}"})
     if family == "databricks":
         # Databricks puts usage on its last chunk instead of an extra usage-only chunk.
-        yield event({**head, "choices": [{"index": 0, "delta": {}, "logprobs": None,
-                                          "finish_reason": finish}],
-                     "usage": _usage(prompt, done, body)})
+        yield event(
+            {
+                **head,
+                "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}],
+                "usage": _usage(prompt, done, body),
+            }
+        )
     else:
         yield chunk({}, finish)
         if include_usage:
@@ -233,13 +288,22 @@ def embeddings(body: JSON, model: str) -> JSON | str:
             value = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
         data.append({"object": "embedding", "index": i, "embedding": value})
     tokens = sum(_words(x) if isinstance(x, str) else len(x) for x in raw)
-    return {"object": "list", "data": data, "model": model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
 
 
 def _models() -> JSON:
-    return {"object": "list", "data": [{"id": m, "object": "model", "created": 1715367049,
-                                        "owned_by": "system"} for m in MODELS]}
+    return {
+        "object": "list",
+        "data": [
+            {"id": m, "object": "model", "created": 1715367049, "owned_by": "system"}
+            for m in MODELS
+        ],
+    }
 
 
 # --- request plumbing -----------------------------------------------------------------
@@ -251,8 +315,9 @@ async def _record(request: Request) -> Recorded:
         data = json.loads(body) if body else None
     except ValueError:
         data = None
-    recorded = Recorded(request.method, request.url.path, request.url.query,
-                        dict(request.headers), body, data)
+    recorded = Recorded(
+        request.method, request.url.path, request.url.query, dict(request.headers), body, data
+    )
     request.app.state.calls.append(recorded)
     return recorded
 
@@ -277,14 +342,18 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-async def _serve(request: Request, recorded: Recorded, family: str, model: str,
-                 op: str) -> Response:
+async def _serve(
+    request: Request, recorded: Recorded, family: str, model: str, op: str
+) -> Response:
     """The part every family shares once the caller is authenticated."""
     body = recorded.json
     error = _ERRORS[family]
     if not isinstance(body, dict):
-        return error(400, "invalid_request_error" if family == "openai" else "BadRequest",
-                     "We could not parse the JSON body of your request.")
+        return error(
+            400,
+            "invalid_request_error" if family == "openai" else "BadRequest",
+            "We could not parse the JSON body of your request.",
+        )
     failed = _failure(model, family)
     if failed is not None:
         return failed
@@ -296,17 +365,24 @@ async def _serve(request: Request, recorded: Recorded, family: str, model: str,
             return error(400, "invalid_request_error", result)
         return JSONResponse(result)
     if not isinstance(body.get("messages"), list) or not body["messages"]:
-        return error(400, "invalid_request_error", "'messages' is a required property and "
-                     "must be a non-empty array.")
+        return error(
+            400,
+            "invalid_request_error",
+            "'messages' is a required property and must be a non-empty array.",
+        )
     if body.get("stream"):
         return StreamingResponse(stream(body, model, family), media_type="text/event-stream")
     return JSONResponse(completion(body, model, family))
 
 
-def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None,
-               entra_client_secret: str | None = None, databricks_token: str | None = None,
-               entra_client_id: str = "keyhouse-client",
-               databricks_client: tuple[str, str] | None = None) -> Starlette:
+def create_app(
+    api_key: str | None = "sk-test",
+    azure_api_key: str | None = None,
+    entra_client_secret: str | None = None,
+    databricks_token: str | None = None,
+    entra_client_id: str = "keyhouse-client",
+    databricks_client: tuple[str, str] | None = None,
+) -> Starlette:
     """``api_key=None`` serves the OpenAI routes without auth, as Ollama does.
     ``databricks_client`` is a service principal's (client id, secret) that the workspace's
     ``POST /oidc/v1/token`` (OAuth M2M) exchanges for tokens the serving routes accept."""
@@ -320,15 +396,20 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
         presented = _bearer(request)
         if not presented:
             return openai_error(
-                401, "invalid_request_error",
+                401,
+                "invalid_request_error",
                 "You didn't provide an API key. You need to provide your API key in an "
                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
-                " You can obtain an API key from https://platform.openai.com/account/api-keys.")
+                " You can obtain an API key from https://platform.openai.com/account/api-keys.",
+            )
         if presented != api_key:
             return openai_error(
-                401, "invalid_request_error",
+                401,
+                "invalid_request_error",
                 f"Incorrect API key provided: {presented}. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.", "invalid_api_key")
+                "https://platform.openai.com/account/api-keys.",
+                "invalid_api_key",
+            )
         return None
 
     def azure_auth(request: Request) -> Response | None:
@@ -338,26 +419,39 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
         if key is not None:
             if azure_api_key is not None and key == azure_api_key:
                 return None
-            return azure_error(401, "401", f"Access denied due to invalid subscription key "
-                               f"{key} or wrong API endpoint. Make sure to provide a valid key "
-                               "for an active subscription and use a correct regional API "
-                               "endpoint for your resource.")
+            return azure_error(
+                401,
+                "401",
+                f"Access denied due to invalid subscription key "
+                f"{key} or wrong API endpoint. Make sure to provide a valid key "
+                "for an active subscription and use a correct regional API "
+                "endpoint for your resource.",
+            )
         token = _bearer(request)
         if token is None:
-            return azure_error(401, "401", "Access denied due to missing subscription key. "
-                               "Make sure to include subscription key when making requests "
-                               "to an API.")
+            return azure_error(
+                401,
+                "401",
+                "Access denied due to missing subscription key. "
+                "Make sure to include subscription key when making requests "
+                "to an API.",
+            )
         if token in issued:
             return None
-        return azure_error(401, "401", f"Unauthorized. Access token {token} is missing, "
-                           "invalid, audience is incorrect (https://cognitiveservices.azure.com)"
-                           ", or have expired.")
+        return azure_error(
+            401,
+            "401",
+            f"Unauthorized. Access token {token} is missing, "
+            "invalid, audience is incorrect (https://cognitiveservices.azure.com)"
+            ", or have expired.",
+        )
 
     def databricks_auth(request: Request) -> Response | None:
         token = _bearer(request)
         if not token:
-            return databricks_error(401, "401", "Credential was not sent or was of an "
-                                    "unsupported type for this API.")
+            return databricks_error(
+                401, "401", "Credential was not sent or was of an unsupported type for this API."
+            )
         if token in workspace_tokens:
             return None
         if databricks_token is None or token != databricks_token:
@@ -373,22 +467,32 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
         except ValueError:
             client_id = secret = ""
         if form.get("grant_type") != "client_credentials":
-            return JSONResponse({"error": "unsupported_grant_type",
-                                 "error_description": "grant_type must be "
-                                 "client_credentials"}, status_code=400)
-        if (scheme.lower() != "basic" or databricks_client is None
-                or (client_id, secret) != databricks_client):
-            return JSONResponse({"error": "invalid_client",
-                                 "error_description": "Client authentication failed"},
-                                status_code=401)
+            return JSONResponse(
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant_type must be client_credentials",
+                },
+                status_code=400,
+            )
+        if (
+            scheme.lower() != "basic"
+            or databricks_client is None
+            or (client_id, secret) != databricks_client
+        ):
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": "Client authentication failed"},
+                status_code=401,
+            )
         if form.get("scope") != "all-apis":
-            return JSONResponse({"error": "invalid_scope",
-                                 "error_description": "scope must be all-apis"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": "invalid_scope", "error_description": "scope must be all-apis"},
+                status_code=400,
+            )
         token = "dapi-oauth-" + secrets.token_urlsafe(24)
         workspace_tokens.add(token)
-        return JSONResponse({"access_token": token, "token_type": "Bearer",
-                             "scope": "all-apis", "expires_in": 3600})
+        return JSONResponse(
+            {"access_token": token, "token_type": "Bearer", "scope": "all-apis", "expires_in": 3600}
+        )
 
     async def openai_route(request: Request) -> Response:
         recorded = await _record(request)
@@ -407,8 +511,9 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
         if (denied := openai_auth(request)) is not None:
             return denied
         if not isinstance(recorded.json, dict):
-            return openai_error(400, "invalid_request_error",
-                                "We could not parse the JSON body of your request.")
+            return openai_error(
+                400, "invalid_request_error", "We could not parse the JSON body of your request."
+            )
         failed = _failure(_model(recorded), "openai")
         if failed is not None:
             return failed
@@ -438,9 +543,17 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
         if (denied := databricks_auth(request)) is not None:
             return denied
         if request.method == "GET":
-            return JSONResponse({"endpoints": [
-                {"name": "databricks-meta-llama-3-3-70b-instruct", "task": "llm/v1/chat",
-                 "state": {"ready": "READY", "config_update": "NOT_UPDATING"}}]})
+            return JSONResponse(
+                {
+                    "endpoints": [
+                        {
+                            "name": "databricks-meta-llama-3-3-70b-instruct",
+                            "task": "llm/v1/chat",
+                            "state": {"ready": "READY", "config_update": "NOT_UPDATING"},
+                        }
+                    ]
+                }
+            )
         model = _model(recorded)
         op = "embeddings" if request.url.path.endswith("/embeddings") else "chat"
         return await _serve(request, recorded, "databricks", model, op)
@@ -450,46 +563,76 @@ def create_app(api_key: str | None = "sk-test", azure_api_key: str | None = None
         form = {k: v[0] for k, v in parse_qs(recorded.body.decode()).items()}
 
         def refuse(status: int, error: str, code: int, text: str) -> Response:
-            return JSONResponse({"error": error, "error_description": f"AADSTS{code}: {text}",
-                                 "error_codes": [code], "trace_id": secrets.token_hex(8)},
-                                status_code=status)
+            return JSONResponse(
+                {
+                    "error": error,
+                    "error_description": f"AADSTS{code}: {text}",
+                    "error_codes": [code],
+                    "trace_id": secrets.token_hex(8),
+                },
+                status_code=status,
+            )
 
         if form.get("grant_type") != "client_credentials":
-            return refuse(400, "unsupported_grant_type", 7000218, "The request body must "
-                          "contain the following parameter: 'grant_type'.")
+            return refuse(
+                400,
+                "unsupported_grant_type",
+                7000218,
+                "The request body must contain the following parameter: 'grant_type'.",
+            )
         if form.get("client_id") != entra_client_id:
-            return refuse(400, "unauthorized_client", 700016, f"Application with identifier "
-                          f"'{form.get('client_id')}' was not found in the directory "
-                          f"'{request.path_params['tenant']}'.")
+            return refuse(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier "
+                f"'{form.get('client_id')}' was not found in the directory "
+                f"'{request.path_params['tenant']}'.",
+            )
         secret = form.get("client_secret")
         if not secret or entra_client_secret is None or secret != entra_client_secret:
-            return refuse(401, "invalid_client", 7000215, f"Invalid client secret provided: "
-                          f"{secret}. Ensure the secret being sent in the request is the "
-                          "client secret value, not the client secret ID.")
+            return refuse(
+                401,
+                "invalid_client",
+                7000215,
+                f"Invalid client secret provided: "
+                f"{secret}. Ensure the secret being sent in the request is the "
+                "client secret value, not the client secret ID.",
+            )
         if form.get("scope") != ENTRA_SCOPE:
-            return refuse(400, "invalid_scope", 1002012, "The provided value for scope is "
-                          "not valid.")
+            return refuse(
+                400, "invalid_scope", 1002012, "The provided value for scope is not valid."
+            )
         token = "eyJ0eXAiOiJKV1Qi." + secrets.token_urlsafe(32)
         issued.add(token)
-        return JSONResponse({"token_type": "Bearer", "expires_in": 3599,
-                             "ext_expires_in": 3599, "access_token": token})
+        return JSONResponse(
+            {
+                "token_type": "Bearer",
+                "expires_in": 3599,
+                "ext_expires_in": 3599,
+                "access_token": token,
+            }
+        )
 
-    app = Starlette(routes=[
-        Route("/v1/chat/completions", openai_route, methods=["POST"]),
-        Route("/v1/embeddings", openai_route, methods=["POST"]),
-        Route("/v1/models", openai_route, methods=["GET"]),
-        Route("/v1/responses", responses_route, methods=["POST"]),
-        Route("/openai/deployments/{deployment}/chat/completions", azure_route,
-              methods=["POST"]),
-        Route("/openai/deployments/{deployment}/embeddings", azure_route, methods=["POST"]),
-        Route("/openai/models", azure_route, methods=["GET"]),
-        Route("/openai/responses", azure_responses_route, methods=["POST"]),
-        Route("/serving-endpoints/chat/completions", databricks_route, methods=["POST"]),
-        Route("/serving-endpoints/embeddings", databricks_route, methods=["POST"]),
-        Route("/api/2.0/serving-endpoints", databricks_route, methods=["GET"]),
-        Route("/{tenant}/oauth2/v2.0/token", entra_token, methods=["POST"]),
-        Route("/oidc/v1/token", databricks_oauth, methods=["POST"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", openai_route, methods=["POST"]),
+            Route("/v1/embeddings", openai_route, methods=["POST"]),
+            Route("/v1/models", openai_route, methods=["GET"]),
+            Route("/v1/responses", responses_route, methods=["POST"]),
+            Route(
+                "/openai/deployments/{deployment}/chat/completions", azure_route, methods=["POST"]
+            ),
+            Route("/openai/deployments/{deployment}/embeddings", azure_route, methods=["POST"]),
+            Route("/openai/models", azure_route, methods=["GET"]),
+            Route("/openai/responses", azure_responses_route, methods=["POST"]),
+            Route("/serving-endpoints/chat/completions", databricks_route, methods=["POST"]),
+            Route("/serving-endpoints/embeddings", databricks_route, methods=["POST"]),
+            Route("/api/2.0/serving-endpoints", databricks_route, methods=["GET"]),
+            Route("/{tenant}/oauth2/v2.0/token", entra_token, methods=["POST"]),
+            Route("/oidc/v1/token", databricks_oauth, methods=["POST"]),
+        ]
+    )
     app.state.calls = []
     app.state.entra_tokens = issued
     app.state.workspace_tokens = workspace_tokens

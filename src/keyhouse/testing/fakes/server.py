@@ -35,8 +35,14 @@ class ServerThread:
         self.app = app
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", access_log=False)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -86,8 +92,13 @@ def serve_canned(answer: Any) -> Iterator[ServerThread]:
         request = Request(scope, receive)
         body = await request.body()
         raw_path = scope.get("raw_path") or request.url.path.encode()
-        recorded = Recorded(request.method, raw_path.decode("latin-1"), request.url.query,
-                            dict(request.headers), body)
+        recorded = Recorded(
+            request.method,
+            raw_path.decode("latin-1"),
+            request.url.query,
+            dict(request.headers),
+            body,
+        )
         status, content, headers = answer(recorded)
         await Response(content, status_code=status, headers=headers)(scope, receive, send)
 

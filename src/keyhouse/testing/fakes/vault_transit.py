@@ -25,8 +25,12 @@ from keyhouse.testing.fakes.google_cloud import _record
 from keyhouse.testing.fakes.server import Recorded
 
 
-def create_app(token: str, keys: tuple[str, ...] = ("keyhouse-kek",),
-               mount: str = "transit", namespace: str | None = None) -> Starlette:
+def create_app(
+    token: str,
+    keys: tuple[str, ...] = ("keyhouse-kek",),
+    mount: str = "transit",
+    namespace: str | None = None,
+) -> Starlette:
     material = {name: AESGCM(os.urandom(32)) for name in keys}
     calls: list[Recorded] = []
 
@@ -42,11 +46,15 @@ def create_app(token: str, keys: tuple[str, ...] = ("keyhouse-kek",),
     async def operate(request: Request) -> Response:
         recorded = await _record(request, calls)
         if request.headers.get("x-vault-token") != token or (
-                namespace and request.headers.get("x-vault-namespace") != namespace):
+            namespace and request.headers.get("x-vault-namespace") != namespace
+        ):
             return errors(403, "permission denied")
         if request.path_params["mount"] != mount:
-            return errors(404, f"no handler for route \"{request.path_params['mount']}/"
-                          f"{request.path_params['op']}/{request.path_params['key']}\"")
+            return errors(
+                404,
+                f'no handler for route "{request.path_params["mount"]}/'
+                f'{request.path_params["op"]}/{request.path_params["key"]}"',
+            )
         aead = material.get(request.path_params["key"])
         if aead is None:
             return errors(400, "encryption key not found")
@@ -60,8 +68,7 @@ def create_app(token: str, keys: tuple[str, ...] = ("keyhouse-kek",),
                 return errors(400, "failed to base64-decode plaintext")
             nonce = os.urandom(12)
             sealed = base64.b64encode(nonce + aead.encrypt(nonce, plaintext, aad)).decode()
-            return JSONResponse({"data": {"ciphertext": f"vault:v1:{sealed}",
-                                          "key_version": 1}})
+            return JSONResponse({"data": {"ciphertext": f"vault:v1:{sealed}", "key_version": 1}})
         if request.path_params["op"] == "decrypt":
             text = str(body.get("ciphertext") or "")
             raw = b64(text.removeprefix("vault:v1:")) if text.startswith("vault:v1:") else None

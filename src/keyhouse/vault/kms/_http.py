@@ -10,8 +10,15 @@ import httpx
 from keyhouse.errors import DecryptionFailed, KmsUnavailable
 
 
-def post_json(client: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str],
-              *, what: str, refused: tuple[int, ...] = (400,)) -> dict[str, Any]:
+def post_json(
+    client: httpx.Client,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    what: str,
+    refused: tuple[int, ...] = (400,),
+) -> dict[str, Any]:
     """POST and return the JSON answer. ``refused`` statuses mean "this ciphertext does
     not open" (DecryptionFailed); anything else that is not 2xx means the KMS cannot be
     used (KmsUnavailable)."""

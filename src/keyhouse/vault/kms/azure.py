@@ -43,12 +43,19 @@ class AzureKeyVault:
     kind = "azure_keyvault"
     setting = SETTING
 
-    def __init__(self, key_url: str, *, client_id: str | None = None, timeout: float = 5.0,
-                 tokens: ManagedIdentityTokens | None = None) -> None:
+    def __init__(
+        self,
+        key_url: str,
+        *,
+        client_id: str | None = None,
+        timeout: float = 5.0,
+        tokens: ManagedIdentityTokens | None = None,
+    ) -> None:
         match = KEY_URL.fullmatch(key_url)
         if not match:
-            raise KekConfigError(f"{SETTING} must look like "
-                                 "https://VAULT.vault.azure.net/keys/NAME[/VERSION].")
+            raise KekConfigError(
+                f"{SETTING} must look like https://VAULT.vault.azure.net/keys/NAME[/VERSION]."
+            )
         self.key_ref = key_url
         self._base, self._version = match.group(1), match.group(2)
         self._tokens = tokens or ManagedIdentityTokens(client_id, timeout)
@@ -63,16 +70,22 @@ class AzureKeyVault:
         try:
             token, _ = self._tokens.token(SCOPE)
         except AzureError as exc:
-            raise KmsUnavailable(f"No managed-identity token for Key Vault ({SETTING}="
-                                 f"{self.key_ref}): {type(exc).__name__}.") from None
+            raise KmsUnavailable(
+                f"No managed-identity token for Key Vault ({SETTING}="
+                f"{self.key_ref}): {type(exc).__name__}."
+            ) from None
         return {"Authorization": f"Bearer {token}"}
 
     def wrap(self, dek: bytes, aad: bytes) -> bytes:
         url = f"{self._base}{'/' + self._version if self._version else ''}/wrapkey"
-        data = post_json(self._client, f"{url}?api-version={API_VERSION}",
-                         {"alg": ALG, "value": _b64url(dek + hashlib.sha256(aad).digest())},
-                         self._headers(), what=f"Key Vault ({SETTING}={self.key_ref})",
-                         refused=())
+        data = post_json(
+            self._client,
+            f"{url}?api-version={API_VERSION}",
+            {"alg": ALG, "value": _b64url(dek + hashlib.sha256(aad).digest())},
+            self._headers(),
+            what=f"Key Vault ({SETTING}={self.key_ref})",
+            refused=(),
+        )
         kid, value = str(data.get("kid") or ""), data.get("value")
         version = kid.rstrip("/").rsplit("/", 1)[-1]
         if not value or not re.fullmatch(r"[A-Za-z0-9]+", version):
@@ -80,15 +93,20 @@ class AzureKeyVault:
         return PREFIX + version.encode() + b":" + _unb64url(str(value))
 
     def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
-        if not wrapped.startswith(PREFIX) or b":" not in wrapped[len(PREFIX):]:
+        if not wrapped.startswith(PREFIX) or b":" not in wrapped[len(PREFIX) :]:
             raise DecryptionFailed()
-        version, _, raw = wrapped[len(PREFIX):].partition(b":")
+        version, _, raw = wrapped[len(PREFIX) :].partition(b":")
         if not re.fullmatch(rb"[A-Za-z0-9]+", version):  # it goes into the URL path
             raise DecryptionFailed()
         url = f"{self._base}/{version.decode('ascii', 'replace')}/unwrapkey"
-        data = post_json(self._client, f"{url}?api-version={API_VERSION}",
-                         {"alg": ALG, "value": _b64url(raw)}, self._headers(),
-                         what=f"Key Vault ({SETTING}={self.key_ref})", refused=(400, 404))
+        data = post_json(
+            self._client,
+            f"{url}?api-version={API_VERSION}",
+            {"alg": ALG, "value": _b64url(raw)},
+            self._headers(),
+            what=f"Key Vault ({SETTING}={self.key_ref})",
+            refused=(400, 404),
+        )
         try:
             plain = _unb64url(str(data.get("value") or ""))
         except ValueError:

@@ -49,8 +49,9 @@ class KmsKek(Kek):
 
     __slots__ = ("_cache_size", "_deks", "_lock", "provider")
 
-    def __init__(self, version: int, provider: KmsProvider,
-                 cache_size: int = DEK_CACHE_SIZE) -> None:  # no AES key: no super()
+    def __init__(
+        self, version: int, provider: KmsProvider, cache_size: int = DEK_CACHE_SIZE
+    ) -> None:  # no AES key: no super()
         self.version = version
         self.provider = provider
         self._deks: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
@@ -105,8 +106,7 @@ def make_check(provider: KmsProvider, version: int) -> tuple[bytes, bytes]:
     return key_check_value(secret), wrapped
 
 
-def verify_check(provider: KmsProvider, version: int, kcv: bytes,
-                 wrapped: bytes | None) -> bool:
+def verify_check(provider: KmsProvider, version: int, kcv: bytes, wrapped: bytes | None) -> bool:
     """Whether this provider's key is the one version ``version`` was made with. Raises
     ``KmsUnavailable`` when the KMS cannot be asked."""
     if not wrapped:
@@ -125,8 +125,12 @@ def probe(provider: KmsProvider) -> None:
     try:
         back = provider.unwrap(provider.wrap(secret, aad), aad)
     except DecryptionFailed:
-        raise KmsUnavailable(f"The KMS key {provider.key_ref} ({provider.setting}) "
-                             "could not decrypt what it had just encrypted.") from None
+        raise KmsUnavailable(
+            f"The KMS key {provider.key_ref} ({provider.setting}) "
+            "could not decrypt what it had just encrypted."
+        ) from None
     if back != secret:
-        raise KmsUnavailable(f"The KMS key {provider.key_ref} ({provider.setting}) "
-                             "answered a round trip with other bytes.")
+        raise KmsUnavailable(
+            f"The KMS key {provider.key_ref} ({provider.setting}) "
+            "answered a round trip with other bytes."
+        )

@@ -24,11 +24,18 @@ class GoogleKms:
     kind = "gcp_kms"
     setting = SETTING
 
-    def __init__(self, key_name: str, *, endpoint_url: str = "https://cloudkms.googleapis.com",
-                 timeout: float = 5.0, tokens: GoogleTokens | None = None) -> None:
+    def __init__(
+        self,
+        key_name: str,
+        *,
+        endpoint_url: str = "https://cloudkms.googleapis.com",
+        timeout: float = 5.0,
+        tokens: GoogleTokens | None = None,
+    ) -> None:
         if not KEY_NAME.fullmatch(key_name):
-            raise KekConfigError(f"{SETTING} must look like projects/P/locations/L/"
-                                 "keyRings/R/cryptoKeys/K.")
+            raise KekConfigError(
+                f"{SETTING} must look like projects/P/locations/L/keyRings/R/cryptoKeys/K."
+            )
         self.key_ref = key_name
         base = f"{endpoint_url.rstrip('/')}/v1/{key_name}"
         self._encrypt, self._decrypt = f"{base}:encrypt", f"{base}:decrypt"
@@ -44,22 +51,37 @@ class GoogleKms:
         try:
             token, _ = self._tokens.token()
         except GoogleAuthError as exc:
-            raise KmsUnavailable(f"No Google credentials for Cloud KMS ({SETTING}="
-                                 f"{self.key_ref}): {type(exc).__name__}.") from None
+            raise KmsUnavailable(
+                f"No Google credentials for Cloud KMS ({SETTING}="
+                f"{self.key_ref}): {type(exc).__name__}."
+            ) from None
         return {"Authorization": f"Bearer {token}"}
 
     def wrap(self, dek: bytes, aad: bytes) -> bytes:
-        data = post_json(self._client, self._encrypt, {
-            "plaintext": base64.b64encode(dek).decode(),
-            "additionalAuthenticatedData": base64.b64encode(aad).decode()},
-            self._headers(), what=f"Cloud KMS ({SETTING}={self.key_ref})", refused=())
+        data = post_json(
+            self._client,
+            self._encrypt,
+            {
+                "plaintext": base64.b64encode(dek).decode(),
+                "additionalAuthenticatedData": base64.b64encode(aad).decode(),
+            },
+            self._headers(),
+            what=f"Cloud KMS ({SETTING}={self.key_ref})",
+            refused=(),
+        )
         return _b64(data.get("ciphertext"), self.key_ref)
 
     def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
-        data = post_json(self._client, self._decrypt, {
-            "ciphertext": base64.b64encode(wrapped).decode(),
-            "additionalAuthenticatedData": base64.b64encode(aad).decode()},
-            self._headers(), what=f"Cloud KMS ({SETTING}={self.key_ref})")
+        data = post_json(
+            self._client,
+            self._decrypt,
+            {
+                "ciphertext": base64.b64encode(wrapped).decode(),
+                "additionalAuthenticatedData": base64.b64encode(aad).decode(),
+            },
+            self._headers(),
+            what=f"Cloud KMS ({SETTING}={self.key_ref})",
+        )
         return _b64(data.get("plaintext"), self.key_ref)
 
 

@@ -50,30 +50,42 @@ def kms_providers(settings: Settings) -> dict[str, KmsProvider]:
     if settings.aws_kms_key_id:
         from keyhouse.vault.kms.aws import AwsKms
 
-        out["aws_kms"] = AwsKms(settings.aws_kms_key_id, region=settings.aws_kms_region,
-                                endpoint_url=settings.aws_kms_endpoint_url, timeout=timeout)
+        out["aws_kms"] = AwsKms(
+            settings.aws_kms_key_id,
+            region=settings.aws_kms_region,
+            endpoint_url=settings.aws_kms_endpoint_url,
+            timeout=timeout,
+        )
     if settings.gcp_kms_key_name:
         from keyhouse.vault.kms.gcp import GoogleKms
 
-        out["gcp_kms"] = GoogleKms(settings.gcp_kms_key_name,
-                                   endpoint_url=settings.gcp_kms_endpoint_url, timeout=timeout)
+        out["gcp_kms"] = GoogleKms(
+            settings.gcp_kms_key_name, endpoint_url=settings.gcp_kms_endpoint_url, timeout=timeout
+        )
     if settings.azure_keyvault_key_url:
         from keyhouse.vault.kms.azure import AzureKeyVault
 
-        out["azure_keyvault"] = AzureKeyVault(settings.azure_keyvault_key_url,
-                                              client_id=settings.azure_keyvault_client_id,
-                                              timeout=timeout)
+        out["azure_keyvault"] = AzureKeyVault(
+            settings.azure_keyvault_key_url,
+            client_id=settings.azure_keyvault_client_id,
+            timeout=timeout,
+        )
     if settings.vault_transit_key:
         from keyhouse.vault.kms.vault_transit import VaultTransit
 
         if not settings.vault_transit_addr or settings.vault_transit_token is None:
-            raise KekConfigError("KEYHOUSE_VAULT_TRANSIT_KEY needs KEYHOUSE_VAULT_TRANSIT_ADDR "
-                                 "and KEYHOUSE_VAULT_TRANSIT_TOKEN.")
+            raise KekConfigError(
+                "KEYHOUSE_VAULT_TRANSIT_KEY needs KEYHOUSE_VAULT_TRANSIT_ADDR "
+                "and KEYHOUSE_VAULT_TRANSIT_TOKEN."
+            )
         out["vault_transit"] = VaultTransit(
-            settings.vault_transit_addr, settings.vault_transit_key,
+            settings.vault_transit_addr,
+            settings.vault_transit_key,
             settings.vault_transit_token.get_secret_value(),
-            mount=settings.vault_transit_mount, namespace=settings.vault_transit_namespace,
-            timeout=timeout)
+            mount=settings.vault_transit_mount,
+            namespace=settings.vault_transit_namespace,
+            timeout=timeout,
+        )
     kind = target_kind(settings)
     if kind in KMS_SETTINGS and kind not in out:
         raise KekConfigError(f"KEYHOUSE_KEK_PROVIDER={kind} needs {KMS_SETTINGS[kind]}.")
@@ -105,8 +117,9 @@ def _setting(source: str, settings: Settings) -> str:
     return "KEYHOUSE_KEK_PASSPHRASE" if source == "passphrase" else "KEYHOUSE_KEK_FILE"
 
 
-def open_configured_keyring(settings: Settings, store: KekStore,
-                            providers: dict[str, KmsProvider] | None = None) -> KeyringResult:
+def open_configured_keyring(
+    settings: Settings, store: KekStore, providers: dict[str, KmsProvider] | None = None
+) -> KeyringResult:
     """Every configured KEK version, checked before any port is bound."""
     providers = kms_providers(settings) if providers is None else providers
     records = store.kek_records()
@@ -123,7 +136,8 @@ def open_configured_keyring(settings: Settings, store: KekStore,
                 raise KekConfigError(
                     f"KEK version {record.version} was made with another {kind} key than "
                     f"{provider.key_ref}: point {provider.setting} at the key this database "
-                    "was encrypted with.")
+                    "was encrypted with."
+                )
 
     generated: str | None = None
     first: KekRecord | None = None  # recorded once every check has passed
@@ -132,7 +146,8 @@ def open_configured_keyring(settings: Settings, store: KekStore,
     source = local_source(settings)
     available = isinstance(source, PassphraseSource) or source.exists()
     if (not records and kind in LOCAL_KINDS) or (
-            local and (available or any(r.state != "retired" for r in local))):
+        local and (available or any(r.state != "retired" for r in local))
+    ):
         opened = open_keyring(source, _LocalView(store))
         keks.update({v: opened.keyring.get(v) for v in opened.keyring.versions})
         generated = opened.generated_file
@@ -149,18 +164,22 @@ def open_configured_keyring(settings: Settings, store: KekStore,
         named = ", ".join(_setting(sources[v], settings) for v in missing if v in sources)
         raise KekConfigError(
             f"Rows are encrypted under KEK version(s) {missing}, which this server cannot "
-            f"open. {f'Set {named}.' if named else 'Add them to the KEK source.'}")
+            f"open. {f'Set {named}.' if named else 'Add them to the KEK source.'}"
+        )
     primaries = [r for r in records if r.state == "primary"]
     primary = primaries[-1].version if primaries else max(keks, default=0)
     if primary not in keks:
         source_name = primaries[-1].source if primaries else kind
-        raise KekConfigError(f"KEK version {primary} is the primary version but is not "
-                             f"configured; set {_setting(source_name, settings)}.")
+        raise KekConfigError(
+            f"KEK version {primary} is the primary version but is not "
+            f"configured; set {_setting(source_name, settings)}."
+        )
     if first is not None:
         store.add_kek_records([first])
     return KeyringResult(Keyring(keks, primary), generated)
 
 
-def reopener(settings: Settings, store: KekStore,
-             providers: dict[str, KmsProvider]) -> Callable[[], Keyring]:
+def reopener(
+    settings: Settings, store: KekStore, providers: dict[str, KmsProvider]
+) -> Callable[[], Keyring]:
     return lambda: open_configured_keyring(settings, store, providers).keyring

@@ -23,8 +23,16 @@ class VaultTransit:
     kind = "vault_transit"
     setting = SETTING
 
-    def __init__(self, addr: str, key: str, token: str, *, mount: str = "transit",
-                 namespace: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        addr: str,
+        key: str,
+        token: str,
+        *,
+        mount: str = "transit",
+        namespace: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
         base = addr.rstrip("/")
         path = f"{quote(mount.strip('/'), safe='/')}"
         self.key_ref = f"{base}/v1/{path}/keys/{key}"
@@ -39,20 +47,33 @@ class VaultTransit:
         return f"VaultTransit({self.key_ref!r})"
 
     def wrap(self, dek: bytes, aad: bytes) -> bytes:
-        data = post_json(self._client, self._encrypt, {
-            "plaintext": base64.b64encode(dek).decode(),
-            "associated_data": base64.b64encode(aad).decode()}, self._headers,
-            what=f"Vault Transit ({SETTING}={self.key_ref})", refused=())
+        data = post_json(
+            self._client,
+            self._encrypt,
+            {
+                "plaintext": base64.b64encode(dek).decode(),
+                "associated_data": base64.b64encode(aad).decode(),
+            },
+            self._headers,
+            what=f"Vault Transit ({SETTING}={self.key_ref})",
+            refused=(),
+        )
         ciphertext = (data.get("data") or {}).get("ciphertext")
         if not isinstance(ciphertext, str) or not ciphertext.startswith("vault:"):
             raise KmsUnavailable(f"Vault Transit ({self.key_ref}) sent no ciphertext.")
         return ciphertext.encode()
 
     def unwrap(self, wrapped: bytes, aad: bytes) -> bytes:
-        data = post_json(self._client, self._decrypt, {
-            "ciphertext": wrapped.decode("ascii", "replace"),
-            "associated_data": base64.b64encode(aad).decode()}, self._headers,
-            what=f"Vault Transit ({SETTING}={self.key_ref})")
+        data = post_json(
+            self._client,
+            self._decrypt,
+            {
+                "ciphertext": wrapped.decode("ascii", "replace"),
+                "associated_data": base64.b64encode(aad).decode(),
+            },
+            self._headers,
+            what=f"Vault Transit ({SETTING}={self.key_ref})",
+        )
         plaintext = (data.get("data") or {}).get("plaintext")
         try:
             return base64.b64decode(plaintext or "", validate=True)

@@ -78,10 +78,8 @@ def _counters(table: str) -> None:
         sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
         sa.Column("cost_usd", sa.Float(), nullable=False),
         sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
-        *[sa.Column(f"lat_{i:02d}", sa.Integer(), nullable=False)
-          for i in range(LATENCY_BUCKETS)],
-        sa.PrimaryKeyConstraint("hour", "endpoint_id", "key_id", "token_id", "model",
-                                "provider"),
+        *[sa.Column(f"lat_{i:02d}", sa.Integer(), nullable=False) for i in range(LATENCY_BUCKETS)],
+        sa.PrimaryKeyConstraint("hour", "endpoint_id", "key_id", "token_id", "model", "provider"),
     )
     op.create_index(f"ix_{table}_endpoint", table, ["endpoint_id", "hour"])
     op.create_index(f"ix_{table}_key", table, ["key_id", "hour"])
