@@ -18,13 +18,12 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from keyhouse.errors import KeyhouseError
 from keyhouse.gateway.body import model_name, wants_stream
 from keyhouse.gateway.common import begin, caller, upstream_of
 from keyhouse.gateway.context import CallContext
 from keyhouse.gateway.dispatch import Answer, EventStreamAnswer, GatewayRequest, JSONAnswer
-from keyhouse.gateway.routing import OpenStream, close_iterator, log_unexpected
-from keyhouse.gateway.streaming import named_event
+from keyhouse.gateway.routing import OpenStream, close_iterator
+from keyhouse.gateway.streaming import named_event, report_stream_end
 from keyhouse.providers.anthropic_convert import (
     OpenAIStreamToAnthropic,
     anthropic_to_openai_request,
@@ -160,19 +159,9 @@ async def _frames(stream: OpenStream, ctx: CallContext) -> AsyncIterator[bytes]:
         async for event in stream.rest:
             yield named_event(str(event.get("type")), event)
     except Exception as exc:
-        if isinstance(exc, KeyhouseError):
-            log.warning(
-                "messages stream from %s ended early: %s %s",
-                stream.credential.provider,
-                exc.code,
-                stream.credential.redact(exc.message),
-            )
-        else:
-            log_unexpected(
-                exc, f"messages stream from {stream.credential.provider}", stream.credential
-            )
+        code = report_stream_end(exc, stream, "messages stream", log)
         status, envelope = anthropic_error(exc)
-        ctx.failed(status, exc.code if isinstance(exc, KeyhouseError) else "internal_error")
+        ctx.failed(status, code)
         yield named_event("error", envelope)
     finally:
         await stream.aclose()

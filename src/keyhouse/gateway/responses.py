@@ -14,13 +14,13 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from keyhouse.errors import BadRequest, KeyhouseError
+from keyhouse.errors import BadRequest
 from keyhouse.gateway.body import model_name, wants_stream
 from keyhouse.gateway.common import begin, caller, upstream_of
 from keyhouse.gateway.context import CallContext
 from keyhouse.gateway.dispatch import Answer, EventStreamAnswer, GatewayRequest, JSONAnswer
-from keyhouse.gateway.routing import OpenStream, close_iterator, log_unexpected
-from keyhouse.gateway.streaming import named_event
+from keyhouse.gateway.routing import OpenStream, close_iterator
+from keyhouse.gateway.streaming import named_event, report_stream_end
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
 from keyhouse.providers.native import native_responses, scrubbed
 from keyhouse.providers.responses_convert import chat_to_response, responses_to_chat
@@ -141,20 +141,10 @@ async def _frames(stream: OpenStream, ctx: CallContext) -> AsyncIterator[bytes]:
                 ctx.usage = openai_usage(response.get("usage"))
             yield named_event(str(event.get("type")), event)
     except Exception as exc:
-        if isinstance(exc, KeyhouseError):
-            log.warning(
-                "responses stream from %s ended early: %s %s",
-                stream.credential.provider,
-                exc.code,
-                stream.credential.redact(exc.message),
-            )
-        else:
-            log_unexpected(
-                exc, f"responses stream from {stream.credential.provider}", stream.credential
-            )
+        code = report_stream_end(exc, stream, "responses stream", log)
         if not finished:
             status, envelope = openai_error(exc)
-            ctx.failed(status, exc.code if isinstance(exc, KeyhouseError) else "internal_error")
+            ctx.failed(status, code)
             error = envelope["error"]
             for event in failure_events(sequence, response, error["code"], error["message"]):
                 yield named_event(event["type"], event)

@@ -109,22 +109,25 @@ async def _events(
         for event in done():
             yield event
     except Exception as exc:
-        _report(exc, stream)
+        code = report_stream_end(exc, stream)
         status, body = envelope(exc)
         if ctx is not None:
-            ctx.failed(status, exc.code if isinstance(exc, KeyhouseError) else "internal_error")
+            ctx.failed(status, code)
         yield event_of(body)
     finally:
         await stream.aclose()
 
 
-def _report(exc: Exception, stream: OpenStream) -> None:
+def report_stream_end(
+    exc: Exception, stream: OpenStream, what: str = "stream", logger: logging.Logger = log
+) -> str:
+    """Log a stream that failed after its first byte (a bug as its type only, see
+    ``log_unexpected``); the error code the call's record gets."""
+    where = f"{what} from {stream.credential.provider}"
     if isinstance(exc, KeyhouseError):
-        log.warning(
-            "stream from %s ended early: %s %s",
-            stream.credential.provider,
-            exc.code,
-            stream.credential.redact(exc.message),
+        logger.warning(
+            "%s ended early: %s %s", where, exc.code, stream.credential.redact(exc.message)
         )
-    else:
-        log_unexpected(exc, f"stream from {stream.credential.provider}", stream.credential)
+        return exc.code
+    log_unexpected(exc, where, stream.credential)
+    return "internal_error"
