@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
@@ -118,7 +119,8 @@ class UsageWriter:
     async def flush_once(self) -> bool:
         """Write one batch from the head of the queue; False when the sink failed (the
         batch stays queued)."""
-        batch = [self._queue[i] for i in range(min(self.batch_size, len(self._queue)))]
+        # islice, not indexing: a deque's index is a walk from the nearer end.
+        batch = list(itertools.islice(self._queue, self.batch_size))
         if not batch:
             return True
         try:
