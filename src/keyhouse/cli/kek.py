@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from collections.abc import Callable
 
 import click
 
@@ -33,6 +36,30 @@ def _open() -> tuple[Settings, Store, KeyFileSource | PassphraseSource, Keyring]
         _fail(exc)
         raise
     return settings, store, source, keyring
+
+
+# Test-only: `kek rotate` stops (and waits to be killed) once it has re-wrapped this many
+# rows, inside the open transaction of the last one's batch. A test that kills the
+# rotation mid-run then does so for certain, however fast or loaded the machine.
+PAUSE_ENV = "KEYHOUSE_TEST_KEK_ROTATE_PAUSE_AT"
+
+
+def _progress(bar: Callable[[int], None]) -> Callable[[int], None]:
+    value = os.environ.get(PAUSE_ENV, "")
+    if not value.isdigit():
+        return bar
+    pause_at, seen = int(value), [0]
+
+    def update(n: int) -> None:
+        bar(n)
+        seen[0] += n
+        if seen[0] == pause_at:
+            click.echo(f"paused after re-wrapping {pause_at} rows ({PAUSE_ENV})")
+            sys.stdout.flush()
+            while True:
+                time.sleep(3600)
+
+    return update
 
 
 @click.group()
@@ -129,7 +156,11 @@ def kek_rotate(batch: int, mint: bool) -> None:
         total = sum(store.kek_versions_in_use().values())
         with click.progressbar(length=total, label="re-wrapping DEKs", file=sys.stderr) as bar:
             done = rotate(
-                store, keyring, mint=add if mint else None, batch=batch, progress=bar.update
+                store,
+                keyring,
+                mint=add if mint else None,
+                batch=batch,
+                progress=_progress(bar.update),
             )
     except KeyhouseError as exc:
         _fail(exc)
