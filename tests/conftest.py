@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -54,21 +56,68 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# How long the teardown's DROP SCHEMA may wait for a lock before it fails (instead of
+# hanging, or deadlocking with a connection the test left behind).
+DROP_LOCK_TIMEOUT = "10s"
+# How long a backend whose client closed the connection may take to exit (seconds).
+BACKEND_EXIT_GRACE = 5.0
+
+
 def _postgres_schema_url() -> Iterator[str]:
+    """A schema of its own for one test. Every connection made through the URL carries
+    the schema's name as its ``application_name``, so the teardown can see what is still
+    connected: a connection left open (an engine not disposed, a worker thread still
+    running after its app shut down) fails the test, loudly, after being terminated so
+    that the DROP itself neither hangs nor deadlocks on its locks."""
     import sqlalchemy as sa
 
     schema = "t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(POSTGRES_URL)
+    admin = sa.create_engine(POSTGRES_URL, poolclass=sa.pool.NullPool)
     try:
         with admin.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     except sa.exc.OperationalError as exc:  # pragma: no cover - CI always has it
         pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable: {type(exc).__name__}")
     sep = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
+    leftovers = _end_backends(admin, schema)
     with admin.begin() as conn:
+        conn.execute(sa.text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
         conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    if leftovers:
+        pytest.fail(
+            f"{len(leftovers)} connection(s) to the test's schema were still open after it "
+            "(an engine not disposed, or a thread still using it after its app shut "
+            f"down): {leftovers}",
+            pytrace=False,
+        )
+
+
+def _end_backends(admin: Any, schema: str) -> list[str]:
+    """Wait for the backends still connected for ``schema`` to go, then terminate (and
+    describe) those that stay. The wait is for connections the test did close: a backend
+    exits a moment after its client hung up, and on a loaded machine that moment shows.
+    Described by state and the start of the last statement, never a bound value
+    (parameters are not in it)."""
+    import sqlalchemy as sa
+
+    listed = sa.text(
+        "SELECT pid, state, left(query, 60) AS query FROM pg_stat_activity "
+        "WHERE application_name = :schema AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + BACKEND_EXIT_GRACE
+    while True:
+        with admin.begin() as conn:
+            rows = conn.execute(listed, {"schema": schema}).all()
+            if not rows:
+                return []
+            if time.monotonic() > deadline:
+                for row in rows:
+                    conn.execute(
+                        sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": row.pid}
+                    )
+                return [f"{r.state}: {r.query!r}" for r in rows]
+        time.sleep(0.05)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -123,8 +123,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with gateway_lifespan(gateway, settings.allow_private_upstreams) as upstream:
             app.state.http = upstream
+            stop_polling = asyncio.Event()
             poller = asyncio.create_task(
-                services.registry.poll_forever(settings.poll_interval_seconds)
+                services.registry.poll_forever(settings.poll_interval_seconds, stop_polling)
             )
             await usage.start()
             if tune_gc:
@@ -136,15 +137,18 @@ def create_app(
             try:
                 yield
             finally:
-                poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+                # Joined, not cancelled: a refresh in its worker thread ends first.
+                stop_polling.set()
+                await poller
                 await usage.close()  # after the last call ended: its record is queued
                 await limiter.drain()
                 if alerts is not None:
                     await alerts.aclose()
                 await limiter.store.aclose()
                 redaction.unprotect_logs(services.registry.secrets)
+                # Nothing of this app uses the store any more: close its pooled
+                # connections (the engine reconnects if the services are used again).
+                services.store.dispose()
 
     # Every log record of the process is scrubbed of the secrets this app opens.
     redaction.protect_logs(services.registry.secrets)

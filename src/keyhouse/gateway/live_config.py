@@ -274,9 +274,15 @@ class LiveRegistry:
         self.load()
         return True
 
-    async def poll_forever(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
+    async def poll_forever(self, interval: float, stop: asyncio.Event | None = None) -> None:
+        """Refresh every ``interval`` until ``stop`` is set. Stop it that way, not with
+        ``cancel()``: a cancelled await returns at once while the refresh goes on in its
+        worker thread, holding a connection (and its locks) after the app is gone."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+                return
             try:
                 await anyio.to_thread.run_sync(self.refresh_if_changed)
                 if self._stale_since is not None:

@@ -54,6 +54,7 @@ class UsageWriter:
         self._on_drop = on_drop
         self._on_written = on_written
         self._wake: asyncio.Event | None = None
+        self._give_up = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.dropped = 0
@@ -78,21 +79,23 @@ class UsageWriter:
 
     def start(self) -> None:
         self._wake = asyncio.Event()
+        self._give_up = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="usage-writer")
 
     async def close(self, grace: float = 10.0) -> None:
         """Stop, writing out everything queued (giving up after ``grace`` seconds if
-        the store stays down; what remains is logged as lost)."""
+        the store stays down; what remains is logged as lost). A batch in flight is
+        waited for even then: its worker thread cannot be cancelled, and abandoned it
+        would go on using the store after the app (and its engine) are gone."""
         self._closing = True
         if self._task is not None:
             if self._wake is not None:
                 self._wake.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                try:
-                    await asyncio.wait_for(asyncio.shield(self._task), grace)
-                except TimeoutError:
-                    self._task.cancel()
-                    await asyncio.gather(self._task, return_exceptions=True)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+            except TimeoutError:
+                self._give_up.set()  # no further attempt; the loop ends after this one
+                await self._task
         if self._queue:
             log.error(
                 "usage: %d records not written at shutdown (store unavailable)", len(self._queue)
@@ -101,7 +104,7 @@ class UsageWriter:
     async def _run(self) -> None:
         assert self._wake is not None
         backoff = 0.0
-        while True:
+        while not self._give_up.is_set():
             if not self._queue:
                 if self._closing:
                     return
@@ -110,7 +113,12 @@ class UsageWriter:
                 self._wake.clear()
                 continue
             if backoff:
-                await asyncio.sleep(backoff)
+                # Not woken by new records (that would retry a down store at their
+                # rate), only by close() giving up.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._give_up.wait(), backoff)
+                if self._give_up.is_set():
+                    return
             if await self.flush_once():
                 backoff = 0.0
             else:
