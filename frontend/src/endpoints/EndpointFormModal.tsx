@@ -28,6 +28,8 @@ import { qk, useCreateEndpoint, useKeys, useProviders, useUpdateEndpoint } from 
 import type { EndpointView } from "../api/types";
 import { usePhone } from "../lib/useNarrow";
 import { IconAlert, IconPlus, IconTrash } from "../components/icons";
+import { isLimitsPath } from "../limits/limitsForm";
+import { LimitsEditor } from "../limits/LimitsEditor";
 import {
   createBody,
   createValues,
@@ -149,6 +151,7 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
       const loose: string[] = [];
       for (const [path, message] of Object.entries(fields)) {
         if (/^aliases\.\d+$/.test(path)) inline.aliases = message;
+        else if (isLimitsPath(path)) inline[path] = message;
         else if (/^(name|description|task|timeout_seconds|connect_timeout_seconds|max_retries|targets(\.\d+\.(key_id|model|weight|role))?)$/.test(path)) inline[path] = message;
         else loose.push(message);
       }
@@ -299,6 +302,8 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
         />
 
         <Textarea label="Description" autosize minRows={1} maxRows={4} placeholder="Who calls it, for what" {...form.getInputProps("description")} />
+
+        <LimitsEditor inputProps={(p) => form.getInputProps(p)} values={form.values.limits} subject="this endpoint" />
 
         <div>
           <Button variant="subtle" size="compact-sm" onClick={() => setAdvanced((a) => !a)} aria-expanded={advanced}>

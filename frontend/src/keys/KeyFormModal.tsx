@@ -27,6 +27,8 @@ import { FieldInput } from "./FieldInput";
 import { VerifyButton } from "./VerifyButton";
 import { CredentialAge } from "./CredentialAge";
 import { CredentialHistory } from "./CredentialHistory";
+import { LIMIT_PATHS } from "../limits/limitsForm";
+import { LimitsEditor } from "../limits/LimitsEditor";
 import {
   blocksSave,
   createBody,
@@ -164,7 +166,7 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
     const fields = fieldErrors(err);
     const known = new Set(Object.keys(form.values.credentials).map((k) => `credentials.${k}`));
     Object.keys(form.values.config).forEach((k) => known.add(`config.${k}`));
-    ["name", "description", "provider", "auth_method", "rotate_after_days"].forEach((k) => known.add(k));
+    ["name", "description", "provider", "auth_method", "rotate_after_days", ...LIMIT_PATHS].forEach((k) => known.add(k));
     const inline: Record<string, string> = {};
     const loose: string[] = [];
     for (const [path, message] of Object.entries(fields)) {
@@ -388,6 +390,9 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
               />
             ))}
           </>
+        )}
+        {(provider || original) && (
+          <LimitsEditor inputProps={(p) => form.getInputProps(p)} values={form.values.limits} subject="this key" />
         )}
         {(provider || original) && (
           <Textarea

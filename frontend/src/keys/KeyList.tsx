@@ -14,7 +14,8 @@ import type { KeyView, ProviderView } from "../api/types";
 import { href, ROUTES } from "../lib/router";
 import { RowActions } from "../components/RowActions";
 import { TimeCell } from "../components/TimeCell";
-import { plural } from "../lib/format";
+import { LastUsed } from "../components/LastUsed";
+import { LimitUse } from "../limits/LimitUse";
 
 interface ListProps {
   keys: KeyView[];
@@ -93,22 +94,6 @@ function Provider({ k, providers }: { k: KeyView; providers: ProviderView[] | un
   );
 }
 
-/** When the key last served a call, and its calls over the last 7 days. */
-function LastUsed({ k }: { k: KeyView }) {
-  if (!k.last_used_at) return <Text size="sm" c="dimmed">Never</Text>;
-  const week = k.usage_7d;
-  return (
-    <div>
-      <TimeCell iso={k.last_used_at} />
-      {week && (
-        <Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }}>
-          {plural(week.requests ?? 0, "call", "calls")} in 7 days
-        </Text>
-      )}
-    </div>
-  );
-}
-
 function Actions({ k, onEdit, onDelete }: { k: KeyView; onEdit: () => void; onDelete: () => void }) {
   return <RowActions name={k.name} onEdit={onEdit} onDelete={onDelete} />;
 }
@@ -130,7 +115,7 @@ function Name({ k }: { k: KeyView }) {
 
 export function KeyTable({ keys, providers, onEdit, onDelete }: ListProps) {
   return (
-    <Table.ScrollContainer minWidth={900}>
+    <Table.ScrollContainer minWidth={1040}>
       <Table className="kh-table" verticalSpacing="sm" highlightOnHover aria-label="API keys">
         <Table.Thead>
           <Table.Tr>
@@ -138,6 +123,7 @@ export function KeyTable({ keys, providers, onEdit, onDelete }: ListProps) {
             <Table.Th>Provider</Table.Th>
             <Table.Th>Credential</Table.Th>
             <Table.Th>Endpoints</Table.Th>
+            <Table.Th>Limits</Table.Th>
             <Table.Th style={{ whiteSpace: "nowrap" }}>Last used</Table.Th>
             <Table.Th style={{ whiteSpace: "nowrap" }}>Last updated</Table.Th>
             <Table.Th>Created</Table.Th>
@@ -161,8 +147,11 @@ export function KeyTable({ keys, providers, onEdit, onDelete }: ListProps) {
               <Table.Td>
                 <EndpointLinks k={k} />
               </Table.Td>
+              <Table.Td data-col="limits">
+                <LimitUse scope="key" id={k.id} limits={k.limits} />
+              </Table.Td>
               <Table.Td data-col="last-used">
-                <LastUsed k={k} />
+                <LastUsed item={k} />
               </Table.Td>
               <Table.Td>
                 <TimeCell iso={k.updated_at} />
@@ -211,8 +200,11 @@ export function KeyCards({ keys, providers, onEdit, onDelete }: ListProps) {
             <Labelled label="Endpoints">
               <EndpointLinks k={k} />
             </Labelled>
+            <Labelled label="Limits">
+              <LimitUse scope="key" id={k.id} limits={k.limits} />
+            </Labelled>
             <Labelled label="Last used">
-              <LastUsed k={k} />
+              <LastUsed item={k} />
             </Labelled>
             <Labelled label="Updated">
               <TimeCell iso={k.updated_at} />
