@@ -231,12 +231,15 @@ def get_key(server: Server, key_id: str) -> dict[str, Any]:
     return dict(r.json())
 
 
-def openai_fake_endpoint(server: Server, fake_port: int, api_key: str, **extra: Any) -> dict[str, Any]:
-    """A key (OpenAI, its base URL on the fake, so calls are priced) and an endpoint on it."""
+def openai_fake_endpoint(
+    server: Server, fake_port: int, api_key: str, provider: str = "openai", **extra: Any
+) -> dict[str, Any]:
+    """A key whose base URL is the OpenAI fake, and an endpoint on it. With the default
+    provider ("openai") the calls are priced, so budgets and costs move."""
     key = create_key(
         server,
         unique("lim-key"),
-        "openai",
+        provider,
         credentials={"api_key": api_key},
         config={"base_url": f"http://127.0.0.1:{fake_port}/v1"},
     )

@@ -64,7 +64,7 @@ def test_the_key_and_token_lists_show_last_used_after_real_calls(
         cell = row_named(signed_in, token["name"]).locator('[data-col="last-used"]')
         expect(cell).to_contain_text("just now")
         expect(cell).to_contain_text(f"{i + 1} call{'s' if i else ''} in 7 days")
-    expect(
-        row_named(signed_in, idle_token["name"]).locator('[data-col="last-used"]')
-    ).to_have_text("Never")
+    expect(row_named(signed_in, idle_token["name"]).locator('[data-col="last-used"]')).to_have_text(
+        "Never"
+    )
     signed_in.shot("last-used-tokens")

@@ -6,6 +6,7 @@ with their use."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -131,7 +132,8 @@ def test_a_token_made_in_the_ui_is_limited_shows_its_use_and_rotates_with_a_grac
     expect(cell).to_contain_text("5 / 5 rpm")
     expect(cell).to_contain_text(re.compile(r"(<\$0\.01|\$0\.\d\d) of \$1\.00 this month"))
     expect(row.locator('[data-col="expires"]')).to_contain_text("in 4 weeks")
-    expect(row.locator('[data-col="last-used"]')).to_contain_text("6 calls in 7 days")  # the refused one is recorded too
+    # The refused call is recorded too.
+    expect(row.locator('[data-col="last-used"]')).to_contain_text("6 calls in 7 days")
     # The full rate bar is red.
     bar = cell.locator('[data-limit="requests"] .mantine-Progress-section')
     expect(bar).to_have_attribute("aria-valuenow", "100")
@@ -156,10 +158,8 @@ def test_a_token_made_in_the_ui_is_limited_shows_its_use_and_rotates_with_a_grac
 
     # During the grace the old secret still authenticates: the limit may still refuse it
     # (429: the bucket is the token's, whichever secret), but never 401.
-    try:
+    with contextlib.suppress(openai.RateLimitError):
         call(server, old, model)
-    except openai.RateLimitError:
-        pass
 
     # Raise the limit in the edit form; then both secrets get answers.
     row.get_by_role("button", name=f"Edit {name}").click()
@@ -230,7 +230,8 @@ def test_limits_set_in_the_endpoint_and_key_forms_are_saved_and_shown_with_use(
     signed_in.shot("limits-endpoint-list")
 
     # Emptying the boxes removes the limits.
-    row_named(signed_in, endpoint["name"]).get_by_role("button", name=f"Edit {endpoint['name']}").click()
+    erow = row_named(signed_in, endpoint["name"])
+    erow.get_by_role("button", name=f"Edit {endpoint['name']}").click()
     dialog = page.get_by_role("dialog", name=re.compile("Edit endpoint"))
     fill_limits(dialog, rpm="", tpm="", concurrent="")
     dialog.get_by_role("button", name="Save").click()

@@ -2,24 +2,16 @@
 // a key): a message, Cancel (focused, the safe default) and a red button; the server's
 // refusal shown in the dialog, which stays open.
 import { useState, type ReactNode } from "react";
-import { Alert, Button, Group, Modal, Stack } from "@mantine/core";
+import { Button, Group, Modal, Stack } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { errorMessage } from "../api/errors";
+import { FailureAlert } from "./FailureAlert";
 
 /** The last non-null value: a closing dialog keeps its content during the animation. */
 export function useLastShown<T>(value: T | null): T | null {
   const [shown, setShown] = useState<T | null>(value);
   if (value !== null && value !== shown) setShown(value);
   return value ?? shown;
-}
-
-export function FailureAlert({ failure }: { failure: string | null }) {
-  if (!failure) return null;
-  return (
-    <Alert color="red" role="alert">
-      {failure}
-    </Alert>
-  );
 }
 
 interface ActionsProps {

@@ -27,6 +27,7 @@ import { focusFirstError } from "../lib/focusError";
 import { qk, useCreateEndpoint, useKeys, useProviders, useUpdateEndpoint } from "../api/queries";
 import type { EndpointView } from "../api/types";
 import { usePhone } from "../lib/useNarrow";
+import { FailureAlert } from "../components/FailureAlert";
 import { IconAlert, IconPlus, IconTrash } from "../components/icons";
 import { isLimitsPath } from "../limits/limitsForm";
 import { LimitsEditor } from "../limits/LimitsEditor";
@@ -165,13 +166,7 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
   return (
     <form ref={root} onSubmit={(e) => form.onSubmit(submit, showErrors)(e)} noValidate>
       <Stack gap="md">
-        {failure && (
-          <Alert color="red" icon={<IconAlert />} title="Could not save" role="alert">
-            {failure.map((m) => (
-              <div key={m}>{m}</div>
-            ))}
-          </Alert>
-        )}
+        <FailureAlert failure={failure} title="Could not save" />
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
           <TextInput
             label="Name"

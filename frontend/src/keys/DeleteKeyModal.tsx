@@ -7,7 +7,8 @@ import type { KeyView } from "../api/types";
 import { href, ROUTES } from "../lib/router";
 import { IconAlert } from "../components/icons";
 import { plural } from "../lib/format";
-import { ConfirmActions, FailureAlert, useLastShown } from "../components/ConfirmModal";
+import { ConfirmActions, useLastShown } from "../components/ConfirmModal";
+import { FailureAlert } from "../components/FailureAlert";
 
 interface Ref {
   id: string;

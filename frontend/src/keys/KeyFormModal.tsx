@@ -22,6 +22,7 @@ import { qk, useCreateKey, useProviders, useTestKeyChanges, useUpdateKey } from 
 import type { KeyUpdate, KeyView, ProviderView, VerifyResult } from "../api/types";
 import { focusFirstError } from "../lib/focusError";
 import { usePhone } from "../lib/useNarrow";
+import { FailureAlert } from "../components/FailureAlert";
 import { IconAlert } from "../components/icons";
 import { FieldInput } from "./FieldInput";
 import { VerifyButton } from "./VerifyButton";
@@ -262,13 +263,7 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
             </Button>
           </Alert>
         )}
-        {failure && (
-          <Alert color="red" icon={<IconAlert />} title="Could not save" role="alert">
-            {failure.map((m) => (
-              <div key={m}>{m}</div>
-            ))}
-          </Alert>
-        )}
+        <FailureAlert failure={failure} title="Could not save" />
         <TextInput
           label="Name"
           withAsterisk

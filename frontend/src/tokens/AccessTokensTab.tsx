@@ -8,7 +8,7 @@ import { LoadError, TableSkeleton } from "../components/DataState";
 import { TokenFormModal, type TokenEditing } from "./TokenFormModal";
 import { RevokeTokenModal } from "./RevokeTokenModal";
 import { RotateTokenModal } from "./RotateTokenModal";
-import { TokenCards, TokenTable } from "./TokenList";
+import { TokenList } from "./TokenList";
 
 export function AccessTokensTab() {
   const tokens = useAccessTokens();
@@ -38,10 +38,16 @@ export function AccessTokensTab() {
         <EmptyState.Actions>{createButton}</EmptyState.Actions>
       </EmptyState>
     );
-  else {
-    const List = narrow ? TokenCards : TokenTable;
-    body = <List tokens={tokens.data} onEdit={(token) => setEditing({ mode: "edit", token })} onRotate={setRotating} onRevoke={setRevoking} />;
-  }
+  else
+    body = (
+      <TokenList
+        tokens={tokens.data}
+        narrow={narrow}
+        onEdit={(token) => setEditing({ mode: "edit", token })}
+        onRotate={setRotating}
+        onRevoke={setRevoking}
+      />
+    );
 
   return (
     <Stack gap="md">

@@ -5,7 +5,8 @@ import { Modal, SegmentedControl, Input, Stack, Text } from "@mantine/core";
 import { useRotateAccessToken } from "../api/queries";
 import type { AccessTokenCreated, AccessTokenView } from "../api/types";
 import { errorMessage } from "../api/errors";
-import { ConfirmActions, FailureAlert, useLastShown } from "../components/ConfirmModal";
+import { ConfirmActions, useLastShown } from "../components/ConfirmModal";
+import { FailureAlert } from "../components/FailureAlert";
 import { GRACE_OPTIONS } from "./tokenForm";
 import { ShowSecret } from "./ShowSecret";
 

@@ -1,13 +1,13 @@
 // Create or edit an access token: name, what it may call, expiry and limits. A created
 // token's secret is shown once, in the same dialog.
 import { useRef, useState } from "react";
-import { Alert, Button, Group, Modal, MultiSelect, Radio, Select, SimpleGrid, Stack, TextInput } from "@mantine/core";
+import { Button, Group, Modal, MultiSelect, Radio, Select, SimpleGrid, Stack, TextInput } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import { notifications } from "@mantine/notifications";
 import { errorMessage, fieldErrors } from "../api/errors";
 import { useCreateAccessToken, useEndpoints, useUpdateAccessToken } from "../api/queries";
 import type { AccessTokenCreated, AccessTokenView } from "../api/types";
-import { IconAlert } from "../components/icons";
+import { FailureAlert } from "../components/FailureAlert";
 import { useLastShown } from "../components/ConfirmModal";
 import { LimitsEditor } from "../limits/LimitsEditor";
 import { focusFirstError } from "../lib/focusError";
@@ -112,13 +112,7 @@ function TokenForm({ original, onCreated, onDone }: FormProps) {
   return (
     <form ref={root} onSubmit={(e) => form.onSubmit(submit, () => focusFirstError(root.current))(e)} noValidate>
       <Stack gap="md">
-        {failure && (
-          <Alert color="red" icon={<IconAlert />} title="Could not save" role="alert">
-            {failure.map((m) => (
-              <div key={m}>{m}</div>
-            ))}
-          </Alert>
-        )}
+        <FailureAlert failure={failure} title="Could not save" />
         <TextInput
           label="Name"
           description="Who uses it, e.g. the application's name."

@@ -1,9 +1,10 @@
-// The access tokens as a table (wide windows) or as cards (phones).
-import { ActionIcon, Badge, Card, Group, Stack, Table, Text, Tooltip, VisuallyHidden } from "@mantine/core";
+// The access tokens as a table (wide windows) or as cards (phones): the columns.
+import { ActionIcon, Badge, Group, Stack, Text, Tooltip } from "@mantine/core";
 import type { AccessTokenView } from "../api/types";
 import { IconRotate } from "../components/icons";
 import { LastUsed } from "../components/LastUsed";
 import { RowActions } from "../components/RowActions";
+import { ListView, type Column } from "../components/ListView";
 import { TimeCell } from "../components/TimeCell";
 import { LimitUse } from "../limits/LimitUse";
 import { isExpired, scopeLabel } from "./tokenForm";
@@ -81,94 +82,25 @@ function Name({ t }: { t: AccessTokenView }) {
   );
 }
 
-export function TokenTable({ tokens, onEdit, onRotate, onRevoke }: TokenListProps) {
-  return (
-    <Table.ScrollContainer minWidth={960}>
-      <Table className="kh-table" verticalSpacing="sm" highlightOnHover aria-label="Access tokens">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>May call</Table.Th>
-            <Table.Th>Limits</Table.Th>
-            <Table.Th>Expires</Table.Th>
-            <Table.Th style={{ whiteSpace: "nowrap" }}>Last used</Table.Th>
-            <Table.Th>Created</Table.Th>
-            <Table.Th>
-              <VisuallyHidden>Actions</VisuallyHidden>
-            </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {tokens.map((t) => (
-            <Table.Tr key={t.id} data-token-id={t.id}>
-              <Table.Td>
-                <Name t={t} />
-              </Table.Td>
-              <Table.Td>
-                <Scope t={t} />
-              </Table.Td>
-              <Table.Td data-col="limits">
-                <LimitUse scope="token" id={t.id} limits={t.limits} />
-              </Table.Td>
-              <Table.Td>
-                <Expiry t={t} />
-              </Table.Td>
-              <Table.Td data-col="last-used">
-                <LastUsed item={t} />
-              </Table.Td>
-              <Table.Td>
-                <TimeCell iso={t.created_at} />
-              </Table.Td>
-              <Table.Td ta="right">
-                <Actions t={t} onEdit={() => onEdit(t)} onRotate={() => onRotate(t)} onRevoke={() => onRevoke(t)} />
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
-  );
-}
+const COLUMNS: Column<AccessTokenView>[] = [
+  { label: "May call", cell: (t) => <Scope t={t} /> },
+  { label: "Limits", col: "limits", cell: (t) => <LimitUse scope="token" id={t.id} limits={t.limits} /> },
+  { label: "Expires", cell: (t) => <Expiry t={t} /> },
+  { label: "Last used", col: "last-used", cell: (t) => <LastUsed item={t} /> },
+  { label: "Created", cell: (t) => <TimeCell iso={t.created_at} /> },
+];
 
-function Labelled({ label, children }: { label: string; children: React.ReactNode }) {
+export function TokenList({ tokens, narrow, onEdit, onRotate, onRevoke }: TokenListProps & { narrow: boolean }) {
   return (
-    <Group gap="xs" align="flex-start" wrap="nowrap">
-      <Text size="xs" c="dimmed" w={72} pt={2} style={{ flexShrink: 0 }}>
-        {label}
-      </Text>
-      <div style={{ minWidth: 0, flex: 1 }}>{children}</div>
-    </Group>
-  );
-}
-
-export function TokenCards({ tokens, onEdit, onRotate, onRevoke }: TokenListProps) {
-  return (
-    <Stack gap="sm" component="ul" p={0} m={0} style={{ listStyle: "none" }} aria-label="Access tokens">
-      {tokens.map((t) => (
-        <Card key={t.id} component="li" withBorder padding="sm" data-token-id={t.id}>
-          <Group justify="space-between" align="flex-start" wrap="nowrap" mb="xs">
-            <Name t={t} />
-            <Actions t={t} onEdit={() => onEdit(t)} onRotate={() => onRotate(t)} onRevoke={() => onRevoke(t)} />
-          </Group>
-          <Stack gap={6}>
-            <Labelled label="May call">
-              <Scope t={t} />
-            </Labelled>
-            <Labelled label="Limits">
-              <LimitUse scope="token" id={t.id} limits={t.limits} />
-            </Labelled>
-            <Labelled label="Expires">
-              <Expiry t={t} />
-            </Labelled>
-            <Labelled label="Last used">
-              <LastUsed item={t} />
-            </Labelled>
-            <Labelled label="Created">
-              <TimeCell iso={t.created_at} />
-            </Labelled>
-          </Stack>
-        </Card>
-      ))}
-    </Stack>
+    <ListView
+      items={tokens}
+      label="Access tokens"
+      narrow={narrow}
+      minWidth={960}
+      name={(t) => <Name t={t} />}
+      columns={COLUMNS}
+      actions={(t) => <Actions t={t} onEdit={() => onEdit(t)} onRotate={() => onRotate(t)} onRevoke={() => onRevoke(t)} />}
+      itemProps={(t) => ({ key: t.id, "data-token-id": t.id })}
+    />
   );
 }
