@@ -146,6 +146,7 @@ def test_a_token_made_in_the_ui_is_limited_shows_its_use_and_rotates_with_a_grac
     row.get_by_role("button", name=f"Rotate {name}").click()
     rotate = page.get_by_role("dialog", name="Rotate access token")
     rotate.get_by_text("1 hour").click()
+    signed_in.shot("limits-token-rotate-form")
     rotate.get_by_role("button", name="Rotate", exact=True).click()
     done = page.get_by_role("dialog", name="Access token rotated")
     new = done.get_by_test_id("new-token").inner_text().strip()
@@ -154,7 +155,7 @@ def test_a_token_made_in_the_ui_is_limited_shows_its_use_and_rotates_with_a_grac
     expect(done.get_by_role("button", name="Copy token")).to_be_visible()
     signed_in.shot("limits-token-rotated")
     done.get_by_role("button", name="Done").click()
-    expect(row.locator('[data-col="expires"]')).to_contain_text("Old secret works until")
+    expect(row.locator('[data-col="expires"]')).to_contain_text("Old secret ends in 60 minutes")
 
     # During the grace the old secret still authenticates: the limit may still refuse it
     # (429: the bucket is the token's, whichever secret), but never 401.
@@ -267,3 +268,28 @@ def test_the_limits_look_right_on_a_phone_and_in_dark_mode(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
     signed_in.shot(f"limits-token-cards-{scheme}")
+
+
+def test_a_rotation_without_grace_ends_the_old_secret_at_once(
+    signed_in: UI, server: Server, openai_fake: ServerThread
+) -> None:
+    model = openai_fake_endpoint(server, openai_fake.port, FAKE_KEY)["endpoint"]["name"]
+    name = unique("no-grace")
+    old = create_token(server, name)["token"]
+    page = signed_in.page
+    signed_in.goto("/gateway/access-tokens")
+    token_row(signed_in, name).get_by_role("button", name=f"Rotate {name}").click()
+    rotate = page.get_by_role("dialog", name="Rotate access token")
+    rotate.get_by_text("None", exact=True).click()
+    expect(rotate.get_by_text("It stops working at once")).to_be_visible()
+    rotate.get_by_role("button", name="Rotate", exact=True).click()
+    done = page.get_by_role("dialog", name="Access token rotated")
+    new = done.get_by_test_id("new-token").inner_text().strip()
+    expect(done.get_by_test_id("grace-note")).to_have_count(0)
+    done.get_by_role("button", name="Done").click()
+    with pytest.raises(openai.AuthenticationError):
+        call(server, old, model)
+    assert call(server, new, model).choices[0].message.content == "echo: hello"
+    expect(token_row(signed_in, name).locator('[data-col="expires"]')).not_to_contain_text(
+        "Old secret"
+    )

@@ -50,7 +50,7 @@ function Expiry({ t }: { t: AccessTokenView }) {
       )}
       {t.previous_valid_until && (
         <Text size="xs" c="orange" component="div" style={{ whiteSpace: "nowrap" }}>
-          Old secret works until <TimeCell iso={t.previous_valid_until} />
+          Old secret ends <TimeCell iso={t.previous_valid_until} />
         </Text>
       )}
     </Stack>
