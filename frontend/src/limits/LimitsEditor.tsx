@@ -33,7 +33,6 @@ export function LimitsEditor({ inputProps, values, subject }: Props) {
           prefix="$"
           min={0}
           max={MAX_USD}
-          decimalScale={2}
           allowNegative={false}
           clampBehavior="none"
           thousandSeparator=","
