@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import Route, expect
+from playwright.sync_api import Locator, Route, expect
 
 from tests.e2e.conftest import (
     UI,
@@ -39,6 +39,27 @@ def corrupt(ui: UI, url: str, method: str, change: Callable[[dict[str, Any]], No
     ui.page.route(url, handle)
 
 
+def refused_on(
+    ui: UI,
+    dialog: Locator,
+    request: tuple[str, str],
+    change: Callable[[dict[str, Any]], None],
+    submit: str,
+    field: str,
+    message: str | re.Pattern[str],
+) -> None:
+    """Submit the form with its request altered by `change`: the server's 422 must land
+    on `field` (marked invalid, focused, with the server's message)."""
+    method, url = request
+    corrupt(ui, f"**{url}", method, change)
+    ui.allow_http_error(422, url)
+    dialog.get_by_role("button", name=submit).click()
+    box = textbox(dialog, field)
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(box).to_be_focused()
+    expect(dialog.get_by_text(message)).to_be_visible()
+
+
 def listed(server: Server, kind: str) -> list[dict[str, Any]]:
     with server.api() as c:
         return list(c.get(f"/api/v1/{kind}").json()[kind.replace("-", "_")])
@@ -54,18 +75,15 @@ def test_the_token_form_shows_the_servers_budget_error_on_the_budget(
     dialog = page.get_by_role("dialog", name="Create access token")
     textbox(dialog, "Name").fill(name)
     fill_limits(dialog, rpm="5", usd="1")
-    corrupt(
+    refused_on(
         signed_in,
-        "**/api/v1/access-tokens",
-        "POST",
+        dialog,
+        ("POST", "/api/v1/access-tokens"),
         lambda b: b["limits"]["budget"].update(usd=-1),
+        "Create token",
+        "Budget (USD)",
+        "Input should be greater than 0",
     )
-    signed_in.allow_http_error(422, "/api/v1/access-tokens")
-    dialog.get_by_role("button", name="Create token").click()
-    usd = textbox(dialog, "Budget (USD)")
-    expect(usd).to_have_attribute("aria-invalid", "true")
-    expect(usd).to_be_focused()
-    expect(dialog.get_by_text("Input should be greater than 0")).to_be_visible()
     expect(textbox(dialog, "Requests per minute")).not_to_have_attribute("aria-invalid", "true")
     assert not [t for t in listed(server, "access-tokens") if t["name"] == name]
 
@@ -82,18 +100,15 @@ def test_the_endpoint_form_shows_the_servers_error_on_concurrent_calls(
     ).click()
     dialog = page.get_by_role("dialog", name=re.compile("Edit endpoint"))
     fill_limits(dialog, rpm="10", concurrent="2")
-    corrupt(
+    refused_on(
         signed_in,
-        f"**/api/v1/endpoints/{endpoint['id']}",
-        "PATCH",
+        dialog,
+        ("PATCH", f"/api/v1/endpoints/{endpoint['id']}"),
         lambda b: b["limits"].update(max_concurrent=0),
+        "Save",
+        "Concurrent calls",
+        "Input should be greater than or equal to 1",
     )
-    signed_in.allow_http_error(422, "/api/v1/endpoints/")
-    dialog.get_by_role("button", name="Save").click()
-    concurrent = textbox(dialog, "Concurrent calls")
-    expect(concurrent).to_have_attribute("aria-invalid", "true")
-    expect(concurrent).to_be_focused()
-    expect(dialog.get_by_text("Input should be greater than or equal to 1")).to_be_visible()
     (stored,) = [e for e in listed(server, "endpoints") if e["id"] == endpoint["id"]]
     assert stored["limits"] is None
 
@@ -107,17 +122,14 @@ def test_the_key_form_shows_the_servers_error_on_tokens_per_minute(
     row_named(signed_in, key["name"]).get_by_role("button", name=f"Edit {key['name']}").click()
     dialog = page.get_by_role("dialog", name=re.compile("Edit API key"))
     fill_limits(dialog, tpm="1000")
-    corrupt(
+    refused_on(
         signed_in,
-        f"**/api/v1/keys/{key['id']}",
-        "PATCH",
+        dialog,
+        ("PATCH", f"/api/v1/keys/{key['id']}"),
         lambda b: b["limits"].update(tokens_per_minute=1.5),
+        "Save",
+        "Tokens per minute",
+        re.compile("valid integer"),
     )
-    signed_in.allow_http_error(422, "/api/v1/keys/")
-    dialog.get_by_role("button", name="Save").click()
-    tpm = textbox(dialog, "Tokens per minute")
-    expect(tpm).to_have_attribute("aria-invalid", "true")
-    expect(tpm).to_be_focused()
-    expect(dialog.get_by_text(re.compile("valid integer"))).to_be_visible()
     (stored,) = [k for k in listed(server, "keys") if k["id"] == key["id"]]
     assert stored["limits"] is None
