@@ -22,13 +22,8 @@ from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers import bedrock_convert as bc
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.bedrock_eventstream import iter_events
-from keyhouse.testing.fakes.bedrock import (
-    canonical_request,
-    encode_frame,
-    event_frame,
-    exception_frame,
-    sigv4_signature,
-)
+from keyhouse.testing.fakes.bedrock_frames import encode_frame, event_frame, exception_frame
+from keyhouse.testing.fakes.bedrock_sigv4 import canonical_request, sigv4_signature
 from keyhouse.testing.fakes.server import serve
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()

@@ -77,7 +77,7 @@ async def _once(
     call: Call,
     body: JSON,
 ) -> JSON:
-    native = native_messages(adapter, call.credential)
+    native = native_messages(adapter, call)
     if native is not None:
         answer = await native.messages(call, body, headers)
         answer["model"] = name
@@ -130,7 +130,7 @@ async def _open(
     call: Call,
     body: JSON,
 ) -> OpenStream:
-    native = native_messages(adapter, call.credential)
+    native = native_messages(adapter, call)
     events: AsyncIterator[JSON]
     if native is not None:
         events = _native_events(
@@ -199,7 +199,7 @@ async def messages(request: GatewayRequest, ctx: CallContext) -> Answer:
 async def _count(
     headers: Mapping[str, str], adapter: ProviderAdapter, call: Call, body: JSON
 ) -> tuple[JSON, str]:
-    native = native_messages(adapter, call.credential)
+    native = native_messages(adapter, call)
     if native is not None:
         return scrubbed(await native.count_tokens(call, body, headers), call.credential), "native"
     return {"input_tokens": estimate_input_tokens(body)}, "estimate"
