@@ -18,6 +18,7 @@ from typing import Any, Literal
 from urllib.parse import unquote_to_bytes
 
 from keyhouse.errors import BadRequest, Unsupported
+from keyhouse.usage.record import CACHE_WRITE
 
 JSON = dict[str, Any]
 
@@ -294,8 +295,8 @@ def finish_reason(stop_reason: str | None) -> str | None:
 
 
 def usage(raw: JSON) -> JSON:
-    """Converse TokenUsage → OpenAI usage. Converse counts cached prompt tokens apart from
-    ``inputTokens``; OpenAI's ``prompt_tokens`` includes them."""
+    """Converse TokenUsage → OpenAI usage. Converse counts the cache's reads and writes
+    apart from ``inputTokens``; ``prompt_tokens`` includes both (``usage.record``)."""
     cache_read = int(raw.get("cacheReadInputTokens") or 0)
     cache_write = int(raw.get("cacheWriteInputTokens") or 0)
     prompt = int(raw.get("inputTokens") or 0) + cache_read + cache_write
@@ -305,8 +306,10 @@ def usage(raw: JSON) -> JSON:
         "completion_tokens": completion,
         "total_tokens": int(raw.get("totalTokens") or prompt + completion),
     }
-    if cache_read:
+    if cache_read or cache_write:
         out["prompt_tokens_details"] = {"cached_tokens": cache_read}
+        if cache_write:
+            out["prompt_tokens_details"][CACHE_WRITE] = cache_write
     return out
 
 
