@@ -17,7 +17,7 @@ from keyhouse.gateway import responses as gateway_responses
 from keyhouse.providers import (
     anthropic_convert,
     anthropic_inbound,
-    bedrock_convert,
+    bedrock_response,
     gemini_convert,
     responses_convert,
 )
@@ -65,7 +65,7 @@ FAMILIES: dict[str, list[Case]] = {
                 "outputTokens": OUT,
                 "totalTokens": ALL + OUT,
             },
-            bedrock_convert.usage,
+            bedrock_response.usage,
             True,
         ),
         # Claude on Bedrock, natively: Anthropic's usage.

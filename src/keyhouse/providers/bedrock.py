@@ -28,6 +28,8 @@ from keyhouse.errors import BadRequest, UpstreamError
 from keyhouse.gateway.send import Reply, Stream, open_stream, send
 from keyhouse.providers import bedrock_claude as claude
 from keyhouse.providers import bedrock_convert as convert
+from keyhouse.providers import bedrock_embeddings as embed
+from keyhouse.providers import bedrock_response as answer
 from keyhouse.providers.anthropic_stream import cut_short, parse_event
 from keyhouse.providers.base import (
     JSON,
@@ -225,7 +227,7 @@ class BedrockAdapter(ProviderAdapter):
         reply = await _send(
             call, self._request(call, "POST", self._model_url(call, "converse"), body)
         )
-        return convert.chat_response(
+        return answer.chat_response(
             self._json(call, reply), call.model, self._response_id(reply.headers), int(time.time())
         )
 
@@ -239,7 +241,7 @@ class BedrockAdapter(ProviderAdapter):
             accept="application/vnd.amazon.eventstream",
         )
         stream = await _open(call, http_request)
-        converter = convert.ChatStreamConverter(
+        converter = answer.ChatStreamConverter(
             call.model, self._response_id(stream.headers), int(time.time())
         )
         # aclosing: a caller that stops reading early releases the connection now, not
@@ -250,13 +252,13 @@ class BedrockAdapter(ProviderAdapter):
                     yield chunk
 
     async def embeddings(self, call: Call, request: JSON) -> JSON:
-        family = convert.embedding_family(call.model)
-        texts = convert.embedding_inputs(request)
+        family = embed.embedding_family(call.model)
+        texts = embed.embedding_inputs(request)
         url = self._model_url(call, "invoke")
         if family == "titan":
-            bodies = [convert.titan_embedding_body(t, request, call.model) for t in texts]
+            bodies = [embed.titan_embedding_body(t, request, call.model) for t in texts]
         else:
-            bodies = convert.cohere_embedding_bodies(texts, request, call.model)
+            bodies = embed.cohere_embedding_bodies(texts, request, call.model)
         limit = asyncio.Semaphore(EMBED_CONCURRENCY)
 
         async def invoke(body: JSON) -> tuple[JSON, int]:
@@ -278,18 +280,18 @@ class BedrockAdapter(ProviderAdapter):
             for task in tasks:
                 data, counted = task.result()
                 if family == "titan":
-                    vector, body_count = convert.titan_embedding(data)
+                    vector, body_count = embed.titan_embedding(data)
                     vectors.append(vector)
                     tokens += counted if counted >= 0 else body_count
                 else:
-                    vectors.extend(convert.cohere_embeddings(data))
+                    vectors.extend(embed.cohere_embeddings(data))
                     tokens += max(counted, 0)
         except ValueError:
             raise UpstreamError(
                 f"Upstream ({call.credential.provider}) sent an embedding response "
                 "without embeddings."
             ) from None
-        return convert.embeddings_response(
+        return embed.embeddings_response(
             vectors, call.model, tokens, request.get("encoding_format")
         )
 
