@@ -23,6 +23,10 @@ def chat(name: str, key_id: str, provider: str, model: str, **extra: Any) -> End
     return endpoint(name, Target(key_id, provider, model), **extra)
 
 
+def embeddings(name: str, key_id: str, provider: str, model: str) -> Endpoint:
+    return endpoint(name, Target(key_id, provider, model), task="embeddings")
+
+
 def endpoint(name: str, *targets: Target, task: Any = "chat", **extra: Any) -> Endpoint:
     return Endpoint(id=name, name=name, task=task, targets=targets, **extra)
 

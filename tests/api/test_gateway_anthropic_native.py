@@ -16,13 +16,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from keyhouse.gateway.types import Endpoint, Principal, Target
-from keyhouse.providers.base import Credential
 from keyhouse.testing.fakes.anthropic import create_app as anthropic_fake
 from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import ServerThread, serve
-from keyhouse.testing.registry import StaticRegistry, gateway_app
 from tests.api.conftest import CheckedClient
+from tests.api.gateway_world import anthropic_client, api_key, chat, serve_gateway
 
 TOKEN = "kh_at_anthropic_native_tests"
 ANTHROPIC_KEY = "sk-ant-api03-" + "n" * 40
@@ -56,45 +54,20 @@ class World:
 def world() -> Iterator[World]:
     claude_app, gpt_app = anthropic_fake(api_key=ANTHROPIC_KEY), openai_fake(api_key=OPENAI_KEY)
     with serve(claude_app) as claude, serve(gpt_app) as gpt:
-        registry = StaticRegistry(
-            endpoints=[
-                Endpoint(
-                    id="1",
-                    name="claude",
-                    task="chat",
-                    targets=(Target("k-ant", "anthropic", "claude-sonnet-4-5"),),
-                ),
-                Endpoint(
-                    id="2",
-                    name="gpt",
-                    task="chat",
-                    targets=(Target("k-oai", "openai", "gpt-4o-mini"),),
-                ),
-            ],
-            credentials=[
-                Credential(
-                    "k-ant",
-                    "anthropic",
-                    "api_key",
-                    {"api_key": ANTHROPIC_KEY},
-                    {"base_url": claude.url},
-                ),
-                Credential(
-                    "k-oai",
-                    "openai",
-                    "api_key",
-                    {"api_key": OPENAI_KEY},
-                    {"base_url": f"{gpt.url}/v1"},
-                ),
-            ],
-            tokens={TOKEN: Principal("t", "tests", is_admin=False)},
-        )
-        with serve(gateway_app(registry)) as server:
+        endpoints = [
+            chat("claude", "k-ant", "anthropic", "claude-sonnet-4-5"),
+            chat("gpt", "k-oai", "openai", "gpt-4o-mini"),
+        ]
+        credentials = [
+            api_key("k-ant", "anthropic", ANTHROPIC_KEY, claude.url),
+            api_key("k-oai", "openai", OPENAI_KEY, f"{gpt.url}/v1"),
+        ]
+        with serve_gateway(endpoints, credentials, TOKEN) as server:
             yield World(server, claude_app, gpt_app)
 
 
 def _client(world: World) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=world.gateway.url, api_key=TOKEN, max_retries=0, timeout=20)
+    return anthropic_client(world.gateway, TOKEN)
 
 
 def _last_body(app: Starlette, path: str = "/v1/messages") -> Any:
