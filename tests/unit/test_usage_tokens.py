@@ -18,8 +18,8 @@ from keyhouse.providers import (
     anthropic_convert,
     anthropic_inbound,
     bedrock_response,
-    gemini_convert,
-    responses_convert,
+    gemini_answer,
+    responses_answer,
 )
 from keyhouse.providers.catalog import PROVIDERS
 from keyhouse.usage.record import Tokens, tokens_from_usage
@@ -88,7 +88,7 @@ FAMILIES: dict[str, list[Case]] = {
                 "cachedContentTokenCount": READ,
                 "candidatesTokenCount": OUT,
             },
-            gemini_convert.usage,
+            gemini_answer.usage,
             False,
         )
     ],
@@ -147,7 +147,7 @@ def _chat_usage() -> dict[str, Any]:
 
 def test_a_translated_responses_call_keeps_the_writes() -> None:
     """/v1/responses on a chat provider: chat usage → Responses usage → the record."""
-    usage = responses_convert.response_usage(_chat_usage())
+    usage = responses_answer.response_usage(_chat_usage())
     assert usage is not None and usage["input_tokens"] == ALL
     assert tokens_from_usage(gateway_responses.openai_usage(usage)) == Tokens(
         ALL, OUT, READ, WRITTEN

@@ -3,7 +3,7 @@
 Per target of the endpoint: a provider that speaks the Responses API natively (OpenAI)
 gets the body as sent, with the target's model; any other is served through its chat
 completions adapter, the body and the answer (or its event stream) translated by the
-pure functions in ``providers.responses_convert`` and ``providers.responses_stream``.
+pure functions in ``providers.responses_request``, ``responses_answer`` and ``responses_stream``.
 Either way the caller sees the endpoint name as the model.
 """
 
@@ -23,7 +23,8 @@ from keyhouse.gateway.routing import OpenStream, close_iterator
 from keyhouse.gateway.streaming import named_event, report_stream_end
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
 from keyhouse.providers.native import native_responses, scrubbed
-from keyhouse.providers.responses_convert import chat_to_response, responses_to_chat
+from keyhouse.providers.responses_answer import chat_to_response
+from keyhouse.providers.responses_request import responses_to_chat
 from keyhouse.providers.responses_stream import ChatStreamToResponses, failure_events
 from keyhouse.shared.envelopes import openai_error
 from keyhouse.usage.record import CACHE_WRITE
