@@ -72,6 +72,7 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
         hashes,
         settings.max_stale_seconds,
         reopen_keyring=reopener(settings, store, providers),
+        allow_ambient=settings.allow_ambient_credentials,
     )
     registry.load()
     store.on_commit(registry.load)
