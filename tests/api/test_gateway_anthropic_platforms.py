@@ -32,6 +32,14 @@ from tests.api.gateway_world import (
     last_call,
     serve_gateway,
 )
+from tests.api.messages_bodies import (
+    SYSTEM,
+    THINKING,
+    TOOLS,
+    cached_turn,
+    server_tools_turn,
+    with_tool_result,
+)
 
 TOKEN = "kh_at_anthropic_platforms"
 AWS_ID, AWS_SECRET = "AKIDPLATFORMTEST0001", "bedrock-platform-" + "p" * 24
@@ -41,16 +49,6 @@ PORT = free_port()
 ACCOUNT, PUBLIC_PEM = make_service_account(f"http://127.0.0.1:{PORT}/token")
 PLATFORMS = ["bedrock", "vertex"]
 BETA = "interleaved-thinking-2025-05-14"
-SYSTEM: Any = [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}]
-TOOLS: Any = [
-    {
-        "name": "lookup",
-        "description": "Look a word up",
-        "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
-        "cache_control": {"type": "ephemeral"},
-    }
-]
-THINKING: Any = {"type": "enabled", "budget_tokens": 2048}
 
 
 @dataclass
@@ -110,21 +108,7 @@ def _client(world: World) -> anthropic.Anthropic:
     return anthropic_client(world.gateway, TOKEN)
 
 
-def _body(platform: str, text: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "model": platform,
-        "max_tokens": 4096,
-        "system": SYSTEM,
-        "tools": TOOLS,
-        "thinking": THINKING,
-        "messages": [
-            {
-                "role": "user",
-                "content": [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}],
-            }
-        ],
-        **extra,
-    }
+_body = cached_turn
 
 
 def _as_platform_sends_it(platform: str, sent: dict[str, Any], betas: list[str]) -> Any:
@@ -191,14 +175,8 @@ def test_tool_use_round_trip_with_a_signed_thinking_block(world: World, platform
     first = client.messages.create(**_body(platform, "look up keys"))
     tool_use = next(b for b in first.content if b.type == "tool_use")
     assert tool_use.input == {"q": "look up keys"}
-    history: Any = [
-        *_body(platform, "look up keys")["messages"],
-        {"role": "assistant", "content": [b.model_dump() for b in first.content]},
-        {
-            "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "a vault"}],
-        },
-    ]
+    turn = _body(platform, "look up keys")
+    history = with_tool_result(turn, first.content, tool_use.id, "a vault")
     follow = client.messages.create(**{**_body(platform, "x"), "messages": history})
     assert [b.type for b in follow.content] == ["thinking", "text"]
     assert follow.content[1].text == "tool said: a vault"  # type: ignore[union-attr]
@@ -216,8 +194,8 @@ def test_stream_is_passed_through(world: World, platform: str) -> None:
     assert [b.type for b in final.content] == ["thinking", "text"]
     assert final.content[1].text == "echo: stream it"  # type: ignore[union-attr]
     assert final.model == platform
-    # Without tools the prefix is new: the system (3 words) and "stream it" are written.
-    assert final.usage.cache_creation_input_tokens == 5
+    # Without tools the prefix is new: the system (9 words) and "stream it" are written.
+    assert final.usage.cache_creation_input_tokens == 11
     seen = last_call(world.fake(platform), "anthropic")
     assert seen.path == _path(platform, stream=True)
     assert seen.json == _as_platform_sends_it(platform, {**sent, "stream": True}, [BETA])
@@ -226,27 +204,7 @@ def test_stream_is_passed_through(world: World, platform: str) -> None:
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_top_k_documents_and_server_tools_pass_through(world: World, platform: str) -> None:
-    sent: Any = {
-        "model": platform,
-        "max_tokens": 64,
-        "top_k": 5,
-        "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}],
-        "tool_choice": {"type": "none"},
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {
-                        "type": "document",
-                        "title": "notes",
-                        "citations": {"enabled": True},
-                        "source": {"type": "text", "media_type": "text/plain", "data": "a note"},
-                    },
-                    {"type": "text", "text": "summarise"},
-                ],
-            }
-        ],
-    }
+    sent = server_tools_turn(platform)
     # This SDK has no top_k argument any more; the API still takes it.
     reply = _client(world).messages.create(
         **{k: v for k, v in sent.items() if k != "top_k"}, extra_body={"top_k": 5}
@@ -319,7 +277,7 @@ def test_count_tokens_is_the_platform_s_own(world: World, platform: str) -> None
         refused = h.post("/v1/messages/count_tokens", json={**body, "top_k": 3})
     assert counted.status_code == 200, counted.text
     assert counted.headers["x-keyhouse-token-count"] == "native"
-    assert counted.json() == {"input_tokens": 3 + 4}  # the fakes count words
+    assert counted.json() == {"input_tokens": 9 + 4}  # the fakes count words
     assert refused.status_code == 400 and refused.json()["type"] == "error"
     fake = world.fake(platform)
     if platform == "bedrock":

@@ -27,6 +27,15 @@ from keyhouse.usage.record import Tokens, tokens_from_usage
 UNCACHED, READ, WRITTEN, OUT = 100, 30, 20, 7
 ALL = UNCACHED + READ + WRITTEN
 
+# Anthropic's usage (and Claude's on Bedrock and Vertex): input_tokens leaves the cache's
+# reads and writes out.
+ANTHROPIC_USAGE: Any = {
+    "input_tokens": UNCACHED,
+    "cache_read_input_tokens": READ,
+    "cache_creation_input_tokens": WRITTEN,
+    "output_tokens": OUT,
+}
+
 # Per adapter family: the provider's own usage (what its API reports) and the function
 # that turns it into the usage a call's record reads. ``writes`` says whether the
 # provider reports cache writes at all.
@@ -35,22 +44,12 @@ FAMILIES: dict[str, list[Case]] = {
     "anthropic": [
         # Anthropic's input_tokens leaves reads and writes out; chat and native Messages.
         (
-            {
-                "input_tokens": UNCACHED,
-                "cache_read_input_tokens": READ,
-                "cache_creation_input_tokens": WRITTEN,
-                "output_tokens": OUT,
-            },
+            ANTHROPIC_USAGE,
             anthropic_convert.openai_usage,
             True,
         ),
         (
-            {
-                "input_tokens": UNCACHED,
-                "cache_read_input_tokens": READ,
-                "cache_creation_input_tokens": WRITTEN,
-                "output_tokens": OUT,
-            },
+            ANTHROPIC_USAGE,
             gateway_messages._usage,
             True,
         ),
@@ -70,12 +69,7 @@ FAMILIES: dict[str, list[Case]] = {
         ),
         # Claude on Bedrock, natively: Anthropic's usage.
         (
-            {
-                "input_tokens": UNCACHED,
-                "cache_read_input_tokens": READ,
-                "cache_creation_input_tokens": WRITTEN,
-                "output_tokens": OUT,
-            },
+            ANTHROPIC_USAGE,
             gateway_messages._usage,
             True,
         ),
@@ -135,14 +129,7 @@ def test_each_provider_s_usage_counts_the_same_way(family: str, index: int) -> N
 
 
 def _chat_usage() -> dict[str, Any]:
-    return anthropic_convert.openai_usage(
-        {
-            "input_tokens": UNCACHED,
-            "cache_read_input_tokens": READ,
-            "cache_creation_input_tokens": WRITTEN,
-            "output_tokens": OUT,
-        }
-    )
+    return anthropic_convert.openai_usage(ANTHROPIC_USAGE)
 
 
 def test_a_translated_responses_call_keeps_the_writes() -> None:

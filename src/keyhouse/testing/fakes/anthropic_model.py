@@ -19,7 +19,12 @@ from keyhouse.testing.fakes.anthropic_features import (
     problem,
     thinking_on,
 )
-from keyhouse.testing.fakes.anthropic_validate import text_of, validate
+from keyhouse.testing.fakes.anthropic_validate import (
+    as_messages_body,
+    platform_problem,
+    text_of,
+    validate,
+)
 
 JSON = dict[str, Any]
 
@@ -95,6 +100,25 @@ def message(body: JSON, signer: Signer | None = None, cache: PromptCache | None 
         "stop_sequence": matched,
         "usage": usage,
     }
+
+
+def platform_body(
+    body: JSON,
+    model: str,
+    signer: Signer,
+    version: str,
+    extra: frozenset[str] = frozenset(),
+    forbidden: frozenset[str] = frozenset(),
+) -> tuple[str | None, JSON]:
+    """A cloud platform's Claude body checked as the platform and then the Messages API
+    check it: (the first problem, or None; the body as the Messages API's own)."""
+    messages_body = as_messages_body(body, model)
+    found = (
+        platform_problem(body, version, extra, forbidden)
+        or validate(messages_body)
+        or problem(messages_body, signer)
+    )
+    return found, messages_body
 
 
 def count_input_tokens(body: JSON, signer: Signer) -> tuple[str | None, int]:

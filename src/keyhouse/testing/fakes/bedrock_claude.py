@@ -24,13 +24,8 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from keyhouse.testing.fakes.anthropic_features import PromptCache, Signer, problem
-from keyhouse.testing.fakes.anthropic_model import events, message
-from keyhouse.testing.fakes.anthropic_validate import (
-    as_messages_body,
-    platform_problem,
-    validate,
-)
+from keyhouse.testing.fakes.anthropic_features import PromptCache, Signer
+from keyhouse.testing.fakes.anthropic_model import events, message, platform_body
 from keyhouse.testing.fakes.bedrock_frames import chunk_frame, exception_frame
 from keyhouse.testing.fakes.bedrock_sigv4 import invalid
 
@@ -47,9 +42,7 @@ def is_claude(model: str) -> bool:
 
 
 def _checked(model: str, body: JSON, signer: Signer) -> JSON:
-    found = platform_problem(body, VERSION, _EXTRA, _FORBIDDEN)
-    messages_body = as_messages_body(body, model)
-    found = found or validate(messages_body) or problem(messages_body, signer)
+    found, messages_body = platform_body(body, model, signer, VERSION, _EXTRA, _FORBIDDEN)
     if found:
         raise invalid(
             f"Malformed input request: {found}, please reformat your input and try again."

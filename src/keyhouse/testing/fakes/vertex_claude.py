@@ -26,14 +26,17 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from keyhouse.testing.fakes import gemini
-from keyhouse.testing.fakes.anthropic_features import PromptCache, Signer, problem
-from keyhouse.testing.fakes.anthropic_model import count_input_tokens, events, message, sse
+from keyhouse.testing.fakes.anthropic_features import PromptCache, Signer
+from keyhouse.testing.fakes.anthropic_model import (
+    count_input_tokens,
+    events,
+    message,
+    platform_body,
+    sse,
+)
 from keyhouse.testing.fakes.anthropic_validate import (
     FAILURES,
-    as_messages_body,
     error,
-    platform_problem,
-    validate,
 )
 from keyhouse.testing.fakes.server import Recorded
 
@@ -41,7 +44,6 @@ JSON = dict[str, Any]
 
 VERSION = "vertex-2023-10-16"
 _EXTRA = frozenset({"stream"})
-_NONE = frozenset[str]()
 _PREFIX = "/v1/projects/{project}/locations/{location}/publishers/anthropic/models/"
 
 
@@ -108,12 +110,7 @@ def create_app(
         failure = next((f for name, f in FAILURES.items() if model.endswith(name)), None)
         if failure is not None:
             return error(*failure)
-        messages_body = as_messages_body(body, model)
-        found = (
-            platform_problem(body, VERSION, _EXTRA, _NONE)
-            or validate(messages_body)
-            or problem(messages_body, signer)
-        )
+        found, messages_body = platform_body(body, model, signer, VERSION, _EXTRA)
         if found:
             return error(400, "invalid_request_error", found)
         if body.get("stream"):
