@@ -261,6 +261,17 @@ def test_a_passed_through_answer_never_shows_the_key(world: World, platform: str
     with client.messages.stream(**asked) as stream:
         block = stream.get_final_message().content[0]
         assert block.type == "text" and block.text == "echo: say [REDACTED]"
+    from tests.conftest import LOG_SINK
+
+    # Nor does any server-side log line, at any level (the test's own SDK client logs the
+    # prompt it sent, which holds the secret on purpose).
+    client_side = ("anthropic.", "httpx", "httpcore")
+    leaked = [
+        line
+        for line in LOG_SINK.lines
+        if not line.startswith(client_side) and (secret in line or secret[-12:] in line)
+    ]
+    assert not leaked
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
