@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from keyhouse.testing.fakes import anthropic as anthropic_fake
+from keyhouse.testing.fakes import anthropic_model as anthropic_fake
 from keyhouse.testing.fakes import openai_model
 from tests.agents.conftest import Stack, agent_env, claude_binary, run
 

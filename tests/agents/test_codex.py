@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from keyhouse.testing.fakes import anthropic as anthropic_fake
+from keyhouse.testing.fakes import anthropic_model as anthropic_fake
 from keyhouse.testing.fakes import openai_model, openai_responses
 from tests.agents.conftest import Stack, agent_env, codex_binary, run
 

@@ -14,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from keyhouse.store import db
 from keyhouse.store.models import Base
 from keyhouse.store.store import Store
+from keyhouse.usage.record import LATENCY_BUCKETS
 
 
 def test_one_head_and_upgrade_from_empty_matches_models(database_url: str) -> None:
@@ -29,6 +30,50 @@ def test_one_head_and_upgrade_from_empty_matches_models(database_url: str) -> No
         assert store.config_version() == 0
         db.upgrade(store.engine)  # idempotent
         assert db.is_up_to_date(store.engine)
+    finally:
+        store.dispose()
+
+
+def test_0006_counts_cache_writes_from_zero_on_existing_counters(database_url: str) -> None:
+    """Counter rows from before 0006 hold their writes inside input_tokens: they start
+    at 0 writes; records from before have NULL (unknown); downgrade drops the columns."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    store = Store(database_url)
+    try:
+        db.upgrade(store.engine, "0005")
+        latency = {f"lat_{i:02d}": 0 for i in range(LATENCY_BUCKETS)}
+        row = {
+            "hour": 1,
+            "endpoint_id": "e",
+            "key_id": "k",
+            "token_id": "t",
+            "model": "m",
+            "provider": "p",
+            "endpoint_name": "e",
+            "key_name": "k",
+            "token_name": "t",
+            "requests": 1,
+            "errors": 0,
+            "input_tokens": 10,
+            "output_tokens": 2,
+            "cached_input_tokens": 3,
+            "cost_usd": 0.0,
+            "last_at": sa.func.now(),
+            **latency,
+        }
+        with store.engine.begin() as conn:
+            for table in ("usage_hourly", "usage_daily"):
+                conn.execute(sa.table(table, *map(sa.column, row)).insert().values(**row))
+        db.upgrade(store.engine)
+        with store.engine.connect() as conn:
+            for table in ("usage_hourly", "usage_daily"):
+                got = conn.execute(sa.text(f"SELECT cache_write_tokens FROM {table}")).all()
+                assert got == [(0,)]
+        command.downgrade(db.alembic_config(store.engine), "0005")
+        columns = {c["name"] for c in sa.inspect(store.engine).get_columns("usage_records")}
+        assert "cache_write_tokens" not in columns and "cached_input_tokens" in columns
     finally:
         store.dispose()
 

@@ -27,6 +27,7 @@ from keyhouse.providers.responses_answer import chat_to_response
 from keyhouse.providers.responses_request import responses_to_chat
 from keyhouse.providers.responses_stream import ChatStreamToResponses, failure_events
 from keyhouse.shared.envelopes import openai_error
+from keyhouse.usage.record import CACHE_WRITE
 
 log = logging.getLogger("keyhouse.gateway")
 
@@ -45,12 +46,15 @@ def openai_usage(usage: Any) -> JSON | None:
     if not isinstance(usage, dict):
         return None
     prompt, completion = usage.get("input_tokens") or 0, usage.get("output_tokens") or 0
-    cached = (usage.get("input_tokens_details") or {}).get("cached_tokens") or 0
+    details = usage.get("input_tokens_details") or {}
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": usage.get("total_tokens") or prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
+        "prompt_tokens_details": {
+            "cached_tokens": details.get("cached_tokens") or 0,
+            CACHE_WRITE: details.get(CACHE_WRITE) or 0,
+        },
     }
 
 

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from keyhouse.providers.responses_request import ToolRef, tool_index
+from keyhouse.usage.record import CACHE_WRITE
 
 JSON = dict[str, Any]
 
@@ -48,11 +49,17 @@ def response_usage(usage: JSON | None) -> JSON | None:
         return None
     prompt = usage.get("prompt_tokens") or 0
     completion = usage.get("completion_tokens") or 0
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    details = usage.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens") or 0
     reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    input_details: JSON = {"cached_tokens": cached}
+    if details.get(CACHE_WRITE):
+        # Not in OpenAI's schema (its SDK keeps extra fields): the cache writes of a
+        # translated provider, for the caller and for the call's usage record.
+        input_details[CACHE_WRITE] = details[CACHE_WRITE]
     return {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": cached},
+        "input_tokens_details": input_details,
         "output_tokens": completion,
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": usage.get("total_tokens") or prompt + completion,

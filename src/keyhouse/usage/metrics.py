@@ -94,6 +94,8 @@ class Metrics:
             series.output.inc(record.output_tokens)
         if record.cached_input_tokens:
             series.cached.inc(record.cached_input_tokens)
+        if record.cache_write_tokens:
+            series.cache_write.inc(record.cache_write_tokens)
         if record.cost_usd:
             series.cost.inc(record.cost_usd)
 
@@ -105,7 +107,7 @@ class Metrics:
 class _Series:
     """The children of one (endpoint, provider)."""
 
-    __slots__ = ("cached", "cost", "duration", "input", "output", "ttfb")
+    __slots__ = ("cache_write", "cached", "cost", "duration", "input", "output", "ttfb")
 
     def __init__(self, metrics: Metrics, endpoint: str, provider: str) -> None:
         self.duration = metrics.duration.labels(endpoint, provider)
@@ -113,4 +115,5 @@ class _Series:
         self.input = metrics.tokens.labels(endpoint, provider, "input")
         self.output = metrics.tokens.labels(endpoint, provider, "output")
         self.cached = metrics.tokens.labels(endpoint, provider, "cached_input")
+        self.cache_write = metrics.tokens.labels(endpoint, provider, "cache_write")
         self.cost = metrics.cost.labels(endpoint, provider)
