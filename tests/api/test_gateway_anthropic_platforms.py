@@ -30,6 +30,7 @@ from tests.api.gateway_world import (
     chat,
     key,
     last_call,
+    openai_client,
     serve_gateway,
 )
 from tests.api.messages_bodies import (
@@ -319,3 +320,29 @@ def test_the_platforms_other_models_are_translated(world: World, name: str, part
     )
     assert reply.content[0].text == "echo: hi there"  # type: ignore[union-attr]
     assert len(calls(fake, part)) == before + 1
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_chat_completions_and_responses_on_claude_reach_claude_s_own_route(
+    world: World, platform: str
+) -> None:
+    """The OpenAI-shaped APIs on a platform's Claude: Bedrock's Converse serves Claude,
+    Vertex serves it only through Anthropic's rawPredict (Google's generateContent path
+    answers 404 for a Claude model), so each call must land on a route that serves it."""
+    fake = world.fake(platform)
+    route = "/converse" if platform == "bedrock" else "publishers/anthropic/models/"
+    client = openai_client(world.gateway, TOKEN)
+    before = len(calls(fake, route))
+    said: list[Any] = [{"role": "user", "content": "hi there"}]
+    reply = client.chat.completions.create(model=platform, messages=said, max_tokens=64)
+    assert reply.choices[0].message.content == "echo: hi there"
+    assert reply.usage is not None and reply.usage.prompt_tokens > 0
+    stream = client.chat.completions.create(
+        model=platform, messages=said, max_tokens=64, stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)  # type: ignore[union-attr]
+    assert text == "echo: hi there"
+    answer = client.responses.create(model=platform, input="hi there", max_output_tokens=64)
+    assert answer.output_text == "echo: hi there"
+    assert len(calls(fake, route)) == before + 3
+    assert not calls(fake, "publishers/google/models/claude")

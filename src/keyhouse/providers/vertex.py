@@ -15,9 +15,9 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from google.auth import crypt, jwt
@@ -27,6 +27,11 @@ from keyhouse.errors import BadRequest, UpstreamAuthFailed, UpstreamError
 from keyhouse.gateway.send import Reply, Stream, open_stream, send
 from keyhouse.providers import gemini_embeddings as embed
 from keyhouse.providers import vertex_claude as claude
+from keyhouse.providers.anthropic_convert import (
+    AnthropicStreamToOpenAI,
+    anthropic_to_openai_response,
+    openai_to_anthropic_request,
+)
 from keyhouse.providers.anthropic_stream import sse_events
 from keyhouse.providers.base import JSON, Call, Credential, TokenCache, upstream_error
 from keyhouse.providers.catalog import ProviderSpec
@@ -254,6 +259,28 @@ class VertexAdapter(GoogleAdapter):
         return embed.embeddings_response(
             vectors, call.model, tokens, request.get("encoding_format")
         )
+
+    # -- chat on Claude: Vertex serves Claude only through Anthropic's Messages API -----
+
+    async def chat(self, call: Call, request: JSON) -> JSON:
+        if not claude.is_claude(call.model):
+            return await super().chat(call, request)
+        body = openai_to_anthropic_request(request, call.model)
+        return anthropic_to_openai_response(await self.messages(call, body, {}), call.model)
+
+    def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        if not claude.is_claude(call.model):
+            return super().chat_stream(call, request)
+        return self._claude_chat_stream(call, request)
+
+    async def _claude_chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        converter = AnthropicStreamToOpenAI(call.model)
+        body = openai_to_anthropic_request(request, call.model)
+        events = cast("AsyncGenerator[JSON, None]", self.messages_stream(call, body, {}))
+        async with aclosing(events):
+            async for payload in events:
+                for chunk in converter.feed(str(payload.get("type", "")), payload):
+                    yield chunk
 
     # -- Claude's own Messages API (providers.native.NativeMessages) -----------------
 

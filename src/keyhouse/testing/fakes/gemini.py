@@ -105,6 +105,14 @@ def create_app(
     ) -> Response:
         if model == "slow":
             await asyncio.sleep(3)
+        if vertex and model.startswith("claude-"):
+            # Claude is Anthropic's publisher model: Google's path does not serve it.
+            return google_error(
+                404,
+                "NOT_FOUND",
+                f"Publisher Model `publishers/google/models/{model}` was not found or your "
+                "project does not have access to it.",
+            )
         failed = failure(model, vertex)
         if failed is not None:
             return failed
