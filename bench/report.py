@@ -14,6 +14,12 @@ TARGET_P99_RATIO = 2.0  # keyhouse's c32 p99 over direct's
 TARGET_RSS_MB = 120.0
 TARGET_STARTUP_S = 1.0
 NAMES = ("direct", "bare", "keyhouse")
+# The same Keyhouse with one thing changed (bench/run.py start_variants), when present.
+VARIANTS = {
+    "no-usage": "usage recording off",
+    "limits": "every limit on the token, per-process counters",
+    "redis": "the same limits, counters in Redis",
+}
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -34,7 +40,8 @@ def summarise(
     raw: JSON, rss_kb: JSON | None = None, startup_s: float | None = None, long_tokens: int = 500
 ) -> JSON:
     rows: JSON = {}
-    for name in NAMES:
+    names = [n for n in (*NAMES, *VARIANTS) if n in raw["latency"]]
+    for name in names:
         lat = raw["latency"][name]
         tp = raw["throughput"][name]
         long = tp.get("long_stream", {"rps": 0.0, "errors": 0})
@@ -62,11 +69,11 @@ def summarise(
             "chat_p99_ms": rows[name]["chat_p99_ms"] - direct["chat_p99_ms"],
             "ttfb_p50_ms": rows[name]["ttfb_p50_ms"] - direct["ttfb_p50_ms"],
         }
-        for name in ("bare", "keyhouse")
+        for name in names[1:]
     }
     share = {
         name: rows[name]["chat_rps"] / direct["chat_rps"] if direct["chat_rps"] else 0.0
-        for name in ("bare", "keyhouse")
+        for name in names[1:]
     }
     p99_ratio = {
         name: (
@@ -74,7 +81,7 @@ def summarise(
             if direct["chat_c32_p99_ms"]
             else float("inf")
         )
-        for name in ("bare", "keyhouse")
+        for name in names[1:]
     }
     rss_mb = (rss_kb or {}).get("VmRSS", 0) / 1024
     kh = "keyhouse"
@@ -101,6 +108,7 @@ def summarise(
     }
     met = all(ok for _, _, ok in targets.values())
     return {
+        "names": names,
         "rows": rows,
         "added_over_direct": added,
         "rps_share_of_direct": share,
@@ -173,6 +181,26 @@ def render(result: JSON) -> str:
         f"start-up to first answer {result.get('keyhouse_startup_seconds', float('nan')):.2f} s",
         "(server CPU: the upstream's own for direct, the proxy process's for bare and "
         "keyhouse; it depends least on what else the machine is running)",
+    ]
+    variants = [n for n in s.get("names", NAMES) if n in VARIANTS]
+    if variants:
+        out += [
+            "",
+            "the same Keyhouse with one thing changed (same run; Δ = against keyhouse):",
+            f"{'':<52}{'added p50':>10}{'Δ p50':>8}{'TTFB add':>10}"
+            f"{'req/s':>8}{'CPU ms':>8}{'Δ CPU':>8}",
+        ]
+        base = rows["keyhouse"]
+        for n in variants:
+            r, a = rows[n], added[n]
+            out.append(
+                f"  {n + ': ' + VARIANTS[n]:<50}{a['chat_p50_ms']:>+10.2f}"
+                f"{r['chat_p50_ms'] - base['chat_p50_ms']:>+8.2f}{a['ttfb_p50_ms']:>+10.2f}"
+                f"{s['rps_share_of_direct'][n]:>8.0%}{r['chat_cpu_ms']:>8.3f}"
+                f"{r['chat_cpu_ms'] - base['chat_cpu_ms']:>+8.3f}"
+            )
+        out.append(f"  (req/s: share of direct at {conc} callers; CPU: server ms per chat)")
+    out += [
         "",
         "targets (keyhouse, from this run):",
     ]

@@ -114,6 +114,28 @@ def keyhouse_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "keyhouse"]
 
 
+# Far above anything the benchmark reaches, so every call runs every check (requests,
+# tokens, concurrency, a budget reservation and its settlement) and none refuses.
+BENCH_LIMITS = {
+    "requests_per_minute": 100_000_000,
+    "tokens_per_minute": 100_000_000,
+    "max_concurrent": 100_000,
+    "budget": {"usd": 1_000_000, "period": "month", "action": "reject"},
+}
+
+
+def limited_token(base: str, admin_token: str) -> str:
+    """An access token that carries every kind of limit (the "limits" variants)."""
+    headers = {"authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30, trust_env=False) as client:
+        token = client.post(
+            "/api/v1/access-tokens", json={"name": "bench-limited", "limits": BENCH_LIMITS}
+        )
+        token.raise_for_status()
+        secret: str = token.json()["token"]
+        return secret
+
+
 def configure_keyhouse(base: str, admin_token: str, upstream: str) -> str:
     """Create a key, an endpoint and an access token through the admin API."""
     headers = {"authorization": f"Bearer {admin_token}"}
@@ -192,6 +214,48 @@ def first_answer_seconds(
                 pass
             time.sleep(0.01)
     raise SystemExit(f"{name} did not answer within 30 s:\n{tail(log)}")
+
+
+def start_variants(
+    procs: Processes,
+    argv: list[str],
+    env: dict[str, str],
+    kh_port: int,
+    kh_pid: int,
+    admin_token: str,
+    access: str,
+    redis_url: str,
+) -> list[JSON]:
+    """The same Keyhouse with one thing changed, each its own target in the same run:
+    usage recording off (the "before" of its cost), every limit on a token with
+    per-process counters, and the same limits with the counters in Redis. The extra
+    servers are replicas on the same home, started with their own settings."""
+    base = f"http://127.0.0.1:{kh_port}"
+    limited = limited_token(base, admin_token)
+    chat = "/v1/chat/completions"
+    out: list[JSON] = []
+    for name, extra, token, port in (
+        ("no-usage", {"KEYHOUSE_USAGE_RECORDING": "false"}, access, free_port()),
+        ("limits", {}, limited, kh_port),
+        ("redis", {"KEYHOUSE_REDIS_URL": redis_url}, limited, free_port()),
+    ):
+        pid = kh_pid
+        if port != kh_port:
+            replica = [*argv[:-1], str(port)]
+            process, log = procs.start(f"keyhouse-{name}", replica, "proxy", {**env, **extra})
+            wait_for_port(port, process, f"keyhouse ({name})", log)
+            pid = process.pid
+        out.append(
+            {
+                "name": name,
+                "model": "bench-chat",
+                "long_model": "bench-long",
+                "token": token,
+                "pid": pid,
+                "url": f"http://127.0.0.1:{port}{chat}",
+            }
+        )
+    return out
 
 
 def rss_kb(pid: int) -> dict[str, int]:
@@ -274,6 +338,13 @@ def run(args: argparse.Namespace) -> JSON:
             procs.stop_one(kh)
             startup, kh = first_answer_seconds(procs, kh_argv, env, kh_port, access)
             rss_idle = rss_kb(kh.pid)
+            variants = (
+                start_variants(
+                    procs, kh_argv, env, kh_port, kh.pid, admin_token, access, args.redis_url
+                )
+                if args.variants
+                else []
+            )
 
             plan = {
                 "targets": [
@@ -299,6 +370,7 @@ def run(args: argparse.Namespace) -> JSON:
                         "pid": kh.pid,
                         "url": f"http://127.0.0.1:{kh_port}/v1/chat/completions",
                     },
+                    *variants,
                 ],
                 "latency": {
                     "rounds": args.rounds,
@@ -369,6 +441,17 @@ def main(argv: list[str] | None = None) -> None:
         choices=["on", "off"],
         default="on",
         help="usage records, metrics and spans per call (default: on)",
+    )
+    parser.add_argument(
+        "--no-variants",
+        dest="variants",
+        action="store_false",
+        help="skip the extra targets (usage off; limits in-process and in Redis)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("KEYHOUSE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        help="Redis for the limits-in-Redis target",
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=300, help="per target per round")

@@ -12,6 +12,8 @@ holds a secret, SQL text or a stack trace.
     │   └── UpstreamURLRefused (400 upstream_url_refused)
     ├── Unauthorized (401 unauthorized)
     ├── Forbidden (403 forbidden)
+    │   └── AmbientCredentialsDisabled (403 ambient_credentials_disabled) — a keyless key
+    │       while the operator has not allowed the server's own cloud identity
     ├── NotFound (404 not_found)
     │   └── ModelNotFound (404 model_not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
@@ -89,6 +91,18 @@ class Forbidden(KeyhouseError):
     status = 403
     code = "forbidden"
     default_message = "This token may not do that."
+
+
+class AmbientCredentialsDisabled(Forbidden):
+    """The key acts as the server's own cloud identity, which the operator has not allowed
+    (``KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS``). 403, not 5xx: nothing upstream failed and
+    asking again cannot help (clients retry 5xx); only the operator's setting can."""
+
+    code = "ambient_credentials_disabled"
+    default_message = (
+        "This key uses the server's own cloud identity, which is off on this server; "
+        "the operator allows it with KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true."
+    )
 
 
 class NotFound(KeyhouseError):
@@ -261,6 +275,9 @@ class CredentialRefreshFailed(UpstreamError):
     status = 502
     code = "credential_refresh_failed"
     default_message = "The key's auth method could not obtain a credential."
+    # The fetch retried inside its library and still runs in the background; another
+    # try on the same target would wait on that same fetch. A fallback target may help.
+    retryable = False
 
 
 class KmsUnavailable(VaultError):

@@ -51,7 +51,7 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
         db.create_private_sqlite_file(settings.resolved_database_url)
     store = Store(settings.resolved_database_url)
     if migrate if migrate is not None else settings.is_sqlite:
-        db.upgrade(store.engine)
+        db.upgrade_if_needed(store.engine)
     elif not db.is_up_to_date(store.engine):
         from keyhouse.errors import Unavailable
 
@@ -72,6 +72,7 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
         hashes,
         settings.max_stale_seconds,
         reopen_keyring=reopener(settings, store, providers),
+        allow_ambient=settings.allow_ambient_credentials,
     )
     registry.load()
     store.on_commit(registry.load)

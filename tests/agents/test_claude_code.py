@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from keyhouse.testing.fakes import anthropic as anthropic_fake
-from keyhouse.testing.fakes import openai as openai_fake
+from keyhouse.testing.fakes import anthropic_model as anthropic_fake
+from keyhouse.testing.fakes import openai_model
 from tests.agents.conftest import Stack, agent_env, claude_binary, run
 
 
@@ -90,6 +90,6 @@ def test_on_an_openai_compatible_endpoint(stack: Stack, tmp_path: Path) -> None:
     stdout, _ = _claude(stack, "agents-compatible", tmp_path)
     received = [c for c in stack.gpt.state.calls[before:] if c.path == "/v1/chat/completions"]
     assert received and all(r.json["model"] == "my-model" for r in received)
-    text, call, *_ = openai_fake.answer(received[-1].json)
+    text, call, *_ = openai_model.answer(received[-1].json)
     assert call is None and text.startswith("tool said: ")
     assert stdout.strip() == text.strip()

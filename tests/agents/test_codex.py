@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 
-from keyhouse.testing.fakes import anthropic as anthropic_fake
-from keyhouse.testing.fakes import openai as openai_fake
-from keyhouse.testing.fakes import openai_responses
+from keyhouse.testing.fakes import anthropic_model as anthropic_fake
+from keyhouse.testing.fakes import openai_model, openai_responses
 from tests.agents.conftest import Stack, agent_env, codex_binary, run
 
 CONFIG = """\
@@ -78,7 +77,7 @@ def test_on_openai_endpoints(stack: Stack, tmp_path: Path, endpoint: str) -> Non
     else:
         received = _calls(stack.gpt, "/v1/chat/completions", before)
         assert received and all(r.json["model"] == "my-model" for r in received)
-        text, call, *_ = openai_fake.answer(received[-1].json)
+        text, call, *_ = openai_model.answer(received[-1].json)
         assert call is None
     assert len(received) == 2  # the tool call, then the answer to its output
     assert text.startswith("tool said: ")

@@ -416,3 +416,36 @@ def test_parse_stdin_for_a_service_account_document() -> None:
     assert parse_stdin(method, wrapped) == {
         "service_account_json": json.dumps({"type": "service_account"})
     }
+
+
+def test_top_level_help_lists_every_command_without_importing_them() -> None:
+    """``keyhouse --help`` reads the summaries in keyhouse/cli/__init__.py; each must be
+    its command's own short help, and listing them must not load the commands."""
+    import subprocess
+    import sys
+
+    import click
+
+    from keyhouse.cli import COMMANDS, SUMMARIES, main
+
+    ctx = click.Context(main)
+    assert set(SUMMARIES) == set(COMMANDS)
+    for name in COMMANDS:
+        command = main.get_command(ctx, name)
+        assert command is not None
+        assert SUMMARIES[name] == command.get_short_help_str(limit=1000), name
+    code = (
+        "import sys\n"
+        "from keyhouse.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith('keyhouse.cli.')"
+        " or m.split('.')[0] in ('sqlalchemy', 'pydantic')))\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    for name in COMMANDS:
+        assert name in shown.stdout
+    assert shown.stdout.splitlines()[-1] == "LOADED []"

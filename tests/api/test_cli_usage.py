@@ -37,6 +37,8 @@ def seed(services: Services) -> list[UsageRecord]:
                 model="gpt-4o",
                 latency_ms=100 + i,
                 input_tokens=10 + i,
+                cached_input_tokens=i % 4,
+                cache_write_tokens=i % 3,
                 output_tokens=5,
                 cost_usd=0.001,
                 attempts=1,
@@ -58,6 +60,8 @@ def test_usage_by_token_prints_a_table_with_totals(run: Run, services: Services)
         "REQUESTS",
         "ERRORS",
         "INPUT",
+        "CACHE-READ",
+        "CACHE-WRITE",
         "OUTPUT",
         "COST",
         "P50",
@@ -71,6 +75,8 @@ def test_usage_by_token_prints_a_table_with_totals(run: Run, services: Services)
         mine = [r for r in recent if (r.token_name or "admin") == name]
         assert rows[name][1] == str(len(mine))
         assert rows[name][3] == str(sum(r.input_tokens or 0 for r in mine))
+        assert rows[name][4] == str(sum(r.cached_input_tokens or 0 for r in mine))
+        assert rows[name][5] == str(sum(r.cache_write_tokens or 0 for r in mine))
     assert rows["TOTAL"][1] == str(len(recent))
     assert rows["TOTAL"][2] == str(sum(1 for r in recent if r.status >= 400))
 

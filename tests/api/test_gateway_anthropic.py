@@ -9,12 +9,10 @@ from typing import Any
 import anthropic
 import pytest
 
-from keyhouse.gateway.types import Endpoint, Principal, Target
-from keyhouse.providers.base import Credential
 from keyhouse.testing.fakes.anthropic import create_app as anthropic_fake
 from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import ServerThread, serve
-from keyhouse.testing.registry import StaticRegistry, gateway_app
+from tests.api.gateway_world import anthropic_client, api_key, chat, embeddings, serve_gateway
 from tests.conftest import CANARY
 
 TOKEN = "kh_at_anthropic_sdk_tests"
@@ -36,54 +34,22 @@ def gateway() -> Iterator[ServerThread]:
         serve(anthropic_fake(api_key=ANTHROPIC_KEY)) as claude,
         serve(openai_fake(api_key=CANARY)) as gpt,
     ):
-        registry = StaticRegistry(
-            endpoints=[
-                Endpoint(
-                    id="1",
-                    name="claude",
-                    task="chat",
-                    targets=(Target("k-ant", "anthropic", "claude-sonnet-4-5"),),
-                ),
-                Endpoint(
-                    id="2",
-                    name="gpt",
-                    task="chat",
-                    targets=(Target("k-oai", "openai", "gpt-4o-mini"),),
-                ),
-                Endpoint(
-                    id="3",
-                    name="busy",
-                    task="chat",
-                    max_retries=0,
-                    targets=(Target("k-oai", "openai", "fail-429"),),
-                ),
-                Endpoint(
-                    id="4",
-                    name="embed",
-                    task="embeddings",
-                    targets=(Target("k-oai", "openai", "text-embedding-3-small"),),
-                ),
-            ],
-            credentials=[
-                Credential(
-                    "k-ant",
-                    "anthropic",
-                    "api_key",
-                    {"api_key": ANTHROPIC_KEY},
-                    {"base_url": claude.url},
-                ),
-                Credential(
-                    "k-oai", "openai", "api_key", {"api_key": CANARY}, {"base_url": f"{gpt.url}/v1"}
-                ),
-            ],
-            tokens={TOKEN: Principal("t", "tests", is_admin=False)},
-        )
-        with serve(gateway_app(registry)) as server:
+        endpoints = [
+            chat("claude", "k-ant", "anthropic", "claude-sonnet-4-5"),
+            chat("gpt", "k-oai", "openai", "gpt-4o-mini"),
+            chat("busy", "k-oai", "openai", "fail-429", max_retries=0),
+            embeddings("embed", "k-oai", "openai", "text-embedding-3-small"),
+        ]
+        credentials = [
+            api_key("k-ant", "anthropic", ANTHROPIC_KEY, claude.url),
+            api_key("k-oai", "openai", CANARY, f"{gpt.url}/v1"),
+        ]
+        with serve_gateway(endpoints, credentials, TOKEN) as server:
             yield server
 
 
 def _client(gateway: ServerThread, token: str = TOKEN) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gateway.url, api_key=token, max_retries=0, timeout=20)
+    return anthropic_client(gateway, token)
 
 
 @pytest.mark.parametrize("model", BACKENDS)

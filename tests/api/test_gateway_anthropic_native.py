@@ -16,33 +16,23 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from keyhouse.gateway.types import Endpoint, Principal, Target
-from keyhouse.providers.base import Credential
 from keyhouse.testing.fakes.anthropic import create_app as anthropic_fake
 from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import ServerThread, serve
-from keyhouse.testing.registry import StaticRegistry, gateway_app
 from tests.api.conftest import CheckedClient
+from tests.api.gateway_world import anthropic_client, api_key, chat, serve_gateway
+from tests.api.messages_bodies import (
+    SYSTEM,
+    THINKING,
+    TOOLS,
+    cached_turn,
+    server_tools_turn,
+    with_tool_result,
+)
 
 TOKEN = "kh_at_anthropic_native_tests"
 ANTHROPIC_KEY = "sk-ant-api03-" + "n" * 40
 OPENAI_KEY = "sk-native-" + "o" * 30
-TOOLS: Any = [
-    {
-        "name": "lookup",
-        "description": "Look a word up",
-        "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
-        "cache_control": {"type": "ephemeral"},
-    }
-]
-SYSTEM: Any = [
-    {
-        "type": "text",
-        "text": "You are a careful assistant with a long brief.",
-        "cache_control": {"type": "ephemeral"},
-    }
-]
-THINKING: Any = {"type": "enabled", "budget_tokens": 2048}
 
 
 @dataclass
@@ -56,45 +46,20 @@ class World:
 def world() -> Iterator[World]:
     claude_app, gpt_app = anthropic_fake(api_key=ANTHROPIC_KEY), openai_fake(api_key=OPENAI_KEY)
     with serve(claude_app) as claude, serve(gpt_app) as gpt:
-        registry = StaticRegistry(
-            endpoints=[
-                Endpoint(
-                    id="1",
-                    name="claude",
-                    task="chat",
-                    targets=(Target("k-ant", "anthropic", "claude-sonnet-4-5"),),
-                ),
-                Endpoint(
-                    id="2",
-                    name="gpt",
-                    task="chat",
-                    targets=(Target("k-oai", "openai", "gpt-4o-mini"),),
-                ),
-            ],
-            credentials=[
-                Credential(
-                    "k-ant",
-                    "anthropic",
-                    "api_key",
-                    {"api_key": ANTHROPIC_KEY},
-                    {"base_url": claude.url},
-                ),
-                Credential(
-                    "k-oai",
-                    "openai",
-                    "api_key",
-                    {"api_key": OPENAI_KEY},
-                    {"base_url": f"{gpt.url}/v1"},
-                ),
-            ],
-            tokens={TOKEN: Principal("t", "tests", is_admin=False)},
-        )
-        with serve(gateway_app(registry)) as server:
+        endpoints = [
+            chat("claude", "k-ant", "anthropic", "claude-sonnet-4-5"),
+            chat("gpt", "k-oai", "openai", "gpt-4o-mini"),
+        ]
+        credentials = [
+            api_key("k-ant", "anthropic", ANTHROPIC_KEY, claude.url),
+            api_key("k-oai", "openai", OPENAI_KEY, f"{gpt.url}/v1"),
+        ]
+        with serve_gateway(endpoints, credentials, TOKEN) as server:
             yield World(server, claude_app, gpt_app)
 
 
 def _client(world: World) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=world.gateway.url, api_key=TOKEN, max_retries=0, timeout=20)
+    return anthropic_client(world.gateway, TOKEN)
 
 
 def _last_body(app: Starlette, path: str = "/v1/messages") -> Any:
@@ -102,20 +67,7 @@ def _last_body(app: Starlette, path: str = "/v1/messages") -> Any:
 
 
 def _body(text: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "model": "claude",
-        "max_tokens": 4096,
-        "system": SYSTEM,
-        "tools": TOOLS,
-        "thinking": THINKING,
-        "messages": [
-            {
-                "role": "user",
-                "content": [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}],
-            }
-        ],
-        **extra,
-    }
+    return cached_turn("claude", text, **extra)
 
 
 def test_the_body_and_beta_header_arrive_as_sent(world: World) -> None:
@@ -148,14 +100,7 @@ def test_thinking_signature_round_trip_with_a_tool_result(world: World) -> None:
     client = _client(world)
     first = client.messages.create(**_body("look up keys"))
     tool_use = next(b for b in first.content if b.type == "tool_use")
-    history: Any = [
-        *_body("look up keys")["messages"],
-        {"role": "assistant", "content": [b.model_dump() for b in first.content]},
-        {
-            "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "a vault"}],
-        },
-    ]
+    history = with_tool_result(_body("look up keys"), first.content, tool_use.id, "a vault")
     follow = client.messages.create(**{**_body("x"), "messages": history})
     assert [b.type for b in follow.content] == ["thinking", "text"]
     assert follow.content[1].text == "tool said: a vault"  # type: ignore[union-attr]
@@ -173,20 +118,8 @@ def test_omitted_thinking_comes_back_empty_and_still_verifies(world: World) -> N
     thinking = first.content[0]
     assert thinking.type == "thinking" and thinking.thinking == ""
     tool_use = first.content[1]
-    history: Any = [
-        *_body("look up keys")["messages"],
-        {"role": "assistant", "content": [b.model_dump() for b in first.content]},
-        {
-            "role": "user",
-            "content": [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": tool_use.id,  # type: ignore[union-attr]
-                    "content": "a vault",
-                }
-            ],
-        },
-    ]
+    assert tool_use.type == "tool_use"
+    history = with_tool_result(_body("look up keys"), first.content, tool_use.id, "a vault")
     follow = client.messages.create(**{**_body("x"), "thinking": hidden, "messages": history})
     assert follow.content[-1].text == "tool said: a vault"  # type: ignore[union-attr]
 
@@ -204,28 +137,7 @@ def test_stream_is_passed_through(world: World) -> None:
 
 
 def test_top_k_and_server_tools_pass_through(world: World) -> None:
-    tools: Any = [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}]
-    sent = {
-        "model": "claude",
-        "max_tokens": 64,
-        "top_k": 5,
-        "tools": tools,
-        "tool_choice": {"type": "none"},
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {
-                        "type": "document",
-                        "title": "notes",
-                        "citations": {"enabled": True},
-                        "source": {"type": "text", "media_type": "text/plain", "data": "a note"},
-                    },
-                    {"type": "text", "text": "summarise"},
-                ],
-            }
-        ],
-    }
+    sent = server_tools_turn("claude")
     # This SDK no longer has a top_k argument; the API still takes it.
     reply = _client(world).messages.create(
         **{k: v for k, v in sent.items() if k != "top_k"}, extra_body={"top_k": 5}

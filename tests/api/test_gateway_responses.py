@@ -13,12 +13,10 @@ import openai
 import pytest
 from starlette.applications import Starlette
 
-from keyhouse.gateway.types import Endpoint, Principal, Target
-from keyhouse.providers.base import Credential
 from keyhouse.testing.fakes.anthropic import create_app as anthropic_fake
 from keyhouse.testing.fakes.openai import create_app as openai_fake
 from keyhouse.testing.fakes.server import ServerThread, serve
-from keyhouse.testing.registry import StaticRegistry, gateway_app
+from tests.api.gateway_world import api_key, chat, embeddings, key, openai_client, serve_gateway
 
 TOKEN = "kh_at_responses_tests"
 OPENAI_KEY = "sk-responses-" + "r" * 30
@@ -50,90 +48,37 @@ class World:
 def world() -> Iterator[World]:
     gpt_app = openai_fake(api_key=OPENAI_KEY, azure_api_key=AZURE_KEY)
     with serve(gpt_app) as gpt, serve(anthropic_fake(api_key=ANTHROPIC_KEY)) as claude:
-        registry = StaticRegistry(
-            endpoints=[
-                Endpoint(
-                    id="1",
-                    name="native",
-                    task="chat",
-                    targets=(Target("k-oai", "openai", "gpt-4o-mini"),),
-                ),
-                Endpoint(
-                    id="2",
-                    name="compat",
-                    task="chat",
-                    targets=(Target("k-compat", "openai_compatible", "my-model"),),
-                ),
-                Endpoint(
-                    id="3",
-                    name="claude-midstream",
-                    task="chat",
-                    targets=(Target("k-ant", "anthropic", "fail-midstream"),),
-                ),
-                Endpoint(
-                    id="5",
-                    name="azure-new",
-                    task="chat",
-                    targets=(Target("k-az-new", "openai", "my-deployment"),),
-                ),
-                Endpoint(
-                    id="6",
-                    name="azure-old",
-                    task="chat",
-                    targets=(Target("k-az-old", "openai", "my-deployment"),),
-                ),
-                Endpoint(
-                    id="4",
-                    name="embed",
-                    task="embeddings",
-                    targets=(Target("k-oai", "openai", "text-embedding-3-small"),),
-                ),
-            ],
-            credentials=[
-                Credential(
-                    "k-oai",
-                    "openai",
-                    "api_key",
-                    {"api_key": OPENAI_KEY},
-                    {"base_url": f"{gpt.url}/v1"},
-                ),
-                Credential(
-                    "k-compat",
-                    "openai_compatible",
-                    "api_key",
-                    {"api_key": OPENAI_KEY},
-                    {"base_url": f"{gpt.url}/v1"},
-                ),
-                Credential(
-                    "k-az-new",
-                    "openai",
-                    "azure",
-                    {"api_key": AZURE_KEY},
-                    {"endpoint_url": gpt.url, "api_version": "2025-04-01-preview"},
-                ),
-                Credential(
-                    "k-az-old",
-                    "openai",
-                    "azure",
-                    {"api_key": AZURE_KEY},
-                    {"endpoint_url": gpt.url, "api_version": "2024-10-21"},
-                ),
-                Credential(
-                    "k-ant",
-                    "anthropic",
-                    "api_key",
-                    {"api_key": ANTHROPIC_KEY},
-                    {"base_url": claude.url},
-                ),
-            ],
-            tokens={TOKEN: Principal("t", "tests", is_admin=False)},
-        )
-        with serve(gateway_app(registry)) as server:
+        endpoints = [
+            chat("native", "k-oai", "openai", "gpt-4o-mini"),
+            chat("compat", "k-compat", "openai_compatible", "my-model"),
+            chat("claude-midstream", "k-ant", "anthropic", "fail-midstream"),
+            chat("azure-new", "k-az-new", "openai", "my-deployment"),
+            chat("azure-old", "k-az-old", "openai", "my-deployment"),
+            embeddings("embed", "k-oai", "openai", "text-embedding-3-small"),
+        ]
+        azure = {"api_key": AZURE_KEY}
+        credentials = [
+            api_key("k-oai", "openai", OPENAI_KEY, f"{gpt.url}/v1"),
+            api_key("k-compat", "openai_compatible", OPENAI_KEY, f"{gpt.url}/v1"),
+            key(
+                "k-az-new",
+                "openai",
+                azure,
+                "azure",
+                endpoint_url=gpt.url,
+                api_version="2025-04-01-preview",
+            ),
+            key(
+                "k-az-old", "openai", azure, "azure", endpoint_url=gpt.url, api_version="2024-10-21"
+            ),
+            api_key("k-ant", "anthropic", ANTHROPIC_KEY, claude.url),
+        ]
+        with serve_gateway(endpoints, credentials, TOKEN) as server:
             yield World(server, gpt_app)
 
 
 def _sdk(world: World) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{world.gateway.url}/v1", api_key=TOKEN, max_retries=0)
+    return openai_client(world.gateway, TOKEN)
 
 
 def _last(world: World) -> Any:

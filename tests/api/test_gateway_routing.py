@@ -23,8 +23,8 @@ from starlette.routing import Route
 from keyhouse.gateway.routing import Router
 from keyhouse.gateway.types import Endpoint, Principal, Target
 from keyhouse.providers.base import Credential
-from keyhouse.testing.fakes.openai import completion
 from keyhouse.testing.fakes.openai import create_app as openai_fake
+from keyhouse.testing.fakes.openai_model import completion
 from keyhouse.testing.fakes.server import ServerThread, serve
 from keyhouse.testing.registry import StaticRegistry, gateway_app
 

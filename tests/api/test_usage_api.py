@@ -280,3 +280,54 @@ def test_key_and_token_views_show_last_use_and_delete_names_the_callers(
     kc = {k["name"]: k for k in client.get("/api/v1/keys").json()["keys"]}["key-c"]
     assert kc["last_used_at"] is None and kc["usage_7d"]["requests"] == 0
     assert client.delete(f"/api/v1/keys/{kc['id']}").status_code == 204
+
+
+def test_every_route_answering_one_key_or_token_view_carries_its_last_use(
+    client: CheckedClient, services: Services
+) -> None:
+    """The class: every route whose answer is a KeyView or an AccessTokenView, found in
+    the OpenAPI document, shows the same ``last_used_at``/``usage_7d`` as the list."""
+    key_id = client.post("/api/v1/keys", json=openai_key("key-a")).json()["id"]
+    token_id = client.post("/api/v1/access-tokens", json={"name": "app-one"}).json()["id"]
+    seed(services, 40, key_ids=[key_id, "k-other"], token_ids=[token_id, "t-other", None])
+    client.patch(f"/api/v1/keys/{key_id}", json={"credentials": {"api_key": "sk-v2-" + "z" * 30}})
+    listed = {
+        "KeyView": client.get("/api/v1/keys").json()["keys"][0],
+        "AccessTokenView": client.get("/api/v1/access-tokens").json()["access_tokens"][0],
+    }
+    assert all(v["last_used_at"] and v["usage_7d"]["requests"] for v in listed.values())
+
+    def version() -> str:
+        return str(client.get(f"/api/v1/keys/{key_id}").json()["version"])
+
+    calls = {
+        ("get", "/api/v1/keys/{key_id}"): lambda: client.get(f"/api/v1/keys/{key_id}"),
+        ("patch", "/api/v1/keys/{key_id}"): lambda: client.patch(
+            f"/api/v1/keys/{key_id}", json={"description": "d"}, headers={"If-Match": version()}
+        ),
+        ("post", "/api/v1/keys/{key_id}/rollback"): lambda: client.post(
+            f"/api/v1/keys/{key_id}/rollback", json={"version": 1}
+        ),
+        ("get", "/api/v1/access-tokens/{token_id}"): lambda: client.get(
+            f"/api/v1/access-tokens/{token_id}"
+        ),
+        ("patch", "/api/v1/access-tokens/{token_id}"): lambda: client.patch(
+            f"/api/v1/access-tokens/{token_id}", json={"name": "app-1"}
+        ),
+    }
+    spec = client.app.openapi()  # type: ignore[attr-defined]
+    answering: dict[tuple[str, str], str] = {}
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            schema = op.get("responses", {}).get("200", {}).get("content", {})
+            ref = schema.get("application/json", {}).get("schema", {}).get("$ref", "")
+            model = ref.rsplit("/", 1)[-1]
+            if model in listed:
+                answering[(method, path)] = model
+    assert set(answering) == set(calls)
+    for route, call in calls.items():
+        r = call()
+        assert r.status_code == 200, (route, r.text)
+        view, expected = r.json(), listed[answering[route]]
+        assert view["last_used_at"] == expected["last_used_at"], route
+        assert view["usage_7d"] == expected["usage_7d"], route

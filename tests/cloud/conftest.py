@@ -16,11 +16,12 @@ import pytest
 from keyhouse.testing.fakes import azure_identity, google_cloud, vault_transit
 from keyhouse.testing.fakes.aws import Aws, start_aws
 from keyhouse.testing.fakes.server import ServerThread, free_port, serve
+from keyhouse.vault.kms.keyring import KMS_SETTINGS
 
 GCP_KEY = "projects/keyhouse-test/locations/global/keyRings/keyhouse/cryptoKeys/kek"
 GCP_OTHER = "projects/keyhouse-test/locations/global/keyRings/keyhouse/cryptoKeys/other"
 VAULT_TOKEN = "hvs." + "T" * 24
-KINDS = ["aws_kms", "gcp_kms", "azure_keyvault", "vault_transit"]
+KINDS = list(KMS_SETTINGS)  # every KMS KEK provider vault/kms/ has
 
 
 @dataclass
@@ -76,67 +77,80 @@ def apply_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
 def kms(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Kms]:
-    kind = request.param
-    dead_url = f"http://127.0.0.1:{free_port()}"
     with ExitStack() as stack:
-        if kind == "aws_kms":
-            aws = request.getfixturevalue("aws_server")
-            base = {"aws_kms_key_id": aws.kms_key_arn, "aws_kms_endpoint_url": aws.url}
-            found = Kms(
-                kind,
-                base,
-                {"aws_kms_key_id": aws.other_kms_key_arn},
-                {"aws_kms_endpoint_url": dead_url},
-                aws.env(),
-            )
-        elif kind == "gcp_kms":
-            kms_app = google_cloud.create_kms_app([GCP_KEY, GCP_OTHER])
-            metadata = stack.enter_context(
-                serve(google_cloud.create_metadata_app(publish=[kms_app.state.tokens]))
-            )
-            server = stack.enter_context(serve(kms_app))
-            found = Kms(
-                kind,
-                {"gcp_kms_key_name": GCP_KEY, "gcp_kms_endpoint_url": server.url},
-                {"gcp_kms_key_name": GCP_OTHER},
-                {"gcp_kms_endpoint_url": dead_url},
-                gce_env(metadata.url, tmp_path),
-                server,
-            )
-        elif kind == "azure_keyvault":
-            vault_app = azure_identity.create_keyvault_app(("kek", "other"))
-            imds = stack.enter_context(
-                serve(
-                    azure_identity.create_imds_app(
-                        publish={azure_identity.VAULT_AUDIENCE: vault_app.state.tokens}
-                    )
+        yield kms_for(request.param, stack, request, tmp_path, monkeypatch)
+
+
+def kms_for(
+    kind: str,
+    stack: ExitStack,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Kms:
+    """The KMS ``kind`` with its real-protocol server (stopped with ``stack``) and its
+    identity's environment applied."""
+    dead_url = f"http://127.0.0.1:{free_port()}"
+    if kind == "aws_kms":
+        aws = request.getfixturevalue("aws_server")
+        base = {"aws_kms_key_id": aws.kms_key_arn, "aws_kms_endpoint_url": aws.url}
+        found = Kms(
+            kind,
+            base,
+            {"aws_kms_key_id": aws.other_kms_key_arn},
+            {"aws_kms_endpoint_url": dead_url},
+            aws.env(),
+        )
+    elif kind == "gcp_kms":
+        kms_app = google_cloud.create_kms_app([GCP_KEY, GCP_OTHER])
+        metadata = stack.enter_context(
+            serve(google_cloud.create_metadata_app(publish=[kms_app.state.tokens]))
+        )
+        server = stack.enter_context(serve(kms_app))
+        found = Kms(
+            kind,
+            {"gcp_kms_key_name": GCP_KEY, "gcp_kms_endpoint_url": server.url},
+            {"gcp_kms_key_name": GCP_OTHER},
+            {"gcp_kms_endpoint_url": dead_url},
+            gce_env(metadata.url, tmp_path),
+            server,
+        )
+    elif kind == "azure_keyvault":
+        vault_app = azure_identity.create_keyvault_app(("kek", "other"))
+        imds = stack.enter_context(
+            serve(
+                azure_identity.create_imds_app(
+                    publish={azure_identity.VAULT_AUDIENCE: vault_app.state.tokens}
                 )
             )
-            server = stack.enter_context(serve(vault_app))
-            found = Kms(
-                kind,
-                {"azure_keyvault_key_url": f"{server.url}/keys/kek"},
-                {"azure_keyvault_key_url": f"{server.url}/keys/other"},
-                {"azure_keyvault_key_url": f"{dead_url}/keys/kek"},
-                {"AZURE_POD_IDENTITY_AUTHORITY_HOST": imds.url},
-                server,
-            )
-        else:
-            server = stack.enter_context(
-                serve(vault_transit.create_app(VAULT_TOKEN, keys=("kek", "other")))
-            )
-            base = {
-                "vault_transit_addr": server.url,
-                "vault_transit_key": "kek",
-                "vault_transit_token": VAULT_TOKEN,
-            }
-            found = Kms(
-                kind,
-                base,
-                {"vault_transit_key": "other"},
-                {"vault_transit_addr": dead_url},
-                {},
-                server,
-            )
-        apply_env(monkeypatch, found.env)
-        yield found
+        )
+        server = stack.enter_context(serve(vault_app))
+        found = Kms(
+            kind,
+            {"azure_keyvault_key_url": f"{server.url}/keys/kek"},
+            {"azure_keyvault_key_url": f"{server.url}/keys/other"},
+            {"azure_keyvault_key_url": f"{dead_url}/keys/kek"},
+            {"AZURE_POD_IDENTITY_AUTHORITY_HOST": imds.url},
+            server,
+        )
+    elif kind == "vault_transit":
+        server = stack.enter_context(
+            serve(vault_transit.create_app(VAULT_TOKEN, keys=("kek", "other")))
+        )
+        base = {
+            "vault_transit_addr": server.url,
+            "vault_transit_key": "kek",
+            "vault_transit_token": VAULT_TOKEN,
+        }
+        found = Kms(
+            kind,
+            base,
+            {"vault_transit_key": "other"},
+            {"vault_transit_addr": dead_url},
+            {},
+            server,
+        )
+    else:
+        raise AssertionError(f"no real-protocol server for the KEK provider {kind!r}")
+    apply_env(monkeypatch, found.env)
+    return found

@@ -15,10 +15,10 @@ from starlette.testclient import TestClient
 
 from keyhouse.app import create_app
 from keyhouse.services import bootstrap
-from keyhouse.settings import Settings
 from keyhouse.testing.fakes.aws import Aws, assumed_credentials
 from keyhouse.testing.fakes.bedrock import create_app as bedrock_fake
 from keyhouse.testing.fakes.server import ServerThread, serve
+from tests.cloud.keyless import settings as keyless_settings
 from tests.conftest import ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -52,20 +52,9 @@ def bedrock(aws: Aws) -> Iterator[ServerThread]:
         yield server
 
 
-def _settings(tmp_path: Path, ambient: bool = True) -> Settings:
-    return Settings(
-        home=tmp_path / "home",
-        database_url=f"sqlite:///{tmp_path}/kh.db",
-        kek_file=tmp_path / "kek.key",
-        admin_token=ADMIN_TOKEN,
-        allow_private_upstreams=True,
-        allow_ambient_credentials=ambient,
-    )
-
-
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    settings = _settings(tmp_path)
+    settings = keyless_settings(tmp_path, ambient=True)
     services = bootstrap(settings, migrate=True)
     with serve(create_app(settings, services)) as server:
         yield server.url, services
@@ -266,7 +255,7 @@ def test_keyless_methods_need_the_operators_consent(
         "config": config,
     }
     for ambient, status in ((False, 422), (True, 201)):
-        settings = _settings(tmp_path / str(ambient), ambient=ambient)
+        settings = keyless_settings(tmp_path / str(ambient), ambient=ambient)
         services = bootstrap(settings, migrate=True)
         with TestClient(create_app(settings, services), headers=ADMIN) as c:
             r = c.post("/api/v1/keys", json=body)
@@ -297,7 +286,7 @@ def test_every_ambient_method_is_listed_as_such() -> None:
 def test_cli_lists_keyless_methods_with_their_notice_and_creates_one(tmp_path: Path) -> None:
     from tests.api.conftest import make_runner
 
-    settings = _settings(tmp_path, ambient=True)
+    settings = keyless_settings(tmp_path, ambient=True)
     services = bootstrap(settings, migrate=True)
     with serve(create_app(settings, services)) as server:
         run = make_runner(server.url)

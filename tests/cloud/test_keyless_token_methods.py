@@ -6,9 +6,8 @@ reused; an identity that refuses answers 502 naming the auth method."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,133 +17,47 @@ import pytest
 
 from keyhouse.app import create_app
 from keyhouse.services import bootstrap
-from keyhouse.settings import Settings
-from keyhouse.testing.fakes import azure_identity, google_cloud
-from keyhouse.testing.fakes.gemini import create_app as gemini_fake
-from keyhouse.testing.fakes.openai import create_app as openai_fake
-from keyhouse.testing.fakes.server import ServerThread, free_port, serve
-from tests.cloud.conftest import apply_env, gce_env
-from tests.conftest import ADMIN_TOKEN
+from keyhouse.testing.fakes.server import free_port, serve
+from tests.cloud.keyless import Keyless, add_key, keyless_case, point_env, settings
 
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-DATABRICKS_SECRET = "dose" + "D" * 32
-METHODS = ["adc", "managed_identity", "oauth_m2m"]
+METHODS = [("vertex_ai", "adc"), ("openai", "managed_identity"), ("databricks", "oauth_m2m")]
+DEAD = f"127.0.0.1:{free_port()}"
 
-
-@dataclass
-class Case:
-    provider: str
-    method: str
-    credentials: dict[str, str]
-    config: dict[str, str]
-    model: str
-    identity: ServerThread  # whose calls count the token fetches
-    broken: dict[str, Any]  # credentials/config/env that make the identity refuse
+# What makes each identity refuse: credentials, config or environment.
+BROKEN: dict[str, dict[str, Any]] = {
+    "adc": {"env": {"GCE_METADATA_HOST": DEAD, "GCE_METADATA_IP": DEAD}},
+    "managed_identity": {"credentials": {"client_id": "not-mine"}},
+    "oauth_m2m": {"credentials": {"client_secret": "dose" + "W" * 32}},
+}
 
 
-@pytest.fixture(params=METHODS)
+@pytest.fixture(params=METHODS, ids=[m for _, m in METHODS])
 def case(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Case]:
-    with ExitStack() as stack:
-        if request.param == "adc":
-            vertex = gemini_fake()
-            metadata = stack.enter_context(
-                serve(google_cloud.create_metadata_app(publish=[vertex.state.tokens]))
-            )
-            provider = stack.enter_context(serve(vertex))
-            apply_env(monkeypatch, gce_env(metadata.url, tmp_path))
-            dead = f"127.0.0.1:{free_port()}"
-            found = Case(
-                "vertex_ai",
-                "adc",
-                {},
-                {"project_id": "keyhouse-test", "base_url": provider.url},
-                "gemini-2.0-flash",
-                metadata,
-                {"env": {"GCE_METADATA_HOST": dead, "GCE_METADATA_IP": dead}},
-            )
-        elif request.param == "managed_identity":
-            azure = openai_fake()
-            imds = stack.enter_context(
-                serve(
-                    azure_identity.create_imds_app(
-                        user_assigned=("uai-keyhouse",),
-                        publish={"https://cognitiveservices.azure.com": azure.state.entra_tokens},
-                    )
-                )
-            )
-            provider = stack.enter_context(serve(azure))
-            apply_env(monkeypatch, {"AZURE_POD_IDENTITY_AUTHORITY_HOST": imds.url})
-            found = Case(
-                "openai",
-                "managed_identity",
-                {"client_id": "uai-keyhouse"},
-                {"endpoint_url": provider.url, "api_version": "2024-10-21"},
-                "gpt-4o-mini",
-                imds,
-                {"credentials": {"client_id": "not-mine"}},
-            )
-        else:
-            provider = stack.enter_context(
-                serve(openai_fake(databricks_client=("sp-keyhouse", DATABRICKS_SECRET)))
-            )
-            found = Case(
-                "databricks",
-                "oauth_m2m",
-                {"client_secret": DATABRICKS_SECRET},
-                {"host": provider.url, "client_id": "sp-keyhouse"},
-                "databricks-meta-llama-3-3-70b-instruct",
-                provider,
-                {"credentials": {"client_secret": "dose" + "W" * 32}},
-            )
+) -> Iterator[Keyless]:
+    with keyless_case(request.param, request, monkeypatch, tmp_path) as found:
         yield found
 
 
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[str]:
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=f"sqlite:///{tmp_path}/kh.db",
-        kek_file=tmp_path / "kek.key",
-        admin_token=ADMIN_TOKEN,
-        allow_private_upstreams=True,
-        allow_ambient_credentials=True,
-    )
-    services = bootstrap(settings, migrate=True)
-    with serve(create_app(settings, services)) as server:
+    on = settings(tmp_path, ambient=True)
+    services = bootstrap(on, migrate=True)
+    with serve(create_app(on, services)) as server:
         yield server.url
     services.store.dispose()
 
 
-def _key(base: str, name: str, case: Case, credentials: dict[str, str]) -> str:
-    with httpx.Client(base_url=base, headers=ADMIN) as c:
-        r = c.post(
-            "/api/v1/keys",
-            json={
-                "name": name,
-                "provider": case.provider,
-                "auth_method": case.method,
-                "credentials": credentials,
-                "config": case.config,
-            },
-        )
-        assert r.status_code == 201, r.text
-        r = c.post(
-            "/api/v1/endpoints",
-            json={"name": name, "targets": [{"key_id": r.json()["id"], "model": case.model}]},
-        )
-        assert r.status_code == 201, r.text
-        token: str = c.post("/api/v1/access-tokens", json={"name": name}).json()["token"]
-    return token
+def _key(base: str, name: str, case: Keyless, credentials: dict[str, str]) -> str:
+    return add_key(base, dataclasses.replace(case, credentials=credentials), name)
 
 
-def _token_fetches(case: Case) -> int:
+def _token_fetches(case: Keyless) -> int:
     paths = ("/token", "/metadata/identity/oauth2/token", "/oidc/v1/token")
-    return sum(1 for c in case.identity.app.state.calls if c.path.endswith(paths))
+    return sum(1 for s in case.servers for c in s.app.state.calls if c.path.endswith(paths))
 
 
-def test_chat_with_a_token_from_the_identity(case: Case, gateway: str) -> None:
+def test_chat_with_a_token_from_the_identity(case: Keyless, gateway: str) -> None:
     token = _key(gateway, "keyless", case, case.credentials)
     client = openai.OpenAI(base_url=f"{gateway}/v1", api_key=token, max_retries=0, timeout=30)
     answer = client.chat.completions.create(
@@ -166,8 +79,10 @@ def test_chat_with_a_token_from_the_identity(case: Case, gateway: str) -> None:
         assert not any(t in line or t[-16:] in line for t in issued), line
 
 
-def _issued_tokens(case: Case) -> list[str]:
-    state = case.identity.app.state
+def _issued_tokens(case: Keyless) -> list[str]:
+    """What the identity handed out (the metadata server and IMDS keep ``tokens``, the
+    workspace ``workspace_tokens``)."""
+    state = case.servers[0].app.state
     for name in ("tokens", "workspace_tokens"):
         if hasattr(state, name):
             return [str(t) for t in getattr(state, name)]
@@ -175,15 +90,11 @@ def _issued_tokens(case: Case) -> list[str]:
 
 
 def test_an_identity_that_refuses_answers_502_naming_the_method(
-    case: Case, gateway: str, monkeypatch: pytest.MonkeyPatch
+    case: Keyless, gateway: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in case.broken.get("env", {}).items():
-        monkeypatch.setenv(name, value)
-    if "GCE_METADATA_HOST" in case.broken.get("env", {}):
-        apply_env(monkeypatch, case.broken["env"])
-    token = _key(
-        gateway, "refused", case, {**case.credentials, **case.broken.get("credentials", {})}
-    )
+    broken = BROKEN[case.method]
+    point_env(monkeypatch, broken.get("env", {}))
+    token = _key(gateway, "refused", case, {**case.credentials, **broken.get("credentials", {})})
     r = httpx.post(
         f"{gateway}/v1/chat/completions",
         timeout=60,

@@ -8,6 +8,7 @@ Screenshots land in test-output/screenshots/ at the repository root.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -228,3 +229,73 @@ def get_key(server: Server, key_id: str) -> dict[str, Any]:
         r = c.get(f"/api/v1/keys/{key_id}")
     assert r.status_code == 200, r.text
     return dict(r.json())
+
+
+def openai_fake_endpoint(
+    server: Server, fake_port: int, api_key: str, provider: str = "openai", **extra: Any
+) -> dict[str, Any]:
+    """A key whose base URL is the OpenAI fake, and an endpoint on it. With the default
+    provider ("openai") the calls are priced, so budgets and costs move."""
+    key = create_key(
+        server,
+        unique("lim-key"),
+        provider,
+        credentials={"api_key": api_key},
+        config={"base_url": f"http://127.0.0.1:{fake_port}/v1"},
+    )
+    endpoint = create_endpoint(server, unique("lim-chat"), key["id"], **extra)
+    return {"key": key, "endpoint": endpoint}
+
+
+def create_token(server: Server, name: str, **extra: Any) -> dict[str, Any]:
+    """An access token made through the API; the answer holds its secret (`token`)."""
+    with server.api() as c:
+        r = c.post("/api/v1/access-tokens", json={"name": name, **extra})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def fill_limits(
+    scope: Locator,
+    rpm: str | None = None,
+    tpm: str | None = None,
+    concurrent: str | None = None,
+    usd: str | None = None,
+    period: str | None = None,
+    action: str | None = None,
+) -> None:
+    """Type into the limits editor of a token, endpoint or key form (None: leave alone)."""
+    editor = scope.get_by_role("group", name="Limits and budget")
+    for label, value in (
+        ("Requests per minute", rpm),
+        ("Tokens per minute", tpm),
+        ("Concurrent calls", concurrent),
+        ("Budget (USD)", usd),
+    ):
+        if value is not None:
+            textbox(editor, label).fill(value)
+    page = scope.page
+    for label, option in (("Budget period", period), ("When it is spent", action)):
+        if option is not None:
+            editor.get_by_role("combobox", name=label).click()
+            page.get_by_role("option", name=option, exact=True).click()
+
+
+def limits_cell(row: Locator) -> Locator:
+    """A list row's (or card's) use-against-limits cell."""
+    return row.get_by_test_id("limit-use")
+
+
+def wait_for_use(server: Server, kind: str, id_: str, requests: int, seconds: float = 10) -> None:
+    """Wait until the API counts `requests` calls for a key or token (usage records are
+    written in batches, off the request path), so the list shows them on its next load."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with server.api() as c:
+            # The lists carry the use (the single-item views need not).
+            listed = c.get(f"/api/v1/{kind}").json()[kind.replace("-", "_")]
+        (view,) = [v for v in listed if v["id"] == id_]
+        if view.get("last_used_at") and view["usage_7d"]["requests"] >= requests:
+            return
+        assert time.monotonic() < deadline, view
+        time.sleep(0.2)

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from keyhouse.testing.fakes.openai import create_app
 from keyhouse.testing.fakes.server import ServerThread, serve
-from tests.e2e.conftest import UI, Server, create_endpoint, create_key, row_named, textbox, unique
+from tests.e2e.conftest import UI, Server, openai_fake_endpoint, row_named, textbox, unique
 
 FAKE_KEY = "sk-fake-" + "e5f6a7b8" * 4
 
@@ -24,16 +24,8 @@ def openai_fake() -> Iterator[ServerThread]:
 
 
 def _endpoint(server: Server, fake: ServerThread) -> str:
-    key = create_key(
-        server,
-        unique("tok-key"),
-        "openai_compatible",
-        credentials={"api_key": FAKE_KEY},
-        config={"base_url": f"http://127.0.0.1:{fake.port}/v1"},
-    )
-    name = unique("tok-chat")
-    create_endpoint(server, name, key["id"])
-    return name
+    made = openai_fake_endpoint(server, fake.port, FAKE_KEY, "openai_compatible")
+    return str(made["endpoint"]["name"])
 
 
 def test_create_a_token_in_the_ui_and_call_an_endpoint_with_the_sdk(

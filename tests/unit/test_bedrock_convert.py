@@ -20,15 +20,12 @@ from keyhouse.errors import (
 from keyhouse.gateway.send import open_stream
 from keyhouse.gateway.upstream import Upstream
 from keyhouse.providers import bedrock_convert as bc
+from keyhouse.providers import bedrock_embeddings as be
+from keyhouse.providers import bedrock_response as br
 from keyhouse.providers.base import Call, Credential
 from keyhouse.providers.bedrock_eventstream import iter_events
-from keyhouse.testing.fakes.bedrock import (
-    canonical_request,
-    encode_frame,
-    event_frame,
-    exception_frame,
-    sigv4_signature,
-)
+from keyhouse.testing.fakes.bedrock_frames import encode_frame, event_frame, exception_frame
+from keyhouse.testing.fakes.bedrock_sigv4 import canonical_request, sigv4_signature
 from keyhouse.testing.fakes.server import serve
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
@@ -307,11 +304,11 @@ def test_more_than_one_choice_is_unsupported() -> None:
     ],
 )
 def test_finish_reasons(stop: str, finish: str) -> None:
-    assert bc.finish_reason(stop) == finish
+    assert br.finish_reason(stop) == finish
 
 
 def test_converse_response_becomes_a_chat_completion() -> None:
-    out = bc.chat_response(
+    out = br.chat_response(
         {
             "output": {
                 "message": {
@@ -356,7 +353,7 @@ def test_converse_response_becomes_a_chat_completion() -> None:
 
 
 def test_stream_events_become_chunks() -> None:
-    conv = bc.ChatStreamConverter("m", "id1", 1)
+    conv = br.ChatStreamConverter("m", "id1", 1)
     events: list[tuple[str, dict[str, Any]]] = [
         ("messageStart", {"role": "assistant", "p": "pad"}),
         ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hi"}}),
@@ -408,52 +405,52 @@ def test_stream_events_become_chunks() -> None:
     ],
 )
 def test_embedding_family(model: str, family: str) -> None:
-    assert bc.embedding_family(model) == family
+    assert be.embedding_family(model) == family
 
 
 def test_unknown_embedding_model_is_unsupported() -> None:
     with pytest.raises(Unsupported):
-        bc.embedding_family("anthropic.claude-3-haiku-20240307-v1:0")
+        be.embedding_family("anthropic.claude-3-haiku-20240307-v1:0")
 
 
 def test_embedding_inputs_must_be_text() -> None:
-    assert bc.embedding_inputs({"input": "a"}) == ["a"]
+    assert be.embedding_inputs({"input": "a"}) == ["a"]
     with pytest.raises(BadRequest):
-        bc.embedding_inputs({"input": [[1, 2, 3]]})
+        be.embedding_inputs({"input": [[1, 2, 3]]})
 
 
 def test_titan_bodies_follow_the_model_version() -> None:
-    assert bc.titan_embedding_body("a", {"dimensions": 256}, "amazon.titan-embed-text-v2:0") == {
+    assert be.titan_embedding_body("a", {"dimensions": 256}, "amazon.titan-embed-text-v2:0") == {
         "inputText": "a",
         "dimensions": 256,
     }
-    assert bc.titan_embedding_body("a", {"dimensions": 384}, "amazon.titan-embed-image-v1") == {
+    assert be.titan_embedding_body("a", {"dimensions": 384}, "amazon.titan-embed-image-v1") == {
         "inputText": "a",
         "embeddingConfig": {"outputEmbeddingLength": 384},
     }
     with pytest.raises(BadRequest):
-        bc.titan_embedding_body("a", {"dimensions": 256}, "amazon.titan-embed-text-v1")
+        be.titan_embedding_body("a", {"dimensions": 256}, "amazon.titan-embed-text-v1")
 
 
 def test_cohere_bodies_are_batched_by_96() -> None:
     texts = [f"t{i}" for i in range(200)]
-    bodies = bc.cohere_embedding_bodies(texts, {}, "cohere.embed-english-v3")
+    bodies = be.cohere_embedding_bodies(texts, {}, "cohere.embed-english-v3")
     assert [len(b["texts"]) for b in bodies] == [96, 96, 8]
     assert all(b["input_type"] == "search_document" for b in bodies)
-    v4 = bc.cohere_embedding_bodies(
+    v4 = be.cohere_embedding_bodies(
         ["x"], {"dimensions": 512, "input_type": "search_query"}, "cohere.embed-v4:0"
     )
     assert v4 == [{"texts": ["x"], "input_type": "search_query", "output_dimension": 512}]
 
 
 def test_embedding_responses_are_read_in_both_shapes() -> None:
-    assert bc.titan_embedding({"embedding": [0.5], "inputTextTokenCount": 2}) == ([0.5], 2)
-    assert bc.cohere_embeddings({"embeddings": [[1.0]]}) == [[1.0]]
-    assert bc.cohere_embeddings({"embeddings": {"float": [[2.0]]}}) == [[2.0]]
+    assert be.titan_embedding({"embedding": [0.5], "inputTextTokenCount": 2}) == ([0.5], 2)
+    assert be.cohere_embeddings({"embeddings": [[1.0]]}) == [[1.0]]
+    assert be.cohere_embeddings({"embeddings": {"float": [[2.0]]}}) == [[2.0]]
 
 
 def test_base64_embeddings_are_little_endian_float32() -> None:
-    out = bc.embeddings_response([[0.5, -1.0]], "m", 3, "base64")
+    out = be.embeddings_response([[0.5, -1.0]], "m", 3, "base64")
     raw = base64.b64decode(out["data"][0]["embedding"])
     assert struct.unpack("<2f", raw) == (0.5, -1.0)
     assert out["usage"] == {"prompt_tokens": 3, "total_tokens": 3}

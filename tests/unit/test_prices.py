@@ -22,19 +22,35 @@ MODELS = [
     ("google", "gemini-2.5-flash"),
     ("mistral", "mistral-large-latest"),
 ]
-USAGES = [(1_000, 200, 0), (1_000, 200, 600), (250_000, 4_000, 100_000), (0, 0, 0)]
+# (input incl. cache reads and writes, output, cache reads, cache writes)
+USAGES = [
+    (1_000, 200, 0, 0),
+    (1_000, 200, 600, 0),
+    (1_000, 200, 300, 500),
+    (250_000, 4_000, 100_000, 20_000),
+    (0, 0, 0, 0),
+]
 KEYHOUSE = {"openai": "openai", "anthropic": "anthropic", "google": "gemini", "mistral": "mistral"}
 
 
 @pytest.mark.parametrize(("provider", "model"), MODELS)
-@pytest.mark.parametrize(("inp", "out", "cached"), USAGES)
-def test_agrees_with_calc_price(provider: str, model: str, inp: int, out: int, cached: int) -> None:
+@pytest.mark.parametrize(("inp", "out", "cached", "written"), USAGES)
+def test_agrees_with_calc_price(
+    provider: str, model: str, inp: int, out: int, cached: int, written: int
+) -> None:
     expected = calc_price(
-        Usage(input_tokens=inp, output_tokens=out, cache_read_tokens=cached),
+        Usage(
+            input_tokens=inp,
+            output_tokens=out,
+            cache_read_tokens=cached,
+            cache_write_tokens=written,
+        ),
         model_ref=model,
         provider_id=provider,
     ).total_price
-    got = PriceBook().cost_usd(KEYHOUSE[provider], model, inp, out, cached)
+    got = PriceBook().cost_usd(
+        KEYHOUSE[provider], model, inp, out, cached, cache_write_tokens=written
+    )
     assert got == pytest.approx(float(expected), rel=1e-9, abs=1e-12)
 
 
@@ -43,6 +59,25 @@ def test_cached_tokens_are_cheaper() -> None:
     cached = cost_usd("openai", "gpt-4o", 1_000_000, 0, 1_000_000)
     assert uncached == pytest.approx(2.5)
     assert cached == pytest.approx(1.25)
+
+
+def test_cache_writes_cost_the_write_rate() -> None:
+    # claude-sonnet-4-5 below its 200k tier: $3 input, $0.30 cache read, $3.75 cache
+    # write per million.
+    plain = cost_usd("anthropic", "claude-sonnet-4-5", 100_000, 0, 0)
+    written = cost_usd("anthropic", "claude-sonnet-4-5", 100_000, 0, 0, cache_write_tokens=100_000)
+    assert plain == pytest.approx(0.3)
+    assert written == pytest.approx(0.375)
+    # Writes never exceed the prompt that holds them (reads first).
+    capped = cost_usd(
+        "anthropic", "claude-sonnet-4-5", 100_000, 0, 60_000, cache_write_tokens=90_000
+    )
+    assert capped == pytest.approx(0.06 * 0.3 + 0.04 * 3.75)
+    # A target's override prices writes as input (it names no write rate).
+    override = PriceOverride(Decimal("1"), Decimal("2"), Decimal("0.5"))
+    assert cost_usd(
+        "openai", "gpt-4o", 1_000_000, 0, 0, override, cache_write_tokens=500_000
+    ) == pytest.approx(1.0)
 
 
 def test_unknown_model_and_provider_are_none() -> None:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from keyhouse.errors import BadRequest
-from keyhouse.providers.responses_convert import chat_to_response, responses_to_chat
+from keyhouse.providers.responses_answer import chat_to_response
+from keyhouse.providers.responses_request import responses_to_chat
 from keyhouse.providers.responses_stream import ChatStreamToResponses, failure_events
 
 SHELL: Any = {"type": "function", "name": "shell", "parameters": {"type": "object"}}

@@ -2,7 +2,7 @@
 // (a key lists its endpoints, a target names its key), so every write refreshes both.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "./client";
-import type { AccessTokenCreate, EndpointCreate, EndpointUpdate, KeyCheck, KeyCreate, KeyUpdate, UsageGroupBy } from "./types";
+import type { AccessTokenCreate, AccessTokenRotate, AccessTokenUpdate, EndpointCreate, EndpointUpdate, KeyCheck, KeyCreate, KeyUpdate, UsageGroupBy } from "./types";
 
 export const qk = {
   session: ["session"] as const,
@@ -13,6 +13,7 @@ export const qk = {
   endpoints: ["endpoints"] as const,
   usage: ["usage"] as const,
   accessTokens: ["access-tokens"] as const,
+  limitsUse: ["limits-use"] as const,
 };
 
 export interface UsageQuery {
@@ -65,12 +66,32 @@ export function useEndpoints() {
   });
 }
 
+/** Use against every limit now; the lists poll it, since calls move it all the time. */
+export function useLimitsUse() {
+  return useQuery({
+    queryKey: qk.limitsUse,
+    queryFn: () => unwrap(api.GET("/api/v1/limits/use")),
+    refetchInterval: 5_000,
+  });
+}
+
 function useRefreshAll() {
   const qc = useQueryClient();
   return () =>
     Promise.all([
       qc.invalidateQueries({ queryKey: qk.keys }),
       qc.invalidateQueries({ queryKey: qk.endpoints }),
+      // A write may add, change or remove a limit: the use shown must follow at once.
+      qc.invalidateQueries({ queryKey: qk.limitsUse }),
+    ]);
+}
+
+function useRefreshTokens() {
+  const qc = useQueryClient();
+  return () =>
+    Promise.all([
+      qc.invalidateQueries({ queryKey: qk.accessTokens }),
+      qc.invalidateQueries({ queryKey: qk.limitsUse }),
     ]);
 }
 
@@ -192,18 +213,39 @@ export function useAccessTokens() {
 }
 
 export function useCreateAccessToken() {
-  const qc = useQueryClient();
+  const refresh = useRefreshTokens();
   return useMutation({
     mutationFn: (body: AccessTokenCreate) => unwrap(api.POST("/api/v1/access-tokens", { body })),
-    onSuccess: () => qc.invalidateQueries({ queryKey: qk.accessTokens }),
+    onSuccess: refresh,
+  });
+}
+
+export function useUpdateAccessToken() {
+  const refresh = useRefreshTokens();
+  return useMutation({
+    mutationFn: (v: { id: string; body: AccessTokenUpdate }) =>
+      unwrap(api.PATCH("/api/v1/access-tokens/{token_id}", { params: { path: { token_id: v.id } }, body: v.body })),
+    onSuccess: refresh,
+  });
+}
+
+/** A new secret, returned once; the replaced one keeps working for `grace_seconds`. */
+export function useRotateAccessToken() {
+  const refresh = useRefreshTokens();
+  return useMutation({
+    mutationFn: (v: { id: string; body: AccessTokenRotate }) =>
+      unwrap(
+        api.POST("/api/v1/access-tokens/{token_id}/rotate", { params: { path: { token_id: v.id } }, body: v.body }),
+      ),
+    onSuccess: refresh,
   });
 }
 
 export function useRevokeAccessToken() {
-  const qc = useQueryClient();
+  const refresh = useRefreshTokens();
   return useMutation({
     mutationFn: (id: string) =>
       unwrap(api.DELETE("/api/v1/access-tokens/{token_id}", { params: { path: { token_id: id } } })),
-    onSuccess: () => qc.invalidateQueries({ queryKey: qk.accessTokens }),
+    onSuccess: refresh,
   });
 }

@@ -918,6 +918,8 @@ export interface components {
         };
         /** UsageCounters */
         UsageCounters: {
+            /** Cache Write Tokens */
+            cache_write_tokens: number;
             /** Cached Input Tokens */
             cached_input_tokens: number;
             /** Cost Usd */
@@ -944,6 +946,8 @@ export interface components {
             at: string;
             /** Attempts */
             attempts: number;
+            /** Cache Write Tokens */
+            cache_write_tokens: number | null;
             /** Cached Input Tokens */
             cached_input_tokens: number | null;
             /** Cost Usd */
@@ -1016,6 +1020,8 @@ export interface components {
         };
         /** UsageRow */
         UsageRow: {
+            /** Cache Write Tokens */
+            cache_write_tokens: number;
             /** Cached Input Tokens */
             cached_input_tokens: number;
             /** Cost Usd */

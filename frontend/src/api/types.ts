@@ -38,7 +38,12 @@ export type UsageRecord = Ok<paths["/api/v1/usage/requests"]["get"]>["records"][
 export type UsageGroupBy = NonNullable<NonNullable<paths["/api/v1/usage"]["get"]["parameters"]["query"]>["group_by"]>;
 export type AccessTokenCreate = Body<paths["/api/v1/access-tokens"]["post"]>;
 export type AccessTokenCreated = Ok<paths["/api/v1/access-tokens"]["post"]>;
-// `last_used_at` arrives with usage tracking; the list shows the column once the API has it.
-export type AccessTokenView = Ok<paths["/api/v1/access-tokens"]["get"]>["access_tokens"][number] & {
-  last_used_at?: string | null;
-};
+export type AccessTokenView = Ok<paths["/api/v1/access-tokens"]["get"]>["access_tokens"][number];
+export type AccessTokenUpdate = Body<paths["/api/v1/access-tokens/{token_id}"]["patch"]>;
+export type AccessTokenRotate = NonNullable<Body<paths["/api/v1/access-tokens/{token_id}/rotate"]["post"]>>;
+
+/** The `limits` object a token, an endpoint or a key carries. */
+export type LimitsIn = NonNullable<AccessTokenCreate["limits"]>;
+export type BudgetIn = NonNullable<LimitsIn["budget"]>;
+export type LimitsUse = Ok<paths["/api/v1/limits/use"]["get"]>;
+export type SubjectUse = LimitsUse["subjects"][number];

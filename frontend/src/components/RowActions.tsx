@@ -2,11 +2,13 @@ import type { ReactNode } from "react";
 import { ActionIcon, Group, Tooltip } from "@mantine/core";
 import { IconEdit, IconTrash } from "./icons";
 
-/** The Edit and Delete icon buttons at the end of a list row (and anything before them). */
-export function RowActions({ name, onEdit, onDelete, children }: {
+/** The Edit and Delete icon buttons at the end of a list row (and anything before them).
+ * `deleteLabel` names what deleting is for the thing listed ("Revoke" for a token). */
+export function RowActions({ name, onEdit, onDelete, deleteLabel = "Delete", children }: {
   name: string;
   onEdit: () => void;
   onDelete: () => void;
+  deleteLabel?: string;
   children?: ReactNode;
 }) {
   return (
@@ -17,8 +19,8 @@ export function RowActions({ name, onEdit, onDelete, children }: {
           <IconEdit />
         </ActionIcon>
       </Tooltip>
-      <Tooltip label="Delete">
-        <ActionIcon variant="subtle" color="red" aria-label={`Delete ${name}`} onClick={onDelete}>
+      <Tooltip label={deleteLabel}>
+        <ActionIcon variant="subtle" color="red" aria-label={`${deleteLabel} ${name}`} onClick={onDelete}>
           <IconTrash />
         </ActionIcon>
       </Tooltip>

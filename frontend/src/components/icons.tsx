@@ -140,3 +140,11 @@ export const IconTicket = (p: IconProps) => (
     <path d="M5 5h14a2 2 0 0 1 2 2v3a2 2 0 0 0 0 4v3a2 2 0 0 1 -2 2h-14a2 2 0 0 1 -2 -2v-3a2 2 0 0 0 0 -4v-3a2 2 0 0 1 2 -2" />
   </Icon>
 );
+
+// Tabler "refresh": two arrows chasing each other (rotate a secret).
+export const IconRotate = (p: IconProps) => (
+  <Icon {...p}>
+    <path d="M20 11a8.1 8.1 0 0 0 -15.5 -2m-.5 -4v4h4" />
+    <path d="M4 13a8.1 8.1 0 0 0 15.5 2m.5 4v-4h-4" />
+  </Icon>
+);

@@ -27,7 +27,10 @@ import { focusFirstError } from "../lib/focusError";
 import { qk, useCreateEndpoint, useKeys, useProviders, useUpdateEndpoint } from "../api/queries";
 import type { EndpointView } from "../api/types";
 import { usePhone } from "../lib/useNarrow";
+import { FailureAlert } from "../components/FailureAlert";
 import { IconAlert, IconPlus, IconTrash } from "../components/icons";
+import { isLimitsPath } from "../limits/limitsForm";
+import { LimitsEditor } from "../limits/LimitsEditor";
 import {
   createBody,
   createValues,
@@ -149,6 +152,7 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
       const loose: string[] = [];
       for (const [path, message] of Object.entries(fields)) {
         if (/^aliases\.\d+$/.test(path)) inline.aliases = message;
+        else if (isLimitsPath(path)) inline[path] = message;
         else if (/^(name|description|task|timeout_seconds|connect_timeout_seconds|max_retries|targets(\.\d+\.(key_id|model|weight|role))?)$/.test(path)) inline[path] = message;
         else loose.push(message);
       }
@@ -162,13 +166,7 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
   return (
     <form ref={root} onSubmit={(e) => form.onSubmit(submit, showErrors)(e)} noValidate>
       <Stack gap="md">
-        {failure && (
-          <Alert color="red" icon={<IconAlert />} title="Could not save" role="alert">
-            {failure.map((m) => (
-              <div key={m}>{m}</div>
-            ))}
-          </Alert>
-        )}
+        <FailureAlert failure={failure} title="Could not save" />
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
           <TextInput
             label="Name"
@@ -299,6 +297,8 @@ function EndpointForm({ original, existing, onDone }: { original?: EndpointView;
         />
 
         <Textarea label="Description" autosize minRows={1} maxRows={4} placeholder="Who calls it, for what" {...form.getInputProps("description")} />
+
+        <LimitsEditor inputProps={(p) => form.getInputProps(p)} values={form.values.limits} subject="this endpoint" />
 
         <div>
           <Button variant="subtle" size="compact-sm" onClick={() => setAdvanced((a) => !a)} aria-expanded={advanced}>

@@ -14,6 +14,7 @@ import type { EndpointView, ProviderView, TargetView } from "../api/types";
 import { IconPlay } from "../components/icons";
 import { RowActions } from "../components/RowActions";
 import { TimeCell } from "../components/TimeCell";
+import { LimitUse } from "../limits/LimitUse";
 
 export interface EndpointListProps {
   endpoints: EndpointView[];
@@ -122,13 +123,14 @@ function rowProps<T extends HTMLElement>(e: EndpointView, highlighted: string | 
 
 export function EndpointTable({ endpoints, providers, highlighted, highlightRef, onTry, onEdit, onDelete }: EndpointListProps) {
   return (
-    <Table.ScrollContainer minWidth={860}>
+    <Table.ScrollContainer minWidth={1000}>
       <Table className="kh-table" verticalSpacing="sm" highlightOnHover aria-label="Endpoints">
         <Table.Thead>
           <Table.Tr>
             <Table.Th>Name</Table.Th>
             <Table.Th>Task</Table.Th>
             <Table.Th>Targets</Table.Th>
+            <Table.Th>Limits</Table.Th>
             <Table.Th>Created</Table.Th>
             <Table.Th>
               <VisuallyHidden>Actions</VisuallyHidden>
@@ -146,6 +148,9 @@ export function EndpointTable({ endpoints, providers, highlighted, highlightRef,
               </Table.Td>
               <Table.Td>
                 <Targets e={e} providers={providers} />
+              </Table.Td>
+              <Table.Td data-col="limits">
+                <LimitUse scope="endpoint" id={e.id} limits={e.limits} />
               </Table.Td>
               <Table.Td>
                 <TimeCell iso={e.created_at} />
@@ -171,6 +176,14 @@ export function EndpointCards({ endpoints, providers, highlighted, highlightRef,
             <TaskBadge task={e.task} />
           </Group>
           <Targets e={e} providers={providers} />
+          {e.limits && (
+            <Group gap="xs" mt="sm" align="flex-start" wrap="nowrap">
+              <Text size="xs" c="dimmed" pt={2}>
+                Limits
+              </Text>
+              <LimitUse scope="endpoint" id={e.id} limits={e.limits} />
+            </Group>
+          )}
           <Group justify="space-between" mt="sm" wrap="nowrap">
             <Text size="xs" c="dimmed" component="div">
               Created <TimeCell iso={e.created_at} />

@@ -78,6 +78,19 @@ describe("request bodies", () => {
   });
 });
 
+describe("the endpoint's limits", () => {
+  it("are sent when set, checked, and removed with null", () => {
+    const base = { ...createValues("k1"), name: "x", targets: [{ ...emptyTarget(), key_id: "k1", model: "m" }] };
+    const limits = { ...base.limits, tokens_per_minute: 2000, budget: { usd: 5, period: "day" as const, action: "alert" as const } };
+    expect(createBody({ ...base, limits }).limits).toEqual({ tokens_per_minute: 2000, budget: { usd: 5, period: "day", action: "alert" } });
+    expect(validateEndpoint({ ...base, limits: { ...limits, max_concurrent: 0 } }, [])).toHaveProperty(["limits.max_concurrent"]);
+    const e = { ...endpoint(), limits: { tokens_per_minute: 2000 } };
+    expect(editValues(e).limits.tokens_per_minute).toBe(2000);
+    expect(updateBody(editValues(e), e)).toEqual({});
+    expect(updateBody({ ...editValues(e), limits: createValues(null).limits }, e)).toEqual({ limits: null });
+  });
+});
+
 describe("modelHint", () => {
   it("knows the usual models and says so when it does not", () => {
     expect(modelHint("openai", "embeddings")).toBe("text-embedding-3-small");

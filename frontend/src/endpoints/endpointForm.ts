@@ -1,5 +1,6 @@
 // Pure helpers behind the endpoint form.
 import type { EndpointCreate, EndpointUpdate, EndpointView, TargetIn } from "../api/types";
+import { limitsBody, limitsChanged, limitsValues, validateLimits, type LimitsValues } from "../limits/limitsForm";
 
 export type Task = "chat" | "embeddings";
 export type Role = "primary" | "fallback";
@@ -20,6 +21,7 @@ export interface EndpointFormValues {
   timeout_seconds: number | string;
   connect_timeout_seconds: number | string;
   max_retries: number | string;
+  limits: LimitsValues;
 }
 
 const asTask = (t: string): Task => (t === "embeddings" ? "embeddings" : "chat");
@@ -37,6 +39,7 @@ export function createValues(defaultKey: string | null): EndpointFormValues {
     timeout_seconds: "",
     connect_timeout_seconds: "",
     max_retries: "",
+    limits: limitsValues(),
   };
 }
 
@@ -50,6 +53,7 @@ export function editValues(e: EndpointView): EndpointFormValues {
     timeout_seconds: e.timeout_seconds,
     connect_timeout_seconds: e.connect_timeout_seconds,
     max_retries: e.max_retries,
+    limits: limitsValues(e.limits),
   };
 }
 
@@ -79,7 +83,7 @@ export function validateEndpoint(
     errors.connect_timeout_seconds = "More than 0, at most 60.";
   const retries = Number(v.max_retries);
   if (v.max_retries !== "" && !(Number.isInteger(retries) && retries >= 0 && retries <= 5)) errors.max_retries = "0 to 5.";
-  return errors;
+  return { ...errors, ...validateLimits(v.limits) };
 }
 
 // The server's rule (admin/schemas.py ALIAS_PATTERN): model names as agents spell them.
@@ -109,6 +113,8 @@ export function createBody(v: EndpointFormValues): EndpointCreate {
   if (v.timeout_seconds !== "") body.timeout_seconds = Number(v.timeout_seconds);
   if (v.connect_timeout_seconds !== "") body.connect_timeout_seconds = Number(v.connect_timeout_seconds);
   if (v.max_retries !== "") body.max_retries = Number(v.max_retries);
+  const limits = limitsBody(v.limits);
+  if (limits) body.limits = limits;
   return body;
 }
 
@@ -126,6 +132,8 @@ export function updateBody(v: EndpointFormValues, original: EndpointView): Endpo
   if (v.connect_timeout_seconds !== "" && Number(v.connect_timeout_seconds) !== original.connect_timeout_seconds)
     body.connect_timeout_seconds = Number(v.connect_timeout_seconds);
   if (v.max_retries !== "" && Number(v.max_retries) !== original.max_retries) body.max_retries = Number(v.max_retries);
+  // null removes the endpoint's limits.
+  if (limitsChanged(v.limits, original.limits)) body.limits = limitsBody(v.limits);
   return body;
 }
 

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { Alert, Anchor, Button, Code, Group, List, Modal, Stack, Text, TextInput } from "@mantine/core";
+import { Alert, Anchor, Code, List, Modal, Stack, Text, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { ApiError, errorMessage } from "../api/errors";
 import { useDeleteKey, useUsageReport } from "../api/queries";
@@ -7,6 +7,8 @@ import type { KeyView } from "../api/types";
 import { href, ROUTES } from "../lib/router";
 import { IconAlert } from "../components/icons";
 import { plural } from "../lib/format";
+import { ConfirmActions, useLastShown } from "../components/ConfirmModal";
+import { FailureAlert } from "../components/FailureAlert";
 
 interface Ref {
   id: string;
@@ -14,9 +16,7 @@ interface Ref {
 }
 
 export function DeleteKeyModal({ k, onClose }: { k: KeyView | null; onClose: () => void }) {
-  const [shown, setShown] = useState<KeyView | null>(k);
-  if (k && k !== shown) setShown(k);
-  const current = k ?? shown;
+  const current = useLastShown(k);
   return (
     <Modal opened={k !== null} onClose={onClose} title="Delete API key" centered>
       {current && <DeleteBody key={current.id} k={current} onClose={onClose} />}
@@ -99,11 +99,7 @@ function DeleteBody({ k, onClose }: { k: KeyView; onClose: () => void }) {
 
   return (
     <Stack gap="md">
-      {failure && (
-        <Alert color="red" role="alert">
-          {failure}
-        </Alert>
-      )}
+      <FailureAlert failure={failure} />
       <RecentCallers callers={callers} />
       {inUse ? (
         <>
@@ -142,14 +138,15 @@ function DeleteBody({ k, onClose }: { k: KeyView; onClose: () => void }) {
           Delete the API key <b>{k.name}</b>? Its encrypted credential is erased; this cannot be undone.
         </Text>
       )}
-      <Group justify="flex-end" gap="sm">
-        <Button variant="default" onClick={onClose} disabled={del.isPending} data-autofocus={inUse ? undefined : true}>
-          Cancel
-        </Button>
-        <Button color="red" onClick={remove} disabled={!confirmed} loading={del.isPending}>
-          Delete
-        </Button>
-      </Group>
+      <ConfirmActions
+        label="Delete"
+        onCancel={onClose}
+        onConfirm={remove}
+        pending={del.isPending}
+        disabled={!confirmed}
+        // When endpoints use the key, the confirm box takes the focus instead.
+        focusCancel={!inUse}
+      />
     </Stack>
   );
 }

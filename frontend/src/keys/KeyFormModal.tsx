@@ -22,11 +22,14 @@ import { qk, useCreateKey, useProviders, useTestKeyChanges, useUpdateKey } from 
 import type { KeyUpdate, KeyView, ProviderView, VerifyResult } from "../api/types";
 import { focusFirstError } from "../lib/focusError";
 import { usePhone } from "../lib/useNarrow";
+import { FailureAlert } from "../components/FailureAlert";
 import { IconAlert } from "../components/icons";
 import { FieldInput } from "./FieldInput";
 import { VerifyButton } from "./VerifyButton";
 import { CredentialAge } from "./CredentialAge";
 import { CredentialHistory } from "./CredentialHistory";
+import { LIMIT_PATHS } from "../limits/limitsForm";
+import { LimitsEditor } from "../limits/LimitsEditor";
 import {
   blocksSave,
   createBody,
@@ -164,7 +167,7 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
     const fields = fieldErrors(err);
     const known = new Set(Object.keys(form.values.credentials).map((k) => `credentials.${k}`));
     Object.keys(form.values.config).forEach((k) => known.add(`config.${k}`));
-    ["name", "description", "provider", "auth_method", "rotate_after_days"].forEach((k) => known.add(k));
+    ["name", "description", "provider", "auth_method", "rotate_after_days", ...LIMIT_PATHS].forEach((k) => known.add(k));
     const inline: Record<string, string> = {};
     const loose: string[] = [];
     for (const [path, message] of Object.entries(fields)) {
@@ -260,13 +263,7 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
             </Button>
           </Alert>
         )}
-        {failure && (
-          <Alert color="red" icon={<IconAlert />} title="Could not save" role="alert">
-            {failure.map((m) => (
-              <div key={m}>{m}</div>
-            ))}
-          </Alert>
-        )}
+        <FailureAlert failure={failure} title="Could not save" />
         <TextInput
           label="Name"
           withAsterisk
@@ -388,6 +385,9 @@ function KeyFormBody(props: FormProps & { providers: ProviderView[] }) {
               />
             ))}
           </>
+        )}
+        {(provider || original) && (
+          <LimitsEditor inputProps={(p) => form.getInputProps(p)} values={form.values.limits} subject="this key" />
         )}
         {(provider || original) && (
           <Textarea

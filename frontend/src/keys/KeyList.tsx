@@ -1,20 +1,12 @@
 // The API keys as a table (wide windows) or as cards (phones).
-import {
-  Anchor,
-  Badge,
-  Card,
-  Code,
-  Group,
-  Stack,
-  Table,
-  Text,
-  VisuallyHidden,
-} from "@mantine/core";
+import { Anchor, Badge, Code, Group, Stack, Text } from "@mantine/core";
 import type { KeyView, ProviderView } from "../api/types";
 import { href, ROUTES } from "../lib/router";
 import { RowActions } from "../components/RowActions";
+import { ListView, type Column } from "../components/ListView";
 import { TimeCell } from "../components/TimeCell";
-import { plural } from "../lib/format";
+import { LastUsed } from "../components/LastUsed";
+import { LimitUse } from "../limits/LimitUse";
 
 interface ListProps {
   keys: KeyView[];
@@ -93,22 +85,6 @@ function Provider({ k, providers }: { k: KeyView; providers: ProviderView[] | un
   );
 }
 
-/** When the key last served a call, and its calls over the last 7 days. */
-function LastUsed({ k }: { k: KeyView }) {
-  if (!k.last_used_at) return <Text size="sm" c="dimmed">Never</Text>;
-  const week = k.usage_7d;
-  return (
-    <div>
-      <TimeCell iso={k.last_used_at} />
-      {week && (
-        <Text size="xs" c="dimmed" style={{ whiteSpace: "nowrap" }}>
-          {plural(week.requests ?? 0, "call", "calls")} in 7 days
-        </Text>
-      )}
-    </div>
-  );
-}
-
 function Actions({ k, onEdit, onDelete }: { k: KeyView; onEdit: () => void; onDelete: () => void }) {
   return <RowActions name={k.name} onEdit={onEdit} onDelete={onDelete} />;
 }
@@ -128,101 +104,29 @@ function Name({ k }: { k: KeyView }) {
   );
 }
 
-export function KeyTable({ keys, providers, onEdit, onDelete }: ListProps) {
-  return (
-    <Table.ScrollContainer minWidth={900}>
-      <Table className="kh-table" verticalSpacing="sm" highlightOnHover aria-label="API keys">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>Provider</Table.Th>
-            <Table.Th>Credential</Table.Th>
-            <Table.Th>Endpoints</Table.Th>
-            <Table.Th style={{ whiteSpace: "nowrap" }}>Last used</Table.Th>
-            <Table.Th style={{ whiteSpace: "nowrap" }}>Last updated</Table.Th>
-            <Table.Th>Created</Table.Th>
-            <Table.Th>
-              <VisuallyHidden>Actions</VisuallyHidden>
-            </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {keys.map((k) => (
-            <Table.Tr key={k.id} data-key-id={k.id}>
-              <Table.Td>
-                <Name k={k} />
-              </Table.Td>
-              <Table.Td>
-                <Provider k={k} providers={providers} />
-              </Table.Td>
-              <Table.Td>
-                <MaskedCredential k={k} providers={providers} />
-              </Table.Td>
-              <Table.Td>
-                <EndpointLinks k={k} />
-              </Table.Td>
-              <Table.Td data-col="last-used">
-                <LastUsed k={k} />
-              </Table.Td>
-              <Table.Td>
-                <TimeCell iso={k.updated_at} />
-              </Table.Td>
-              <Table.Td>
-                <TimeCell iso={k.created_at} />
-              </Table.Td>
-              <Table.Td>
-                <Actions k={k} onEdit={() => onEdit(k)} onDelete={() => onDelete(k)} />
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
-  );
+function columns(providers: ProviderView[] | undefined): Column<KeyView>[] {
+  return [
+    { label: "Provider", cell: (k) => <Provider k={k} providers={providers} /> },
+    { label: "Credential", cell: (k) => <MaskedCredential k={k} providers={providers} /> },
+    { label: "Endpoints", cell: (k) => <EndpointLinks k={k} /> },
+    { label: "Limits", col: "limits", cell: (k) => <LimitUse scope="key" id={k.id} limits={k.limits} /> },
+    { label: "Last used", col: "last-used", cell: (k) => <LastUsed item={k} /> },
+    { label: "Last updated", cardLabel: "Updated", cell: (k) => <TimeCell iso={k.updated_at} /> },
+    { label: "Created", cell: (k) => <TimeCell iso={k.created_at} /> },
+  ];
 }
 
-function Labelled({ label, children }: { label: string; children: React.ReactNode }) {
+export function KeyList({ keys, providers, narrow, onEdit, onDelete }: ListProps & { narrow: boolean }) {
   return (
-    <Group gap="xs" align="flex-start" wrap="nowrap">
-      <Text size="xs" c="dimmed" w={84} pt={2} style={{ flexShrink: 0 }}>
-        {label}
-      </Text>
-      <div style={{ minWidth: 0 }}>{children}</div>
-    </Group>
-  );
-}
-
-export function KeyCards({ keys, providers, onEdit, onDelete }: ListProps) {
-  return (
-    <Stack gap="sm" component="ul" p={0} m={0} style={{ listStyle: "none" }} aria-label="API keys">
-      {keys.map((k) => (
-        <Card key={k.id} component="li" withBorder padding="sm" data-key-id={k.id}>
-          <Group justify="space-between" align="flex-start" wrap="nowrap" mb="xs">
-            <Name k={k} />
-            <Actions k={k} onEdit={() => onEdit(k)} onDelete={() => onDelete(k)} />
-          </Group>
-          <Stack gap={6}>
-            <Labelled label="Provider">
-              <Provider k={k} providers={providers} />
-            </Labelled>
-            <Labelled label="Credential">
-              <MaskedCredential k={k} providers={providers} />
-            </Labelled>
-            <Labelled label="Endpoints">
-              <EndpointLinks k={k} />
-            </Labelled>
-            <Labelled label="Last used">
-              <LastUsed k={k} />
-            </Labelled>
-            <Labelled label="Updated">
-              <TimeCell iso={k.updated_at} />
-            </Labelled>
-            <Labelled label="Created">
-              <TimeCell iso={k.created_at} />
-            </Labelled>
-          </Stack>
-        </Card>
-      ))}
-    </Stack>
+    <ListView
+      items={keys}
+      label="API keys"
+      narrow={narrow}
+      minWidth={1040}
+      name={(k) => <Name k={k} />}
+      columns={columns(providers)}
+      actions={(k) => <Actions k={k} onEdit={() => onEdit(k)} onDelete={() => onDelete(k)} />}
+      itemProps={(k) => ({ key: k.id, "data-key-id": k.id })}
+    />
   );
 }

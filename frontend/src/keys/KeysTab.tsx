@@ -5,7 +5,7 @@ import type { KeyView } from "../api/types";
 import { useNarrow } from "../lib/useNarrow";
 import { IconKey, IconPlus, IconSearch } from "../components/icons";
 import { LoadError, TableSkeleton } from "../components/DataState";
-import { KeyCards, KeyTable } from "./KeyList";
+import { KeyList } from "./KeyList";
 import { KeyFormModal } from "./KeyFormModal";
 import { DeleteKeyModal } from "./DeleteKeyModal";
 
@@ -84,11 +84,7 @@ export function KeysTab() {
     );
   else
     body = (
-      narrow ? (
-        <KeyCards keys={rows} providers={providers.data} onEdit={(k) => setEditing({ mode: "edit", key: k })} onDelete={setDeleting} />
-      ) : (
-        <KeyTable keys={rows} providers={providers.data} onEdit={(k) => setEditing({ mode: "edit", key: k })} onDelete={setDeleting} />
-      )
+      <KeyList keys={rows} providers={providers.data} narrow={narrow} onEdit={(k) => setEditing({ mode: "edit", key: k })} onDelete={setDeleting} />
     );
 
   const hasKeys = (keys.data?.length ?? 0) > 0;

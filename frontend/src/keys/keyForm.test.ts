@@ -152,6 +152,26 @@ describe("request bodies", () => {
     const rotated = { ...edit, credentials: { api_key: "sk-new" } };
     expect(updateBody(rotated, apiKey, original)).toEqual({ credentials: { api_key: "sk-new" } });
   });
+
+  it("limits: sent when set, unchanged ones left out, cleared with null", () => {
+    const v = {
+      ...createValues(),
+      name: "new",
+      provider: "openai",
+      auth_method: "api_key",
+      credentials: { api_key: "sk" },
+      limits: { ...createValues().limits, requests_per_minute: 60 },
+    };
+    expect(createBody(v, apiKey).limits).toEqual({ requests_per_minute: 60 });
+    expect(validateKey({ ...v, limits: { ...v.limits, requests_per_minute: 1.5 } }, apiKey, [])).toHaveProperty([
+      "limits.requests_per_minute",
+    ]);
+    const original = key({ limits: { requests_per_minute: 60, budget: { usd: 10, period: "week", action: "reject" } } });
+    const edit = editValues(original, apiKey);
+    expect(updateBody(edit, apiKey, original)).toEqual({});
+    expect(updateBody({ ...edit, limits: createValues().limits }, apiKey, original)).toEqual({ limits: null });
+    expect(testBody(updateBody({ ...edit, limits: createValues().limits }, apiKey, original))).toBeNull();
+  });
 });
 
 describe("Save & test", () => {

@@ -1,6 +1,7 @@
 // Pure helpers behind the Create/Edit API key form: initial values, validation and the
 // request body (only what changed, only non-empty secrets).
 import type { AuthMethodView, FieldView, KeyCheck, KeyCreate, KeyUpdate, KeyView, ProviderView, VerifyResult } from "../api/types";
+import { limitsBody, limitsChanged, limitsValues, validateLimits, type LimitsValues } from "../limits/limitsForm";
 
 export interface KeyFormValues {
   name: string;
@@ -11,6 +12,7 @@ export interface KeyFormValues {
   config: Record<string, string>;
   /** "Remind me to rotate after (days)": a NumberInput value, "" when empty. */
   rotate_after_days: number | string;
+  limits: LimitsValues;
 }
 
 export const MAX_ROTATE_DAYS = 3650;
@@ -35,7 +37,7 @@ export function fieldsFor(
 }
 
 export function createValues(): KeyFormValues {
-  return { name: "", description: "", provider: "", auth_method: "", credentials: {}, config: {}, rotate_after_days: "" };
+  return { name: "", description: "", provider: "", auth_method: "", credentials: {}, config: {}, rotate_after_days: "", limits: limitsValues() };
 }
 
 export function editValues(key: KeyView, method: AuthMethodView | undefined): KeyFormValues {
@@ -53,6 +55,7 @@ export function editValues(key: KeyView, method: AuthMethodView | undefined): Ke
     credentials,
     config,
     rotate_after_days: key.rotate_after_days ?? "",
+    limits: limitsValues(key.limits),
   };
 }
 
@@ -130,7 +133,7 @@ export function validateKey(
     // services): its answer lands on this field, exactly as the CLI and the API get it.
     if (!v && f.required) errors[`config.${f.name}`] = `${f.label} is required.`;
   }
-  return errors;
+  return { ...errors, ...validateLimits(values.limits) };
 }
 
 function nonEmpty(values: Record<string, string>, fields: FieldView[]): Record<string, string> {
@@ -155,6 +158,8 @@ export function createBody(values: KeyFormValues, method: AuthMethodView | undef
   if (values.description.trim()) body.description = values.description.trim();
   const days = reminderDays(values.rotate_after_days);
   if (days !== null) body.rotate_after_days = days;
+  const limits = limitsBody(values.limits);
+  if (limits) body.limits = limits;
   return body;
 }
 
@@ -173,6 +178,8 @@ export function updateBody(values: KeyFormValues, method: AuthMethodView | undef
   const days = reminderDays(values.rotate_after_days);
   // 0 is how the API spells "no reminder".
   if (days !== (original.rotate_after_days ?? null)) body.rotate_after_days = days ?? 0;
+  // null removes the key's limits.
+  if (limitsChanged(values.limits, original.limits)) body.limits = limitsBody(values.limits);
   return body;
 }
 

@@ -1,134 +1,24 @@
 import { useState } from "react";
-import { ActionIcon, Badge, Button, Card, EmptyState, Group, Stack, Table, Text, Tooltip, VisuallyHidden } from "@mantine/core";
+import { Button, EmptyState, Group, Stack, Text } from "@mantine/core";
 import { useAccessTokens } from "../api/queries";
 import type { AccessTokenView } from "../api/types";
 import { useNarrow } from "../lib/useNarrow";
-import { IconPlus, IconTicket, IconTrash } from "../components/icons";
+import { IconPlus, IconTicket } from "../components/icons";
 import { LoadError, TableSkeleton } from "../components/DataState";
-import { TimeCell } from "../components/TimeCell";
-import { CreateTokenModal } from "./CreateTokenModal";
+import { TokenFormModal, type TokenEditing } from "./TokenFormModal";
 import { RevokeTokenModal } from "./RevokeTokenModal";
-import { hasLastUsed, scopeLabel } from "./tokenForm";
-
-function Scope({ t }: { t: AccessTokenView }) {
-  if (t.endpoints === null || t.endpoints === undefined)
-    return (
-      <Badge variant="light" color="gray">
-        All endpoints
-      </Badge>
-    );
-  return (
-    <Text size="sm" className="kh-mono" style={{ wordBreak: "break-word" }}>
-      {scopeLabel(t)}
-    </Text>
-  );
-}
-
-function Revoke({ t, onRevoke }: { t: AccessTokenView; onRevoke: () => void }) {
-  return (
-    <Tooltip label="Revoke">
-      <ActionIcon variant="subtle" color="red" aria-label={`Revoke ${t.name}`} onClick={onRevoke}>
-        <IconTrash />
-      </ActionIcon>
-    </Tooltip>
-  );
-}
-
-function Name({ t }: { t: AccessTokenView }) {
-  return (
-    <div>
-      <Text fw={600} size="sm">
-        {t.name}
-      </Text>
-      <Text size="xs" c="dimmed" className="kh-mono">
-        {t.prefix}…
-      </Text>
-    </div>
-  );
-}
-
-interface ListProps {
-  tokens: AccessTokenView[];
-  onRevoke: (t: AccessTokenView) => void;
-}
-
-function TokenTable({ tokens, onRevoke }: ListProps) {
-  const lastUsed = hasLastUsed(tokens);
-  return (
-    <Table.ScrollContainer minWidth={640}>
-      <Table className="kh-table" verticalSpacing="sm" highlightOnHover aria-label="Access tokens">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>May call</Table.Th>
-            <Table.Th>Created</Table.Th>
-            {lastUsed && <Table.Th style={{ whiteSpace: "nowrap" }}>Last used</Table.Th>}
-            <Table.Th>
-              <VisuallyHidden>Actions</VisuallyHidden>
-            </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {tokens.map((t) => (
-            <Table.Tr key={t.id} data-token-id={t.id}>
-              <Table.Td>
-                <Name t={t} />
-              </Table.Td>
-              <Table.Td>
-                <Scope t={t} />
-              </Table.Td>
-              <Table.Td>
-                <TimeCell iso={t.created_at} />
-              </Table.Td>
-              {lastUsed && (
-                <Table.Td>{t.last_used_at ? <TimeCell iso={t.last_used_at} /> : <Text size="sm" c="dimmed">never</Text>}</Table.Td>
-              )}
-              <Table.Td ta="right">
-                <Revoke t={t} onRevoke={() => onRevoke(t)} />
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
-  );
-}
-
-function TokenCards({ tokens, onRevoke }: ListProps) {
-  const lastUsed = hasLastUsed(tokens);
-  return (
-    <Stack gap="sm" component="ul" p={0} m={0} style={{ listStyle: "none" }} aria-label="Access tokens">
-      {tokens.map((t) => (
-        <Card key={t.id} component="li" withBorder padding="sm" data-token-id={t.id}>
-          <Group justify="space-between" align="flex-start" wrap="nowrap" mb="xs">
-            <Name t={t} />
-            <Revoke t={t} onRevoke={() => onRevoke(t)} />
-          </Group>
-          <Stack gap={4}>
-            <Scope t={t} />
-            <Text size="xs" c="dimmed">
-              Created <TimeCell iso={t.created_at} />
-            </Text>
-            {lastUsed && (
-              <Text size="xs" c="dimmed">
-                Last used {t.last_used_at ? <TimeCell iso={t.last_used_at} /> : "never"}
-              </Text>
-            )}
-          </Stack>
-        </Card>
-      ))}
-    </Stack>
-  );
-}
+import { RotateTokenModal } from "./RotateTokenModal";
+import { TokenList } from "./TokenList";
 
 export function AccessTokensTab() {
   const tokens = useAccessTokens();
-  const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState<TokenEditing>(null);
+  const [rotating, setRotating] = useState<AccessTokenView | null>(null);
   const [revoking, setRevoking] = useState<AccessTokenView | null>(null);
   const narrow = useNarrow();
 
   const createButton = (
-    <Button leftSection={<IconPlus size={16} />} onClick={() => setCreating(true)}>
+    <Button leftSection={<IconPlus size={16} />} onClick={() => setEditing({ mode: "create" })}>
       Create access token
     </Button>
   );
@@ -148,7 +38,16 @@ export function AccessTokensTab() {
         <EmptyState.Actions>{createButton}</EmptyState.Actions>
       </EmptyState>
     );
-  else body = narrow ? <TokenCards tokens={tokens.data} onRevoke={setRevoking} /> : <TokenTable tokens={tokens.data} onRevoke={setRevoking} />;
+  else
+    body = (
+      <TokenList
+        tokens={tokens.data}
+        narrow={narrow}
+        onEdit={(token) => setEditing({ mode: "edit", token })}
+        onRotate={setRotating}
+        onRevoke={setRevoking}
+      />
+    );
 
   return (
     <Stack gap="md">
@@ -161,7 +60,8 @@ export function AccessTokensTab() {
         </Group>
       )}
       {body}
-      <CreateTokenModal opened={creating} onClose={() => setCreating(false)} />
+      <TokenFormModal editing={editing} onClose={() => setEditing(null)} />
+      <RotateTokenModal token={rotating} onClose={() => setRotating(null)} />
       <RevokeTokenModal token={revoking} onClose={() => setRevoking(null)} />
     </Stack>
   );

@@ -80,6 +80,11 @@ export function RecentCalls({ records }: { records: UsageRecord[] }) {
             <Table.Th>Key · model</Table.Th>
             <Table.Th>Status</Table.Th>
             <Table.Th ta="right">Tokens in / out</Table.Th>
+            <Table.Th ta="right">
+              <Tooltip label="Prompt tokens written to the provider's prompt cache (part of tokens in)">
+                <span>Cache writes</span>
+              </Tooltip>
+            </Table.Th>
             <Table.Th ta="right">Cost</Table.Th>
             <Table.Th ta="right">Latency</Table.Th>
           </Table.Tr>
@@ -111,6 +116,7 @@ export function RecentCalls({ records }: { records: UsageRecord[] }) {
               <Table.Td ta="right">
                 {formatCount(r.input_tokens)} / {formatCount(r.output_tokens)}
               </Table.Td>
+              <Table.Td ta="right">{formatCount(r.cache_write_tokens)}</Table.Td>
               <Table.Td ta="right">{formatCost(r.cost_usd)}</Table.Td>
               <Table.Td ta="right">{formatMs(r.latency_ms)}</Table.Td>
             </Table.Tr>

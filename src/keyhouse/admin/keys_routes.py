@@ -50,7 +50,9 @@ def get_key(key_id: str, admin: AdminDep, services: ServicesDep) -> KeyView:
 def update_key(
     key_id: str, body: KeyUpdate, admin: AdminDep, services: ServicesDep, version: IfMatchDep
 ) -> KeyView:
-    return services.keys.update(key_id, body, admin.actor, version)
+    return with_usage(
+        services.store, "key", [services.keys.update(key_id, body, admin.actor, version)]
+    )[0]
 
 
 @router.delete("/{key_id}", status_code=204, responses=errors(409))
@@ -79,7 +81,7 @@ def rollback(
     KeyVersions(services.store, services.keyring).rollback(
         key_id, body.version, admin.actor, version
     )
-    return services.keys.get(key_id)
+    return with_usage(services.store, "key", [services.keys.get(key_id)])[0]
 
 
 @router.post("/{key_id}/verify", response_model=VerifyResult)

@@ -36,7 +36,7 @@ def list_access_tokens(admin: AdminDep, services: ServicesDep) -> AccessTokenLis
 
 @router.get("/access-tokens/{token_id}", response_model=AccessTokenView, tags=["access-tokens"])
 def get_access_token(token_id: str, admin: AdminDep, services: ServicesDep) -> AccessTokenView:
-    return services.tokens.get(token_id)
+    return with_usage(services.store, "token", [services.tokens.get(token_id)])[0]
 
 
 @router.patch("/access-tokens/{token_id}", response_model=AccessTokenView, tags=["access-tokens"])
@@ -44,7 +44,7 @@ def update_access_token(
     token_id: str, body: AccessTokenUpdate, admin: AdminDep, services: ServicesDep
 ) -> AccessTokenView:
     view = services.tokens.update(token_id, body, admin.actor)
-    return view
+    return with_usage(services.store, "token", [view])[0]
 
 
 @router.post(

@@ -32,6 +32,7 @@ class UsageCounters(BaseModel):
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int
+    cache_write_tokens: int
     cost_usd: float
     latency_ms_p50: float | None
     latency_ms_p95: float | None
@@ -75,6 +76,7 @@ class UsageRecordView(BaseModel):
     input_tokens: int | None
     output_tokens: int | None
     cached_input_tokens: int | None
+    cache_write_tokens: int | None
     cost_usd: float | None
     attempts: int
     fallback_used: bool

@@ -19,6 +19,7 @@ from keyhouse.admin.validation import (
     resolve_method,
 )
 from keyhouse.errors import (
+    AmbientCredentialsDisabled,
     KeyhouseError,
     NoKey,
     NotFound,
@@ -53,6 +54,8 @@ async def verify_key(
         credential = registry.credential(key_id)
     except NoKey:
         raise NotFound("No API key with that id.") from None
+    except AmbientCredentialsDisabled as exc:  # refused before any request is made
+        return VerifyResult(status="error", message=exc.message)
     if proposed is not None:
         credential = with_changes(credential, proposed, allow_private)
     spec = catalog.get(credential.provider)

@@ -20,6 +20,18 @@ COMMANDS = {
     "tokens": "keyhouse.cli.resources:tokens",
     "usage": "keyhouse.cli.usage:usage_command",
 }
+# What ``keyhouse --help`` lists, so that listing imports no command (it took over a
+# second, loading the store and the settings); tests/api/test_cli.py holds each line
+# to the command's own short help.
+SUMMARIES = {
+    "db": "Database migrations.",
+    "endpoints": "Endpoints: the names applications call, routed to provider models.",
+    "kek": "Key-encryption keys: status, online rotation, retirement.",
+    "keys": "Provider API keys (secrets are read from files, stdin or a prompt, never argv).",
+    "serve": "Serve the admin API, the gateway API and the web UI.",
+    "tokens": "Access tokens for applications calling the gateway.",
+    "usage": "Gateway calls grouped by endpoint, key, token, model, provider, day or hour.",
+}
 
 
 class LazyGroup(click.Group):
@@ -35,6 +47,11 @@ class LazyGroup(click.Group):
         module, _, attribute = target.partition(":")
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUMMARIES[name]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

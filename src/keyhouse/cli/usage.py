@@ -89,6 +89,8 @@ def usage_command(
             str(r["requests"]),
             str(r["errors"]),
             str(r["input_tokens"]),
+            str(r["cached_input_tokens"]),
+            str(r["cache_write_tokens"]),
             str(r["output_tokens"]),
             _cost(r["cost_usd"]),
             _ms(r["latency_ms_p50"]),
@@ -102,6 +104,8 @@ def usage_command(
             str(totals["requests"]),
             str(totals["errors"]),
             str(totals["input_tokens"]),
+            str(totals["cached_input_tokens"]),
+            str(totals["cache_write_tokens"]),
             str(totals["output_tokens"]),
             _cost(totals["cost_usd"]),
             _ms(totals["latency_ms_p50"]),
@@ -110,6 +114,19 @@ def usage_command(
     )
     click.echo(
         table(
-            [by.upper(), "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "COST", "P50 MS", "P95 MS"], body
+            # INPUT holds every prompt token; CACHE-READ and CACHE-WRITE are parts of it.
+            [
+                by.upper(),
+                "REQUESTS",
+                "ERRORS",
+                "INPUT",
+                "CACHE-READ",
+                "CACHE-WRITE",
+                "OUTPUT",
+                "COST",
+                "P50 MS",
+                "P95 MS",
+            ],
+            body,
         )
     )

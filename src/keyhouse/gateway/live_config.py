@@ -23,9 +23,16 @@ from dataclasses import dataclass, field
 import anyio
 from sqlalchemy import select
 
-from keyhouse.errors import KeyhouseError, NoKey, Unauthorized, Unavailable
+from keyhouse.errors import (
+    AmbientCredentialsDisabled,
+    KeyhouseError,
+    NoKey,
+    Unauthorized,
+    Unavailable,
+)
 from keyhouse.gateway.types import Endpoint, Principal, Target
 from keyhouse.limits.spec import Limits, Subject
+from keyhouse.providers import catalog
 from keyhouse.providers.base import Credential
 from keyhouse.redaction import SecretIndex
 from keyhouse.store.credentials import open_credential
@@ -55,6 +62,8 @@ class KeyRecord:
     sealed: Sealed = field(repr=False)
     version: int
     credential_version: int = 1
+    # Keyless: the key acts as the server's own cloud identity (the catalog says which).
+    ambient: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +83,16 @@ class LiveRegistry:
         admin_hashes: list[str],
         max_stale_seconds: float = 300.0,
         reopen_keyring: Callable[[], Keyring] | None = None,
+        allow_ambient: bool = False,
     ) -> None:
         self.store = store
+        # KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS, judged on every use and not only when a key
+        # is saved: a keyless key made while it was on must not keep the server's own
+        # cloud identity after a restart with it off.
+        self.allow_ambient = allow_ambient
+        # Keyless keys refused while it is off: opened once (so their secrets are
+        # scrubbed from logs), never handed out. key id -> what was opened.
+        self._held: dict[str, tuple[int, Sealed]] = {}
         self.keyring = keyring
         self._reopen_keyring = reopen_keyring
         self._kek_retry_at: float | None = None
@@ -107,11 +124,19 @@ class LiveRegistry:
         hit = self._credentials.get(key_id)
         if hit and hit[0] == record.version and hit[1] == record.sealed:
             return hit[2]
+        # Off the hot path: a refused key never enters the cache above.
+        if record.ambient and not self.allow_ambient:
+            raise _ambient_refused(record)
+        credential = self._open(record)
+        self._credentials[key_id] = (record.version, record.sealed, credential)
+        return credential
+
+    def _open(self, record: KeyRecord) -> Credential:
         secrets = open_credential(
             self.keyring, record.id, record.provider, record.sealed, record.fields
         )
         self.secrets.add(*secrets.values())
-        credential = Credential(
+        return Credential(
             key_id=record.id,
             provider=record.provider,
             auth_method=record.auth_method,
@@ -119,8 +144,6 @@ class LiveRegistry:
             config=record.config,
             version=record.version,
         )
-        self._credentials[key_id] = (record.version, record.sealed, credential)
-        return credential
 
     def authenticate(self, token: str) -> Principal | None:
         if not token:
@@ -186,6 +209,7 @@ class LiveRegistry:
                     sealed=r.sealed(),
                     version=r.version,
                     credential_version=r.credential_version,
+                    ambient=_is_ambient(r.provider, r.auth_method),
                 )
                 for r in key_rows
             }
@@ -237,10 +261,15 @@ class LiveRegistry:
     def _open_new_keys(self) -> None:
         """Open each key version not seen yet: its secrets must be known to the log
         scrubber before any request, trace or upstream echo can carry them."""
-        for key_id in self._snapshot.keys:
+        self._held = {k: v for k, v in self._held.items() if k in self._snapshot.keys}
+        for key_id, record in self._snapshot.keys.items():
             # A row that does not open fails on use, with its typed error.
             with contextlib.suppress(KeyhouseError):
-                self.credential(key_id)
+                if not (record.ambient and not self.allow_ambient):
+                    self.credential(key_id)
+                elif self._held.get(key_id) != (record.version, record.sealed):
+                    self._open(record)
+                    self._held[key_id] = (record.version, record.sealed)
 
     def _follow_kek_changes(self, states: dict[int, str]) -> None:
         """A KEK version was added or promoted elsewhere: re-read this server's KEK source
@@ -342,3 +371,21 @@ def _principals(row: AccessTokenRow) -> dict[str, Principal]:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _is_ambient(provider: str, auth_method: str) -> bool:
+    spec = catalog.get(provider)
+    method = spec.auth_method(auth_method) if spec is not None else None
+    return method is not None and method.ambient
+
+
+def _ambient_refused(record: KeyRecord) -> AmbientCredentialsDisabled:
+    spec = catalog.get(record.provider)
+    method = spec.auth_method(record.auth_method) if spec is not None else None
+    label = f" ({method.label})" if method is not None else ""
+    return AmbientCredentialsDisabled(
+        f"The key's {record.auth_method} auth method{label} acts as this server's own "
+        "cloud identity, which this server does not allow: the operator allows it with "
+        "KEYHOUSE_ALLOW_AMBIENT_CREDENTIALS=true (or give the endpoint a key with a "
+        "stored credential)."
+    )

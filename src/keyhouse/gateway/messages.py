@@ -1,10 +1,11 @@
 """``POST /v1/messages`` and ``/v1/messages/count_tokens``: Anthropic's Messages API in
 front of any provider.
 
-Per target of the endpoint: a provider that speaks the Messages API (Anthropic) gets the
-body as the caller sent it — thinking, ``cache_control``, ``top_k``, server tools,
-documents, citations — with the target's model and the caller's ``anthropic-version`` and
-``anthropic-beta`` headers, and the answer (or its event stream) comes back untouched but
+Per target of the endpoint: a provider that speaks the Messages API (Anthropic; Claude on
+Bedrock and on Vertex AI, in those platforms' own envelope) gets the body as the caller
+sent it — thinking, ``cache_control``, ``top_k``, server tools, documents, citations —
+with the target's model and the caller's ``anthropic-version`` and ``anthropic-beta``
+headers, and the answer (or its event stream) comes back untouched but
 for the model name (the endpoint's) and the redaction of the key's secret. Any other
 provider is served through chat completions: the body becomes an OpenAI chat body
 (``anthropic_inbound``) and the answer is turned back into a Message or its events.
@@ -28,6 +29,7 @@ from keyhouse.providers.anthropic_convert import (
     OpenAIStreamToAnthropic,
     anthropic_to_openai_request,
     openai_to_anthropic_response,
+    openai_usage,
 )
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
 from keyhouse.providers.native import native_messages, scrubbed
@@ -46,21 +48,9 @@ def _forwarded(request: GatewayRequest) -> dict[str, str]:
     return {name: value for name in FORWARDED if (value := request.headers.get(name))}
 
 
-def openai_usage(usage: Any) -> JSON | None:
+def _usage(usage: Any) -> JSON | None:
     """A Messages usage in the OpenAI shape the call's record reads."""
-    if not isinstance(usage, dict):
-        return None
-    read = usage.get("cache_read_input_tokens") or 0
-    prompt = (
-        (usage.get("input_tokens") or 0) + read + (usage.get("cache_creation_input_tokens") or 0)
-    )
-    completion = usage.get("output_tokens") or 0
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": read},
-    }
+    return openai_usage(usage) if isinstance(usage, dict) else None
 
 
 def _renamed(event: JSON, name: str, credential: Credential) -> JSON:
@@ -77,11 +67,11 @@ async def _once(
     call: Call,
     body: JSON,
 ) -> JSON:
-    native = native_messages(adapter, call.credential)
+    native = native_messages(adapter, call)
     if native is not None:
         answer = await native.messages(call, body, headers)
         answer["model"] = name
-        ctx.usage = openai_usage(answer.get("usage"))
+        ctx.usage = _usage(answer.get("usage"))
         return scrubbed(answer, call.credential)
     chat = await adapter.chat(call, anthropic_to_openai_request(body))
     ctx.answered(chat)
@@ -100,7 +90,7 @@ async def _native_events(
                 usage.update((event.get("message") or {}).get("usage") or {})
             elif kind == "message_delta":
                 usage.update(event.get("usage") or {})
-                ctx.usage = openai_usage(usage)
+                ctx.usage = _usage(usage)
             yield _renamed(event, name, credential)
     finally:
         await close_iterator(events)
@@ -130,7 +120,7 @@ async def _open(
     call: Call,
     body: JSON,
 ) -> OpenStream:
-    native = native_messages(adapter, call.credential)
+    native = native_messages(adapter, call)
     events: AsyncIterator[JSON]
     if native is not None:
         events = _native_events(
@@ -199,7 +189,7 @@ async def messages(request: GatewayRequest, ctx: CallContext) -> Answer:
 async def _count(
     headers: Mapping[str, str], adapter: ProviderAdapter, call: Call, body: JSON
 ) -> tuple[JSON, str]:
-    native = native_messages(adapter, call.credential)
+    native = native_messages(adapter, call)
     if native is not None:
         return scrubbed(await native.count_tokens(call, body, headers), call.credential), "native"
     return {"input_tokens": estimate_input_tokens(body)}, "estimate"

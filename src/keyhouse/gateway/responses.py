@@ -3,7 +3,7 @@
 Per target of the endpoint: a provider that speaks the Responses API natively (OpenAI)
 gets the body as sent, with the target's model; any other is served through its chat
 completions adapter, the body and the answer (or its event stream) translated by the
-pure functions in ``providers.responses_convert`` and ``providers.responses_stream``.
+pure functions in ``providers.responses_request``, ``responses_answer`` and ``responses_stream``.
 Either way the caller sees the endpoint name as the model.
 """
 
@@ -23,9 +23,11 @@ from keyhouse.gateway.routing import OpenStream, close_iterator
 from keyhouse.gateway.streaming import named_event, report_stream_end
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
 from keyhouse.providers.native import native_responses, scrubbed
-from keyhouse.providers.responses_convert import chat_to_response, responses_to_chat
+from keyhouse.providers.responses_answer import chat_to_response
+from keyhouse.providers.responses_request import responses_to_chat
 from keyhouse.providers.responses_stream import ChatStreamToResponses, failure_events
 from keyhouse.shared.envelopes import openai_error
+from keyhouse.usage.record import CACHE_WRITE
 
 log = logging.getLogger("keyhouse.gateway")
 
@@ -44,12 +46,15 @@ def openai_usage(usage: Any) -> JSON | None:
     if not isinstance(usage, dict):
         return None
     prompt, completion = usage.get("input_tokens") or 0, usage.get("output_tokens") or 0
-    cached = (usage.get("input_tokens_details") or {}).get("cached_tokens") or 0
+    details = usage.get("input_tokens_details") or {}
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": usage.get("total_tokens") or prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
+        "prompt_tokens_details": {
+            "cached_tokens": details.get("cached_tokens") or 0,
+            CACHE_WRITE: details.get(CACHE_WRITE) or 0,
+        },
     }
 
 

@@ -4,44 +4,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 
-import orjson
-
-from keyhouse.errors import UpstreamError, UpstreamUnavailable
 from keyhouse.gateway.send import open_stream, send, send_json
 from keyhouse.providers.anthropic_convert import (
     AnthropicStreamToOpenAI,
     anthropic_to_openai_response,
     openai_to_anthropic_request,
 )
-from keyhouse.providers.base import (
-    JSON,
-    Call,
-    Credential,
-    ProviderAdapter,
-    upstream_error,
-)
+from keyhouse.providers.anthropic_stream import sse_events
+from keyhouse.providers.base import JSON, Call, Credential, ProviderAdapter
 from keyhouse.providers.catalog import ProviderSpec
 
 API_VERSION = "2023-06-01"
 # The caller's headers a native Messages request carries on (the version the caller's
 # SDK was written against, and the betas it opted into).
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
-
-# Anthropic's error types and the HTTP status each stands for, for errors that arrive
-# as an SSE ``error`` event after the stream began with 200.
-_ERROR_STATUS: dict[str, int] = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
 
 
 class AnthropicAdapter(ProviderAdapter):
@@ -85,27 +63,12 @@ class AnthropicAdapter(ProviderAdapter):
             headers=self._headers(call),
         )
         converter = AnthropicStreamToOpenAI(call.model)
-        try:
-            async for event, data in stream.events():
-                try:
-                    payload = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    raise UpstreamError(
-                        f"Upstream ({call.credential.provider}) sent a stream event that is "
-                        "not JSON."
-                    ) from None
-                if event == "error" or payload.get("type") == "error":
-                    raise _stream_error(call, payload, data)
-                for chunk in converter.feed(event, payload):
+        # sse_events ends at message_stop (the converter's last chunk) and closes the
+        # stream; aclosing closes it now when our caller stops reading early.
+        async with aclosing(sse_events(call, stream)) as events:
+            async for payload in events:
+                for chunk in converter.feed(str(payload.get("type", "")), payload):
                     yield chunk
-                if converter.done:
-                    return
-        finally:
-            await stream.aclose()
-        # A stream cut before message_stop is a failed answer, not a short one.
-        raise UpstreamUnavailable(
-            f"Upstream ({call.credential.provider}) ended the stream before it finished."
-        )
 
     async def verify(self, call: Call) -> None:
         await send(
@@ -117,7 +80,7 @@ class AnthropicAdapter(ProviderAdapter):
 
     # --- the native Messages API (providers.native.NativeMessages) -------------------
 
-    def serves_messages(self, credential: Credential) -> bool:
+    def serves_messages(self, call: Call) -> bool:
         return True
 
     def _native_headers(self, call: Call, headers: Mapping[str, str]) -> dict[str, str]:
@@ -146,25 +109,9 @@ class AnthropicAdapter(ProviderAdapter):
             json={**request, "stream": True},
             headers=self._native_headers(call, headers),
         )
-        try:
-            async for event, data in stream.events():
-                try:
-                    payload = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    raise UpstreamError(
-                        f"Upstream ({call.credential.provider}) sent a stream event that is "
-                        "not JSON."
-                    ) from None
-                if event == "error" or payload.get("type") == "error":
-                    raise _stream_error(call, payload, data)
+        async with aclosing(sse_events(call, stream)) as events:
+            async for payload in events:
                 yield payload
-                if payload.get("type") == "message_stop":
-                    return
-        finally:
-            await stream.aclose()
-        raise UpstreamUnavailable(
-            f"Upstream ({call.credential.provider}) ended the stream before it finished."
-        )
 
     async def count_tokens(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
         return await send_json(
@@ -174,8 +121,3 @@ class AnthropicAdapter(ProviderAdapter):
             json=request,
             headers=self._native_headers(call, headers),
         )
-
-
-def _stream_error(call: Call, payload: JSON, raw: str) -> UpstreamError:
-    kind = (payload.get("error") or {}).get("type", "")
-    return upstream_error(_ERROR_STATUS.get(kind, 500), raw, call.credential)

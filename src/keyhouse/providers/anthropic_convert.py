@@ -24,6 +24,7 @@ from keyhouse.providers.anthropic_inbound import (
     anthropic_to_openai_request,
     openai_to_anthropic_response,
 )
+from keyhouse.usage.record import CACHE_WRITE
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -285,21 +286,22 @@ def _tool_choice(choice: Any, parallel: Any) -> JSON | None:
 
 
 def openai_usage(usage: JSON) -> JSON:
-    """Anthropic usage as OpenAI usage: cached input counts as prompt tokens, as at OpenAI."""
+    """Anthropic usage (``input_tokens`` excludes the cache's reads and writes) as the
+    OpenAI usage every record reads: prompt tokens are all of them, reads are
+    ``cached_tokens`` and writes ``cache_write_tokens`` (``usage.record`` says why)."""
     cache_read = usage.get("cache_read_input_tokens") or 0
-    prompt = (
-        (usage.get("input_tokens") or 0)
-        + cache_read
-        + (usage.get("cache_creation_input_tokens") or 0)
-    )
+    cache_write = usage.get("cache_creation_input_tokens") or 0
+    prompt = (usage.get("input_tokens") or 0) + cache_read + cache_write
     completion = usage.get("output_tokens") or 0
     out: JSON = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-    if cache_read:
+    if cache_read or cache_write:
         out["prompt_tokens_details"] = {"cached_tokens": cache_read}
+        if cache_write:
+            out["prompt_tokens_details"][CACHE_WRITE] = cache_write
     return out
 
 

@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 from keyhouse.errors import BadRequest
+from keyhouse.usage.record import CACHE_WRITE
 
 JSON = dict[str, Any]
 Event = tuple[str, JSON]
@@ -218,12 +219,15 @@ def _message_id(openai_id: Any) -> str:
 
 
 def anthropic_usage(usage: JSON) -> JSON:
-    """OpenAI usage as Anthropic usage, where input_tokens excludes cached tokens."""
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    """OpenAI usage as Anthropic usage, where input_tokens excludes the cache's reads
+    and writes."""
+    details = usage.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens") or 0
+    written = details.get(CACHE_WRITE) or 0
     return {
-        "input_tokens": max(0, (usage.get("prompt_tokens") or 0) - cached),
+        "input_tokens": max(0, (usage.get("prompt_tokens") or 0) - cached - written),
         "output_tokens": usage.get("completion_tokens") or 0,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": cached,
     }
 

@@ -1,4 +1,6 @@
-"""Amazon Bedrock: Converse / ConverseStream for chat, InvokeModel for embeddings.
+"""Amazon Bedrock: Converse / ConverseStream for chat, InvokeModel for embeddings, and
+for Claude models Anthropic's own Messages API over InvokeModel (``bedrock_claude``), so
+``/v1/messages`` loses nothing on the way.
 
 Two ways to authenticate, by the key's auth method:
 - ``access_keys``: every request is signed with SigV4 by botocore's own signer, over the
@@ -24,7 +26,11 @@ from botocore.credentials import Credentials
 
 from keyhouse.errors import BadRequest, UpstreamError
 from keyhouse.gateway.send import Reply, Stream, open_stream, send
+from keyhouse.providers import bedrock_claude as claude
 from keyhouse.providers import bedrock_convert as convert
+from keyhouse.providers import bedrock_embeddings as embed
+from keyhouse.providers import bedrock_response as answer
+from keyhouse.providers.anthropic_stream import cut_short, parse_event
 from keyhouse.providers.base import (
     JSON,
     REDACTED,
@@ -221,7 +227,7 @@ class BedrockAdapter(ProviderAdapter):
         reply = await _send(
             call, self._request(call, "POST", self._model_url(call, "converse"), body)
         )
-        return convert.chat_response(
+        return answer.chat_response(
             self._json(call, reply), call.model, self._response_id(reply.headers), int(time.time())
         )
 
@@ -235,7 +241,7 @@ class BedrockAdapter(ProviderAdapter):
             accept="application/vnd.amazon.eventstream",
         )
         stream = await _open(call, http_request)
-        converter = convert.ChatStreamConverter(
+        converter = answer.ChatStreamConverter(
             call.model, self._response_id(stream.headers), int(time.time())
         )
         # aclosing: a caller that stops reading early releases the connection now, not
@@ -246,13 +252,13 @@ class BedrockAdapter(ProviderAdapter):
                     yield chunk
 
     async def embeddings(self, call: Call, request: JSON) -> JSON:
-        family = convert.embedding_family(call.model)
-        texts = convert.embedding_inputs(request)
+        family = embed.embedding_family(call.model)
+        texts = embed.embedding_inputs(request)
         url = self._model_url(call, "invoke")
         if family == "titan":
-            bodies = [convert.titan_embedding_body(t, request, call.model) for t in texts]
+            bodies = [embed.titan_embedding_body(t, request, call.model) for t in texts]
         else:
-            bodies = convert.cohere_embedding_bodies(texts, request, call.model)
+            bodies = embed.cohere_embedding_bodies(texts, request, call.model)
         limit = asyncio.Semaphore(EMBED_CONCURRENCY)
 
         async def invoke(body: JSON) -> tuple[JSON, int]:
@@ -274,24 +280,68 @@ class BedrockAdapter(ProviderAdapter):
             for task in tasks:
                 data, counted = task.result()
                 if family == "titan":
-                    vector, body_count = convert.titan_embedding(data)
+                    vector, body_count = embed.titan_embedding(data)
                     vectors.append(vector)
                     tokens += counted if counted >= 0 else body_count
                 else:
-                    vectors.extend(convert.cohere_embeddings(data))
+                    vectors.extend(embed.cohere_embeddings(data))
                     tokens += max(counted, 0)
         except ValueError:
             raise UpstreamError(
                 f"Upstream ({call.credential.provider}) sent an embedding response "
                 "without embeddings."
             ) from None
-        return convert.embeddings_response(
+        return embed.embeddings_response(
             vectors, call.model, tokens, request.get("encoding_format")
         )
 
     async def verify(self, call: Call) -> None:
         url = f"{self._control_base(call.credential)}/foundation-models"
         await _send(call, self._request(call, "GET", url))
+
+    # --- Claude's own Messages API (providers.native.NativeMessages) ------------------
+
+    async def _resolve(self, call: Call) -> Call:
+        """The call with the credential that signs it. A stored key is that already; the
+        keyless adapters' mixin, ahead of this class, resolves a short-lived one."""
+        return call
+
+    def serves_messages(self, call: Call) -> bool:
+        return claude.is_claude(call.model)
+
+    async def messages(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
+        call = await self._resolve(call)
+        body = claude.invoke_body(request, headers)
+        url = self._model_url(call, "invoke")
+        reply = await _send(call, self._request(call, "POST", url, body))
+        return self._json(call, reply)
+
+    async def messages_stream(
+        self, call: Call, request: JSON, headers: Mapping[str, str]
+    ) -> AsyncIterator[JSON]:
+        call = await self._resolve(call)
+        body = claude.invoke_body(request, headers)
+        url = self._model_url(call, "invoke-with-response-stream")
+        accept = "application/vnd.amazon.eventstream"
+        stream = await _open(call, self._request(call, "POST", url, body, accept=accept))
+        async with aclosing(iter_events(call, stream)) as events:
+            async for kind, payload in events:
+                if kind != "chunk":
+                    continue  # an event type AWS added later
+                event = parse_event(call, "", claude.chunk_bytes(payload))
+                yield event
+                if event.get("type") == "message_stop":
+                    return
+        raise cut_short(call)
+
+    async def count_tokens(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
+        """Bedrock's CountTokens, for the foundation model behind the target's id."""
+        call = await self._resolve(call)
+        body = claude.count_tokens_body(request, headers)
+        model = quote(claude.count_model(call.model), safe="")
+        url = f"{self._runtime_base(call.credential)}/model/{model}/count-tokens"
+        reply = await _send(call, self._request(call, "POST", url, body))
+        return claude.count_answer(self._json(call, reply))
 
 
 def _host_header(url: str) -> str:

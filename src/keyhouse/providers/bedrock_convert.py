@@ -1,10 +1,10 @@
-"""Pure conversions between the OpenAI shapes and Amazon Bedrock's.
+"""Pure conversions from OpenAI's chat request to Amazon Bedrock's Converse request.
 
-Chat goes through the Converse API, whose request is close to Anthropic's Messages API
-(content blocks, a separate system prompt, strict user/assistant alternation) but spelled
-in camelCase with AWS's own block names (``toolUse``, ``toolResult``, ``image.source.bytes``).
-Embeddings have no Converse equivalent: each model family takes its own InvokeModel body.
-Nothing here does I/O, so every rule is testable on plain dicts.
+Converse is close to Anthropic's Messages API (content blocks, a separate system prompt,
+strict user/assistant alternation) but spelled in camelCase with AWS's own block names
+(``toolUse``, ``toolResult``, ``image.source.bytes``). The answer's way back is
+``bedrock_response``; embeddings are ``bedrock_embeddings``. Nothing here does I/O, so
+every rule is testable on plain dicts.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-import struct
-from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from keyhouse.errors import BadRequest, Unsupported
@@ -38,15 +36,6 @@ _DOCUMENT_FORMATS = {
     "application/vnd.ms-excel": "xls",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
-}
-_FINISH = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "content_filtered": "content_filter",
-    "guardrail_intervened": "content_filter",
 }
 
 
@@ -282,235 +271,3 @@ def _output_config(fmt: Any) -> JSON | None:
     if js.get("description"):
         schema["description"] = js["description"]
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": schema}}}
-
-
-# --- chat response -------------------------------------------------------------------
-
-
-def finish_reason(stop_reason: str | None) -> str | None:
-    if stop_reason is None:
-        return None
-    return _FINISH.get(stop_reason, "stop")
-
-
-def usage(raw: JSON) -> JSON:
-    """Converse TokenUsage → OpenAI usage. Converse counts cached prompt tokens apart from
-    ``inputTokens``; OpenAI's ``prompt_tokens`` includes them."""
-    cache_read = int(raw.get("cacheReadInputTokens") or 0)
-    cache_write = int(raw.get("cacheWriteInputTokens") or 0)
-    prompt = int(raw.get("inputTokens") or 0) + cache_read + cache_write
-    completion = int(raw.get("outputTokens") or 0)
-    out: JSON = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": int(raw.get("totalTokens") or prompt + completion),
-    }
-    if cache_read:
-        out["prompt_tokens_details"] = {"cached_tokens": cache_read}
-    return out
-
-
-def chat_response(data: JSON, model: str, response_id: str, created: int) -> JSON:
-    """A Converse response → an OpenAI ChatCompletion."""
-    content = ((data.get("output") or {}).get("message") or {}).get("content") or []
-    texts, reasoning, tool_calls = [], [], []
-    for block in content:
-        if "text" in block:
-            texts.append(block["text"])
-        elif "toolUse" in block:
-            use = block["toolUse"]
-            tool_calls.append(
-                {
-                    "id": use.get("toolUseId"),
-                    "type": "function",
-                    "function": {
-                        "name": use.get("name"),
-                        "arguments": json.dumps(use.get("input") or {}),
-                    },
-                }
-            )
-        elif "reasoningContent" in block:
-            reasoning.append((block["reasoningContent"].get("reasoningText") or {}).get("text", ""))
-    message: JSON = {"role": "assistant", "content": "".join(texts) if texts else None}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
-    result: JSON = {
-        "id": response_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": finish_reason(data.get("stopReason")) or "stop",
-            }
-        ],
-    }
-    if data.get("usage"):
-        result["usage"] = usage(data["usage"])
-    return result
-
-
-class ChatStreamConverter:
-    """Turns ConverseStream events into ``chat.completion.chunk`` dicts, one event at a
-    time. Tool-use blocks are numbered in order of appearance, as OpenAI's ``index``."""
-
-    def __init__(self, model: str, response_id: str, created: int) -> None:
-        self.model, self.id, self.created = model, response_id, created
-        self._tool_index: dict[int, int] = {}
-
-    def _chunk(self, delta: JSON, finish: str | None = None) -> JSON:
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
-
-    def feed(self, event: str, payload: JSON) -> list[JSON]:
-        if event == "messageStart":
-            return [self._chunk({"role": payload.get("role", "assistant"), "content": ""})]
-        if event == "contentBlockStart":
-            use = (payload.get("start") or {}).get("toolUse")
-            if not use:
-                return []
-            index = self._tool_index.setdefault(
-                int(payload.get("contentBlockIndex", 0)), len(self._tool_index)
-            )
-            return [
-                self._chunk(
-                    {
-                        "tool_calls": [
-                            {
-                                "index": index,
-                                "id": use.get("toolUseId"),
-                                "type": "function",
-                                "function": {"name": use.get("name"), "arguments": ""},
-                            }
-                        ]
-                    }
-                )
-            ]
-        if event == "contentBlockDelta":
-            return self._delta(int(payload.get("contentBlockIndex", 0)), payload.get("delta") or {})
-        if event == "messageStop":
-            return [self._chunk({}, finish_reason(payload.get("stopReason")) or "stop")]
-        if event == "metadata" and payload.get("usage"):
-            chunk = self._chunk({})
-            chunk["choices"] = []
-            chunk["usage"] = usage(payload["usage"])
-            return [chunk]
-        return []  # contentBlockStop, metrics-only metadata, events added later by AWS
-
-    def _delta(self, block: int, delta: JSON) -> list[JSON]:
-        if delta.get("text"):
-            return [self._chunk({"content": delta["text"]})]
-        if "toolUse" in delta:
-            fragment = (delta["toolUse"] or {}).get("input") or ""
-            index = self._tool_index.setdefault(block, len(self._tool_index))
-            if fragment:
-                return [
-                    self._chunk(
-                        {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}
-                    )
-                ]
-        reasoning = (delta.get("reasoningContent") or {}).get("text")
-        if reasoning:
-            return [self._chunk({"reasoning_content": reasoning})]
-        return []
-
-
-# --- embeddings ------------------------------------------------------------------------
-
-EmbeddingFamily = Literal["titan", "cohere"]
-COHERE_BATCH = 96  # texts per InvokeModel call that Cohere Embed accepts
-
-
-def embedding_family(model: str) -> EmbeddingFamily:
-    # Model ids may carry a cross-region prefix ("us.") or be an ARN; match the family.
-    if "titan-embed" in model:
-        return "titan"
-    if "cohere.embed" in model:
-        return "cohere"
-    raise Unsupported(
-        f"Bedrock model {model!r} is not a supported embedding model "
-        "(amazon.titan-embed-* or cohere.embed-*)."
-    )
-
-
-def embedding_inputs(request: JSON) -> list[str]:
-    raw = request.get("input")
-    items = [raw] if isinstance(raw, str) else raw
-    if not isinstance(items, list) or not items or not all(isinstance(t, str) for t in items):
-        raise BadRequest(
-            "Bedrock embeddings take `input` as a string or a list of strings "
-            "(token arrays are not supported)."
-        )
-    return list(items)
-
-
-def titan_embedding_body(text: str, request: JSON, model: str) -> JSON:
-    body: JSON = {"inputText": text}
-    dims = request.get("dimensions")
-    if dims is not None:
-        if "text-v2" in model:
-            body["dimensions"] = int(dims)
-        elif "image-v1" in model:
-            body["embeddingConfig"] = {"outputEmbeddingLength": int(dims)}
-        else:
-            raise BadRequest(f"Bedrock model {model!r} does not take `dimensions`.")
-    return body
-
-
-def cohere_embedding_bodies(texts: list[str], request: JSON, model: str) -> list[JSON]:
-    extra: JSON = {"input_type": request.get("input_type") or "search_document"}
-    if request.get("dimensions") is not None:
-        if "embed-v4" not in model:
-            raise BadRequest(f"Bedrock model {model!r} does not take `dimensions`.")
-        extra["output_dimension"] = int(request["dimensions"])
-    return [
-        {"texts": texts[i : i + COHERE_BATCH], **extra} for i in range(0, len(texts), COHERE_BATCH)
-    ]
-
-
-def titan_embedding(data: JSON) -> tuple[list[float], int]:
-    vector = data.get("embedding") or (data.get("embeddingsByType") or {}).get("float")
-    if not isinstance(vector, list):
-        raise ValueError("no embedding in the Titan response")
-    return vector, int(data.get("inputTextTokenCount") or 0)
-
-
-def cohere_embeddings(data: JSON) -> list[list[float]]:
-    vectors = data.get("embeddings")
-    if isinstance(vectors, dict):  # "embeddings_by_type" (embedding_types given, or v4)
-        vectors = vectors.get("float")
-    if not isinstance(vectors, list):
-        raise ValueError("no float embeddings in the Cohere response")
-    return vectors
-
-
-def embeddings_response(
-    vectors: Iterable[list[float]],
-    model: str,
-    prompt_tokens: int,
-    encoding_format: str | None = None,
-) -> JSON:
-    data = []
-    for i, vector in enumerate(vectors):
-        embedding: list[float] | str = vector
-        if encoding_format == "base64":
-            # What OpenAI sends for base64 (and what its SDK asks for by default):
-            # little-endian float32s.
-            embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
-        data.append({"object": "embedding", "index": i, "embedding": embedding})
-    return {
-        "object": "list",
-        "data": data,
-        "model": model,
-        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
-    }

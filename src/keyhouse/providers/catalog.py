@@ -8,78 +8,13 @@ one ``_vendor(...)`` line. The web UI builds its forms from this table through
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
-    name: str
-    label: str
-    required: bool = False
-    secret: bool = False
-    kind: str = "text"  # text | password | url | json | select
-    placeholder: str = ""
-    help: str = ""
-    default: str | None = None
-    # A value that becomes part of the upstream host (region, location) must match this.
-    pattern: str | None = None
-    # This field decides where the credential is sent (a URL, a host, a region that names
-    # the host, a tenant in the token URL). Changing it requires every stored secret again
-    # in the same request: the exfiltration guard of docs/security.md.
-    destination: bool = False
-
+# The row types are the catalog's public face: importers name them from here.
+from keyhouse.providers.catalog_spec import AuthMethod as AuthMethod
+from keyhouse.providers.catalog_spec import FieldSpec as FieldSpec
+from keyhouse.providers.catalog_spec import ProviderSpec as ProviderSpec
 
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$"
 LOCATION_PATTERN = r"^(global|[a-z]+(-[a-z]+)*\d{0,2})$"
-
-
-@dataclass(frozen=True, slots=True)
-class AuthMethod:
-    id: str
-    label: str
-    secret_fields: tuple[FieldSpec, ...]
-    config_fields: tuple[FieldSpec, ...] = ()
-    # Which wire format serves this method, when it differs from the provider's default.
-    adapter: str | None = None
-    # Keyless: the credential is the server's own cloud identity, not a stored secret.
-    ambient: bool = False
-    notice: str = ""
-
-    def field(self, name: str) -> FieldSpec | None:
-        for f in (*self.secret_fields, *self.config_fields):
-            if f.name == name:
-                return f
-        return None
-
-    @property
-    def destination_fields(self) -> tuple[str, ...]:
-        """Fields that decide where the credential is sent: changing one requires every
-        stored secret again (exfiltration guard)."""
-        return tuple(f.name for f in self.config_fields if f.destination)
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderSpec:
-    id: str
-    display_name: str
-    adapter: str
-    auth_methods: tuple[AuthMethod, ...]
-    default_base_url: str | None = None
-    chat: bool = True
-    embeddings: bool = False
-    docs_url: str = ""
-    tags: tuple[str, ...] = field(default=())
-
-    def auth_method(self, method_id: str | None) -> AuthMethod | None:
-        if method_id is None:
-            return self.auth_methods[0]
-        for m in self.auth_methods:
-            if m.id == method_id:
-                return m
-        return None
-
-    def serves(self, task: str) -> bool:
-        return {"chat": self.chat, "embeddings": self.embeddings}.get(task, False)
 
 
 def _secret(
@@ -126,6 +61,11 @@ AZURE_ENDPOINT = _config(
 )
 AZURE_API_VERSION = _config(
     "api_version", "API version", required=True, placeholder="2024-10-21", default="2024-10-21"
+)
+AZURE_DEPLOYMENT = _config(
+    "deployment",
+    "Deployment name",
+    help="Leave empty to use the endpoint's model as the deployment.",
 )
 
 
@@ -184,6 +124,23 @@ BEDROCK_CONFIG = (
         help="Leave empty for https://bedrock-runtime.{region}.amazonaws.com.",
     ),
 )
+VERTEX_CONFIG = (
+    _config("project_id", "Project ID", required=True),
+    _config(
+        "location",
+        "Location",
+        placeholder="us-central1",
+        default="us-central1",
+        pattern=LOCATION_PATTERN,
+        destination=True,
+    ),
+    _config(
+        "base_url",
+        "API base URL",
+        kind="url",
+        help="Leave empty for https://{location}-aiplatform.googleapis.com.",
+    ),
+)
 DATABRICKS_HOST = _config(
     "host",
     "Workspace URL",
@@ -217,11 +174,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                 (
                     AZURE_ENDPOINT,
                     AZURE_API_VERSION,
-                    _config(
-                        "deployment",
-                        "Deployment name",
-                        help="Leave empty to use the endpoint's model as the deployment.",
-                    ),
+                    AZURE_DEPLOYMENT,
                 ),
                 adapter="azure",
             ),
@@ -234,11 +187,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                     _config("client_id", "Client ID", required=True),
                     AZURE_ENDPOINT,
                     AZURE_API_VERSION,
-                    _config(
-                        "deployment",
-                        "Deployment name",
-                        help="Leave empty to use the endpoint's model as the deployment.",
-                    ),
+                    AZURE_DEPLOYMENT,
                     _config(
                         "authority_url",
                         "Authority URL",
@@ -256,11 +205,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                 (
                     AZURE_ENDPOINT,
                     AZURE_API_VERSION,
-                    _config(
-                        "deployment",
-                        "Deployment name",
-                        help="Leave empty to use the endpoint's model as the deployment.",
-                    ),
+                    AZURE_DEPLOYMENT,
                 ),
                 adapter="azure_managed_identity",
             ),
@@ -291,46 +236,14 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                 "service_account",
                 "Service account",
                 (_secret("service_account_json", "Service account JSON", kind="json"),),
-                (
-                    _config("project_id", "Project ID", required=True),
-                    _config(
-                        "location",
-                        "Location",
-                        placeholder="us-central1",
-                        default="us-central1",
-                        pattern=LOCATION_PATTERN,
-                        destination=True,
-                    ),
-                    _config(
-                        "base_url",
-                        "API base URL",
-                        kind="url",
-                        help="Leave empty for https://{location}-aiplatform.googleapis.com.",
-                    ),
-                ),
+                VERTEX_CONFIG,
             ),
             _ambient(
                 "adc",
                 "Application Default Credentials",
                 "Google Cloud",
                 (),
-                (
-                    _config("project_id", "Project ID", required=True),
-                    _config(
-                        "location",
-                        "Location",
-                        placeholder="us-central1",
-                        default="us-central1",
-                        pattern=LOCATION_PATTERN,
-                        destination=True,
-                    ),
-                    _config(
-                        "base_url",
-                        "API base URL",
-                        kind="url",
-                        help="Leave empty for https://{location}-aiplatform.googleapis.com.",
-                    ),
-                ),
+                VERTEX_CONFIG,
                 adapter="vertex_adc",
             ),
         ),

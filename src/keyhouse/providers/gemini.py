@@ -21,7 +21,6 @@ import orjson
 
 from keyhouse.errors import BadRequest, UpstreamAuthFailed, UpstreamError
 from keyhouse.gateway.send import Reply, Stream, open_stream, send
-from keyhouse.providers import gemini_convert as convert
 from keyhouse.providers import gemini_embeddings as embed
 from keyhouse.providers.base import (
     JSON,
@@ -31,6 +30,9 @@ from keyhouse.providers.base import (
     upstream_error,
 )
 from keyhouse.providers.catalog import ProviderSpec
+from keyhouse.providers.gemini_answer import chat_response
+from keyhouse.providers.gemini_request import chat_request
+from keyhouse.providers.gemini_stream import StreamConverter
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -230,16 +232,16 @@ class GoogleAdapter(ProviderAdapter):
         return parse_json(auth.call, reply)
 
     async def chat(self, call: Call, request: JSON) -> JSON:
-        body = convert.chat_request(request)
+        body = chat_request(request)
         data = await self.post_json(call, self.model_url(call, "generateContent"), body)
-        return convert.chat_response(data, call.model)
+        return chat_response(data, call.model)
 
     async def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
-        body = convert.chat_request(request)
+        body = chat_request(request)
         auth, stream = await self.open(
             call, self.model_url(call, "streamGenerateContent"), body, {"alt": "sse"}
         )
-        converter = convert.StreamConverter(call.model)
+        converter = StreamConverter(call.model)
         try:
             async for _, data in stream.events():
                 try:

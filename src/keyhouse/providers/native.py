@@ -36,9 +36,13 @@ class NativeResponses(Protocol):
 @runtime_checkable
 class NativeMessages(Protocol):
     """Anthropic's Messages API. ``headers`` are the caller's ``anthropic-*`` headers
-    (``anthropic-beta``, ``anthropic-version``) to forward."""
+    (``anthropic-beta``, ``anthropic-version``) to forward, in whatever form the
+    upstream takes them (Bedrock takes the betas in the body).
 
-    def serves_messages(self, credential: Credential) -> bool: ...
+    Which calls it serves is decided per call: Bedrock and Vertex AI speak it for their
+    Claude models only, and translate every other model through chat completions."""
+
+    def serves_messages(self, call: Call) -> bool: ...
 
     async def messages(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
         """The Message for a Messages body (no ``stream``)."""
@@ -78,7 +82,7 @@ def native_responses(adapter: object, credential: Credential) -> NativeResponses
     return None
 
 
-def native_messages(adapter: object, credential: Credential) -> NativeMessages | None:
-    if isinstance(adapter, NativeMessages) and adapter.serves_messages(credential):
+def native_messages(adapter: object, call: Call) -> NativeMessages | None:
+    if isinstance(adapter, NativeMessages) and adapter.serves_messages(call):
         return adapter
     return None

@@ -16,15 +16,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from keyhouse.providers.responses_convert import (
+from keyhouse.providers.responses_answer import (
     call_item,
     finish,
     message_item,
     new_id,
     reasoning_item,
     response_object,
-    tool_index,
 )
+from keyhouse.providers.responses_request import tool_index
 
 JSON = dict[str, Any]
 

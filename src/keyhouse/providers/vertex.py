@@ -1,4 +1,5 @@
-"""Gemini on Google Vertex AI, authorized by a service account.
+"""Gemini on Google Vertex AI, authorized by a service account; Claude on Vertex AI
+through Anthropic's own Messages API (``vertex_claude``), so ``/v1/messages`` is lossless.
 
 The service account's private key never leaves the gateway: google-auth signs a short
 JWT grant with it (RFC 7523), which is exchanged at the JSON's ``token_uri`` for an
@@ -14,18 +15,35 @@ import dataclasses
 import json
 import re
 import time
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
+from typing import Any, cast
 
 import anyio
 from google.auth import crypt, jwt
 from google.auth.exceptions import GoogleAuthError
 
 from keyhouse.errors import BadRequest, UpstreamAuthFailed, UpstreamError
-from keyhouse.gateway.send import send
+from keyhouse.gateway.send import Reply, Stream, open_stream, send
 from keyhouse.providers import gemini_embeddings as embed
+from keyhouse.providers import vertex_claude as claude
+from keyhouse.providers.anthropic_convert import (
+    AnthropicStreamToOpenAI,
+    anthropic_to_openai_response,
+    openai_to_anthropic_request,
+)
+from keyhouse.providers.anthropic_stream import sse_events
 from keyhouse.providers.base import JSON, Call, Credential, TokenCache, upstream_error
 from keyhouse.providers.catalog import ProviderSpec
-from keyhouse.providers.gemini import Auth, GoogleAdapter, gather, model_id
+from keyhouse.providers.gemini import (
+    Auth,
+    GoogleAdapter,
+    gather,
+    google_error,
+    model_id,
+    parse_json,
+)
+from keyhouse.providers.native import scrubbed
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -241,6 +259,87 @@ class VertexAdapter(GoogleAdapter):
         return embed.embeddings_response(
             vectors, call.model, tokens, request.get("encoding_format")
         )
+
+    # -- chat on Claude: Vertex serves Claude only through Anthropic's Messages API -----
+
+    async def chat(self, call: Call, request: JSON) -> JSON:
+        if not claude.is_claude(call.model):
+            return await super().chat(call, request)
+        body = openai_to_anthropic_request(request, call.model)
+        return anthropic_to_openai_response(await self.messages(call, body, {}), call.model)
+
+    def chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        if not claude.is_claude(call.model):
+            return super().chat_stream(call, request)
+        return self._claude_chat_stream(call, request)
+
+    async def _claude_chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
+        converter = AnthropicStreamToOpenAI(call.model)
+        body = openai_to_anthropic_request(request, call.model)
+        events = cast("AsyncGenerator[JSON, None]", self.messages_stream(call, body, {}))
+        async with aclosing(events):
+            async for payload in events:
+                for chunk in converter.feed(str(payload.get("type", "")), payload):
+                    yield chunk
+
+    # -- Claude's own Messages API (providers.native.NativeMessages) -----------------
+
+    def serves_messages(self, call: Call) -> bool:
+        return claude.is_claude(call.model)
+
+    def _anthropic_url(self, call: Call, model: str, method: str) -> str:
+        return (
+            f"{self.base_url(call)}/v1/projects/{self._project(call)}/locations/"
+            f"{self._location(call)}/publishers/anthropic/models/{model}:{method}"
+        )
+
+    async def _claude(
+        self, call: Call, url: str, body: JSON, caller: Mapping[str, str], stream: bool
+    ) -> tuple[Auth, Reply | Stream]:
+        """POST with the key's token (refreshed once if a cached one was revoked)."""
+        accept = "text/event-stream" if stream else "application/json"
+        extra = {**claude.headers(caller), "Accept": accept}
+
+        async def once(auth: Auth) -> Reply | Stream:
+            opener = open_stream if stream else send
+            return await opener(
+                auth.call,
+                "POST",
+                url,
+                json=body,
+                headers={**auth.headers, **extra},
+                on_error=google_error,
+            )
+
+        return await self._authorized(call, None, once)
+
+    async def messages(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
+        url = self._anthropic_url(call, model_id(call.model), "rawPredict")
+        auth, reply = await self._claude(
+            call, url, claude.predict_body(request, False), headers, False
+        )
+        assert isinstance(reply, Reply)
+        # The gateway scrubs the key's stored secrets; the token is the adapter's own.
+        return scrubbed(parse_json(auth.call, reply), auth.call.credential)
+
+    async def messages_stream(
+        self, call: Call, request: JSON, headers: Mapping[str, str]
+    ) -> AsyncIterator[JSON]:
+        url = self._anthropic_url(call, model_id(call.model), "streamRawPredict")
+        auth, stream = await self._claude(
+            call, url, claude.predict_body(request, True), headers, True
+        )
+        assert isinstance(stream, Stream)
+        async with aclosing(sse_events(auth.call, stream)) as events:
+            async for event in events:
+                yield scrubbed(event, auth.call.credential)
+
+    async def count_tokens(self, call: Call, request: JSON, headers: Mapping[str, str]) -> JSON:
+        url = self._anthropic_url(call, claude.COUNT_MODEL, "rawPredict")
+        body = claude.count_body(request, model_id(call.model))
+        auth, reply = await self._claude(call, url, body, headers, False)
+        assert isinstance(reply, Reply)
+        return scrubbed(parse_json(auth.call, reply), auth.call.credential)
 
     async def verify(self, call: Call) -> None:
         """A newly fetched token proves the service account (a cached one would only

@@ -16,70 +16,49 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from keyhouse.usage.record import UsageRecord
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+_BY_TARGET = ("endpoint", "provider")
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
 class Metrics:
     def __init__(self, config_version: Callable[[], int]) -> None:
         self.registry = registry = CollectorRegistry()
-        self.requests = Counter(
-            "keyhouse_requests",
-            "Gateway calls.",
-            ["endpoint", "provider", "status"],
-            registry=registry,
+
+        def counter(name: str, doc: str, *labels: str) -> Counter:
+            return Counter(name, doc, labels, registry=registry)
+
+        def seconds(name: str, doc: str) -> Histogram:
+            return Histogram(name, doc, _BY_TARGET, buckets=_SECONDS, registry=registry)
+
+        def gauge(name: str, doc: str) -> Gauge:
+            return Gauge(name, doc, registry=registry)
+
+        self.requests = counter("keyhouse_requests", "Gateway calls.", *_BY_TARGET, "status")
+        self.duration = seconds(
+            "keyhouse_request_duration_seconds", "Gateway call duration, to the last byte."
         )
-        self.duration = Histogram(
-            "keyhouse_request_duration_seconds",
-            "Gateway call duration, to the last byte.",
-            ["endpoint", "provider"],
-            buckets=_SECONDS,
-            registry=registry,
+        self.ttfb = seconds(
+            "keyhouse_time_to_first_byte_seconds", "Time to the first byte of the answer."
         )
-        self.ttfb = Histogram(
-            "keyhouse_time_to_first_byte_seconds",
-            "Time to the first byte of the answer.",
-            ["endpoint", "provider"],
-            buckets=_SECONDS,
-            registry=registry,
+        self.tokens = counter(
+            "keyhouse_tokens", "Tokens the providers reported.", *_BY_TARGET, "direction"
         )
-        self.tokens = Counter(
-            "keyhouse_tokens",
-            "Tokens the providers reported.",
-            ["endpoint", "provider", "direction"],
-            registry=registry,
+        self.cost = counter(
+            "keyhouse_cost_usd", "Cost of the calls in USD (priced calls).", *_BY_TARGET
         )
-        self.cost = Counter(
-            "keyhouse_cost_usd",
-            "Cost of the calls in USD (priced calls).",
-            ["endpoint", "provider"],
-            registry=registry,
+        self.attempts = counter(
+            "keyhouse_upstream_attempts", "Requests sent upstream.", "provider", "outcome"
         )
-        self.attempts = Counter(
-            "keyhouse_upstream_attempts",
-            "Requests sent upstream.",
-            ["provider", "outcome"],
-            registry=registry,
+        self.dropped = counter(
+            "keyhouse_usage_records_dropped", "Usage records dropped because the buffer was full."
         )
-        self.dropped = Counter(
-            "keyhouse_usage_records_dropped",
-            "Usage records dropped because the buffer was full.",
-            registry=registry,
+        self.written = counter(
+            "keyhouse_usage_records_written", "Usage records written to the store."
         )
-        self.written = Counter(
-            "keyhouse_usage_records_written",
-            "Usage records written to the store.",
-            registry=registry,
+        self.queued = gauge(
+            "keyhouse_usage_records_queued", "Usage records waiting for the writer."
         )
-        self.queued = Gauge(
-            "keyhouse_usage_records_queued",
-            "Usage records waiting for the writer.",
-            registry=registry,
-        )
-        version = Gauge(
-            "keyhouse_config_version",
-            "The configuration version this process serves.",
-            registry=registry,
-        )
+        version = gauge("keyhouse_config_version", "The configuration version this process serves.")
         version.set_function(lambda: float(config_version()))
 
         # Labelled children, kept: ``labels()`` takes a lock and hashes every call, and
@@ -115,6 +94,8 @@ class Metrics:
             series.output.inc(record.output_tokens)
         if record.cached_input_tokens:
             series.cached.inc(record.cached_input_tokens)
+        if record.cache_write_tokens:
+            series.cache_write.inc(record.cache_write_tokens)
         if record.cost_usd:
             series.cost.inc(record.cost_usd)
 
@@ -126,7 +107,7 @@ class Metrics:
 class _Series:
     """The children of one (endpoint, provider)."""
 
-    __slots__ = ("cached", "cost", "duration", "input", "output", "ttfb")
+    __slots__ = ("cache_write", "cached", "cost", "duration", "input", "output", "ttfb")
 
     def __init__(self, metrics: Metrics, endpoint: str, provider: str) -> None:
         self.duration = metrics.duration.labels(endpoint, provider)
@@ -134,4 +115,5 @@ class _Series:
         self.input = metrics.tokens.labels(endpoint, provider, "input")
         self.output = metrics.tokens.labels(endpoint, provider, "output")
         self.cached = metrics.tokens.labels(endpoint, provider, "cached_input")
+        self.cache_write = metrics.tokens.labels(endpoint, provider, "cache_write")
         self.cost = metrics.cost.labels(endpoint, provider)

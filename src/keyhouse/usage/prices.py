@@ -1,8 +1,11 @@
 """What a call cost, from the maintained ``genai-prices`` table (pydantic/genai-prices).
 
-Token counts follow OpenAI's convention, as every adapter reports them: ``input_tokens``
-is the whole prompt *including* the ``cached_input_tokens`` served from the provider's
-prompt cache, which are priced at the cache-read rate.
+Token counts follow OpenAI's convention, as every adapter reports them (the definition is
+in ``usage.record``): ``input_tokens`` is the whole prompt *including* the
+``cached_input_tokens`` read from the provider's prompt cache, priced at the cache-read
+rate, and the ``cache_write_tokens`` written to it, priced at the cache-write rate (the
+5-minute one: records do not tell the TTL apart). A rate the table lacks is the input
+rate.
 
 The library's own ``calc_price`` costs about 1.5 ms a call (it decomposes every priced
 unit of the model); the gateway prices every call, so this module looks a model's
@@ -85,7 +88,10 @@ class PriceOverride:
             None if cached is None else Decimal(str(cached)),
         )
 
-    def cost(self, input_tokens: int, output_tokens: int, cached_input_tokens: int) -> Decimal:
+    def cost(
+        self, input_tokens: int, output_tokens: int, cached_input_tokens: int, written: int = 0
+    ) -> Decimal:
+        """``written`` (cache writes, clamped by the caller) is priced as input here."""
         cached = min(max(cached_input_tokens, 0), input_tokens)
         cached_rate = (
             self.input_per_mtok
@@ -148,14 +154,16 @@ class PriceBook:
         cached_input_tokens: int = 0,
         override: PriceOverride | None = None,
         *,
+        cache_write_tokens: int = 0,
         auth_method: str | None = None,
         at: datetime | None = None,
     ) -> float | None:
         """The cost of one call in USD, or None when its price is unknown."""
         input_tokens, output_tokens = max(input_tokens, 0), max(output_tokens, 0)
         cached = min(max(cached_input_tokens, 0), input_tokens)
+        written = min(max(cache_write_tokens, 0), input_tokens - cached)
         if override is not None:
-            return float(override.cost(input_tokens, output_tokens, cached))
+            return float(override.cost(input_tokens, output_tokens, cached, written))
         price = self.model_price(provider, model, auth_method, at)
         if price is None:
             return None
@@ -164,9 +172,13 @@ class PriceBook:
         cache_rate = (
             price.cache_read_mtok if price.cache_read_mtok is not None else price.input_mtok
         )
+        write_rate = (
+            price.cache_write_mtok if price.cache_write_mtok is not None else price.input_mtok
+        )
         total = (
-            calc_unit_price(price.input_mtok, input_tokens - cached, input_tokens, _PER)
+            calc_unit_price(price.input_mtok, input_tokens - cached - written, input_tokens, _PER)
             + calc_unit_price(cache_rate, cached, input_tokens, _PER)
+            + calc_unit_price(write_rate, written, input_tokens, _PER)
             + calc_unit_price(price.output_mtok, output_tokens, input_tokens, _PER)
         )
         return float(total)
@@ -211,11 +223,12 @@ def cost_usd(
     cached_input_tokens: int = 0,
     override: PriceOverride | None = None,
     *,
+    cache_write_tokens: int = 0,
     auth_method: str | None = None,
     at: datetime | None = None,
 ) -> float | None:
-    """The cost of one call in USD (``input_tokens`` includes the cached ones), or None
-    when the price of that provider and model is unknown."""
+    """The cost of one call in USD (``input_tokens`` includes the cached ones, read and
+    written), or None when the price of that provider and model is unknown."""
     return _default_book().cost_usd(
         provider,
         model,
@@ -223,6 +236,7 @@ def cost_usd(
         output_tokens,
         cached_input_tokens,
         override,
+        cache_write_tokens=cache_write_tokens,
         auth_method=auth_method,
         at=at,
     )

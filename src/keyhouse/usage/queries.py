@@ -45,6 +45,7 @@ class Counters:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
     cost_usd: float = 0.0
     latency: list[int] = field(default_factory=lambda: [0] * LATENCY_BUCKETS)
 
@@ -54,6 +55,7 @@ class Counters:
         self.input_tokens += int(row.input_tokens or 0)
         self.output_tokens += int(row.output_tokens or 0)
         self.cached_input_tokens += int(row.cached_input_tokens or 0)
+        self.cache_write_tokens += int(row.cache_write_tokens or 0)
         self.cost_usd += float(row.cost_usd or 0.0)
         for i, name in enumerate(LATENCY_COLUMNS):
             self.latency[i] += int(getattr(row, name) or 0)
@@ -65,6 +67,7 @@ class Counters:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
             "cost_usd": round(self.cost_usd, 10),
             "latency_ms_p50": percentile(self.latency, 0.50),
             "latency_ms_p95": percentile(self.latency, 0.95),
@@ -149,6 +152,7 @@ def _record_counters() -> list[ColumnElement[Any]]:
         func.sum(R.input_tokens).label("input_tokens"),
         func.sum(R.output_tokens).label("output_tokens"),
         func.sum(R.cached_input_tokens).label("cached_input_tokens"),
+        func.sum(R.cache_write_tokens).label("cache_write_tokens"),
         func.sum(R.cost_usd).label("cost_usd"),
     ]
     bounds = (0.0, *LATENCY_BOUNDS_MS)
@@ -171,6 +175,7 @@ def _counted_sums(T: Counted) -> list[ColumnElement[Any]]:
         "input_tokens",
         "output_tokens",
         "cached_input_tokens",
+        "cache_write_tokens",
         "cost_usd",
         *LATENCY_COLUMNS,
     )
@@ -330,6 +335,7 @@ def record_view(r: R) -> dict[str, Any]:
         "input_tokens": r.input_tokens,
         "output_tokens": r.output_tokens,
         "cached_input_tokens": r.cached_input_tokens,
+        "cache_write_tokens": r.cache_write_tokens,
         "cost_usd": r.cost_usd,
         "attempts": r.attempts,
         "fallback_used": r.fallback_used,

@@ -66,22 +66,41 @@ _MS_MASK = (1 << 48) - 1
 _RAND_B_MASK = (1 << 62) - 1
 
 
+# What each token counter holds, for every provider (each adapter's usage conversion
+# follows it, and tests/unit/test_usage_tokens.py checks it per provider):
+# - input_tokens: every prompt token, including those read from the prompt cache and
+#   those written to it (OpenAI's prompt_tokens; Anthropic's input_tokens +
+#   cache_read_input_tokens + cache_creation_input_tokens; Converse's inputTokens +
+#   cacheReadInputTokens + cacheWriteInputTokens);
+# - cached_input_tokens: the prompt tokens read from the cache (billed at the read rate);
+# - cache_write_tokens: the prompt tokens written to the cache (billed at the write
+#   rate); 0 for a provider that does not report writes (OpenAI, Gemini);
+# - output_tokens: every generated token, reasoning included.
+# In the OpenAI-shaped usage the adapters hand over, the writes travel as
+# ``prompt_tokens_details.cache_write_tokens`` (beside OpenAI's ``cached_tokens``).
+CACHE_WRITE = "cache_write_tokens"
+
+
 @dataclass(slots=True)
 class Tokens:
     input: int | None = None
     output: int | None = None
     cached_input: int | None = None
+    cache_write: int = 0
 
 
 def tokens_from_usage(usage: Any) -> Tokens | None:
     """Tokens from an OpenAI-shaped ``usage`` object (every adapter returns that shape;
-    prompt tokens include the cached ones)."""
+    prompt tokens include the cached ones, read and written)."""
     if not isinstance(usage, dict):
         return None
     details = usage.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    details = details if isinstance(details, dict) else {}
     return Tokens(
-        _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), _count(cached)
+        _count(usage.get("prompt_tokens")),
+        _count(usage.get("completion_tokens")),
+        _count(details.get("cached_tokens")),
+        _count(details.get(CACHE_WRITE)) or 0,
     )
 
 
@@ -114,6 +133,7 @@ class UsageRecord:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None
     cost_usd: float | None = None
     attempts: int = 0
     fallback_used: bool = False

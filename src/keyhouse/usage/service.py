@@ -118,6 +118,7 @@ class UsageService:
                 record.output_tokens or 0,
                 record.cached_input_tokens or 0,
                 target.price,
+                cache_write_tokens=record.cache_write_tokens or 0,
                 auth_method=auth_method,
                 at=record.at,
             )
@@ -167,4 +168,5 @@ class UsageService:
             record.input_tokens = tokens.input
             record.output_tokens = tokens.output
             record.cached_input_tokens = tokens.cached_input
+            record.cache_write_tokens = tokens.cache_write
         return record, target.auth_method if target else None, target

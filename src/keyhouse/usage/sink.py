@@ -44,6 +44,7 @@ _SUMMED = (
     "input_tokens",
     "output_tokens",
     "cached_input_tokens",
+    "cache_write_tokens",
     "cost_usd",
     *LATENCY_COLUMNS,
 )
@@ -219,6 +220,7 @@ def rollup(records: Sequence[UsageRecord]) -> dict[RollupKey, dict[str, Any]]:
         row["input_tokens"] += r.input_tokens or 0
         row["output_tokens"] += r.output_tokens or 0
         row["cached_input_tokens"] += r.cached_input_tokens or 0
+        row["cache_write_tokens"] += r.cache_write_tokens or 0
         row["cost_usd"] += r.cost_usd or 0.0
         row[LATENCY_COLUMNS[latency_bucket(r.latency_ms)]] += 1
         if r.at >= row["last_at"]:

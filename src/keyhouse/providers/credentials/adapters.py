@@ -16,7 +16,7 @@ from keyhouse.providers.base import JSON, Call, Credential
 from keyhouse.providers.bedrock import SIGNING_NAME, BedrockAdapter
 from keyhouse.providers.catalog import ProviderSpec
 from keyhouse.providers.credentials import aws, oauth
-from keyhouse.providers.credentials.base import RefreshingCache
+from keyhouse.providers.credentials.base import RefreshingCache, in_thread
 from keyhouse.providers.gemini import Auth
 from keyhouse.providers.openai import DatabricksAdapter
 from keyhouse.providers.vertex import VertexAdapter, _with_secrets
@@ -36,7 +36,7 @@ class _Resolving:
     secrets: RefreshingCache[dict[str, str]]
 
     async def _resolve(self, call: Call) -> Call:
-        return _with(call, await self.secrets.get(call.credential))
+        return _with(call, await self.secrets.get(call))
 
     async def chat(self, call: Call, request: JSON) -> JSON:
         resolved = await self._resolve(call)
@@ -134,7 +134,7 @@ class KeylessBedrockAdapter(_Resolving, BedrockAdapter):
     def __init__(self, spec: ProviderSpec) -> None:
         super().__init__(spec)
         self._signers = _SessionSigners()  # type: ignore[assignment]
-        self.secrets = RefreshingCache(self._fetch)
+        self.secrets = RefreshingCache(in_thread(self._fetch))
 
     @staticmethod
     def _fetch(credential: Credential) -> tuple[dict[str, str], float]:
@@ -155,8 +155,8 @@ class OAuthDatabricksAdapter(_Resolving, DatabricksAdapter):  # type: ignore[mis
         self.secrets = RefreshingCache(self._fetch)
 
     @staticmethod
-    def _fetch(credential: Credential) -> tuple[dict[str, str], float]:
-        token, lifetime = oauth.databricks_token(credential)
+    async def _fetch(call: Call) -> tuple[dict[str, str], float]:
+        token, lifetime = await oauth.databricks_token(call)
         return {"token": token}, lifetime
 
 
@@ -165,12 +165,12 @@ class AdcVertexAdapter(VertexAdapter):
 
     def __init__(self, spec: ProviderSpec) -> None:
         super().__init__(spec)
-        self.adc = RefreshingCache(oauth.AdcTokens())
+        self.adc = RefreshingCache(in_thread(oauth.AdcTokens()))
 
     async def authorize(self, call: Call, stale_token: str | None = None) -> Auth:
         if stale_token:
             self.adc.forget(call.credential)
-        token = await self.adc.get(call.credential)
+        token = await self.adc.get(call)
         return Auth(
             _with_secrets(call, access_token=token),
             {"Authorization": f"Bearer {token}"},
@@ -184,10 +184,10 @@ class ManagedIdentityAzureAdapter(AzureOpenAIAdapter):
 
     def __init__(self, spec: ProviderSpec) -> None:
         super().__init__(spec)
-        self.identity = RefreshingCache(oauth.ManagedIdentity())
+        self.identity = RefreshingCache(in_thread(oauth.ManagedIdentity()))
 
     async def _auth_headers(self, call: Call) -> tuple[dict[str, str], str | None]:
-        token = await self.identity.get(call.credential)
+        token = await self.identity.get(call)
         return {"Authorization": f"Bearer {token}"}, token
 
     def _forget_token(self, credential: Credential) -> None:

@@ -3,18 +3,22 @@ Databricks OAuth machine-to-machine (client credentials) exchange."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
-
-import httpx
+from typing import Any, Generic, TypeVar
 
 from keyhouse.cloud.azure import ManagedIdentityTokens
 from keyhouse.cloud.google import GoogleTokens
-from keyhouse.errors import KeyhouseError
-from keyhouse.providers.base import Credential
+from keyhouse.errors import KeyhouseError, UpstreamError
+from keyhouse.gateway.send import send
+from keyhouse.gateway.upstream import Timeouts
+from keyhouse.providers.base import Call, Credential
 
 COGNITIVE_SCOPE = "https://cognitiveservices.azure.com/.default"
+TOKEN_TIMEOUT = 5.0  # seconds, per connect and per read, at most
 S = TypeVar("S")
 
 
@@ -57,42 +61,66 @@ class ManagedIdentity:
         return self._clients.get(credential).token(COGNITIVE_SCOPE)
 
 
-def databricks_token(credential: Credential, timeout: float = 5.0) -> tuple[str, float]:
+async def databricks_token(call: Call) -> tuple[str, float]:
     """``POST {host}/oidc/v1/token`` with the service principal's id and secret (HTTP
-    Basic), ``grant_type=client_credentials``, ``scope=all-apis``."""
+    Basic), ``grant_type=client_credentials``, ``scope=all-apis``.
+
+    The workspace URL is admin input, so the exchange goes through the shared upstream
+    client like every other request the key makes: the URL policy judges every address
+    the name resolves to at connect time (DNS rebinding), and no redirect is followed."""
     from keyhouse.providers.openai import _host
 
+    credential = call.credential
+    basic = base64.b64encode(
+        f"{credential.config.get('client_id', '')}:"
+        f"{credential.secrets.get('client_secret', '')}".encode()
+    ).decode()
+    bounded = dataclasses.replace(
+        call,
+        timeout=Timeouts(
+            read=min(call.timeout.read, TOKEN_TIMEOUT),
+            connect=min(call.timeout.connect, TOKEN_TIMEOUT),
+        ),
+    )
+    # Its errors (refused URL, timeout, error status) are KeyhouseErrors with safe
+    # messages; the cache turns each into a 502 naming the auth method.
+    reply = await send(
+        bounded,
+        "POST",
+        f"{_host(credential)}/oidc/v1/token",
+        form={"grant_type": "client_credentials", "scope": "all-apis"},
+        headers={"Accept": "application/json", "Authorization": f"Basic {basic}"},
+        on_error=_token_error,
+    )
     try:
-        response = httpx.post(
-            f"{_host(credential)}/oidc/v1/token",
-            timeout=timeout,
-            follow_redirects=False,
-            auth=(
-                credential.config.get("client_id", ""),
-                credential.secrets.get("client_secret", ""),
-            ),
-            data={"grant_type": "client_credentials", "scope": "all-apis"},
-            headers={"Accept": "application/json"},
-        )
-    except httpx.HTTPError as exc:
-        raise KeyhouseError(
-            f"the workspace token endpoint could not be reached ({type(exc).__name__})."
-        ) from None
-    try:
-        data = response.json()
+        data: Any = json.loads(reply.body)
     except ValueError:
-        data = {}
-    if response.status_code >= 300 or not isinstance(data, dict):
-        detail = ": ".join(
-            str(data[k])
-            for k in ("error", "error_description")
-            if isinstance(data, dict) and data.get(k)
-        )
-        raise KeyhouseError(
-            f"the workspace token endpoint answered "
-            f"{response.status_code}{': ' + detail[:300] if detail else ''}."
-        )
-    token = data.get("access_token")
+        data = None
+    token = data.get("access_token") if isinstance(data, dict) else None
     if not isinstance(token, str) or not token:
         raise KeyhouseError("the workspace token endpoint sent no access token.")
-    return token, float(data.get("expires_in") or 3600)
+    try:
+        lifetime = float(data.get("expires_in") or 3600)
+    except (TypeError, ValueError):
+        lifetime = 3600.0
+    return token, lifetime
+
+
+def _token_error(
+    status: int, body: str, credential: Credential, retry_after: float | None = None
+) -> UpstreamError:
+    """The endpoint's OAuth error (``{"error": ..., "error_description": ...}``)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    detail = ": ".join(
+        str(data[k])
+        for k in ("error", "error_description")
+        if isinstance(data, dict) and data.get(k)
+    )
+    return UpstreamError(
+        f"the workspace token endpoint answered {status}"
+        f"{': ' + credential.redact(detail)[:300] if detail else ''}.",
+        upstream_status=status,
+    )

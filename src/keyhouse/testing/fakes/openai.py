@@ -4,18 +4,17 @@ Azure OpenAI (with its Entra ID token endpoint) and Databricks serving endpoints
 Each family answers errors in its own real shape. Wrong credentials are rejected the way
 the real service does it, except that the body echoes the presented credential in full —
 a hostile upstream, so tests can prove the gateway redacts what comes back.
+
+This module is the routes and the credential checks; the answers come from
+``openai_model``, the error shapes from ``openai_errors``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 import secrets
-import struct
-import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,276 +23,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from keyhouse.testing.fakes import openai_responses
+from keyhouse.testing.fakes.openai_errors import (
+    ERRORS,
+    azure_error,
+    databricks_error,
+    failure,
+    openai_error,
+)
+from keyhouse.testing.fakes.openai_model import completion, embeddings, stream
 from keyhouse.testing.fakes.server import Recorded
 
 JSON = dict[str, Any]
-ErrorFn = Callable[[int, str, str], Response]  # (status, kind, message) → response
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
-
-
-# --- error shapes of the three families -----------------------------------------------
-
-
-def openai_error(status: int, kind: str, message: str, code: str | None = None) -> Response:
-    return JSONResponse(
-        {"error": {"message": message, "type": kind, "param": None, "code": code}},
-        status_code=status,
-    )
-
-
-def azure_error(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
-def databricks_error(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"error_code": code, "message": message}, status_code=status)
-
-
-_FAILURES: dict[str, dict[str, tuple[int, str, str]]] = {
-    # model → family → (status, kind or code, message)
-    "fail-503": {
-        "openai": (
-            503,
-            "server_error",
-            "The engine is currently overloaded, please try again later.",
-        ),
-        "azure": (
-            503,
-            "ServiceUnavailable",
-            "The service is temporarily unable to process your request. Please try again later.",
-        ),
-        "databricks": (503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable."),
-    },
-    "fail-429": {
-        "openai": (429, "requests", "Rate limit reached for requests. Please try again in 0s."),
-        "azure": (
-            429,
-            "429",
-            "Requests to the ChatCompletions_Create Operation have "
-            "exceeded the rate limit of your current pricing tier. Please retry after "
-            "0 seconds.",
-        ),
-        "databricks": (429, "REQUEST_LIMIT_EXCEEDED", "Exceeded workspace rate limit."),
-    },
-    "fail-400": {
-        "openai": (400, "invalid_request_error", "Invalid request (fail-400)."),
-        "azure": (400, "BadRequest", "Invalid request (fail-400)."),
-        "databricks": (400, "BAD_REQUEST", "Invalid request (fail-400)."),
-    },
-}
-
-_ERRORS: dict[str, ErrorFn] = {
-    "openai": lambda s, k, m: openai_error(s, k, m, "rate_limit_exceeded" if s == 429 else None),
-    "azure": azure_error,
-    "databricks": databricks_error,
-}
-
-
-def _failure(model: str, family: str) -> Response | None:
-    spec = _FAILURES.get(model, {}).get(family)
-    if spec is None:
-        return None
-    response = _ERRORS[family](*spec)
-    if spec[0] == 429:
-        response.headers["Retry-After"] = "0"
-    return response
-
-
-# --- the deterministic model ----------------------------------------------------------
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return ""
-
-
-def _words(text: str) -> int:
-    return len(text.split())
-
-
-def answer(body: JSON) -> tuple[str, JSON | None, str, int, int]:
-    """(text, tool call, finish reason, prompt tokens, completion tokens) per the
-    conventions in ``keyhouse.testing.fakes``."""
-    messages = body["messages"]
-    prompt = sum(_words(_text(m.get("content"))) for m in messages)
-    last = messages[-1] if messages else {}
-    user_text = next(
-        (_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
-    )
-    tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
-    choice = body.get("tool_choice")
-    if last.get("role") == "user" and tools and choice != "none":
-        name = tools[0]["function"]["name"]
-        if isinstance(choice, dict):
-            name = (choice.get("function") or {}).get("name", name)
-        arguments = json.dumps({"q": user_text})
-        call = {
-            "id": "call_" + hashlib.sha256(arguments.encode()).hexdigest()[:24],
-            "type": "function",
-            "function": {"name": name, "arguments": arguments},
-        }
-        return "", call, "tool_calls", prompt, _words(arguments)
-    if last.get("role") == "tool":
-        text = f"tool said: {_text(last.get('content'))}"
-    else:
-        text = f"echo: {user_text}"
-    finish = "stop"
-    stop = body.get("stop")
-    for seq in [stop] if isinstance(stop, str) else stop or []:
-        if seq and seq in text:
-            text = text[: text.index(seq)]
-    limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    if isinstance(limit, int) and _words(text) > limit:
-        text, finish = " ".join(text.split(" ")[:limit]), "length"
-    return text, None, finish, prompt, _words(text)
-
-
-def _usage(prompt: int, completion: int, body: JSON | None = None) -> JSON:
-    """OpenAI's usage; a request with a ``prompt_cache_key`` and a prompt of 1024 tokens
-    or more reports cached tokens as OpenAI does (1024, then 128-token steps)."""
-    cached = 0
-    if body is not None and body.get("prompt_cache_key") and prompt >= 1024:
-        cached = 1024 + (prompt - 1024) // 128 * 128
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
-    }
-
-
-def completion(body: JSON, model: str, family: str) -> JSON:
-    text, call, finish, prompt, done = answer(body)
-    message: JSON = {"role": "assistant", "content": None if call else text, "refusal": None}
-    if call:
-        message["tool_calls"] = [call]
-    choice: JSON = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
-    out: JSON = {
-        "id": f"chatcmpl-{secrets.token_hex(12)}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [choice],
-        "usage": _usage(prompt, done, body),
-        "system_fingerprint": "fp_keyhouse",
-    }
-    if family == "azure":
-        out["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": {}}]
-        choice["content_filter_results"] = {}
-    return out
-
-
-async def stream(body: JSON, model: str, family: str) -> AsyncIterator[bytes]:
-    """OpenAI SSE framing, a word per chunk; Azure opens with its prompt-filter chunk."""
-    text, call, finish, prompt, done = answer(body)
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    head = {
-        "id": f"chatcmpl-{secrets.token_hex(12)}",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "system_fingerprint": "fp_keyhouse",
-    }
-    if include_usage:
-        head["usage"] = None
-
-    def event(data: JSON) -> bytes:
-        return f"data: {json.dumps(data)}\n\n".encode()
-
-    def chunk(delta: JSON, finish_reason: str | None = None) -> bytes:
-        return event(
-            {
-                **head,
-                "choices": [
-                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-                ],
-            }
-        )
-
-    if family == "azure":
-        yield event(
-            {
-                **head,
-                "model": "",
-                "choices": [],
-                "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
-            }
-        )
-    yield chunk({"role": "assistant", "content": "" if not call else None, "refusal": None})
-    if call:
-        fn = call["function"]
-        yield chunk(
-            {
-                "tool_calls": [
-                    {
-                        "index": 0,
-                        "id": call["id"],
-                        "type": "function",
-                        "function": {"name": fn["name"], "arguments": ""},
-                    }
-                ]
-            }
-        )
-        args = fn["arguments"]
-        for i in range(0, len(args), 8):
-            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i : i + 8]}}]})
-    else:
-        for i, word in enumerate(text.split(" ")):
-            # "drip": a word every 0.2 s, so a test can leave in the middle of a stream.
-            await asyncio.sleep(0.2 if model == "drip" else 0)
-            yield chunk({"content": word if i == 0 else f" {word}"})
-    if family == "databricks":
-        # Databricks puts usage on its last chunk instead of an extra usage-only chunk.
-        yield event(
-            {
-                **head,
-                "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}],
-                "usage": _usage(prompt, done, body),
-            }
-        )
-    else:
-        yield chunk({}, finish)
-        if include_usage:
-            yield event({**head, "choices": [], "usage": _usage(prompt, done, body)})
-    yield b"data: [DONE]\n\n"
-
-
-def _vector(text: str, index: int, dims: int) -> list[float]:
-    digest = b""
-    while len(digest) < dims:
-        digest += hashlib.sha256(f"{len(digest)}:{index}:{text}".encode()).digest()
-    return [round(b / 127.5 - 1.0, 6) for b in digest[:dims]]
-
-
-def embeddings(body: JSON, model: str) -> JSON | str:
-    """The embeddings answer, or an error message for a malformed input."""
-    raw = body.get("input")
-    if isinstance(raw, str) or (isinstance(raw, list) and raw and isinstance(raw[0], int)):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw or any(x in ("", []) for x in raw):
-        return "'input' must be a non-empty string or array of strings or tokens."
-    dims = body.get("dimensions") or 8
-    data = []
-    for i, item in enumerate(raw):
-        vector = _vector(json.dumps(item), 0, dims)
-        value: Any = vector
-        if body.get("encoding_format") == "base64":
-            value = base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
-        data.append({"object": "embedding", "index": i, "embedding": value})
-    tokens = sum(_words(x) if isinstance(x, str) else len(x) for x in raw)
-    return {
-        "object": "list",
-        "data": data,
-        "model": model,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    }
 
 
 def _models() -> JSON:
@@ -347,14 +91,14 @@ async def _serve(
 ) -> Response:
     """The part every family shares once the caller is authenticated."""
     body = recorded.json
-    error = _ERRORS[family]
+    error = ERRORS[family]
     if not isinstance(body, dict):
         return error(
             400,
             "invalid_request_error" if family == "openai" else "BadRequest",
             "We could not parse the JSON body of your request.",
         )
-    failed = _failure(model, family)
+    failed = failure(model, family)
     if failed is not None:
         return failed
     if model == "slow":
@@ -505,8 +249,6 @@ def create_app(
         return await _serve(request, recorded, "openai", model, op)
 
     async def responses_route(request: Request) -> Response:
-        from keyhouse.testing.fakes import openai_responses
-
         recorded = await _record(request)
         if (denied := openai_auth(request)) is not None:
             return denied
@@ -514,14 +256,12 @@ def create_app(
             return openai_error(
                 400, "invalid_request_error", "We could not parse the JSON body of your request."
             )
-        failed = _failure(_model(recorded), "openai")
+        failed = failure(_model(recorded), "openai")
         if failed is not None:
             return failed
         return openai_responses.serve(recorded.json, stored)
 
     async def azure_responses_route(request: Request) -> Response:
-        from keyhouse.testing.fakes import openai_responses
-
         recorded = await _record(request)
         if (denied := azure_auth(request)) is not None:
             return denied

@@ -1,17 +1,16 @@
-"""The pure OpenAI ↔ Gemini conversions."""
+"""The pure OpenAI chat body → Gemini ``generateContent`` body conversion, schemas included."""
 
 from __future__ import annotations
 
 import base64
 import json
-import struct
 from typing import Any
 
 import pytest
 
 from keyhouse.errors import BadRequest
-from keyhouse.providers import gemini_convert as cv
-from keyhouse.providers import gemini_embeddings as embed
+from keyhouse.providers.gemini_request import chat_request
+from keyhouse.providers.gemini_schema import clean_schema
 
 WEATHER_TOOL = {
     "type": "function",
@@ -34,11 +33,8 @@ WEATHER_TOOL = {
 }
 
 
-# --- request ------------------------------------------------------------------------
-
-
 def test_system_and_developer_messages_become_system_instruction() -> None:
-    body = cv.chat_request(
+    body = chat_request(
         {
             "messages": [
                 {"role": "system", "content": "Be brief."},
@@ -52,7 +48,7 @@ def test_system_and_developer_messages_become_system_instruction() -> None:
 
 
 def test_multi_turn_roles_are_user_and_model() -> None:
-    body = cv.chat_request(
+    body = chat_request(
         {
             "messages": [
                 {"role": "user", "content": "one"},
@@ -67,7 +63,7 @@ def test_multi_turn_roles_are_user_and_model() -> None:
 
 def test_images_inline_from_data_urls_and_by_reference_from_https() -> None:
     png = base64.b64encode(b"\x89PNG fake").decode()
-    body = cv.chat_request(
+    body = chat_request(
         {
             "messages": [
                 {
@@ -94,7 +90,7 @@ def test_images_inline_from_data_urls_and_by_reference_from_https() -> None:
 def test_a_non_base64_data_url_or_a_file_url_is_refused() -> None:
     for url in ("data:text/plain,hello", "file:///etc/passwd"):
         with pytest.raises(BadRequest):
-            cv.chat_request(
+            chat_request(
                 {
                     "messages": [
                         {
@@ -107,7 +103,7 @@ def test_a_non_base64_data_url_or_a_file_url_is_refused() -> None:
 
 
 def test_tool_calls_and_results_round_trip_with_names_recovered_from_ids() -> None:
-    body = cv.chat_request(
+    body = chat_request(
         {
             "messages": [
                 {"role": "user", "content": "Weather in Paris and Rome?"},
@@ -159,12 +155,12 @@ def test_tool_calls_and_results_round_trip_with_names_recovered_from_ids() -> No
 
 def test_a_tool_result_for_an_unknown_call_is_refused() -> None:
     with pytest.raises(BadRequest, match="tool_call_id"):
-        cv.chat_request({"messages": [{"role": "tool", "tool_call_id": "nope", "content": "x"}]})
+        chat_request({"messages": [{"role": "tool", "tool_call_id": "nope", "content": "x"}]})
 
 
 def test_invalid_tool_arguments_are_refused() -> None:
     with pytest.raises(BadRequest, match="not valid JSON"):
-        cv.chat_request(
+        chat_request(
             {
                 "messages": [
                     {
@@ -179,7 +175,7 @@ def test_invalid_tool_arguments_are_refused() -> None:
 
 
 def test_tools_are_declared_with_a_schema_gemini_accepts() -> None:
-    body = cv.chat_request(
+    body = chat_request(
         {
             "messages": [{"role": "user", "content": "x"}],
             "tools": [WEATHER_TOOL],
@@ -201,7 +197,7 @@ def test_tools_are_declared_with_a_schema_gemini_accepts() -> None:
 
 
 def test_a_tool_without_parameters_sends_no_empty_object_schema() -> None:
-    body = cv.chat_request(
+    body = chat_request(
         {
             "messages": [{"role": "user", "content": "x"}],
             "tools": [
@@ -229,7 +225,7 @@ def test_a_tool_without_parameters_sends_no_empty_object_schema() -> None:
 def test_tool_choice_maps_to_function_calling_config(
     choice: object, expected: dict[str, Any]
 ) -> None:
-    body = cv.chat_request(
+    body = chat_request(
         {
             "messages": [{"role": "user", "content": "x"}],
             "tools": [WEATHER_TOOL],
@@ -259,7 +255,7 @@ def test_schema_refs_any_of_and_all_of_are_flattened() -> None:
             "tags": {"type": "array", "items": {"type": "string"}},
         },
     }
-    out = cv.clean_schema(schema)
+    out = clean_schema(schema)
     props = out["properties"]
     assert props["p"] == {
         "type": "OBJECT",
@@ -282,11 +278,11 @@ def test_a_recursive_ref_is_refused_not_looped() -> None:
         "$ref": "#/$defs/Node",
     }
     with pytest.raises(BadRequest):
-        cv.clean_schema(schema)
+        clean_schema(schema)
 
 
 def test_sampling_parameters_go_to_generation_config() -> None:
-    body = cv.chat_request(
+    body = chat_request(
         {
             "messages": [{"role": "user", "content": "x"}],
             "max_tokens": 50,
@@ -324,10 +320,8 @@ def test_sampling_parameters_go_to_generation_config() -> None:
 
 
 def test_max_completion_tokens_wins_and_no_config_means_no_key() -> None:
-    assert "generationConfig" not in cv.chat_request(
-        {"messages": [{"role": "user", "content": "x"}]}
-    )
-    body = cv.chat_request(
+    assert "generationConfig" not in chat_request({"messages": [{"role": "user", "content": "x"}]})
+    body = chat_request(
         {
             "messages": [{"role": "user", "content": "x"}],
             "max_completion_tokens": 9,
@@ -335,191 +329,3 @@ def test_max_completion_tokens_wins_and_no_config_means_no_key() -> None:
         }
     )
     assert body["generationConfig"]["maxOutputTokens"] == 9
-
-
-# --- response -----------------------------------------------------------------------
-
-
-def _answer(parts: list[dict[str, Any]], finish: str = "STOP", **extra: object) -> dict[str, Any]:
-    return {
-        "candidates": [
-            {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
-        ],
-        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 4, "totalTokenCount": 14},
-        "responseId": "r1",
-        **extra,
-    }
-
-
-def test_text_answer_maps_to_a_chat_completion() -> None:
-    out = cv.chat_response(_answer([{"text": "Hello "}, {"text": "world"}]), "gemini-x")
-    assert out["id"] == "chatcmpl-r1"
-    assert out["object"] == "chat.completion" and out["model"] == "gemini-x"
-    assert out["choices"][0]["message"] == {
-        "role": "assistant",
-        "content": "Hello world",
-        "refusal": None,
-    }
-    assert out["choices"][0]["finish_reason"] == "stop"
-    assert out["usage"] == {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}
-
-
-@pytest.mark.parametrize(
-    ("reason", "expected"),
-    [
-        ("STOP", "stop"),
-        ("MAX_TOKENS", "length"),
-        ("SAFETY", "content_filter"),
-        ("RECITATION", "content_filter"),
-        ("PROHIBITED_CONTENT", "content_filter"),
-        ("OTHER", "stop"),
-        ("MALFORMED_FUNCTION_CALL", "stop"),
-    ],
-)
-def test_finish_reasons(reason: str, expected: str) -> None:
-    out = cv.chat_response(_answer([{"text": "x"}], reason), "m")
-    assert out["choices"][0]["finish_reason"] == expected
-
-
-def test_function_calls_become_tool_calls_with_the_signature_in_the_id() -> None:
-    out = cv.chat_response(
-        _answer(
-            [
-                {"text": "thinking...", "thought": True},
-                {
-                    "functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
-                    "thoughtSignature": "c2ln",
-                },
-                {"functionCall": {"name": "get_time", "args": {}}},
-            ]
-        ),
-        "m",
-    )
-    choice = out["choices"][0]
-    assert choice["finish_reason"] == "tool_calls"
-    assert choice["message"]["content"] is None  # the thought summary is not content
-    first, second = choice["message"]["tool_calls"]
-    assert first["type"] == "function" and first["function"]["name"] == "get_weather"
-    assert json.loads(first["function"]["arguments"]) == {"city": "Paris"}
-    assert cv.split_tool_call_id(first["id"])[1] == "c2ln"
-    assert cv.split_tool_call_id(second["id"])[1] is None
-    assert first["id"] != second["id"]
-
-
-def test_thinking_and_cached_tokens_are_reported_like_openai() -> None:
-    meta = {
-        "promptTokenCount": 100,
-        "candidatesTokenCount": 20,
-        "thoughtsTokenCount": 30,
-        "cachedContentTokenCount": 64,
-        "totalTokenCount": 150,
-    }
-    assert cv.usage(meta) == {
-        "prompt_tokens": 100,
-        "completion_tokens": 50,
-        "total_tokens": 150,
-        "prompt_tokens_details": {"cached_tokens": 64},
-        "completion_tokens_details": {"reasoning_tokens": 30},
-    }
-
-
-def test_a_blocked_prompt_is_a_content_filter_finish() -> None:
-    out = cv.chat_response(
-        {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 3}}, "m"
-    )
-    assert out["choices"][0]["finish_reason"] == "content_filter"
-    assert out["usage"]["prompt_tokens"] == 3
-
-
-def test_stream_converter_emits_role_deltas_finish_and_usage() -> None:
-    converter = cv.StreamConverter("m")
-    chunks = []
-    for event in (
-        {
-            "candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}, "index": 0}],
-            "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5},
-        },
-        {
-            "candidates": [
-                {
-                    "content": {"role": "model", "parts": [{"text": "lo"}]},
-                    "finishReason": "MAX_TOKENS",
-                    "index": 0,
-                }
-            ],
-            "usageMetadata": {
-                "promptTokenCount": 5,
-                "candidatesTokenCount": 2,
-                "totalTokenCount": 7,
-            },
-        },
-    ):
-        chunks.extend(converter.feed(event))
-    chunks.extend(converter.finish())
-    assert {c["id"] for c in chunks} == {converter.id}
-    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
-    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
-    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
-    assert text == "Hello"
-    finishes = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
-    assert finishes[-1] == "length" and finishes.count("length") == 1
-    assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"] == {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
-
-
-def test_stream_converter_indexes_tool_calls_and_finishes_with_tool_calls() -> None:
-    converter = cv.StreamConverter("m")
-    chunks = converter.feed(
-        {
-            "candidates": [
-                {
-                    "content": {
-                        "role": "model",
-                        "parts": [
-                            {"functionCall": {"name": "a", "args": {"x": 1}}},
-                            {"functionCall": {"name": "b", "args": {}}},
-                        ],
-                    },
-                    "finishReason": "STOP",
-                    "index": 0,
-                }
-            ]
-        }
-    )
-    calls = [tc for c in chunks for tc in c["choices"][0]["delta"].get("tool_calls", [])]
-    assert [(tc["index"], tc["function"]["name"]) for tc in calls] == [(0, "a"), (1, "b")]
-    assert json.loads(calls[0]["function"]["arguments"]) == {"x": 1}
-    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
-    assert converter.finish() == []  # no usage reported, no usage chunk
-
-
-# --- embeddings ---------------------------------------------------------------------
-
-
-def test_embedding_bodies_and_answers() -> None:
-    texts = embed.embedding_inputs({"input": ["a", "b"]})
-    assert embed.gemini_embed_body("models/e", texts, 8) == {
-        "requests": [
-            {"model": "models/e", "content": {"parts": [{"text": "a"}]}, "outputDimensionality": 8},
-            {"model": "models/e", "content": {"parts": [{"text": "b"}]}, "outputDimensionality": 8},
-        ]
-    }
-    assert embed.vertex_predict_body(["a"], None) == {"instances": [{"content": "a"}]}
-    vectors, tokens = embed.vertex_predict_vectors(
-        {"predictions": [{"embeddings": {"values": [0.5, 1.0], "statistics": {"token_count": 3}}}]}
-    )
-    assert vectors == [[0.5, 1.0]] and tokens == 3
-    out = embed.embeddings_response(vectors, "e", tokens)
-    assert out["data"] == [{"object": "embedding", "index": 0, "embedding": [0.5, 1.0]}]
-    assert out["usage"] == {"prompt_tokens": 3, "total_tokens": 3}
-
-
-def test_base64_embeddings_are_little_endian_float32() -> None:
-    out = embed.embeddings_response([[0.5, -2.0]], "e", 0, "base64")
-    raw = base64.b64decode(out["data"][0]["embedding"])
-    assert struct.unpack("<2f", raw) == (0.5, -2.0)
-
-
-def test_token_array_inputs_are_refused() -> None:
-    with pytest.raises(BadRequest):
-        embed.embedding_inputs({"input": [[1, 2, 3]]})
