@@ -50,6 +50,15 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None) -> Services:
         settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         db.create_private_sqlite_file(settings.resolved_database_url)
     store = Store(settings.resolved_database_url)
+    try:
+        return _open(settings, store, migrate)
+    except BaseException:
+        # Refused (a wrong KEK, a stale schema): nobody else will close this engine.
+        store.dispose()
+        raise
+
+
+def _open(settings: Settings, store: Store, migrate: bool | None) -> Services:
     if migrate if migrate is not None else settings.is_sqlite:
         db.upgrade_if_needed(store.engine)
     elif not db.is_up_to_date(store.engine):
