@@ -29,6 +29,9 @@ def _open() -> tuple[Settings, Store, KeyFileSource | PassphraseSource, Keyring]
     preflight.check_store(settings)
     preflight.check_kek_file(settings)
     store = Store(settings.resolved_database_url)
+    # Closed with the command, not left to process exit: run in-process (CliRunner, a
+    # test) its pooled connections would outlive it.
+    click.get_current_context().call_on_close(store.dispose)
     source = local_source(settings)
     try:
         keyring = open_configured_keyring(settings, store).keyring
