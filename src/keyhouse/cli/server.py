@@ -67,7 +67,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     # Start-up makes ~100k objects that live as long as the process (modules, mapped
     # classes, schemas) and no garbage; the collector, run over them again and again
     # while they are made, was half the import time of the store's models. The app's
-    # lifespan collects once, freezes what is alive and turns it back on (tame_gc).
+    # lifespan freezes what is alive and turns it back on (tame_gc).
     gc.disable()
     import uvicorn
 

@@ -68,8 +68,8 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-# Alembic (with Mako, Pygments and every SQL dialect it supports) costs a third of
-# `serve`'s start-up, so it is imported only when a migration really runs; the common
+# Alembic (with Mako, Pygments and every SQL dialect it supports) was about a third of
+# `serve`'s import time, so it is imported only when a migration really runs; the common
 # start, on a schema that is already current, reads the revision with one query.
 
 
