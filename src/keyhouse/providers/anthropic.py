@@ -8,11 +8,10 @@ from contextlib import aclosing
 
 from keyhouse.gateway.send import open_stream, send, send_json
 from keyhouse.providers.anthropic_convert import (
-    AnthropicStreamToOpenAI,
     anthropic_to_openai_response,
     openai_to_anthropic_request,
 )
-from keyhouse.providers.anthropic_stream import sse_events
+from keyhouse.providers.anthropic_stream import as_chat_chunks, sse_events
 from keyhouse.providers.base import JSON, Call, Credential, ProviderAdapter
 from keyhouse.providers.catalog import ProviderSpec
 
@@ -62,13 +61,11 @@ class AnthropicAdapter(ProviderAdapter):
             json=body,
             headers=self._headers(call),
         )
-        converter = AnthropicStreamToOpenAI(call.model)
         # sse_events ends at message_stop (the converter's last chunk) and closes the
         # stream; aclosing closes it now when our caller stops reading early.
-        async with aclosing(sse_events(call, stream)) as events:
-            async for payload in events:
-                for chunk in converter.feed(str(payload.get("type", "")), payload):
-                    yield chunk
+        async with aclosing(as_chat_chunks(sse_events(call, stream), call.model)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def verify(self, call: Call) -> None:
         await send(

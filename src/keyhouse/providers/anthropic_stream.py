@@ -8,11 +8,13 @@ before ``message_stop`` is a failed answer, not a short one.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 import orjson
 
 from keyhouse.errors import UpstreamError, UpstreamUnavailable
 from keyhouse.gateway.send import Stream
+from keyhouse.providers.anthropic_convert import AnthropicStreamToOpenAI
 from keyhouse.providers.base import JSON, Call, upstream_error
 
 # Anthropic's error types and the HTTP status each stands for, for errors that arrive
@@ -69,3 +71,16 @@ async def sse_events(call: Call, stream: Stream) -> AsyncGenerator[JSON, None]:
     finally:
         await stream.aclose()
     raise cut_short(call)
+
+
+async def as_chat_chunks(
+    events: AsyncGenerator[JSON, None], model: str
+) -> AsyncGenerator[JSON, None]:
+    """A Messages event stream as OpenAI chat chunks (chat completions on Claude, from
+    Anthropic and from Vertex). aclosing: a caller that stops reading early releases the
+    upstream connection now, not when the abandoned generator is collected."""
+    converter = AnthropicStreamToOpenAI(model)
+    async with aclosing(events):
+        async for payload in events:
+            for chunk in converter.feed(str(payload.get("type", "")), payload):
+                yield chunk

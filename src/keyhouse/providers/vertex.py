@@ -28,11 +28,10 @@ from keyhouse.gateway.send import Reply, Stream, open_stream, send
 from keyhouse.providers import gemini_embeddings as embed
 from keyhouse.providers import vertex_claude as claude
 from keyhouse.providers.anthropic_convert import (
-    AnthropicStreamToOpenAI,
     anthropic_to_openai_response,
     openai_to_anthropic_request,
 )
-from keyhouse.providers.anthropic_stream import sse_events
+from keyhouse.providers.anthropic_stream import as_chat_chunks, sse_events
 from keyhouse.providers.base import JSON, Call, Credential, TokenCache, upstream_error
 from keyhouse.providers.catalog import ProviderSpec
 from keyhouse.providers.gemini import (
@@ -273,14 +272,10 @@ class VertexAdapter(GoogleAdapter):
             return super().chat_stream(call, request)
         return self._claude_chat_stream(call, request)
 
-    async def _claude_chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
-        converter = AnthropicStreamToOpenAI(call.model)
+    def _claude_chat_stream(self, call: Call, request: JSON) -> AsyncIterator[JSON]:
         body = openai_to_anthropic_request(request, call.model)
         events = cast("AsyncGenerator[JSON, None]", self.messages_stream(call, body, {}))
-        async with aclosing(events):
-            async for payload in events:
-                for chunk in converter.feed(str(payload.get("type", "")), payload):
-                    yield chunk
+        return as_chat_chunks(events, call.model)
 
     # -- Claude's own Messages API (providers.native.NativeMessages) -----------------
 
