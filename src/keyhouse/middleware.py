@@ -79,7 +79,7 @@ async def _reject(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-_UI_HEADERS = [
+UI_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
@@ -106,7 +106,7 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_UI_HEADERS]
+                message["headers"] = [*message.get("headers", []), *UI_HEADERS]
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -1,19 +1,19 @@
 """What one Keyhouse process holds: built once by ``bootstrap`` (before any port is
-bound), then handed to ``create_app``."""
+bound), then handed to ``create_app``.
+
+The admin API's services (keys, endpoints, access tokens) are made on first use: they
+import the admin schemas (pydantic models), which ``keyhouse serve`` does not need
+before its first gateway answer.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from keyhouse.admin.endpoints_service import EndpointService
-from keyhouse.admin.keys_service import KeyService
-from keyhouse.admin.tokens import (
-    AccessTokenService,
-    SessionService,
-    admin_token_hashes,
-    ensure_admin_token,
-)
+from keyhouse.admin.sessions import SessionService, admin_token_hashes, ensure_admin_token
 from keyhouse.gateway.live_config import LiveRegistry
 from keyhouse.settings import Settings
 from keyhouse.store import db
@@ -22,6 +22,11 @@ from keyhouse.vault.kek import KeyFileSource, PassphraseSource
 from keyhouse.vault.keyring import Keyring
 from keyhouse.vault.kms.keyring import kms_providers, open_configured_keyring, reopener
 
+if TYPE_CHECKING:
+    from keyhouse.admin.endpoints_service import EndpointService
+    from keyhouse.admin.keys_service import KeyService
+    from keyhouse.admin.tokens import AccessTokenService
+
 
 @dataclass
 class Services:
@@ -29,13 +34,33 @@ class Services:
     store: Store
     keyring: Keyring
     registry: LiveRegistry
-    keys: KeyService
-    endpoints: EndpointService
-    tokens: AccessTokenService
     sessions: SessionService
     # Set only on the start that created them, so the CLI can say so once.
     generated_admin_token: str | None = None
     generated_kek_file: str | None = None
+
+    @cached_property
+    def keys(self) -> KeyService:
+        from keyhouse.admin.keys_service import KeyService
+
+        return KeyService(
+            self.store,
+            self.keyring,
+            self.settings.allow_private_upstreams,
+            self.settings.allow_ambient_credentials,
+        )
+
+    @cached_property
+    def endpoints(self) -> EndpointService:
+        from keyhouse.admin.endpoints_service import EndpointService
+
+        return EndpointService(self.store)
+
+    @cached_property
+    def tokens(self) -> AccessTokenService:
+        from keyhouse.admin.tokens import AccessTokenService
+
+        return AccessTokenService(self.store)
 
 
 def kek_source(settings: Settings) -> KeyFileSource | PassphraseSource:
@@ -90,14 +115,6 @@ def _open(settings: Settings, store: Store, migrate: bool | None) -> Services:
         store=store,
         keyring=opened.keyring,
         registry=registry,
-        keys=KeyService(
-            store,
-            opened.keyring,
-            settings.allow_private_upstreams,
-            settings.allow_ambient_credentials,
-        ),
-        endpoints=EndpointService(store),
-        tokens=AccessTokenService(store),
         sessions=SessionService(store, settings.session_ttl_seconds),
         generated_admin_token=generated_token,
         generated_kek_file=opened.generated_file,

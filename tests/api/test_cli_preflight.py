@@ -71,3 +71,16 @@ def test_a_healthy_home_still_shows_the_status(tmp_path: Path) -> None:
     bootstrap(Settings(home=home, admin_token="x" * 20)).store.dispose()
     result = keyhouse("kek", "status", env=keyhouse_env(home))
     assert "primary" in result.stdout
+
+
+def test_db_upgrade_in_process_leaves_no_connection_open(tmp_path: Path, database_url: str) -> None:
+    """Run by a script or a test in its own process, ``keyhouse db upgrade`` closes what
+    it opened (on PostgreSQL the fixture's teardown fails the test on any leftover)."""
+    from click.testing import CliRunner
+
+    from keyhouse.cli import main
+
+    env = {"KEYHOUSE_HOME": str(tmp_path / "home"), "KEYHOUSE_DATABASE_URL": database_url}
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "database at revision 0006" in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from keyhouse.app import tame_gc
+from keyhouse.runtime import tame_gc
 
 
 def test_tame_gc_turns_the_collector_back_on_with_everything_alive_frozen() -> None:

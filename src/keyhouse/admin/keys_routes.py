@@ -21,7 +21,7 @@ from keyhouse.admin.schemas import (
 )
 from keyhouse.admin.usage_routes import recent_callers, with_usage
 from keyhouse.admin.verify import verify_key
-from keyhouse.errors import KeyInUse
+from keyhouse.errors import KeyInUse, Unavailable
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
@@ -95,9 +95,11 @@ async def verify(
     """Try the stored credential with the provider; with a body, try it as it would be
     after those changes, without saving them (the web form's "Save & test")."""
     gateway = request.app.state.gateway
+    if gateway.upstream is None:  # only outside the lifespan, which makes the client
+        raise Unavailable("The gateway is not serving yet.")
     return await verify_key(
         services.registry,
-        request.app.state.http,
+        gateway.upstream,
         gateway.router,
         key_id,
         body,

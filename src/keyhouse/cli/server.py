@@ -71,8 +71,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     gc.disable()
     import uvicorn
 
-    from keyhouse.app import create_app
     from keyhouse.services import bootstrap
+    from keyhouse.serving import serving_app
 
     settings = Settings()
     host = host or settings.host
@@ -110,7 +110,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         gc.enable()  # each worker is a new process that tames its own collector
         services.store.dispose()
         uvicorn.run(
-            "keyhouse.app:serving_app",
+            "keyhouse.serving:serving_app",
             factory=True,
             host=host,
             port=port,
@@ -118,15 +118,19 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             log_level=settings.log_level,
             access_log=settings.access_log,
             timeout_graceful_shutdown=30,
+            # Nothing here speaks WebSocket; "auto" imported the websockets package.
+            ws="none",
         )
     else:
         uvicorn.run(
-            create_app(settings, services, tune_gc=True),
+            serving_app(settings, services),
             host=host,
             port=port,
             log_level=settings.log_level,
             access_log=settings.access_log,
             timeout_graceful_shutdown=30,
+            # Nothing here speaks WebSocket; "auto" imported the websockets package.
+            ws="none",
         )
 
 
@@ -145,8 +149,11 @@ def db_upgrade() -> None:
     if settings.is_sqlite:
         settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = Store(settings.resolved_database_url)
-    store_db.upgrade(store.engine)
-    click.echo(f"database at revision {store_db.current_revision(store.engine)}")
+    try:
+        store_db.upgrade(store.engine)
+        click.echo(f"database at revision {store_db.current_revision(store.engine)}")
+    finally:
+        store.dispose()  # run in-process (tests, a caller's script): no pooled leftovers
 
 
 @db.command("backup")

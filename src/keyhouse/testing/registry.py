@@ -84,10 +84,11 @@ def gateway_app(
     in-process ``httpx.ASGITransport`` run that lifespan with
     ``async with app.router.lifespan_context(app): ...``.
     """
-    from keyhouse.app import KeyhouseApp, gateway_lifespan
+    from keyhouse.app import KeyhouseApp
     from keyhouse.gateway import routes
     from keyhouse.gateway.dispatch import Gateway
     from keyhouse.gateway.routing import Router
+    from keyhouse.runtime import gateway_lifespan
 
     gateway = Gateway(
         registry=registry,
@@ -104,7 +105,7 @@ def gateway_app(
             yield
 
     app = KeyhouseApp(lifespan=lifespan)
-    app.gateway = gateway
+    app.front = lambda path: gateway if path.startswith("/v1/") else None
     app.state.gateway = gateway
     app.state.registry = registry
     return app
