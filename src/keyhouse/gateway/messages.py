@@ -25,11 +25,11 @@ from keyhouse.gateway.context import CallContext
 from keyhouse.gateway.dispatch import Answer, EventStreamAnswer, GatewayRequest, JSONAnswer
 from keyhouse.gateway.routing import OpenStream, close_iterator
 from keyhouse.gateway.streaming import named_event, report_stream_end
+from keyhouse.providers.anthropic_answer import openai_usage
 from keyhouse.providers.anthropic_convert import (
     OpenAIStreamToAnthropic,
     anthropic_to_openai_request,
     openai_to_anthropic_response,
-    openai_usage,
 )
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
 from keyhouse.providers.native import native_messages, scrubbed
