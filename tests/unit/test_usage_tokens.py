@@ -16,7 +16,7 @@ from keyhouse.gateway import messages as gateway_messages
 from keyhouse.gateway import responses as gateway_responses
 from keyhouse.providers import (
     anthropic_answer,
-    anthropic_inbound,
+    anthropic_inbound_answer,
     bedrock_response,
     gemini_answer,
     responses_answer,
@@ -144,7 +144,7 @@ def test_a_translated_responses_call_keeps_the_writes() -> None:
 def test_a_translated_messages_call_reports_anthropic_s_meaning() -> None:
     """/v1/messages on a chat provider: the caller sees Anthropic's split, and it adds up
     to the same record."""
-    usage = anthropic_inbound.anthropic_usage(_chat_usage())
+    usage = anthropic_inbound_answer.anthropic_usage(_chat_usage())
     assert usage == {
         "input_tokens": UNCACHED,
         "output_tokens": OUT,

@@ -6,7 +6,7 @@ comes back into a ChatCompletion or chat.completion.chunk dicts through
 ``anthropic_answer``.
 
 The opposite direction, for the gateway's own Anthropic-format route ``/v1/messages``,
-lives in ``anthropic_inbound`` and is re-exported here.
+lives in ``anthropic_inbound`` (the request) and ``anthropic_inbound_answer`` (the answer).
 
 OpenAI fields with no Anthropic counterpart (``n``, ``seed``, ``logprobs``, penalties,
 ``logit_bias``, ``reasoning_effort``, ``response_format: json_object``) are dropped;
@@ -19,19 +19,6 @@ import json
 from typing import Any
 
 from keyhouse.errors import BadRequest
-from keyhouse.providers.anthropic_inbound import (
-    OpenAIStreamToAnthropic,
-    anthropic_to_openai_request,
-    openai_to_anthropic_response,
-)
-
-__all__ = [
-    "DEFAULT_MAX_TOKENS",
-    "OpenAIStreamToAnthropic",
-    "anthropic_to_openai_request",
-    "openai_to_anthropic_request",
-    "openai_to_anthropic_response",
-]
 
 JSON = dict[str, Any]
 
