@@ -14,8 +14,8 @@ import pytest
 
 from keyhouse.services import Services
 from keyhouse.usage import sink
-from keyhouse.usage.queries import percentile
 from keyhouse.usage.record import LATENCY_BUCKETS, UsageRecord, latency_bucket
+from keyhouse.usage.reports import percentile
 from tests.api.conftest import CheckedClient, openai_key
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from keyhouse.providers.anthropic_convert import (
+from keyhouse.providers.anthropic_answer import (
     AnthropicStreamToOpenAI,
     anthropic_to_openai_response,
 )

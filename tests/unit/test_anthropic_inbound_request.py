@@ -7,10 +7,8 @@ from typing import Any
 import pytest
 
 from keyhouse.errors import BadRequest
-from keyhouse.providers.anthropic_convert import (
-    anthropic_to_openai_request,
-    openai_to_anthropic_request,
-)
+from keyhouse.providers.anthropic_convert import openai_to_anthropic_request
+from keyhouse.providers.anthropic_inbound import anthropic_to_openai_request
 from tests.unit.anthropic_cases import PNG, WEATHER_TOOL
 
 

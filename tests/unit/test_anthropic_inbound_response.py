@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from anthropic.types import Message
 
-from keyhouse.providers.anthropic_convert import (
+from keyhouse.providers.anthropic_inbound_answer import (
     OpenAIStreamToAnthropic,
     openai_to_anthropic_response,
 )

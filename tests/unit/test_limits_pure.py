@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from keyhouse.limits.admission import rate_headers
 from keyhouse.limits.estimate import input_estimate, max_tokens
 from keyhouse.limits.spec import Budget, Limits, period_window
 from keyhouse.limits.store import RateState
+from keyhouse.limits.verdict import rate_headers
 
 
 @pytest.mark.parametrize(

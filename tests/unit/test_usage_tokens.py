@@ -15,8 +15,8 @@ import pytest
 from keyhouse.gateway import messages as gateway_messages
 from keyhouse.gateway import responses as gateway_responses
 from keyhouse.providers import (
-    anthropic_convert,
-    anthropic_inbound,
+    anthropic_answer,
+    anthropic_inbound_answer,
     bedrock_response,
     gemini_answer,
     responses_answer,
@@ -45,7 +45,7 @@ FAMILIES: dict[str, list[Case]] = {
         # Anthropic's input_tokens leaves reads and writes out; chat and native Messages.
         (
             ANTHROPIC_USAGE,
-            anthropic_convert.openai_usage,
+            anthropic_answer.openai_usage,
             True,
         ),
         (
@@ -129,7 +129,7 @@ def test_each_provider_s_usage_counts_the_same_way(family: str, index: int) -> N
 
 
 def _chat_usage() -> dict[str, Any]:
-    return anthropic_convert.openai_usage(ANTHROPIC_USAGE)
+    return anthropic_answer.openai_usage(ANTHROPIC_USAGE)
 
 
 def test_a_translated_responses_call_keeps_the_writes() -> None:
@@ -144,7 +144,7 @@ def test_a_translated_responses_call_keeps_the_writes() -> None:
 def test_a_translated_messages_call_reports_anthropic_s_meaning() -> None:
     """/v1/messages on a chat provider: the caller sees Anthropic's split, and it adds up
     to the same record."""
-    usage = anthropic_inbound.anthropic_usage(_chat_usage())
+    usage = anthropic_inbound_answer.anthropic_usage(_chat_usage())
     assert usage == {
         "input_tokens": UNCACHED,
         "output_tokens": OUT,

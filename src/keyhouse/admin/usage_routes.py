@@ -14,7 +14,8 @@ from keyhouse.admin.deps import AdminDep, ServicesDep
 from keyhouse.admin.schemas import UsageWindow
 from keyhouse.errors import BadRequest, Unauthorized
 from keyhouse.store.store import Store
-from keyhouse.usage import queries
+from keyhouse.usage import queries, reports
+from keyhouse.usage.filters import Filters, resolve_filter
 from keyhouse.usage.metrics import CONTENT_TYPE
 from keyhouse.usage.service import UsageService
 
@@ -117,12 +118,12 @@ def usage_report(
     admin token)."""
     start, end = _range(start, end)
     with services.store.read() as session:
-        filters = queries.Filters(
-            endpoint=queries.resolve_filter(session, "endpoint", endpoint),
-            key=queries.resolve_filter(session, "key", key),
-            token=queries.resolve_filter(session, "token", token),
+        filters = Filters(
+            endpoint=resolve_filter(session, "endpoint", endpoint),
+            key=resolve_filter(session, "key", key),
+            token=resolve_filter(session, "token", token),
         )
-        report = queries.report(session, start, end, group_by, filters)
+        report = reports.report(session, start, end, group_by, filters)
     return UsageReport.model_validate(report)
 
 
@@ -141,10 +142,10 @@ def usage_requests(
 ) -> UsageRequests:
     """The records, newest first; ``before`` is the ``next_before`` of the previous page."""
     with services.store.read() as session:
-        filters = queries.Filters(
-            endpoint=queries.resolve_filter(session, "endpoint", endpoint),
-            key=queries.resolve_filter(session, "key", key),
-            token=queries.resolve_filter(session, "token", token),
+        filters = Filters(
+            endpoint=resolve_filter(session, "endpoint", endpoint),
+            key=resolve_filter(session, "key", key),
+            token=resolve_filter(session, "token", token),
         )
         records, cursor = queries.requests_page(
             session,

@@ -8,7 +8,8 @@ with the target's model and the caller's ``anthropic-version`` and ``anthropic-b
 headers, and the answer (or its event stream) comes back untouched but
 for the model name (the endpoint's) and the redaction of the key's secret. Any other
 provider is served through chat completions: the body becomes an OpenAI chat body
-(``anthropic_inbound``) and the answer is turned back into a Message or its events.
+(``anthropic_inbound``) and the answer is turned back into a Message or its events
+(``anthropic_inbound_answer``).
 Errors use Anthropic's envelope (the app's handler picks it by path).
 """
 
@@ -25,11 +26,11 @@ from keyhouse.gateway.context import CallContext
 from keyhouse.gateway.dispatch import Answer, EventStreamAnswer, GatewayRequest, JSONAnswer
 from keyhouse.gateway.routing import OpenStream, close_iterator
 from keyhouse.gateway.streaming import named_event, report_stream_end
-from keyhouse.providers.anthropic_convert import (
+from keyhouse.providers.anthropic_answer import openai_usage
+from keyhouse.providers.anthropic_inbound import anthropic_to_openai_request
+from keyhouse.providers.anthropic_inbound_answer import (
     OpenAIStreamToAnthropic,
-    anthropic_to_openai_request,
     openai_to_anthropic_response,
-    openai_usage,
 )
 from keyhouse.providers.base import Call, Credential, ProviderAdapter
 from keyhouse.providers.native import native_messages, scrubbed

@@ -16,7 +16,7 @@ import orjson
 from keyhouse.errors import KeyhouseError
 from keyhouse.gateway.context import CallContext
 from keyhouse.gateway.routing import OpenStream, log_unexpected
-from keyhouse.providers.anthropic_convert import OpenAIStreamToAnthropic
+from keyhouse.providers.anthropic_inbound_answer import OpenAIStreamToAnthropic
 from keyhouse.shared.envelopes import anthropic_error, openai_error
 
 log = logging.getLogger("keyhouse.gateway")

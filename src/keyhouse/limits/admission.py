@@ -4,6 +4,8 @@ The limits that apply: the caller's token's, the endpoint's, and those of the ke
 endpoint's primary targets use (a key's limits count the calls routed to it first; a
 fallback to another key does not charge that key). One call to the store checks them all
 and changes nothing unless all allow it; ``Admission.finish`` settles once at the end.
+The admitted call and the settlement it owes are in ``settlement``; what a verdict tells
+the caller (headers, the refusal's error) is in ``verdict``.
 
 Budgets reserve the worst case at admission — the prompt's size as input and
 ``max_tokens`` (or ``budget_default_max_tokens``) as output, at the dearest price among the
@@ -21,29 +23,26 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from keyhouse.errors import BudgetExceeded, LimitsUnavailable, RateLimited
+from keyhouse.errors import LimitsUnavailable
 from keyhouse.gateway.types import Endpoint, Principal
 from keyhouse.limits.estimate import input_estimate, max_tokens
+from keyhouse.limits.settlement import Admission, Budgeted, Usage, budget_alerts, settlements_owed
 from keyhouse.limits.spec import Subject, period_window
 from keyhouse.limits.store import (
-    Charge,
     Check,
     LimitStore,
     LimitStoreError,
     MemoryStore,
     Rate,
-    RateState,
-    Refund,
-    Release,
     Settlement,
     Slots,
     Spend,
     rate_state,
 )
+from keyhouse.limits.verdict import limit_name, rate_headers, refusal
 
 log = logging.getLogger("keyhouse.limits")
 
@@ -52,21 +51,6 @@ NANO = 1_000_000_000
 # (provider, model, input tokens, output tokens) -> USD, or None when the price is unknown.
 CostFn = Callable[[str, str, int, int], float | None]
 AlertFn = Callable[[JSON], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    input_tokens: int
-    output_tokens: int
-    model: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Budgeted:
-    check: Spend
-    subject: Subject
-    period_start: datetime
-    alert: bool
 
 
 class Limiter:
@@ -113,7 +97,7 @@ class Limiter:
         prompt = input_estimate(body)
         token_estimate = prompt + (max_out or 0)
         checks: list[Check] = []
-        budgets: list[_Budgeted] = []
+        budgets: list[Budgeted] = []
         reserve: int | None = None
         now = datetime.now(UTC)
         for s in subjects:
@@ -126,7 +110,7 @@ class Limiter:
                 spend = own[-1]
                 assert isinstance(spend, Spend)
                 budgets.append(
-                    _Budgeted(spend, s, spend.period_start or now, budget.action == "alert")
+                    Budgeted(spend, s, spend.period_start or now, budget.action == "alert")
                 )
         lease = uuid.uuid4().hex
         try:
@@ -149,8 +133,8 @@ class Limiter:
         headers = rate_headers(verdict.rates)
         if not verdict.admitted:
             refused = verdict.refused
-            err, scope = _refusal(refused, subjects, self.prefix)
-            self.refused[(scope, _limit_name(refused))] += 1
+            err, scope = refusal(refused, subjects, self.prefix)
+            self.refused[(scope, limit_name(refused))] += 1
             err.headers.update(headers)
             err.headers["retry-after"] = str(max(1, math.ceil(verdict.retry_after)))
             raise err
@@ -305,169 +289,10 @@ class Limiter:
         return True
 
     def _settlements(self, admission: Admission, usage: Usage | None) -> list[Settlement]:
-        settlements: list[Settlement] = []
-        for check in admission.checks:
-            if isinstance(check, Rate):
-                if check.kind == "tokens" and usage is not None:
-                    actual = usage.input_tokens + usage.output_tokens
-                    settlements.append(
-                        Refund(check.key, check.capacity, admission.token_estimate - actual)
-                    )
-            elif isinstance(check, Slots):
-                settlements.append(Release(check.key))
-        if admission.budgets:
-            # No usage (cut short): keep the reservation. A price we do not know: the
-            # reservation, which already was the configured default.
-            cost = self.actual_cost(admission.endpoint, usage) if usage is not None else None
-            spent = admission.reserve if cost is None else cost
-            for b in admission.budgets:
-                settlements.append(
-                    Charge(
-                        b.check.key,
-                        spent - b.check.reserve,
-                        b.check.limit if b.alert else None,
-                        b.check.ttl_seconds,
-                    )
-                )
-        return settlements
+        return settlements_owed(admission, usage, self.actual_cost)
 
     def _alert(self, admission: Admission, crossed: list[str]) -> None:
         if not crossed or self.alert is None:
             return
-        for b in admission.budgets:
-            if b.check.key in crossed and b.subject.limits.budget is not None:
-                budget = b.subject.limits.budget
-                self.alert(
-                    {
-                        "type": "budget_exceeded",
-                        "scope": b.subject.scope,
-                        "id": b.subject.id,
-                        "name": b.subject.name,
-                        "budget_usd": budget.usd,
-                        "period": budget.period,
-                        "period_start": b.period_start.isoformat(),
-                        "at": datetime.now(UTC).isoformat(),
-                    }
-                )
-
-
-class Admission:
-    """An admitted call: its headers, and the one settlement owed when it ends."""
-
-    __slots__ = (
-        "_done",
-        "budgets",
-        "checks",
-        "endpoint",
-        "headers",
-        "lease",
-        "limiter",
-        "reserve",
-        "started",
-        "token_estimate",
-        "usage",
-    )
-
-    def __init__(
-        self,
-        limiter: Limiter,
-        endpoint: Endpoint,
-        checks: list[Check],
-        budgets: list[_Budgeted],
-        lease: str,
-        token_estimate: int,
-        reserve: int,
-        headers: dict[str, str],
-    ) -> None:
-        self.limiter = limiter
-        self.endpoint = endpoint
-        self.checks = checks
-        self.budgets = budgets
-        self.lease = lease
-        self.token_estimate = token_estimate
-        self.reserve = reserve
-        self.headers = headers
-        self.usage: Usage | None = None
-        self.started = time.monotonic()
-        self._done = False
-
-    def observe(self, answer: JSON) -> None:
-        """Note the usage in an OpenAI-shaped answer or stream chunk, if it has one."""
-        usage = answer.get("usage")
-        if not isinstance(usage, dict):
-            return
-        prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
-        completion = usage.get("completion_tokens", usage.get("output_tokens", 0))
-        if isinstance(prompt, int) and isinstance(completion, int):
-            model = answer.get("model")
-            self.usage = Usage(prompt, completion, model if isinstance(model, str) else None)
-
-    def nothing_used(self) -> None:
-        """The call failed before any answer: the provider charged nothing."""
-        if self.usage is None:
-            self.usage = Usage(0, 0)
-
-    def complete(
-        self, usage: JSON | None, model: str | None = None, *, answered: bool = True
-    ) -> None:
-        """Settle from a synchronous end-of-call hook (a dispatcher's ``on_complete``):
-        ``usage`` as the provider reported it; ``answered=False`` for a call that failed
-        before any answer (nothing was used). A call cut short keeps its reservation."""
-        if usage is not None:
-            self.observe({"usage": usage, "model": model})
-        elif not answered:
-            self.nothing_used()
-        self.finish()
-
-    def finish(self) -> None:
-        """Settle once: at once in process, else on a task (a Redis round trip must not
-        hold the connection a keep-alive caller sends its next request on)."""
-        if self._done:
-            return
-        self._done = True
-        if not self.limiter.settle_now(self):
-            self.limiter.settle_soon(self)
-
-
-def rate_headers(states: Sequence[RateState]) -> dict[str, str]:
-    """OpenAI's ``x-ratelimit-*``, from the tightest limit of each kind."""
-    headers: dict[str, str] = {}
-    for kind in ("requests", "tokens"):
-        of_kind = [s for s in states if s.kind == kind]
-        if not of_kind:
-            continue
-        tight = min(of_kind, key=lambda s: (s.remaining, -s.reset_seconds))
-        headers[f"x-ratelimit-limit-{kind}"] = str(tight.limit)
-        headers[f"x-ratelimit-remaining-{kind}"] = str(tight.remaining)
-        headers[f"x-ratelimit-reset-{kind}"] = f"{math.ceil(tight.reset_seconds)}s"
-    return headers
-
-
-def _refusal(
-    check: Check | None, subjects: Sequence[Subject], prefix: str
-) -> tuple[RateLimited, str]:
-    """The error for a refused check, and the scope whose limit it was."""
-    subject = None
-    if check is not None:
-        subject = next(
-            (s for s in subjects if check.key.startswith(f"{prefix}{s.scope}:{s.id}:")), None
-        )
-    whose = f"{subject.scope} {subject.name!r}" if subject is not None else "a limit"
-    scope = subject.scope if subject is not None else "unknown"
-    if isinstance(check, Spend):
-        return BudgetExceeded(f"The budget of {whose} for this period is spent."), scope
-    if isinstance(check, Slots):
-        return RateLimited(f"Too many concurrent calls for {whose} (at most {check.limit})."), scope
-    if isinstance(check, Rate):
-        return RateLimited(
-            f"Rate limit of {whose} exceeded: {check.capacity} {check.kind} per minute."
-        ), scope
-    return RateLimited(), scope
-
-
-def _limit_name(check: Check | None) -> str:
-    if isinstance(check, Rate):
-        return check.kind
-    if isinstance(check, Slots):
-        return "concurrency"
-    return "budget" if isinstance(check, Spend) else "unknown"
+        for alert in budget_alerts(admission, crossed):
+            self.alert(alert)

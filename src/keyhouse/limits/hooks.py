@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from keyhouse.limits.admission import Admission, Limiter
+from keyhouse.limits.admission import Limiter
+from keyhouse.limits.settlement import Admission
 
 if TYPE_CHECKING:
     from keyhouse.gateway.context import CallContext

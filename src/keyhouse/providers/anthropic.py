@@ -1,5 +1,5 @@
 """Anthropic's Messages API: a thin send around the pure conversions in
-``anthropic_convert``."""
+``anthropic_convert`` (the request) and ``anthropic_answer`` (the answer)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 
 from keyhouse.gateway.send import open_stream, send, send_json
-from keyhouse.providers.anthropic_convert import (
-    anthropic_to_openai_response,
-    openai_to_anthropic_request,
-)
+from keyhouse.providers.anthropic_answer import anthropic_to_openai_response
+from keyhouse.providers.anthropic_convert import openai_to_anthropic_request
 from keyhouse.providers.anthropic_stream import as_chat_chunks, sse_events
 from keyhouse.providers.base import JSON, Call, Credential, ProviderAdapter
 from keyhouse.providers.catalog import ProviderSpec

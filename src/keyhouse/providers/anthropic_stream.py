@@ -14,7 +14,7 @@ import orjson
 
 from keyhouse.errors import UpstreamError, UpstreamUnavailable
 from keyhouse.gateway.send import Stream
-from keyhouse.providers.anthropic_convert import AnthropicStreamToOpenAI
+from keyhouse.providers.anthropic_answer import AnthropicStreamToOpenAI
 from keyhouse.providers.base import JSON, Call, upstream_error
 
 # Anthropic's error types and the HTTP status each stands for, for errors that arrive

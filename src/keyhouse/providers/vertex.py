@@ -27,10 +27,8 @@ from keyhouse.errors import BadRequest, UpstreamAuthFailed, UpstreamError
 from keyhouse.gateway.send import Reply, Stream, open_stream, send
 from keyhouse.providers import gemini_embeddings as embed
 from keyhouse.providers import vertex_claude as claude
-from keyhouse.providers.anthropic_convert import (
-    anthropic_to_openai_response,
-    openai_to_anthropic_request,
-)
+from keyhouse.providers.anthropic_answer import anthropic_to_openai_response
+from keyhouse.providers.anthropic_convert import openai_to_anthropic_request
 from keyhouse.providers.anthropic_stream import as_chat_chunks, sse_events
 from keyhouse.providers.base import JSON, Call, Credential, TokenCache, upstream_error
 from keyhouse.providers.catalog import ProviderSpec
