@@ -36,7 +36,8 @@ import sqlalchemy as sa
 
 from keyhouse.store import db
 from keyhouse.store.store import Store
-from keyhouse.usage import queries, sink
+from keyhouse.usage import queries, reports, sink
+from keyhouse.usage.filters import Filters
 from keyhouse.usage.record import UsageRecord
 from keyhouse.usage.writer import UsageWriter
 
@@ -205,7 +206,7 @@ def bench_store(kind: str, n: int, writer_n: int) -> dict[str, Any]:
 
             def report(group_by: str = group_by) -> Any:
                 with store.read() as session:
-                    return queries.report(session, start, end, group_by)
+                    return reports.report(session, start, end, group_by)
 
             ms, result = timed(report)
             out[f"report_30d_by_{group_by}_ms"] = round(ms, 1)
@@ -213,9 +214,7 @@ def bench_store(kind: str, n: int, writer_n: int) -> dict[str, Any]:
 
         def page(before: str | None = None, status: str | None = None) -> Any:
             with store.read() as session:
-                return queries.requests_page(
-                    session, 50, before, queries.Filters(token=token_id), status
-                )
+                return queries.requests_page(session, 50, before, Filters(token=token_id), status)
 
         ms, (_, cursor) = timed(page)
         out["page_token_first_ms"] = round(ms, 1)

@@ -15,12 +15,7 @@ from sqlalchemy.orm import Session
 
 from keyhouse.store.models import UsageHourlyRow as H
 from keyhouse.store.models import UsageRecordRow as R
-from keyhouse.usage.filters import ADMIN, record_filters
-
-# bench/usage_bench.py calls queries.report and queries.Filters: both are re-exported
-# here so the benchmark need not follow the split.
-from keyhouse.usage.filters import Filters as Filters
-from keyhouse.usage.reports import report as report
+from keyhouse.usage.filters import ADMIN, Filters, record_filters
 from keyhouse.usage.sink import hour_of
 
 # --- records ----------------------------------------------------------------------------
