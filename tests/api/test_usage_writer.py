@@ -108,6 +108,48 @@ async def test_failed_batches_stay_queued_and_go_out_once_in_order() -> None:
     assert written == [r.id for r in submitted]
 
 
+async def test_steady_traffic_is_written_one_batch_per_interval() -> None:
+    """Records arriving all the time are written one transaction per interval, not one
+    per flush's length: the writer used to flush again the moment the last flush ended,
+    which under steady traffic meant a commit per handful of records."""
+    sizes: list[int] = []
+
+    def slow_sink(batch: Sequence[UsageRecord]) -> int:
+        time.sleep(0.01)  # a commit's fsync
+        sizes.append(len(batch))
+        return len(batch)
+
+    writer = UsageWriter(slow_sink, batch_size=1000, interval=0.2)
+    writer.start()
+    started = time.monotonic()
+    submitted = 0
+    while time.monotonic() - started < 1.0:  # ~1 record a millisecond, for a second
+        writer.submit(record(submitted))
+        submitted += 1
+        await anyio.sleep(0.001)
+    await writer.close()
+    assert sum(sizes) == submitted
+    # About five intervals; back-to-back flushes of 10 ms each would have made ~90.
+    assert len(sizes) <= 8, sizes
+
+
+async def test_a_full_batch_is_written_without_waiting_for_the_interval() -> None:
+    sizes: list[int] = []
+
+    def sink_(batch: Sequence[UsageRecord]) -> int:
+        sizes.append(len(batch))
+        return len(batch)
+
+    writer = UsageWriter(sink_, batch_size=100, interval=30)
+    writer.start()
+    for i in range(250):
+        writer.submit(record(i))
+    await until(lambda: sum(sizes) >= 200, within=5)
+    assert sizes[:2] == [100, 100]
+    await writer.close()
+    assert sum(sizes) == 250
+
+
 async def test_a_batch_retried_after_an_unknown_commit_is_not_written_twice(store: Store) -> None:
     calls = [0]
 

@@ -105,12 +105,17 @@ class UsageWriter:
         assert self._wake is not None
         backoff = 0.0
         while not self._give_up.is_set():
-            if not self._queue:
-                if self._closing:
-                    return
+            if not (backoff or self._closing or len(self._queue) >= self.batch_size):
+                # A batch is what arrives in one interval, or a full one sooner. Not a
+                # flush as soon as the last one ended: under steady traffic that wrote
+                # a transaction (and an fsync) per handful of records — 42 commits a
+                # second at 420 calls a second, twice the writer's CPU per record.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval)
                 self._wake.clear()
+            if not self._queue:
+                if self._closing:
+                    return
                 continue
             if backoff:
                 # Not woken by new records (that would retry a down store at their
