@@ -4,6 +4,7 @@ priced as such, unknown models are None, a target's override wins."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from genai_prices import Usage, calc_price, data_snapshot
@@ -132,3 +133,46 @@ def test_negative_and_excess_counts_are_clamped() -> None:
     # cached can never exceed the prompt it is part of
     assert cost_usd("openai", "gpt-4o", 100, 0, 500) == cost_usd("openai", "gpt-4o", 100, 0, 100)
     assert cost_usd("openai", "gpt-4o", -5, -5) == 0.0
+
+
+def _library_cost(price: Any, inp: int, out: int, cached: int, written: int) -> Decimal:
+    """The four units as genai-prices' calc_unit_price prices them (the slow path)."""
+    from genai_prices.types import calc_unit_price
+
+    read = price.cache_read_mtok if price.cache_read_mtok is not None else price.input_mtok
+    write = price.cache_write_mtok if price.cache_write_mtok is not None else price.input_mtok
+    return (
+        calc_unit_price(price.input_mtok, inp - cached - written, inp, 1_000_000)
+        + calc_unit_price(read, cached, inp, 1_000_000)
+        + calc_unit_price(write, written, inp, 1_000_000)
+        + calc_unit_price(price.output_mtok, out, inp, 1_000_000)
+    )
+
+
+def test_the_read_once_rates_price_every_model_exactly_as_the_library() -> None:
+    """Every model of every genai-prices provider Keyhouse maps, flat and tiered, at
+    prompt sizes on both sides of the tiers: the same Decimal, not merely close."""
+    from datetime import UTC, datetime
+
+    from keyhouse.usage.prices import Rates
+
+    mapped = set(price_provider(p.id) for p in catalog.PROVIDERS) | {"azure"}
+    now = datetime.now(UTC)
+    checked = tiered = 0
+    for provider in data_snapshot.get_snapshot().providers:
+        if provider.id not in mapped:
+            continue
+        for model in provider.models:
+            price = model.get_prices(now)
+            rates = Rates.of(price)
+            tiered += any(
+                type(r).__name__ == "TieredPrices"
+                for r in (rates.input, rates.cache_read, rates.cache_write, rates.output)
+            )
+            for inp, out, cached, written in [*USAGES, (300_000, 10, 0, 0), (7, 3, 2, 1)]:
+                fresh = inp - cached - written
+                assert rates.cost(fresh, cached, written, out, inp) == _library_cost(
+                    price, inp, out, cached, written
+                ), (provider.id, model.id, inp)
+                checked += 1
+    assert checked > 1000 and tiered > 5, (checked, tiered)

@@ -8,9 +8,11 @@ rate, and the ``cache_write_tokens`` written to it, priced at the cache-write ra
 rate.
 
 The library's own ``calc_price`` costs about 1.5 ms a call (it decomposes every priced
-unit of the model); the gateway prices every call, so this module looks a model's
-``ModelPrice`` up once per day and applies the library's own ``calc_unit_price`` (tiers
-included) to the three units Keyhouse counts — a few microseconds.
+unit of the model); the gateway prices a call up to three times (the budget's
+reservation, its settlement, the usage record), so this module looks a model's four
+token rates up once per day (``Rates``) and prices each unit as the library's
+``calc_unit_price`` does: a flat rate is ``rate * count / 1e6`` in the same Decimal
+arithmetic, a tiered one goes to ``calc_unit_price`` itself — a few microseconds.
 
 ``cost_usd`` answers None when the price is unknown: a provider the table does not carry
 (a local Ollama, a custom OpenAI-compatible server) or a model it does not list. A target
@@ -27,7 +29,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from genai_prices.types import ModelPrice
+    from genai_prices.types import ModelPrice, TieredPrices
+
+    Rate = Decimal | TieredPrices | None
 
 __all__ = ["PriceBook", "PriceOverride", "cost_usd", "max_cost_usd", "price_provider"]
 
@@ -105,6 +109,54 @@ class PriceOverride:
         ) / _PER
 
 
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """A model's price per million tokens for the four units Keyhouse counts, read off
+    its ``ModelPrice`` once: that object answers a rate it lacks through ``__getattr__``
+    and a unit-registry lookup, which was most of a cost's time. A missing cache rate
+    is the input rate."""
+
+    input: Rate
+    cache_read: Rate
+    cache_write: Rate
+    output: Rate
+
+    @classmethod
+    def of(cls, price: ModelPrice) -> Rates:
+        cache_read = price.cache_read_mtok
+        cache_write = price.cache_write_mtok
+        return cls(
+            price.input_mtok,
+            price.input_mtok if cache_read is None else cache_read,
+            price.input_mtok if cache_write is None else cache_write,
+            price.output_mtok,
+        )
+
+    def cost(self, fresh: int, cached: int, written: int, output: int, prompt: int) -> Decimal:
+        """``prompt``: the whole prompt, which picks a tiered rate's tier."""
+        return (
+            _unit(self.input, fresh, prompt)
+            + _unit(self.cache_read, cached, prompt)
+            + _unit(self.cache_write, written, prompt)
+            + _unit(self.output, output, prompt)
+        )
+
+
+_ZERO = Decimal(0)
+
+
+def _unit(rate: Rate, count: int, prompt: int) -> Decimal:
+    """``calc_unit_price(rate, count, prompt, 1e6)``, with a flat rate's case inline
+    (the same Decimal product and quotient) and nothing for no tokens."""
+    if rate is None or not count:
+        return _ZERO
+    if type(rate) is Decimal:
+        return rate * count / _PER
+    from genai_prices.types import calc_unit_price
+
+    return calc_unit_price(rate, count, prompt, _PER)
+
+
 class PriceBook:
     """Looks model prices up in genai-prices and remembers them per day.
 
@@ -114,6 +166,7 @@ class PriceBook:
 
     def __init__(self) -> None:
         self._prices: dict[tuple[str, str, date], ModelPrice | None] = {}
+        self._rates: dict[tuple[str, str, date], Rates | None] = {}
 
     def warm(self) -> None:
         self._model_price("openai", "gpt-4o-mini", datetime.now(UTC).date())
@@ -133,7 +186,24 @@ class PriceBook:
         found = self._model_price(price_id, model, day)
         if len(self._prices) > 4096:  # a bound on models x days; lookups are cheap again
             self._prices.clear()
+            self._rates.clear()
         self._prices[key] = found
+        return found
+
+    def rates(
+        self, provider: str, model: str, auth_method: str | None = None, at: datetime | None = None
+    ) -> Rates | None:
+        """The model's token rates that day, or None when its price is unknown."""
+        price_id = price_provider(provider, auth_method)
+        if price_id is None:
+            return None
+        key = (price_id, model, (at or datetime.now(UTC)).date())
+        try:
+            return self._rates[key]
+        except KeyError:
+            pass
+        price = self.model_price(provider, model, auth_method, at)
+        found = self._rates[key] = None if price is None else Rates.of(price)
         return found
 
     def _model_price(self, price_id: str, model: str, day: date) -> ModelPrice | None:
@@ -164,24 +234,11 @@ class PriceBook:
         written = min(max(cache_write_tokens, 0), input_tokens - cached)
         if override is not None:
             return float(override.cost(input_tokens, output_tokens, cached, written))
-        price = self.model_price(provider, model, auth_method, at)
-        if price is None:
+        rates = self.rates(provider, model, auth_method, at)
+        if rates is None:
             return None
-        from genai_prices.types import calc_unit_price
-
-        cache_rate = (
-            price.cache_read_mtok if price.cache_read_mtok is not None else price.input_mtok
-        )
-        write_rate = (
-            price.cache_write_mtok if price.cache_write_mtok is not None else price.input_mtok
-        )
-        total = (
-            calc_unit_price(price.input_mtok, input_tokens - cached - written, input_tokens, _PER)
-            + calc_unit_price(cache_rate, cached, input_tokens, _PER)
-            + calc_unit_price(write_rate, written, input_tokens, _PER)
-            + calc_unit_price(price.output_mtok, output_tokens, input_tokens, _PER)
-        )
-        return float(total)
+        fresh = input_tokens - cached - written
+        return float(rates.cost(fresh, cached, written, output_tokens, input_tokens))
 
     def max_cost_usd(
         self,
