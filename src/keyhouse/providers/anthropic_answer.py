@@ -48,6 +48,19 @@ def openai_usage(usage: JSON) -> JSON:
     return out
 
 
+def openai_tool_call(block: JSON) -> JSON:
+    """An Anthropic ``tool_use`` block as an OpenAI tool call (an answer's, or an
+    assistant turn's in a Messages request)."""
+    return {
+        "id": block.get("id", ""),
+        "type": "function",
+        "function": {
+            "name": block.get("name", ""),
+            "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
+        },
+    }
+
+
 def anthropic_to_openai_response(resp: JSON, model: str) -> JSON:
     """A Messages API answer as an OpenAI ChatCompletion."""
     texts: list[str] = []
@@ -58,16 +71,7 @@ def anthropic_to_openai_response(resp: JSON, model: str) -> JSON:
         if kind == "text":
             texts.append(block.get("text", ""))
         elif kind == "tool_use":
-            tool_calls.append(
-                {
-                    "id": block.get("id", ""),
-                    "type": "function",
-                    "function": {
-                        "name": block.get("name", ""),
-                        "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
-                    },
-                }
-            )
+            tool_calls.append(openai_tool_call(block))
         elif kind == "thinking":
             thinking.append(block.get("thinking", ""))
     message: JSON = {

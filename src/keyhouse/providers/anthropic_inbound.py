@@ -14,10 +14,10 @@ earlier assistant turns. Server tools (web search, code execution,
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from keyhouse.errors import BadRequest
+from keyhouse.providers.anthropic_answer import openai_tool_call
 
 JSON = dict[str, Any]
 
@@ -145,16 +145,7 @@ def _assistant(content: Any) -> JSON:
         if kind == "text":
             texts.append(block.get("text", ""))
         elif kind == "tool_use":
-            calls.append(
-                {
-                    "id": block.get("id", ""),
-                    "type": "function",
-                    "function": {
-                        "name": block.get("name", ""),
-                        "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False),
-                    },
-                }
-            )
+            calls.append(openai_tool_call(block))
         # thinking / redacted_thinking: other providers cannot verify their signatures.
     out: JSON = {"role": "assistant", "content": "".join(texts) if texts else None}
     if calls:

@@ -24,7 +24,7 @@ from keyhouse.store.models import UsageHourlyRow as H
 from keyhouse.store.models import UsageRecordRow as R
 from keyhouse.usage.filters import ADMIN, Counted, Filters, counted_filters, record_filters
 from keyhouse.usage.record import LATENCY_BOUNDS_MS, LATENCY_BUCKETS
-from keyhouse.usage.sink import LATENCY_COLUMNS, hour_of, hour_start
+from keyhouse.usage.sink import LATENCY_COLUMNS, SUMMED, hour_of, hour_start
 
 GroupBy = Literal["endpoint", "key", "token", "model", "provider", "day", "hour"]
 GROUPS: tuple[str, ...] = ("endpoint", "key", "token", "model", "provider", "day", "hour")
@@ -135,17 +135,7 @@ def _record_counters() -> list[ColumnElement[Any]]:
 
 
 def _counted_sums(T: Counted) -> list[ColumnElement[Any]]:
-    names = (
-        "requests",
-        "errors",
-        "input_tokens",
-        "output_tokens",
-        "cached_input_tokens",
-        "cache_write_tokens",
-        "cost_usd",
-        *LATENCY_COLUMNS,
-    )
-    return [func.sum(T.__table__.c[n]).label(n) for n in names]
+    return [func.sum(T.__table__.c[n]).label(n) for n in SUMMED]
 
 
 @dataclass(slots=True)

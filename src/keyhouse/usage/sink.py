@@ -37,7 +37,8 @@ from keyhouse.store.store import Store
 from keyhouse.usage.record import LATENCY_BUCKETS, UsageRecord, latency_bucket
 
 LATENCY_COLUMNS = tuple(f"lat_{i:02d}" for i in range(LATENCY_BUCKETS))
-_SUMMED = (
+# The counter columns a batch adds to (and a report sums).
+SUMMED = (
     "requests",
     "errors",
     "input_tokens",
@@ -176,7 +177,7 @@ def _upsert(dialect: str, row_class: type[UsageHourlyRow] | type[UsageDailyRow])
     table = row_class.__table__
     statement = insert(table)
     excluded = statement.excluded
-    updates: dict[str, Any] = {c: table.c[c] + excluded[c] for c in _SUMMED}
+    updates: dict[str, Any] = {c: table.c[c] + excluded[c] for c in SUMMED}
     updates["last_at"] = case(
         (excluded.last_at > table.c.last_at, excluded.last_at), else_=table.c.last_at
     )
@@ -213,7 +214,7 @@ def rollup(records: Sequence[UsageRecord]) -> dict[RollupKey, dict[str, Any]]:
                 "key_name": r.key_name or "",
                 "token_name": r.token_name or "",
                 "last_at": r.at,
-                **dict.fromkeys(_SUMMED, 0),
+                **dict.fromkeys(SUMMED, 0),
             }
             row["cost_usd"] = 0.0
         row["requests"] += 1
@@ -241,7 +242,7 @@ def by_day(hourly: dict[RollupKey, dict[str, Any]]) -> dict[RollupKey, dict[str,
         if day is None:
             out[day_key] = {**row, "hour": day_key[0]}
             continue
-        for name in _SUMMED:
+        for name in SUMMED:
             day[name] += row[name]
         if row["last_at"] >= day["last_at"]:
             for name in ("last_at", "endpoint_name", "key_name", "token_name"):
