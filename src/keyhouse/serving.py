@@ -4,11 +4,10 @@ Start-up to the first gateway answer is imports, bootstrap and bind. The admin a
 FastAPI, the admin API's routes and pydantic schemas, the UI's static files — was about
 a third of the imports, and no gateway call needs it; so it is built in a worker thread,
 by the first request that needs it or ``admin_delay`` seconds after start-up, whichever
-comes first. Not at once: a thread importing modules holds the GIL in 5 ms slices
-against the event loop, which made the first gateway answers of a fresh replica wait
-for the whole build (start-up to the first answer went from 0.95 s to 1.3 s). The
-collector stays off until it is built, then ``tame_gc`` freezes everything start-up
-made, the admin app included.
+comes first. Not at once: a thread importing modules competes for the GIL with the
+event loop (in 5 ms slices), so the first gateway answers of a fresh replica would
+share the CPU with the whole build. The collector stays off until it is built, then
+``tame_gc`` freezes everything start-up made, the admin app included.
 """
 
 from __future__ import annotations
