@@ -446,3 +446,26 @@ def test_streams_carry_the_limit_headers(client: CheckedClient, fake: ServerThre
     )
     assert r.status_code == 200 and r.headers["x-ratelimit-remaining-requests"] == "3"
     assert "message_stop" in r.text
+
+
+def test_a_caller_who_leaves_mid_stream_stops_the_upstream_read_and_is_recorded_499(
+    server_url: str, fake: ServerThread
+) -> None:
+    """The stream writer watches for the caller going away (from its first event on):
+    the upstream is not read to its end for nobody (the drip stream would run 8 s), and
+    the call is recorded as 499 client_closed_request, with its latency."""
+    with httpx.Client(base_url=server_url, headers=ADMIN) as api:
+        token = setup(api, fake, model="drip")
+        started = time.monotonic()
+        asyncio.run(_stream_first_chunk_then_leave(server_url, token))
+        deadline = started + 5
+        while True:
+            records = api.get("/api/v1/usage/requests").json()["records"]
+            if records:
+                break
+            assert time.monotonic() < deadline, "no usage record for the abandoned stream"
+            time.sleep(0.1)
+    (record,) = records
+    assert (record["status"], record["error_code"]) == (499, "client_closed_request")
+    assert record["stream"] is True
+    assert record["latency_ms"] < 3000, record["latency_ms"]  # not the 8 s drip

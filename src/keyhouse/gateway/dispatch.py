@@ -98,8 +98,9 @@ class EventStreamAnswer(Answer):
 
     async def write(self, send: Send, receive: Receive, ctx: CallContext) -> None:
         # uvicorn drops writes to a caller that went away; watch for it so the upstream
-        # is not read to its end for nobody.
-        gone = asyncio.ensure_future(_disconnected(receive))
+        # is not read to its end for nobody. The watcher starts once the first event is
+        # out: a task made before it was time on every stream's first byte.
+        gone: asyncio.Future[None] | None = None
         try:
             await send(
                 {
@@ -111,12 +112,15 @@ class EventStreamAnswer(Answer):
             async for event in self.events:
                 ctx.first_byte()
                 await send({"type": "http.response.body", "body": event, "more_body": True})
-                if gone.done():
+                if gone is None:
+                    gone = asyncio.ensure_future(_disconnected(receive))
+                elif gone.done():
                     ctx.failed(499, "client_closed_request")
                     break
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            gone.cancel()
+            if gone is not None:
+                gone.cancel()
             aclose = getattr(self.events, "aclose", None)
             if aclose is not None:
                 await aclose()
