@@ -41,8 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("keyhouse")
 
-HEALTH_PATHS = ("/healthz", "/readyz")
-
 
 def tame_gc() -> None:
     """Once start-up is done: move every object alive now (modules, the registry, the
@@ -103,16 +101,13 @@ class Runtime:
         limits_metrics.register(self.usage.metrics.registry, self.limiter, self.alerts)
         # Every log record of the process is scrubbed of the secrets this runtime opens.
         redaction.protect_logs(services.registry.secrets)
+        self._health = {"/healthz": _get_only(self._healthz), "/readyz": _get_only(self._readyz)}
 
     def handler(self, path: str) -> ASGIApp | None:
         """Who answers ``path`` without the admin app: the gateway, health, readiness."""
         if path.startswith("/v1/"):
             return self.gateway
-        if path == "/healthz":
-            return _get_only(self._healthz)
-        if path == "/readyz":
-            return _get_only(self._readyz)
-        return None
+        return self._health.get(path)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, *, tune_gc: bool = False) -> AsyncIterator[Upstream]:

@@ -17,12 +17,12 @@ from keyhouse.store.store import Store
 from keyhouse.usage import queries, reports
 from keyhouse.usage.filters import Filters, resolve_filter
 from keyhouse.usage.metrics import CONTENT_TYPE
+from keyhouse.usage.reports import GroupBy
 from keyhouse.usage.service import UsageService
 
 router = APIRouter(prefix="/api/v1/usage", tags=["usage"])
 metrics_router = APIRouter(tags=["metrics"])
 
-GroupBy = Literal["endpoint", "key", "token", "model", "provider", "day", "hour"]
 Filter = Annotated[str | None, Query(max_length=64)]
 DEFAULT_RANGE = timedelta(days=7)
 

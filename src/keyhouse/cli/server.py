@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -106,32 +107,21 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         )
     else:
         click.echo(f"Keyhouse on {url}", err=True)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": settings.log_level,
+        "access_log": settings.access_log,
+        "timeout_graceful_shutdown": 30,
+        # Nothing here speaks WebSocket; "auto" imported the websockets package.
+        "ws": "none",
+    }
     if workers > 1:
         gc.enable()  # each worker is a new process that tames its own collector
         services.store.dispose()
-        uvicorn.run(
-            "keyhouse.serving:serving_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=settings.log_level,
-            access_log=settings.access_log,
-            timeout_graceful_shutdown=30,
-            # Nothing here speaks WebSocket; "auto" imported the websockets package.
-            ws="none",
-        )
+        uvicorn.run("keyhouse.serving:serving_app", factory=True, workers=workers, **options)
     else:
-        uvicorn.run(
-            serving_app(settings, services),
-            host=host,
-            port=port,
-            log_level=settings.log_level,
-            access_log=settings.access_log,
-            timeout_graceful_shutdown=30,
-            # Nothing here speaks WebSocket; "auto" imported the websockets package.
-            ws="none",
-        )
+        uvicorn.run(serving_app(settings, services), **options)
 
 
 @click.group()

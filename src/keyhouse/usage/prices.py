@@ -165,30 +165,10 @@ class PriceBook:
     """
 
     def __init__(self) -> None:
-        self._prices: dict[tuple[str, str, date], ModelPrice | None] = {}
         self._rates: dict[tuple[str, str, date], Rates | None] = {}
 
     def warm(self) -> None:
         self._model_price("openai", "gpt-4o-mini", datetime.now(UTC).date())
-
-    def model_price(
-        self, provider: str, model: str, auth_method: str | None = None, at: datetime | None = None
-    ) -> ModelPrice | None:
-        price_id = price_provider(provider, auth_method)
-        if price_id is None:
-            return None
-        day = (at or datetime.now(UTC)).date()
-        key = (price_id, model, day)
-        try:
-            return self._prices[key]
-        except KeyError:
-            pass
-        found = self._model_price(price_id, model, day)
-        if len(self._prices) > 4096:  # a bound on models x days; lookups are cheap again
-            self._prices.clear()
-            self._rates.clear()
-        self._prices[key] = found
-        return found
 
     def rates(
         self, provider: str, model: str, auth_method: str | None = None, at: datetime | None = None
@@ -197,12 +177,15 @@ class PriceBook:
         price_id = price_provider(provider, auth_method)
         if price_id is None:
             return None
-        key = (price_id, model, (at or datetime.now(UTC)).date())
+        day = (at or datetime.now(UTC)).date()
+        key = (price_id, model, day)
         try:
             return self._rates[key]
         except KeyError:
             pass
-        price = self.model_price(provider, model, auth_method, at)
+        price = self._model_price(price_id, model, day)
+        if len(self._rates) > 4096:  # a bound on models x days; lookups are cheap again
+            self._rates.clear()
         found = self._rates[key] = None if price is None else Rates.of(price)
         return found
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, Integer, and_, case, func, literal_column, select
 from sqlalchemy.orm import Session
@@ -27,7 +27,7 @@ from keyhouse.usage.record import LATENCY_BOUNDS_MS, LATENCY_BUCKETS
 from keyhouse.usage.sink import LATENCY_COLUMNS, SUMMED, hour_of, hour_start
 
 GroupBy = Literal["endpoint", "key", "token", "model", "provider", "day", "hour"]
-GROUPS: tuple[str, ...] = ("endpoint", "key", "token", "model", "provider", "day", "hour")
+GROUPS: tuple[str, ...] = get_args(GroupBy)
 _DAY = literal_column("24", Integer)
 
 

@@ -109,7 +109,7 @@ class UsageWriter:
                 # A batch is what arrives in one interval, or a full one sooner. Not a
                 # flush as soon as the last one ended: under steady traffic that wrote
                 # a transaction (and an fsync) per handful of records — 42 commits a
-                # second at 420 calls a second, twice the writer's CPU per record.
+                # second at 420 calls a second, 0.11-0.17 ms of CPU a call against 0.04.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval)
                 self._wake.clear()
