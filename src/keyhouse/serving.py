@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from keyhouse.runtime import Runtime, tame_gc
 from keyhouse.services import Services, bootstrap
@@ -65,9 +66,16 @@ class ServingApp:
         self._building.add_done_callback(self._built)
 
     def _build(self) -> ASGIApp:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
         from keyhouse.app import build_admin
 
-        return build_admin(self.runtime)
+        # ``serve`` runs uvicorn without its proxy-headers layer, which only the admin
+        # app needs (behind a TLS proxy, the session cookie is Secure by the forwarded
+        # scheme); it trusts the same peers uvicorn would.
+        trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+        admin: Any = build_admin(self.runtime)  # uvicorn's own ASGI types are narrower
+        return cast("ASGIApp", ProxyHeadersMiddleware(admin, trusted_hosts=trusted))
 
     def _built(self, future: asyncio.Future[ASGIApp]) -> None:
         if future.cancelled():

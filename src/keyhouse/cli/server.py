@@ -115,6 +115,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         "timeout_graceful_shutdown": 30,
         # Nothing here speaks WebSocket; "auto" imported the websockets package.
         "ws": "none",
+        # X-Forwarded-* are read by the admin app only (keyhouse.serving): no gateway
+        # call uses the client's address or scheme, and the layer cost each call 1.2 %
+        # of its instructions.
+        "proxy_headers": False,
     }
     if workers > 1:
         gc.enable()  # each worker is a new process that tames its own collector
