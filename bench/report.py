@@ -210,6 +210,7 @@ def render(result: JSON) -> str:
                 f"{r['chat_cpu_ms'] - base['chat_cpu_ms']:>+8.3f}"
             )
         out.append(f"  (req/s: share of direct at {conc} callers; CPU: server ms per chat)")
+    out += instruction_lines(result.get("instructions"))
     out += [
         "",
         "targets (keyhouse, from this run; the floor's own figure beside it):",
@@ -237,3 +238,29 @@ def render(result: JSON) -> str:
 def _samples(result: JSON) -> str:
     samples = result.get("keyhouse_startup_samples") or []
     return ", ".join(f"{x:.2f}" for x in samples) or "one"
+
+
+def instruction_lines(counted: JSON | None) -> list[str]:
+    """The callgrind section (bench/instructions.py): millions of instructions per
+    request, the floor's and Keyhouse's, and their ratio."""
+    if not counted:
+        return []
+    if "skipped" in counted:
+        return ["", f"instructions per request: not counted ({counted['skipped']})"]
+    out = [
+        "",
+        "instructions per request (callgrind; within 1-2 % the same on any run of this code):",
+        f"{'':<34}{'bare':>10}{'keyhouse':>10}{'ratio':>9}",
+    ]
+    scopes = {"main": "event-loop thread", "all": "all threads"}
+    for kind in ("chat", "stream"):
+        for scope, label in scopes.items():
+            bare = counted["bare"][kind][scope] / 1e6
+            keyhouse = counted["keyhouse"][kind][scope] / 1e6
+            row = f"  {kind + ', ' + label:<32}{bare:>8.3f} M{keyhouse:>8.3f} M"
+            out.append(f"{row}{keyhouse / bare:>8.2f}x")
+    out.append(
+        "  (all threads: Keyhouse's usage writer and config poll run on timers, and under "
+        "callgrind a call lasts ~50x longer, so their share per call is overstated)"
+    )
+    return out

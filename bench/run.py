@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from bench import instructions
 from bench.report import render, summarise
 from bench.upstream import LONG_TOKENS
 
@@ -269,6 +270,40 @@ def rss_kb(pid: int) -> dict[str, int]:
     return values
 
 
+def count_instructions(
+    procs: Processes, work: Path, upstream: str, kh_env: dict[str, str], access: str, n: int
+) -> JSON:
+    """The floor and Keyhouse once more each, under callgrind (bench/instructions.py):
+    instructions per sequential chat and per short stream."""
+    why = instructions.missing()
+    if why is not None:
+        return {"skipped": why}
+    out: JSON = {}
+    for name, argv, env, model, token in (
+        ("bare", ["-m", "bench.bare_proxy", "--upstream", upstream], {}, "bench-model", None),
+        (
+            "keyhouse",
+            ["-m", "keyhouse", "serve", "--host", "127.0.0.1"],
+            kh_env,
+            "bench-chat",
+            access,
+        ),
+    ):
+        port = free_port()
+        out_dir = work / f"callgrind-{name}"
+        out_dir.mkdir()
+        argv = [*instructions.callgrind(out_dir), sys.executable, *argv, "--port", str(port)]
+        process, log = procs.start(f"{name}-callgrind", argv, "proxy", env)
+        wait_for_port(port, process, f"{name} under callgrind", log, seconds=300)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        with httpx.Client(timeout=120, trust_env=False) as client:
+            calls = instructions.calls_for(client, url, headers, model)
+            out[name] = instructions.count(process.pid, out_dir, calls, n)
+        procs.stop_one(process)
+    return out
+
+
 def pinning(wanted: bool) -> dict[str, int] | None:
     if not wanted or shutil.which("taskset") is None:
         return None
@@ -406,6 +441,11 @@ def run(args: argparse.Namespace) -> JSON:
                 )
             raw = json.loads(done.stdout)
             rss_loaded = rss_kb(kh.pid)
+            counted = (
+                count_instructions(procs, work, upstream, env, access, args.requests)
+                if args.instructions
+                else {"skipped": "--no-instructions"}
+            )
             return {
                 "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "load_seconds": round(time.monotonic() - started, 1),
@@ -421,6 +461,7 @@ def run(args: argparse.Namespace) -> JSON:
                 "keyhouse_startup_seconds": round(startup, 3),
                 "keyhouse_startup_samples": [round(x, 3) for x in startups],
                 "summary": summarise(raw, rss_loaded, startup, LONG_TOKENS),
+                "instructions": counted,
                 "raw": raw,
             }
         finally:
@@ -460,6 +501,12 @@ def main(argv: list[str] | None = None) -> None:
         "--redis-url",
         default=os.environ.get("KEYHOUSE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
         help="Redis for the limits-in-Redis target",
+    )
+    parser.add_argument(
+        "--no-instructions",
+        dest="instructions",
+        action="store_false",
+        help="skip counting instructions per request under callgrind (bench/instructions.py)",
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=300, help="per target per round")

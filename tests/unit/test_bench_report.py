@@ -3,9 +3,11 @@ verdict, computed from raw samples."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from bench.report import render, summarise
+from bench.instructions import totals
+from bench.report import instruction_lines, render, summarise
 
 
 def _target(chat_ms: float, ttfb_ms: float, rps: float, cpu_ms: float) -> dict[str, Any]:
@@ -74,3 +76,33 @@ def test_the_table_names_each_missed_target_with_the_floor_beside_it() -> None:
     added = next(line for line in table.splitlines() if line.strip().startswith("added p50"))
     assert "MISSED" in added and "(bare 0.70)" in added
     assert "median of 0.90, 0.80, 1.00" in table
+
+
+def test_the_instruction_counts_print_per_kind_and_thread_with_their_ratio() -> None:
+    counted = {
+        name: {
+            kind: {"main": main * 1e6, "all": (main + extra) * 1e6}
+            for kind, main, extra in (("chat", base, 0.2), ("stream", base * 2, 0.3))
+        }
+        for name, base in (("bare", 0.5), ("keyhouse", 0.6))
+    }
+    counted["bare"]["chat"]["all"] = 0.5e6
+    lines = instruction_lines(counted)
+    chat_main = next(line for line in lines if "chat, event-loop thread" in line)
+    assert "0.500 M" in chat_main and "0.600 M" in chat_main and "1.20x" in chat_main
+    chat_all = next(line for line in lines if "chat, all threads" in line)
+    assert "0.800 M" in chat_all and "1.60x" in chat_all
+    stream_main = next(line for line in lines if "stream, event-loop thread" in line)
+    assert "1.000 M" in stream_main and "1.200 M" in stream_main and "1.20x" in stream_main
+    assert instruction_lines({"skipped": "valgrind is not installed"})[-1] == (
+        "instructions per request: not counted (valgrind is not installed)"
+    )
+    assert instruction_lines(None) == []
+
+
+def test_a_callgrind_dump_is_read_per_thread_the_main_thread_apart(tmp_path: Path) -> None:
+    for thread, total in (("01", 800), ("06", 150), ("07", 50)):
+        (tmp_path / f"callgrind.42.3-{thread}").write_text(
+            f"version: 1\npid: 42\nevents: Ir\nsummary: 18446744073\n\nfl=x\n1 2\ntotals: {total}\n"
+        )
+    assert totals(sorted(tmp_path.iterdir())) == {"main": 800, "all": 1000}
