@@ -403,3 +403,95 @@ def test_an_openai_framed_stream_is_relayed_as_its_bytes(include_usage: bool) ->
         {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
     ] * 2
     assert [c.fallback_used for c in seen] == [False, True]
+
+
+def _chunk_event(content: str, usage: Any = "absent") -> bytes:
+    chunk: dict[str, Any] = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
+    }
+    if usage != "absent":
+        chunk["usage"] = usage
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+def _paced(pieces: list[bytes]) -> Any:
+    """An upstream that writes each piece on its own, a little apart, so the gateway
+    reads them as separate runs of events."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    async def chat(request: Any) -> StreamingResponse:
+        async def body() -> Any:
+            for piece in pieces:
+                yield piece
+                await asyncio.sleep(0.05)
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+USAGE = {"prompt_tokens": 4, "completion_tokens": 6, "total_tokens": 10}
+NULLS = [_chunk_event(f"w{i} ", usage=None) for i in range(6)]  # OpenAI with include_usage
+
+
+@pytest.mark.parametrize(
+    ("case", "pieces"),
+    [
+        (
+            "runs of content chunks, then the usage and [DONE] in one read",
+            [
+                _chunk_event("first "),
+                b"".join(_chunk_event(f"w{i} ") for i in range(6)),
+                b": keep-alive\n\n" + _chunk_event("", usage=USAGE) + b"data: [DONE]\n\n",
+            ],
+        ),
+        (
+            'every chunk with "usage": null, the usage inside a run of content',
+            [
+                _chunk_event("first ", usage=None),
+                b"".join(NULLS[:3]),
+                b"".join(NULLS[3:]) + _chunk_event("", usage=USAGE),
+                b"data: [DONE]\n\n",
+            ],
+        ),
+    ],
+)
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_runs_of_events_are_relayed_whole_and_the_usage_still_found(
+    case: str, pieces: list[bytes], include_usage: bool
+) -> None:
+    """Past the first event, a read's run of content chunks goes out whole; a run that
+    holds the usage chunk or [DONE] is read event by event, so the usage is recorded
+    (and shown only to a caller who asked) and the stream ends at [DONE]."""
+    import httpx
+
+    seen: list[CallContext] = []
+    with serve(_paced(pieces)) as good:
+        app = gateway_app(_relay_registry(good.url, good.url, "openai"))
+        app.state.gateway.on_complete.append(seen.append)
+        with serve(app) as gw:
+            body: dict[str, Any] = {"model": "relay", "stream": True, "messages": []}
+            if include_usage:
+                body["stream_options"] = {"include_usage": True}
+            answer = httpx.post(
+                f"{gw.url}/v1/chat/completions",
+                json=body,
+                headers={"authorization": "Bearer kh_at_relay"},
+            )
+    assert answer.status_code == 200
+    events = [e for e in answer.content.split(b"\n\n") if e.startswith(b"data: ")]
+    assert events[-1] == b"data: [DONE]"
+    chunks = [json.loads(e[6:]) for e in events[:-1]]
+    text = "".join(c["choices"][0]["delta"]["content"] for c in chunks if c["choices"])
+    assert text == "first " + "".join(f"w{i} " for i in range(6))
+    with_usage = [c for c in chunks if c.get("usage")]
+    assert with_usage == ([json.loads(_chunk_event("", usage=USAGE)[6:])] if include_usage else [])
+    assert [c.tokens() for c in seen] == [USAGE], case

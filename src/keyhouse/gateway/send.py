@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from keyhouse.providers.base import Call, Credential
 
 JSON = dict[str, Any]
+# ``haystack.find(needle) != -1``, not ``needle in haystack``, for bytes on the hot path:
+# on Python 3.11 ``in`` first tries the needle as an integer (a byte value) and raises
+# and clears a TypeError, about 2,000 instructions a test (tests/unit/test_hot_path.py).
 __all__ = ["Reply", "Stream", "object_bytes", "open_stream", "parse_object", "send", "send_json"]
 ErrorMapper = Callable[[int, str, "Credential", "float | None"], UpstreamError]
 
@@ -286,18 +289,29 @@ class Stream:
         (LF line ends, without their blank line): for relaying them unparsed."""
         buffer = b""
         while chunk := await self._read():
-            buffer = buffer + chunk if buffer else chunk
-            if b"\r" in buffer:  # CRLF or CR line ends: read as LF (keep a CR that may
-                # be the first half of a CRLF split across two reads)
-                cut = buffer.endswith(b"\r")
-                body = (buffer[:-1] if cut else buffer).replace(b"\r\n", b"\n")
-                buffer = body.replace(b"\r", b"\n") + (b"\r" if cut else b"")
-            if b"\n\n" in buffer:
+            buffer = _lf(buffer + chunk if buffer else chunk)
+            if buffer.find(b"\n\n") != -1:
                 complete = buffer.split(b"\n\n")
                 buffer = complete.pop()
                 yield [block for block in complete if block]
         if buffer.strip(b"\r\n"):
             yield [buffer.rstrip(b"\r\n")]
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        """Per read from the network, the server-sent events it completed as one run of
+        bytes (LF line ends, each event ending in its blank line): for relaying a run
+        whole, without splitting it into events (``blocks``) when nothing in it needs
+        a look."""
+        buffer = b""
+        while chunk := await self._read():
+            buffer = _lf(buffer + chunk if buffer else chunk)
+            end = buffer.rfind(b"\n\n")
+            if end >= 0:
+                end += 2
+                frame, buffer = buffer[:end], buffer[end:]
+                yield frame
+        if buffer.strip(b"\r\n"):
+            yield buffer.rstrip(b"\r\n") + b"\n\n"
 
     async def events(self) -> AsyncIterator[tuple[str, str]]:
         """``(event, data)`` pairs of a server-sent event stream.
@@ -307,7 +321,7 @@ class Stream:
         spec reads it."""
         async for blocks in self.blocks():
             for block in blocks:
-                if block.startswith(b"data: ") and b"\n" not in block:
+                if block.startswith(b"data: ") and block.find(b"\n") == -1:
                     yield "", block[6:].decode("utf-8", "replace")
                     continue
                 for parsed in _parse_events(block + b"\n\n"):
@@ -326,6 +340,16 @@ class Stream:
                             break
                         left -= len(chunk)
         response.release()
+
+
+def _lf(buffer: bytes) -> bytes:
+    """CRLF or CR line ends read as LF; a CR at the end is kept, since it may be the
+    first half of a CRLF split across two reads."""
+    if buffer.find(b"\r") == -1:
+        return buffer
+    cut = buffer.endswith(b"\r")
+    body = (buffer[:-1] if cut else buffer).replace(b"\r\n", b"\n")
+    return body.replace(b"\r", b"\n") + (b"\r" if cut else b"")
 
 
 def _parse_events(text: bytes) -> list[tuple[str, str]]:

