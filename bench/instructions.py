@@ -30,7 +30,6 @@ from typing import Any
 import httpx
 
 JSON = dict[str, Any]
-KINDS = ("chat", "stream")
 
 
 def missing() -> str | None:
