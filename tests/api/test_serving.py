@@ -3,12 +3,7 @@ app is built; an admin request that comes sooner waits for it, then is served.""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +16,9 @@ from keyhouse.services import Services
 from keyhouse.serving import ServingApp
 from keyhouse.settings import Settings
 from keyhouse.testing.fakes.openai import create_app as openai_fake
-from keyhouse.testing.fakes.server import ServerThread, free_port, serve
+from keyhouse.testing.fakes.server import ServerThread, serve
 from tests.conftest import ADMIN_TOKEN
+from tests.replicas import keyhouse_env, replica
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CHAT = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
@@ -139,29 +135,9 @@ def test_a_failed_admin_build_leaves_the_gateway_serving(
     assert "secret-looking" not in caplog.text
 
 
-def _serve_process(home: Path, port: int, **env: str) -> subprocess.Popen[bytes]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("KEYHOUSE_")}
-    clean.pop("FORWARDED_ALLOW_IPS", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "keyhouse", "serve", "--port", str(port)],
-        env={**clean, "KEYHOUSE_HOME": str(home), "KEYHOUSE_ADMIN_TOKEN": ADMIN_TOKEN, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "keyhouse serve exited"
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                return process
-        time.sleep(0.05)
-    process.kill()
-    raise AssertionError("keyhouse serve did not answer within 60 s")
-
-
-def _session_cookie(port: int, headers: dict[str, str]) -> str:
+def _session_cookie(url: str, headers: dict[str, str]) -> str:
     answer = httpx.post(
-        f"http://127.0.0.1:{port}/api/v1/session",
+        f"{url}/api/v1/session",
         json={"token": ADMIN_TOKEN},
         headers=headers,
         timeout=30,
@@ -180,13 +156,13 @@ def test_serve_reads_the_forwarded_scheme_for_the_admin_app_from_trusted_peers_o
     app alone: behind a TLS proxy on a trusted address (127.0.0.1 by default, or
     FORWARDED_ALLOW_IPS) the session cookie is still Secure; from any other peer the
     header is ignored."""
-    port = free_port()
-    extra = {} if trusted is None else {"FORWARDED_ALLOW_IPS": trusted}
-    process = _serve_process(tmp_path / "home", port, **extra)
-    try:
-        assert "secure" not in _session_cookie(port, {})
-        forwarded = _session_cookie(port, {"x-forwarded-proto": "https"})
+    home = tmp_path / "home"
+    home.mkdir()
+    env = keyhouse_env(home)
+    env.pop("FORWARDED_ALLOW_IPS", None)  # not from the developer's shell
+    if trusted is not None:
+        env["FORWARDED_ALLOW_IPS"] = trusted
+    with replica(env) as url:
+        assert "secure" not in _session_cookie(url, {})
+        forwarded = _session_cookie(url, {"x-forwarded-proto": "https"})
         assert ("; secure" in forwarded) is forwarded_https_is_secure, forwarded
-    finally:
-        process.terminate()
-        process.wait(30)

@@ -286,22 +286,15 @@ class Stream:
 
     async def blocks(self) -> AsyncIterator[list[bytes]]:
         """Per read from the network, the server-sent events it completed, as raw blocks
-        (LF line ends, without their blank line): for relaying them unparsed."""
-        buffer = b""
-        while chunk := await self._read():
-            buffer = _lf(buffer + chunk if buffer else chunk)
-            if buffer.find(b"\n\n") != -1:
-                complete = buffer.split(b"\n\n")
-                buffer = complete.pop()
-                yield [block for block in complete if block]
-        if buffer.strip(b"\r\n"):
-            yield [buffer.rstrip(b"\r\n")]
+        (LF line ends, without their blank line)."""
+        async for frame in self.frames():
+            yield [block for block in frame.split(b"\n\n") if block]
 
     async def frames(self) -> AsyncIterator[bytes]:
         """Per read from the network, the server-sent events it completed as one run of
         bytes (LF line ends, each event ending in its blank line): for relaying a run
         whole, without splitting it into events (``blocks``) when nothing in it needs
-        a look."""
+        a look. A CR, or the start of an event, left at the end waits for the next read."""
         buffer = b""
         while chunk := await self._read():
             buffer = _lf(buffer + chunk if buffer else chunk)
