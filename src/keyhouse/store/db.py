@@ -29,6 +29,38 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+class DisposablePool:
+    """``engine.dispose()`` that leaves no connection open behind it.
+
+    SQLAlchemy's dispose closes the connections in the pool and swaps in a new one; a
+    connection checked out at that moment (another app on the same store mid-refresh, a
+    worker thread finishing) goes back to the retired pool on return and stays open
+    there until a cyclic garbage collection finds the pool. Each checkout is stamped with
+    the pool's generation, and a connection returned from an older one is closed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.generation = 0
+        event.listen(engine, "checkout", self._stamp)
+        event.listen(engine, "checkin", self._close_if_retired)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        # After the swap: a connection the new pool hands out in between is merely
+        # closed on return, never left open.
+        self.generation += 1
+
+    def _stamp(self, _dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        record.info[_GENERATION] = self.generation
+
+    def _close_if_retired(self, _dbapi_connection: Any, record: Any) -> None:
+        if record.info.get(_GENERATION, self.generation) != self.generation:
+            record.close()
+
+
+_GENERATION = "keyhouse.pool_generation"
+
+
 def create_private_sqlite_file(url: str) -> None:
     """Create a new SQLite database file 0600 in a folder 0700 before SQLite does (it
     would follow the umask, typically 0644). SQLite gives its -wal and -shm files the

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from keyhouse.errors import AlreadyExists, KeyhouseError, PreconditionFailed, Unavailable
-from keyhouse.store.db import WRITE_OPTION, make_engine, make_sessionmaker
+from keyhouse.store.db import WRITE_OPTION, DisposablePool, make_engine, make_sessionmaker
 from keyhouse.store.models import (
     ApiKeyRow,
     ApiKeyVersionRow,
@@ -35,6 +35,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self._pool = DisposablePool(self.engine)
         self._sessions = make_sessionmaker(self.engine)
         # Writes take the database's write lock when they begin (SQLite: BEGIN IMMEDIATE),
         # so a read-check-write inside one cannot interleave with another writer's.
@@ -54,7 +55,9 @@ class Store:
         return self.engine.dialect.name
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        """Close the pooled connections, and each one still checked out as it comes
+        back; the engine reconnects if the store is used again."""
+        self._pool.dispose()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
