@@ -186,10 +186,47 @@ async def throughput(
     used = cpu[1] - cpu[0]
     return {
         "rps": done / seconds,
+        "done": done,
+        "cpu_seconds": used,
         "errors": errors,
         "latencies_ms": samples,
         "server_cpu_ms_per_request": used * 1000 / done if done else None,
     }
+
+
+def merged(runs: list[JSON]) -> JSON:
+    """The interleaved rounds of one target and kind, as one run: the median round's
+    requests per second (a noisy moment on a shared machine moves one round, not the
+    figure), every latency sample, and the CPU of all counted windows over all their
+    requests."""
+    rates = sorted(run["rps"] for run in runs)
+    middle = len(rates) // 2
+    rps = rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) / 2
+    done = sum(run["done"] for run in runs)
+    used = sum(run["cpu_seconds"] for run in runs)
+    return {
+        "rps": rps,
+        "rounds_rps": [run["rps"] for run in runs],
+        "done": done,
+        "cpu_seconds": used,
+        "errors": sum(run["errors"] for run in runs),
+        "latencies_ms": [x for run in runs for x in run["latencies_ms"]],
+        "server_cpu_ms_per_request": used * 1000 / done if done else None,
+    }
+
+
+async def throughputs(targets: list[Target], tp: JSON, concurrency: int) -> JSON:
+    """Every target's throughput runs, in rounds that interleave the targets (the order
+    rotates each round), like the latency rounds: drift in the machine's speed over the
+    minutes the runs take then reaches every target alike."""
+    kinds = {"chat": concurrency, "stream": concurrency, "long_stream": tp["long_concurrency"]}
+    runs: dict[str, dict[str, list[JSON]]] = {t.name: {k: [] for k in kinds} for t in targets}
+    for r in range(tp.get("rounds", 1)):
+        for target in targets[r % len(targets) :] + targets[: r % len(targets)]:
+            for kind, callers in kinds.items():
+                run = await throughput(target, kind, callers, tp["seconds"], tp["warmup"])
+                runs[target.name][kind].append(run)
+    return {name: {k: merged(rs) for k, rs in by_kind.items()} for name, by_kind in runs.items()}
 
 
 async def main(plan: JSON) -> JSON:
@@ -202,17 +239,7 @@ async def main(plan: JSON) -> JSON:
         result: JSON = {
             "latency": await latency(targets, lat["rounds"], lat["requests"], lat["warmup"])
         }
-        tp = plan["throughput"]
-        result["throughput"] = {}
-        for target in targets:
-            runs = {
-                kind: await throughput(target, kind, conc, tp["seconds"], tp["warmup"])
-                for kind in ("chat", "stream")
-            }
-            runs["long_stream"] = await throughput(
-                target, "long_stream", tp["long_concurrency"], tp["seconds"], tp["warmup"]
-            )
-            result["throughput"][target.name] = runs
+        result["throughput"] = await throughputs(targets, plan["throughput"], conc)
         return result
     finally:
         for target in targets:

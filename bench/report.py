@@ -156,7 +156,8 @@ def render(result: JSON) -> str:
         "after",
         f"latency: {plan['latency']['rounds']} rounds x {plan['latency']['requests']} "
         f"sequential requests per target; throughput: {conc} concurrent callers x "
-        f"{plan['throughput']['seconds']:g} s; streaming throughput: {long_conc} callers "
+        f"{plan['throughput']['seconds']:g} s in {plan['throughput'].get('rounds', 1)} "
+        f"interleaved rounds (median); streaming throughput: {long_conc} callers "
         f"reading {plan['throughput'].get('long_tokens', 500)}-token streams",
         "",
         header,

@@ -422,6 +422,7 @@ def run(args: argparse.Namespace) -> JSON:
                 "throughput": {
                     "concurrency": args.concurrency,
                     "seconds": args.seconds,
+                    "rounds": args.tp_rounds,
                     "warmup": 0.5,
                     "long_concurrency": 8,
                     "long_tokens": LONG_TOKENS,
@@ -514,11 +515,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=4.0, help="per throughput run")
     parser.add_argument(
+        "--throughput-rounds",
+        dest="tp_rounds",
+        type=int,
+        default=3,
+        help="interleaved throughput rounds per target (the median counts; default 3)",
+    )
+    parser.add_argument(
         "--restarts", type=int, help="restarts timed to the first answer (median; default 5)"
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.requests, args.warmup, args.seconds = 2, 50, 20, 1.0
+        args.tp_rounds = 1
         args.restarts = args.restarts or 2
     args.restarts = args.restarts or 5
     result = run(args)

@@ -3,10 +3,14 @@ verdict, computed from raw samples."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from bench import load
 from bench.instructions import totals
+from bench.load import merged
 from bench.report import instruction_lines, render, summarise
 
 
@@ -106,3 +110,34 @@ def test_a_callgrind_dump_is_read_per_thread_the_main_thread_apart(tmp_path: Pat
             f"version: 1\npid: 42\nevents: Ir\nsummary: 18446744073\n\nfl=x\n1 2\ntotals: {total}\n"
         )
     assert totals(sorted(tmp_path.iterdir())) == {"main": 800, "all": 1000}
+
+
+def _run(rps: float, done: int, cpu_s: float, latencies: list[float]) -> dict[str, Any]:
+    return {"rps": rps, "done": done, "cpu_seconds": cpu_s, "errors": 1, "latencies_ms": latencies}
+
+
+def test_throughput_rounds_merge_to_the_median_rate_and_pooled_cpu() -> None:
+    runs = [_run(900, 3600, 1.8, [1.0]), _run(400, 1600, 1.6, [9.0]), _run(1000, 4000, 2.0, [2.0])]
+    one = merged(runs)
+    assert one["rps"] == 900  # the slow round does not set the figure
+    assert one["rounds_rps"] == [900, 400, 1000]
+    assert one["server_cpu_ms_per_request"] == (1.8 + 1.6 + 2.0) * 1000 / (3600 + 1600 + 4000)
+    assert sorted(one["latencies_ms"]) == [1.0, 2.0, 9.0] and one["errors"] == 3
+    assert merged(runs[:2])["rps"] == 650  # an even count: the mean of the middle two
+
+
+def test_throughput_rounds_interleave_the_targets(monkeypatch: Any) -> None:
+    order: list[tuple[str, str]] = []
+
+    async def fake(target: Any, kind: str, callers: int, seconds: float, warmup: float) -> Any:
+        order.append((target.name, kind))
+        return _run(callers, 10, 0.01, [1.0])
+
+    monkeypatch.setattr(load, "throughput", fake)
+    targets = [SimpleNamespace(name=n) for n in ("direct", "bare", "keyhouse")]
+    plan = {"rounds": 3, "seconds": 1.0, "warmup": 0.0, "long_concurrency": 8}
+    out = asyncio.run(load.throughputs(targets, plan, 32))  # type: ignore[arg-type]
+    firsts = [order[i][0] for i in range(0, len(order), 9)]
+    assert firsts == ["direct", "bare", "keyhouse"]  # the order rotates each round
+    assert len(order) == 27
+    assert out["keyhouse"]["long_stream"]["rps"] == 8 and out["bare"]["chat"]["rps"] == 32
