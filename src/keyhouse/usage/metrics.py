@@ -7,113 +7,192 @@ With ``--workers N`` each worker process counts its own calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import bisect
+import time
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 from keyhouse.usage.record import UsageRecord
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _BY_TARGET = ("endpoint", "provider")
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+# The bucket labels as prometheus_client writes them (its Histogram's own formatter).
+_LE = (*(floatToGoString(b) for b in _SECONDS), "+Inf")  # type: ignore[no-untyped-call]
+_DIRECTIONS = ("input", "output", "cached_input", "cache_write")
 
 
 class Metrics:
     def __init__(self, config_version: Callable[[], int]) -> None:
         self.registry = registry = CollectorRegistry()
-
-        def counter(name: str, doc: str, *labels: str) -> Counter:
-            return Counter(name, doc, labels, registry=registry)
-
-        def seconds(name: str, doc: str) -> Histogram:
-            return Histogram(name, doc, _BY_TARGET, buckets=_SECONDS, registry=registry)
-
-        def gauge(name: str, doc: str) -> Gauge:
-            return Gauge(name, doc, registry=registry)
-
-        self.requests = counter("keyhouse_requests", "Gateway calls.", *_BY_TARGET, "status")
-        self.duration = seconds(
-            "keyhouse_request_duration_seconds", "Gateway call duration, to the last byte."
+        # What each call adds to, counted by CallSeries as plain numbers; the rest are
+        # prometheus_client's own (the writer's thread updates them, under their locks).
+        self.calls = CallSeries()
+        registry.register(self.calls)
+        self.dropped = Counter(
+            "keyhouse_usage_records_dropped",
+            "Usage records dropped because the buffer was full.",
+            registry=registry,
         )
-        self.ttfb = seconds(
-            "keyhouse_time_to_first_byte_seconds", "Time to the first byte of the answer."
+        self.written = Counter(
+            "keyhouse_usage_records_written",
+            "Usage records written to the store.",
+            registry=registry,
         )
-        self.tokens = counter(
-            "keyhouse_tokens", "Tokens the providers reported.", *_BY_TARGET, "direction"
+        self.queued = Gauge(
+            "keyhouse_usage_records_queued",
+            "Usage records waiting for the writer.",
+            registry=registry,
         )
-        self.cost = counter(
-            "keyhouse_cost_usd", "Cost of the calls in USD (priced calls).", *_BY_TARGET
+        version = Gauge(
+            "keyhouse_config_version",
+            "The configuration version this process serves.",
+            registry=registry,
         )
-        self.attempts = counter(
-            "keyhouse_upstream_attempts", "Requests sent upstream.", "provider", "outcome"
-        )
-        self.dropped = counter(
-            "keyhouse_usage_records_dropped", "Usage records dropped because the buffer was full."
-        )
-        self.written = counter(
-            "keyhouse_usage_records_written", "Usage records written to the store."
-        )
-        self.queued = gauge(
-            "keyhouse_usage_records_queued", "Usage records waiting for the writer."
-        )
-        version = gauge("keyhouse_config_version", "The configuration version this process serves.")
         version.set_function(lambda: float(config_version()))
-
-        # Labelled children, kept: ``labels()`` takes a lock and hashes every call, and
-        # it was most of what recording cost a call. Bounded by the configuration.
-        self._series: dict[tuple[str, str], _Series] = {}
-        self._requests: dict[tuple[str, str, int], Any] = {}
-        self._attempts: dict[tuple[str, str], Any] = {}
-
-    def attempt(self, provider: str, outcome: str) -> None:
-        child = self._attempts.get((provider, outcome))
-        if child is None:
-            child = self._attempts[(provider, outcome)] = self.attempts.labels(provider, outcome)
-        child.inc()
-
-    def observe(self, record: UsageRecord) -> None:
-        endpoint = record.endpoint_name or ""
-        provider = record.provider or ""
-        requests = self._requests.get((endpoint, provider, record.status))
-        if requests is None:
-            requests = self._requests[(endpoint, provider, record.status)] = self.requests.labels(
-                endpoint, provider, str(record.status)
-            )
-        requests.inc()
-        series = self._series.get((endpoint, provider))
-        if series is None:
-            series = self._series[(endpoint, provider)] = _Series(self, endpoint, provider)
-        series.duration.observe(record.latency_ms / 1000)
-        if record.ttfb_ms is not None:
-            series.ttfb.observe(record.ttfb_ms / 1000)
-        if record.input_tokens:
-            series.input.inc(record.input_tokens)
-        if record.output_tokens:
-            series.output.inc(record.output_tokens)
-        if record.cached_input_tokens:
-            series.cached.inc(record.cached_input_tokens)
-        if record.cache_write_tokens:
-            series.cache_write.inc(record.cache_write_tokens)
-        if record.cost_usd:
-            series.cost.inc(record.cost_usd)
+        self.attempt = self.calls.attempt
+        self.observe = self.calls.observe
 
     def render(self, queued: int) -> bytes:
         self.queued.set(queued)
         return generate_latest(self.registry)
 
 
+class _Count:
+    __slots__ = ("created", "value")
+
+    def __init__(self) -> None:
+        self.created = time.time()
+        self.value = 0.0
+
+
 class _Series:
-    """The children of one (endpoint, provider)."""
+    """What the calls of one (endpoint, provider) added up to."""
 
-    __slots__ = ("cache_write", "cached", "cost", "duration", "input", "output", "ttfb")
+    __slots__ = ("cost", "created", "duration", "duration_sum", "tokens", "ttfb", "ttfb_sum")
 
-    def __init__(self, metrics: Metrics, endpoint: str, provider: str) -> None:
-        self.duration = metrics.duration.labels(endpoint, provider)
-        self.ttfb = metrics.ttfb.labels(endpoint, provider)
-        self.input = metrics.tokens.labels(endpoint, provider, "input")
-        self.output = metrics.tokens.labels(endpoint, provider, "output")
-        self.cached = metrics.tokens.labels(endpoint, provider, "cached_input")
-        self.cache_write = metrics.tokens.labels(endpoint, provider, "cache_write")
-        self.cost = metrics.cost.labels(endpoint, provider)
+    def __init__(self) -> None:
+        self.created = time.time()
+        self.duration = [0] * len(_LE)  # per bucket, not cumulative
+        self.duration_sum = 0.0
+        self.ttfb = [0] * len(_LE)
+        self.ttfb_sum = 0.0
+        self.tokens = [0, 0, 0, 0]  # in _DIRECTIONS order
+        self.cost = 0.0
+
+
+class CallSeries(Collector):
+    """The per-call series (requests, durations, time to first byte, tokens, cost,
+    upstream attempts), kept as plain numbers and turned into Prometheus families when
+    scraped. prometheus_client's children take a lock and check observability on every
+    ``inc`` and ``observe``: eight of those were a fifth of what recording a call cost
+    the event loop (callgrind). Only the event loop's thread adds here; a scrape, on
+    another thread, reads copies of the dicts, and its exposition is what
+    prometheus_client's own Counter and Histogram would give (``_created`` included;
+    tests/unit/test_usage_metrics_series.py compares the two)."""
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[str, str, int], _Count] = {}
+        self._series: dict[tuple[str, str], _Series] = {}
+        self._attempts: dict[tuple[str, str], _Count] = {}
+
+    def attempt(self, provider: str, outcome: str) -> None:
+        count = self._attempts.get((provider, outcome))
+        if count is None:
+            count = self._attempts[(provider, outcome)] = _Count()
+        count.value += 1
+
+    def observe(self, record: UsageRecord) -> None:
+        endpoint = record.endpoint_name or ""
+        provider = record.provider or ""
+        count = self._requests.get((endpoint, provider, record.status))
+        if count is None:
+            count = self._requests[(endpoint, provider, record.status)] = _Count()
+        count.value += 1
+        series = self._series.get((endpoint, provider))
+        if series is None:
+            series = self._series[(endpoint, provider)] = _Series()
+        seconds = record.latency_ms / 1000
+        series.duration[bisect.bisect_left(_SECONDS, seconds)] += 1
+        series.duration_sum += seconds
+        if record.ttfb_ms is not None:
+            seconds = record.ttfb_ms / 1000
+            series.ttfb[bisect.bisect_left(_SECONDS, seconds)] += 1
+            series.ttfb_sum += seconds
+        tokens = series.tokens
+        if record.input_tokens:
+            tokens[0] += record.input_tokens
+        if record.output_tokens:
+            tokens[1] += record.output_tokens
+        if record.cached_input_tokens:
+            tokens[2] += record.cached_input_tokens
+        if record.cache_write_tokens:
+            tokens[3] += record.cache_write_tokens
+        if record.cost_usd:
+            series.cost += record.cost_usd
+
+    def collect(self) -> Iterator[Metric]:
+        # list() of a dict's items runs in C, whole, while the event loop may add keys.
+        series = list(self._series.items())
+        requests = CounterMetricFamily(
+            "keyhouse_requests", "Gateway calls.", labels=(*_BY_TARGET, "status")
+        )
+        for (endpoint, provider, status), count in list(self._requests.items()):
+            requests.add_metric((endpoint, provider, str(status)), count.value, count.created)
+        yield requests
+        yield _histogram(
+            "keyhouse_request_duration_seconds",
+            "Gateway call duration, to the last byte.",
+            ((key, s.created, s.duration, s.duration_sum) for key, s in series),
+        )
+        yield _histogram(
+            "keyhouse_time_to_first_byte_seconds",
+            "Time to the first byte of the answer.",
+            ((key, s.created, s.ttfb, s.ttfb_sum) for key, s in series),
+        )
+        tokens = CounterMetricFamily(
+            "keyhouse_tokens", "Tokens the providers reported.", labels=(*_BY_TARGET, "direction")
+        )
+        cost = CounterMetricFamily(
+            "keyhouse_cost_usd", "Cost of the calls in USD (priced calls).", labels=_BY_TARGET
+        )
+        for key, s in series:
+            for direction, value in zip(_DIRECTIONS, list(s.tokens), strict=True):
+                tokens.add_metric((*key, direction), value, s.created)
+            cost.add_metric(key, s.cost, s.created)
+        yield tokens
+        yield cost
+        attempts = CounterMetricFamily(
+            "keyhouse_upstream_attempts", "Requests sent upstream.", labels=("provider", "outcome")
+        )
+        for key, count in list(self._attempts.items()):
+            attempts.add_metric(key, count.value, count.created)
+        yield attempts
+
+
+def _histogram(
+    name: str,
+    doc: str,
+    rows: Iterator[tuple[tuple[str, str], float, list[int], float]],
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, doc, labels=_BY_TARGET)
+    for key, created, counts, total in rows:
+        cumulative, running = [], 0
+        for le, count in zip(_LE, list(counts), strict=True):
+            running += count
+            cumulative.append((le, float(running)))
+        family.add_metric(key, cumulative, total)
+        family.samples.append(
+            Sample(f"{name}_created", dict(zip(_BY_TARGET, key, strict=True)), created)
+        )
+    return family
