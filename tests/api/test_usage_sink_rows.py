@@ -8,6 +8,8 @@ primary-key inserts on the last index pages)."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -117,3 +119,31 @@ def test_record_ids_are_uuid7_unique_and_in_time_order() -> None:
     assert max(first) < later
     now_ms = time.time_ns() // 1_000_000
     assert now_ms - 5000 <= int(later[:12], 16) <= now_ms
+
+
+def _random_part(value: str) -> int:
+    return int(value, 16) & ((1 << 80) - 1)
+
+
+def test_record_ids_stay_unique_when_the_shared_generator_is_seeded_or_the_process_forks() -> None:
+    """Replicas must not make the same ids (a record whose id is taken is not written):
+    code seeding ``random`` with a constant does not reach the ids' generator, and a
+    forked worker gets a generator of its own."""
+    random.seed(0)
+    first = [_random_part(new_id()) for _ in range(100)]
+    random.seed(0)
+    again = [_random_part(new_id()) for _ in range(100)]
+    assert not set(first) & set(again)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids, then out without running pytest's teardown
+        try:
+            os.write(write, " ".join(new_id() for _ in range(100)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = [_random_part(i) for i in pipe.read().split()]
+    os.waitpid(pid, 0)
+    parent = [_random_part(new_id()) for _ in range(100)]
+    assert len(child) == 100 and not set(child) & set(parent)

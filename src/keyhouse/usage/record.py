@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import os
 import random
 import time
 from dataclasses import dataclass, field, fields
@@ -52,11 +53,13 @@ def new_id() -> str:
     index pages instead of one random page per record: on a table of a million records
     that is most of the insert's cost and of what a commit writes (bench/usage_bench.py).
 
-    The random bits come from ``random`` (seeded from the OS at start, and again in a
-    forked child), not ``os.urandom``: an id needs to be unique, not unguessable (it is
-    shown only to the admin and grants nothing), and a system call per gateway call
-    for it was the one the floor does not make."""
-    rand = random.getrandbits(74)
+    The random bits come from a generator of its own, seeded from the OS at start and
+    again in a forked child, not ``os.urandom``: an id needs to be unique, not
+    unguessable (it is shown only to the admin and grants nothing), and a system call
+    per gateway call for it was the one the floor does not make. Not the ``random``
+    module's shared generator: code that seeds that one with a constant would give
+    replicas the same ids, and a record whose id is taken is not written."""
+    rand = _ID_BITS.getrandbits(74)
     value = (
         (time.time_ns() // 1_000_000 & _MS_MASK) << 80
         | 0x7 << 76  # version 7
@@ -67,6 +70,8 @@ def new_id() -> str:
     return f"{value:032x}"
 
 
+_ID_BITS = random.Random()  # noqa: S311 - uniqueness, not secrecy (new_id)
+os.register_at_fork(after_in_child=_ID_BITS.seed)
 _MS_MASK = (1 << 48) - 1
 _RAND_B_MASK = (1 << 62) - 1
 
