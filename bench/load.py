@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import sys
 import time
 from typing import Any
@@ -199,13 +200,10 @@ def merged(runs: list[JSON]) -> JSON:
     requests per second (a noisy moment on a shared machine moves one round, not the
     figure), every latency sample, and the CPU of all counted windows over all their
     requests."""
-    rates = sorted(run["rps"] for run in runs)
-    middle = len(rates) // 2
-    rps = rates[middle] if len(rates) % 2 else (rates[middle - 1] + rates[middle]) / 2
     done = sum(run["done"] for run in runs)
     used = sum(run["cpu_seconds"] for run in runs)
     return {
-        "rps": rps,
+        "rps": statistics.median(run["rps"] for run in runs),
         "rounds_rps": [run["rps"] for run in runs],
         "done": done,
         "cpu_seconds": used,

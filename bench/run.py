@@ -518,7 +518,6 @@ def main(argv: list[str] | None = None) -> None:
         "--throughput-rounds",
         dest="tp_rounds",
         type=int,
-        default=3,
         help="interleaved throughput rounds per target (the median counts; default 3)",
     )
     parser.add_argument(
@@ -527,8 +526,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.requests, args.warmup, args.seconds = 2, 50, 20, 1.0
-        args.tp_rounds = 1
+        args.tp_rounds = args.tp_rounds or 1
         args.restarts = args.restarts or 2
+    args.tp_rounds = args.tp_rounds or 3
     args.restarts = args.restarts or 5
     result = run(args)
     RESULTS.mkdir(exist_ok=True)
