@@ -273,10 +273,13 @@ def test_concurrency_slots_come_back_on_every_path(server_url: str, fake: Server
             # Success: the slot came back.
             ok = await c.post("/v1/chat/completions", json=chat(), headers=bearer(token))
             assert ok.status_code == 200
-            # Client disconnect mid-stream: back within a moment.
+            # Client disconnect mid-stream: back within a moment — the next drip (0.2 s)
+            # finds the caller gone; 0.33 s here. The deadline leaves room for a loaded
+            # CI machine (once over 1 s) and is still far short of the 8 s the stream
+            # would take to end by itself, which is what a leaked slot would wait for.
             for _ in range(3):
                 await _stream_first_chunk_then_leave(server_url, token)
-                deadline = time.monotonic() + 1
+                deadline = time.monotonic() + 3
                 while (
                     await c.post("/v1/chat/completions", json=chat(), headers=bearer(token))
                 ).status_code == 429:
