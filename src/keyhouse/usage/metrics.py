@@ -35,8 +35,8 @@ _DIRECTIONS = ("input", "output", "cached_input", "cache_write")
 class Metrics:
     def __init__(self, config_version: Callable[[], int]) -> None:
         self.registry = registry = CollectorRegistry()
-        # What each call adds to, counted by CallSeries as plain numbers; the rest are
-        # prometheus_client's own (the writer's thread updates them, under their locks).
+        # What every call adds to is counted by CallSeries, as plain numbers; the rest
+        # change rarely (a drop, a batch written, a scrape) and are prometheus_client's.
         self.calls = CallSeries()
         registry.register(self.calls)
         self.dropped = Counter(
@@ -60,6 +60,7 @@ class Metrics:
             registry=registry,
         )
         version.set_function(lambda: float(config_version()))
+        # The hook calls these per call: bound once, not through a delegating method.
         self.attempt = self.calls.attempt
         self.observe = self.calls.observe
 
