@@ -155,7 +155,7 @@ def test_a_token_made_in_the_ui_is_limited_shows_its_use_and_rotates_with_a_grac
     expect(done.get_by_role("button", name="Copy token")).to_be_visible()
     signed_in.shot("limits-token-rotated")
     done.get_by_role("button", name="Done").click()
-    expect(row.locator('[data-col="expires"]')).to_contain_text("Old secret ends in 60 minutes")
+    expect(row.locator('[data-col="expires"]')).to_contain_text("Old secret ends in 1 hour")
 
     # During the grace the old secret still authenticates: the limit may still refuse it
     # (429: the bucket is the token's, whichever secret), but never 401.

@@ -21,6 +21,13 @@ describe("format", () => {
     ["2026-03-03T11:55:00Z", "5 minutes ago"],
     ["2026-03-02T12:00:00Z", "yesterday"],
     ["2026-03-03T15:00:00Z", "in 3 hours"],
+    // At each unit's edge the rounded count names the larger unit, never "60 minutes".
+    ["2026-03-03T12:59:59Z", "in 1 hour"],
+    ["2026-03-03T12:59:30Z", "in 1 hour"],
+    ["2026-03-03T12:59:00Z", "in 59 minutes"],
+    ["2026-03-02T12:20:00Z", "yesterday"],
+    ["2026-03-10T02:00:00Z", "next week"],
+    ["2026-03-31T12:00:00Z", "in 4 weeks"],
   ])("%s is %s", (iso, text) => {
     expect(formatRelative(iso, now)).toBe(text);
   });
