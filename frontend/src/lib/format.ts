@@ -26,8 +26,8 @@ export function formatRelative(iso: string | null | undefined, now = Date.now())
   for (const [i, [unit, size]] of UNITS.entries()) {
     if (Math.abs(seconds) < size) continue;
     const count = Math.round(seconds / size);
-    // Rounded up to the next unit (59.6 minutes are 60): say "in 1 hour", as the
-    // same moment a second later would, not "in 60 minutes".
+    // Rounded up to the next unit (59.6 minutes are 60): say "in 1 hour", as a
+    // moment earlier, not "in 60 minutes".
     const larger = UNITS[i - 1];
     if (larger && Math.abs(count * size) >= larger[1]) {
       return relative.format(Math.round(seconds / larger[1]), larger[0]);
