@@ -8,6 +8,7 @@ With ``--workers N`` each worker process counts its own calls.
 from __future__ import annotations
 
 import bisect
+import itertools
 import time
 from collections.abc import Callable, Iterator
 
@@ -188,11 +189,8 @@ def _histogram(
 ) -> HistogramMetricFamily:
     family = HistogramMetricFamily(name, doc, labels=_BY_TARGET)
     for key, created, counts, total in rows:
-        cumulative, running = [], 0
-        for le, count in zip(_LE, list(counts), strict=True):
-            running += count
-            cumulative.append((le, float(running)))
-        family.add_metric(key, cumulative, total)
+        cumulative = zip(_LE, map(float, itertools.accumulate(list(counts))), strict=True)
+        family.add_metric(key, list(cumulative), total)
         family.samples.append(
             Sample(f"{name}_created", dict(zip(_BY_TARGET, key, strict=True)), created)
         )
