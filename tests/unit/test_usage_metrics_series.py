@@ -49,18 +49,19 @@ def _reference() -> bytes:
     registry = CollectorRegistry()
     by = ("endpoint", "provider")
     requests = Counter("keyhouse_requests", "Gateway calls.", (*by, "status"), registry=registry)
-    buckets = {"buckets": _SECONDS, "registry": registry}
     duration = Histogram(
         "keyhouse_request_duration_seconds",
         "Gateway call duration, to the last byte.",
         by,
-        **buckets,  # type: ignore[arg-type]
+        buckets=_SECONDS,
+        registry=registry,
     )
     ttfb = Histogram(
         "keyhouse_time_to_first_byte_seconds",
         "Time to the first byte of the answer.",
         by,
-        **buckets,  # type: ignore[arg-type]
+        buckets=_SECONDS,
+        registry=registry,
     )
     tokens = Counter(
         "keyhouse_tokens", "Tokens the providers reported.", (*by, "direction"), registry=registry
