@@ -72,6 +72,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     gc.disable()
     import uvicorn
 
+    from keyhouse.http_protocol import JoiningHttpToolsProtocol
     from keyhouse.services import bootstrap
     from keyhouse.serving import serving_app
 
@@ -115,6 +116,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         "timeout_graceful_shutdown": 30,
         # Nothing here speaks WebSocket; "auto" imported the websockets package.
         "ws": "none",
+        # httptools, with each answer's headers sent with its first body bytes.
+        "http": JoiningHttpToolsProtocol,
         # X-Forwarded-* are read by the admin app only (keyhouse.serving): no gateway
         # call uses the client's address or scheme, and the layer cost each call 1.2 %
         # of its instructions.
