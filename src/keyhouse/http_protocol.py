@@ -11,8 +11,9 @@ whichever comes first: a stream whose first event is still to come gets its head
 once, as before. Nothing else changes: every other write goes straight through.
 
 Measured by interleaved sequential calls with the gateway pinned to one core and the
-caller on the other, the joined write took 0.07 ms off each chat answer and 0.11 ms off
-each stream's first byte (one write and one wake-up of the caller fewer).
+caller on the other (one run, 4,000 calls each), the joined write took 0.08 ms off each
+chat answer and off each stream's first byte: one write and one wake-up of the caller
+fewer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+# Not ``writelines``: asyncio's own loop joins its parts anyway, and its selector
+# transport's was unsafe on Python 3.12 before 3.12.9 (aiohttp's http_writer avoids it
+# there too). A copy of a body this small costs less than a system call.
+JOIN_BELOW = 64 * 1024
 
 
 class JoiningTransport:
@@ -42,8 +48,11 @@ class JoiningTransport:
         held = self._held
         if held is not None:
             self._held = None
-            # One system call for both, without copying a large body onto the headers.
-            self._transport.writelines((held, data))
+            if len(data) < JOIN_BELOW:
+                self._transport.write(held + data)
+            else:  # a copy of a large body would cost more than the second write
+                self._transport.write(held)
+                self._transport.write(data)
         elif self._hold:
             self._hold = False
             self._held = bytes(data)

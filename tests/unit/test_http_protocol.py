@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from keyhouse.http_protocol import JoiningHttpToolsProtocol, JoiningTransport
+from keyhouse.http_protocol import JOIN_BELOW, JoiningHttpToolsProtocol, JoiningTransport
 from keyhouse.testing.fakes.server import ServerThread, free_port
 
 
@@ -24,9 +24,6 @@ class FakeTransport:
 
     def write(self, data: bytes) -> None:
         self.calls.append(("write", data))
-
-    def writelines(self, parts: Any) -> None:
-        self.calls.append(("writelines", tuple(parts)))
 
     def close(self) -> None:
         self.closing = True
@@ -64,9 +61,21 @@ def test_held_write_goes_out_with_the_next_one(loop: asyncio.AbstractEventLoop) 
     transport.write(b"more")
     end_of_step(loop)
     assert fake.calls == [
-        ("writelines", (b"HTTP/1.1 200 OK\r\n\r\n", b"{}")),
+        ("write", b"HTTP/1.1 200 OK\r\n\r\n{}"),
         ("write", b"more"),
     ]
+
+
+def test_a_large_body_is_not_copied_onto_the_held_headers(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    transport, fake = joining(loop)
+    body = b"x" * JOIN_BELOW
+    transport.hold_next()
+    transport.write(b"headers")
+    transport.write(body)
+    assert fake.calls == [("write", b"headers"), ("write", body)]
+    assert fake.calls[1][1] is body
 
 
 def test_held_write_goes_out_alone_at_the_end_of_the_step(
@@ -124,11 +133,6 @@ class CountingTransport:
     def write(self, data: bytes) -> None:
         self.writes.append(bytes(data))
         self._transport.write(data)
-
-    def writelines(self, parts: Any) -> None:
-        parts = [bytes(p) for p in parts]
-        self.writes.append(b"".join(parts))
-        self._transport.writelines(parts)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
