@@ -9,9 +9,9 @@ UI_SRC := $(shell find frontend/src frontend/index.html frontend/package.json fr
 
 AGENTS := tests/agents
 
-.PHONY: run test install dev ui browser agents lint typecheck ui-lint ui-test pytest bench screenshots clean
+.PHONY: run test install dev bytecode ui browser agents lint typecheck ui-lint ui-test pytest bench screenshots clean
 
-run: install ui
+run: install ui bytecode
 	$(BIN)/keyhouse serve
 
 test: dev ui browser agents lint typecheck ui-lint ui-test pytest
@@ -30,6 +30,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
+
+# Keyhouse's bytecode, as pip writes it for a regular install: an editable one leaves it
+# to the first import, which never writes it where PYTHONDONTWRITEBYTECODE is set, so
+# every start compiled ~80 modules again (0.09 s of each start-up on this 2-core VM).
+# compileall skips a module whose bytecode is current.
+bytecode: install
+	$(BIN)/python -m compileall -q src/keyhouse
 
 dev: $(VENV)/.installed-dev
 
@@ -74,7 +81,7 @@ ui-test: frontend/node_modules/.package-lock.json
 pytest: dev
 	$(BIN)/pytest
 
-bench: install ui
+bench: install ui bytecode
 	$(BIN)/python -m bench
 
 # docs/screenshots/*.png, from a browser script with demo data (docs/screenshots.py).
