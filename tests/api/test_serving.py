@@ -166,3 +166,22 @@ def test_serve_reads_the_forwarded_scheme_for_the_admin_app_from_trusted_peers_o
         assert "secure" not in _session_cookie(url, {})
         forwarded = _session_cookie(url, {"x-forwarded-proto": "https"})
         assert ("; secure" in forwarded) is forwarded_https_is_secure, forwarded
+
+
+def test_serve_does_not_name_its_server_software(tmp_path: Path) -> None:
+    """No ``server: uvicorn`` on any answer (it tells a scanner which exploits to try);
+    ``date`` stays, as HTTP asks of an origin server with a clock."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with replica(keyhouse_env(home)) as url, httpx.Client(base_url=url, timeout=30) as client:
+        answers = [
+            client.get("/healthz"),
+            client.get("/v1/models"),  # the gateway: 401 without a token
+            client.post("/v1/chat/completions", json=CHAT, headers=ADMIN),  # 404 model
+            client.get("/api/v1/keys", headers=ADMIN),  # the admin app
+            client.get("/"),  # the UI
+        ]
+    assert [a.status_code for a in answers] == [200, 401, 404, 200, 200]
+    for answer in answers:
+        assert "server" not in answer.headers, answer.request.url
+        assert "date" in answer.headers

@@ -118,6 +118,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         "ws": "none",
         # httptools, with each answer's headers sent with its first body bytes.
         "http": JoiningHttpToolsProtocol,
+        # No "server: uvicorn" on every answer: it names the software to a scanner.
+        "server_header": False,
         # X-Forwarded-* are read by the admin app only (keyhouse.serving): no gateway
         # call uses the client's address or scheme, and the layer cost each call 1.2 %
         # of its instructions.
