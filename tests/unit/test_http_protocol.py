@@ -124,7 +124,7 @@ def test_the_header_block_is_dropped_on_a_closing_transport(
 
 
 class CountingTransport:
-    """What the joining transport hands the socket: one entry per system call."""
+    """What reaches the socket: one entry per write (a system call each)."""
 
     writes: list[bytes] = []
 
