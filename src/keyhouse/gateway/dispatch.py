@@ -89,12 +89,18 @@ _SSE_HEADERS = [
 
 class EventStreamAnswer(Answer):
     """Server-sent events; ``events`` ends with its own error event if the upstream
-    fails, and is closed (releasing the upstream connection) however the stream ends."""
+    fails, and is closed (releasing the upstream connection) however the stream ends.
 
-    __slots__ = ("events",)
+    ``last``: how the stream's last event ends, when the format has one that nothing
+    follows (OpenAI's ``data: [DONE]``). That event goes out with the end of the body,
+    in one write, and the caller's stream is over at once: not after the upstream's own
+    body has ended and the events are closed (``Stream.aclose`` waits for that end)."""
 
-    def __init__(self, events: AsyncIterator[bytes]) -> None:
+    __slots__ = ("events", "last")
+
+    def __init__(self, events: AsyncIterator[bytes], last: bytes | None = None) -> None:
         self.events = events
+        self.last = last
 
     async def write(self, send: Send, receive: Receive, ctx: CallContext) -> None:
         # uvicorn drops writes to a caller that went away; watch for it so the upstream
@@ -109,8 +115,12 @@ class EventStreamAnswer(Answer):
                     "headers": [*_SSE_HEADERS, *ctx.headers] if ctx.headers else _SSE_HEADERS,
                 }
             )
+            last = self.last
             async for event in self.events:
                 ctx.first_byte()
+                if last is not None and event.endswith(last):
+                    await send({"type": "http.response.body", "body": event, "more_body": False})
+                    return  # the events are closed below, after the caller has it all
                 await send({"type": "http.response.body", "body": event, "more_body": True})
                 if gone is None:
                     gone = asyncio.ensure_future(_disconnected(receive))

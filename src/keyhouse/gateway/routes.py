@@ -24,7 +24,7 @@ from keyhouse.gateway.dispatch import (
 )
 from keyhouse.gateway.messages import count_tokens, messages
 from keyhouse.gateway.responses import responses
-from keyhouse.gateway.streaming import openai_events
+from keyhouse.gateway.streaming import DONE, openai_events
 
 JSON = dict[str, Any]
 
@@ -41,7 +41,7 @@ async def chat_completions(request: GatewayRequest, ctx: CallContext) -> Answer:
         opened = await gateway.router.chat_stream_relayed(
             gateway.registry, upstream_of(request), endpoint, body, include_usage, ctx
         )
-        return EventStreamAnswer(openai_events(opened, include_usage, ctx))
+        return EventStreamAnswer(openai_events(opened, include_usage, ctx), last=DONE)
     answer = await gateway.router.chat_relayed(
         gateway.registry, upstream_of(request), endpoint, body, ctx
     )
